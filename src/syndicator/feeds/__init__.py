@@ -1,0 +1,1 @@
+"""Feed publishing: read releases, render documents, write them atomically."""

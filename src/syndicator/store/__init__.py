@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models, migrations, the outbox and the delivery ledger."""

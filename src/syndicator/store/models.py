@@ -1,0 +1,209 @@
+"""Tables. Times are stored as UTC and come back timezone-aware on every backend."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "Base",
+    "Delivery",
+    "DeliveryAttempt",
+    "Event",
+    "OutboxEntry",
+    "Release",
+    "ReleaseCategory",
+    "Taxon",
+    "utcnow",
+]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """SQLite drops offsets; normalising to UTC keeps ordering and round trips exact."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Event(Base):
+    """Every accepted hook, applied or not: the audit trail of what the CMS said."""
+
+    __tablename__ = "events"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    webhook_id: Mapped[str] = mapped_column(String(200), unique=True)
+    type: Mapped[str] = mapped_column(String(40))
+    release_id: Mapped[int] = mapped_column(Integer, index=True)
+    source: Mapped[str] = mapped_column(String(20))  # hook | import
+    outcome: Mapped[str] = mapped_column(String(20))  # applied | stale | unchanged
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    payload: Mapped[dict[str, Any]]
+
+
+class Release(Base):
+    """The current version of each release; events hold the history."""
+
+    __tablename__ = "releases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    title: Mapped[str] = mapped_column(Text)
+    subtitle: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[str | None] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    department: Mapped[str] = mapped_column(String(200))
+    department_slug: Mapped[str] = mapped_column(String(200), index=True)
+    contact: Mapped[dict[str, Any] | None]
+    categories: Mapped[list[Any]]
+    url: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    attachments: Mapped[list[Any]]
+    license: Mapped[str] = mapped_column(String(50))
+    views: Mapped[int | None]
+    retracted_at: Mapped[datetime | None]
+    last_event_id: Mapped[str] = mapped_column(String(40))
+
+    __table_args__ = (
+        Index("ix_releases_live", "retracted_at", "published_at", "id"),
+        Index("ix_releases_published", "published_at", "id"),
+    )
+
+
+class Taxon(Base):
+    """Stable ASCII slugs for departments and categories, fixed at first sight."""
+
+    __tablename__ = "taxa"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # department | category
+    name: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(200))
+
+    __table_args__ = (
+        UniqueConstraint("kind", "name", name="uq_taxa_kind_name"),
+        UniqueConstraint("kind", "slug", name="uq_taxa_kind_slug"),
+    )
+
+
+class ReleaseCategory(Base):
+    __tablename__ = "release_categories"
+
+    release_id: Mapped[int] = mapped_column(
+        ForeignKey("releases.id", ondelete="CASCADE"), primary_key=True
+    )
+    slug: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+    __table_args__ = (Index("ix_release_categories_slug", "slug", "release_id"),)
+
+
+class OutboxEntry(Base):
+    """Written in the intake transaction; the relay moves it to the broker."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    relayed_at: Mapped[datetime | None]
+    relay_attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index(
+            "ix_outbox_pending",
+            "id",
+            sqlite_where=text("relayed_at IS NULL"),
+            postgresql_where=text("relayed_at IS NULL"),
+        ),
+    )
+
+
+class Delivery(Base):
+    """One row per (event, channel, target): the unit that must happen exactly once."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(600), unique=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str] = mapped_column(String(500))
+    # pending -> in_progress -> succeeded | failed (| pending again for a retry)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]
+    claim_token: Mapped[str | None] = mapped_column(String(40))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_deliveries_work", "channel", "status", "next_attempt_at"),
+        Index("ix_deliveries_claim", "claim_token"),
+    )
+
+
+class DeliveryAttempt(Base):
+    """One row per attempt: what the operators read when something failed."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"))
+    number: Mapped[int]
+    trigger: Mapped[str] = mapped_column(String(20), default="scheduled")
+    started_at: Mapped[datetime]
+    duration_ms: Mapped[float]
+    outcome: Mapped[str] = mapped_column(String(20))  # succeeded | retrying | failed
+    error_class: Mapped[str | None] = mapped_column(String(80))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_delivery_attempts_delivery", "delivery_id", "started_at"),)

@@ -1,0 +1,176 @@
+"""compose.yaml is valid against the Compose Specification and has the production shape.
+
+Schema validation uses check-jsonschema's vendored compose-spec schema, so this runs
+offline and without Docker.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO_ROOT / "compose.yaml"
+
+# check-jsonschema's builtin name (see `check-jsonschema --help`, "--builtin-schema").
+COMPOSE_SCHEMA = "vendor.compose-spec"
+QUEUES = ("feeds", "email", "webhooks")
+
+# Environment keys whose values are secrets and must come from interpolation.
+SECRET_KEY_RE = re.compile(r"PASSWORD|SECRET|TOKEN|BASIC_AUTH|API_KEY", re.IGNORECASE)
+# `${NAME}`, `${NAME:?msg}`, `${NAME?msg}`, `${NAME:-default}` ... covering the whole value.
+INTERPOLATION_RE = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(?::?[-?+][^}]*)?\}$")
+# user:password@ inside a URL.
+URL_USERINFO_RE = re.compile(r"://[^:/@\s]+:(?P<password>[^@\s]+)@")
+
+pytest.importorskip("check_jsonschema")
+
+
+def _load_yaml(path: Path) -> Any:
+    """Safe-load YAML, resolving anchors and `<<` merge keys.
+
+    PyYAML is not a project dependency; ruamel.yaml comes with check-jsonschema.
+    """
+    try:
+        import yaml
+    except ImportError:
+        from ruamel.yaml import YAML
+
+        return YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def _check_compose(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", COMPOSE_SCHEMA, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _command(service: dict[str, Any]) -> list[str]:
+    cmd = service.get("command", [])
+    return cmd.split() if isinstance(cmd, str) else [str(part) for part in cmd]
+
+
+def _environment(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):  # ["KEY=value", ...] form
+        return dict(item.partition("=")[::2] for item in env)
+    return {str(k): "" if v is None else str(v) for k, v in env.items()}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    data = _load_yaml(COMPOSE_FILE)
+    assert isinstance(data, dict)
+    return data
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return compose["services"]
+
+
+def test_compose_file_matches_compose_spec_schema() -> None:
+    assert COMPOSE_FILE.is_file(), COMPOSE_FILE
+    result = _check_compose(COMPOSE_FILE)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_schema_check_rejects_a_broken_compose_file(tmp_path: Path) -> None:
+    # `ports` must be a list; the compose-spec schema rejects a bare string.
+    broken = tmp_path / "compose.yaml"
+    broken.write_text(
+        "services:\n  web:\n    image: example\n    ports: notalist\n", encoding="utf-8"
+    )
+    result = _check_compose(broken)
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert "ports" in result.stdout + result.stderr
+
+
+def test_no_obsolete_version_key(compose: dict[str, Any]) -> None:
+    assert "version" not in compose
+
+
+def test_expected_services_exist(services: dict[str, dict[str, Any]]) -> None:
+    expected = {"redis", "postgres", "migrate", "web", "beat", "flower", "mailpit"}
+    expected |= {f"worker-{q}" for q in QUEUES}
+    assert expected <= services.keys(), expected - services.keys()
+
+
+def test_redis_is_durable(services: dict[str, dict[str, Any]]) -> None:
+    redis = services["redis"]
+    cmd = " ".join(_command(redis))
+    assert "--appendonly yes" in cmd
+    assert "--maxmemory-policy noeviction" in cmd
+    assert "redis-cli" in " ".join(redis["healthcheck"]["test"])
+    assert redis.get("volumes"), "redis needs a volume for its AOF"
+
+
+def test_one_worker_per_queue(services: dict[str, dict[str, Any]]) -> None:
+    for queue in QUEUES:
+        cmd = _command(services[f"worker-{queue}"])
+        assert cmd[:4] == ["celery", "-A", "workers.app", "worker"], cmd
+        i = cmd.index("-Q")
+        assert cmd[i + 1] == queue, cmd
+        assert f"{queue}@%h" in cmd, cmd
+
+
+def test_beat_runs_once(services: dict[str, dict[str, Any]]) -> None:
+    cmd = _command(services["beat"])
+    assert cmd[:4] == ["celery", "-A", "workers.app", "beat"], cmd
+    assert "worker" not in cmd
+    for name, svc in services.items():
+        if name != "beat":
+            assert "beat" not in _command(svc) and "-B" not in _command(svc), name
+
+
+def test_feeds_worker_and_web_share_public_volume(services: dict[str, dict[str, Any]]) -> None:
+    def public_mounts(svc: dict[str, Any]) -> set[str]:
+        return {v for v in svc.get("volumes", []) if str(v).endswith(":/app/var/public")}
+
+    assert public_mounts(services["web"])
+    assert public_mounts(services["web"]) == public_mounts(services["worker-feeds"])
+
+
+def test_web_waits_for_dependencies(services: dict[str, dict[str, Any]]) -> None:
+    deps = services["web"]["depends_on"]
+    assert deps["redis"]["condition"] == "service_healthy"
+    assert deps["postgres"]["condition"] == "service_healthy"
+    assert deps["migrate"]["condition"] == "service_completed_successfully"
+    assert "/healthz" in " ".join(services["web"]["healthcheck"]["test"])
+
+
+def test_no_hard_coded_secrets(services: dict[str, dict[str, Any]]) -> None:
+    for name, svc in services.items():
+        for key, value in _environment(svc).items():
+            if SECRET_KEY_RE.search(key):
+                assert INTERPOLATION_RE.match(value), (
+                    f"{name}: {key} must be a ${{VAR}} interpolation, got {value!r}"
+                )
+            m = URL_USERINFO_RE.search(value)
+            if m:
+                assert INTERPOLATION_RE.match(m["password"]), (
+                    f"{name}: {key} embeds a literal password"
+                )
+
+
+def test_required_secrets_fail_fast_when_unset(compose: dict[str, Any]) -> None:
+    text = COMPOSE_FILE.read_text(encoding="utf-8")
+    for var in (
+        "POSTGRES_PASSWORD",
+        "SYNDICATOR_CMS_SECRET",
+        "SYNDICATOR_ADMIN_TOKEN",
+        "FLOWER_BASIC_AUTH",
+    ):
+        assert f"${{{var}:?" in text, f"{var} should use ${{{var}:?message}}"
+    flower_env = _environment(compose["services"]["flower"])
+    assert "FLOWER_UNAUTHENTICATED_API" not in flower_env
