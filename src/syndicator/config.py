@@ -6,7 +6,9 @@ without touching ``os.environ``.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -49,8 +51,21 @@ class Settings:
         return self.public_dir / "feeds"
 
     @property
+    def embedded_redis_dir(self) -> Path:
+        return self.data_dir / "redis"
+
+    @property
     def embedded_redis_socket(self) -> Path:
-        return self.data_dir / "redis" / "redis.sock"
+        path = self.embedded_redis_dir / "redis.sock"
+        if len(str(path)) < 100:
+            return path
+        # Unix socket paths are limited to ~107 bytes; a deep checkout falls back to /tmp.
+        digest = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:12]
+        return Path(tempfile.gettempdir()) / f"syndicator-{digest}.sock"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.data_dir / "secrets"
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -58,6 +73,12 @@ class Settings:
 
 def _default_database_url(data_dir: Path) -> str:
     return f"sqlite:///{data_dir / 'syndicator.db'}"
+
+
+def _stored_secret(data_dir: Path, name: str) -> str | None:
+    """Secrets `syndicator run` generated for the embedded default, if any."""
+    path = data_dir / "secrets" / name
+    return path.read_text().strip() or None if path.is_file() else None
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -68,8 +89,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         database_url=env.get("SYNDICATOR_DATABASE_URL") or _default_database_url(data_dir),
         redis_url=env.get("SYNDICATOR_REDIS_URL") or None,
         base_url=(env.get("SYNDICATOR_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
-        cms_secret=env.get("SYNDICATOR_CMS_SECRET") or None,
-        admin_token=env.get("SYNDICATOR_ADMIN_TOKEN") or None,
+        cms_secret=env.get("SYNDICATOR_CMS_SECRET") or _stored_secret(data_dir, "cms_secret"),
+        admin_token=env.get("SYNDICATOR_ADMIN_TOKEN") or _stored_secret(data_dir, "admin_token"),
         smtp_url=env.get("SYNDICATOR_SMTP_URL") or None,
         websub_hub=env.get("SYNDICATOR_WEBSUB_HUB") or None,
         feed_size=int(env.get("SYNDICATOR_FEED_SIZE", "20")),

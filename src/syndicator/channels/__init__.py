@@ -1,0 +1,1 @@
+"""Delivery channels: each one plans targets for an event and delivers claimed rows."""

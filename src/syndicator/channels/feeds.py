@@ -1,0 +1,46 @@
+"""Feeds channel: re-render the feed documents an event touches, then ask for WebSub pings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from sqlalchemy import select
+
+from syndicator.channels.base import ChannelContext, DeliveryReport, EventRecord, FollowUp, Outcome
+from syndicator.feeds.publish import publish_changes
+from syndicator.store.ledger import Claimed
+from syndicator.store.models import Event
+
+__all__ = ["FeedsChannel"]
+
+SITE_TARGET = "site"
+
+
+class FeedsChannel:
+    name: ClassVar[str] = "feeds"
+    queue: ClassVar[str] = "feeds"
+    coalesce: ClassVar[bool] = True
+    retry_delays: ClassVar[tuple[float, ...]] = (5, 30, 120, 600, 1800)
+
+    def __init__(self, ctx: ChannelContext) -> None:
+        self.ctx = ctx
+
+    def plan(self, event: EventRecord) -> Sequence[str]:
+        # One render covers every feed document; the target is the whole site.
+        return [SITE_TARGET]
+
+    def deliver(self, jobs: Sequence[Claimed]) -> DeliveryReport:
+        event_ids = [job.event_id for job in jobs]
+        with self.ctx.db.session() as session:
+            release_ids = set(
+                session.scalars(select(Event.release_id).where(Event.id.in_(event_ids)))
+            )
+        changed = publish_changes(self.ctx.db, self.ctx.settings, sorted(release_ids))
+        outcomes = [Outcome(job.delivery_id, ok=True, detail=f"{len(changed)} documents changed")
+                    for job in jobs]
+        follow_ups = []
+        if self.ctx.settings.websub_hub and changed:
+            # The newest claimed row's event owns the pings, so a replay keys the same rows.
+            follow_ups.append(FollowUp("websub", jobs[-1].event_id, tuple(changed)))
+        return DeliveryReport(outcomes, follow_ups)

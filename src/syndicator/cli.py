@@ -1,0 +1,173 @@
+"""`syndicator …`: run the system, publish and import events, inspect it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from syndicator.config import load_settings
+from syndicator.logs import configure_logging
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(help="syndicator: deliver every press release to feeds, email and partners.",
+                  no_args_is_help=True, add_completion=False)
+console = Console()
+errors = Console(stderr=True)
+
+
+@app.command()
+def run(
+    host: str = typer.Option("127.0.0.1", help="Address the web app listens on."),
+    port: int = typer.Option(8000, help="Port the web app listens on."),
+    demo: bool = typer.Option(False, "--demo", help="Load the demo releases after start-up."),
+) -> None:
+    """Start the web app, a worker on every queue and the scheduler (embedded Redis by default)."""
+    from syndicator.launcher import launch
+
+    configure_logging()
+    raise typer.Exit(launch(host, port, demo, console))
+
+
+@app.command()
+def web(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+) -> None:
+    """Serve the HTTP API, the feeds and the public pages (no workers)."""
+    import uvicorn
+
+    configure_logging()
+    uvicorn.run("syndicator.web.app:create_app", factory=True, host=host, port=port,
+                log_config=None, proxy_headers=True)
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    from syndicator.store.migrate import upgrade
+
+    settings = load_settings()
+    upgrade(settings.database_url)
+    console.print(f"[green]database is up to date[/] ({settings.database_url})")
+
+
+@app.command()
+def publish(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Event JSON file."),
+    url: str = typer.Option(None, help="Hook URL; default SYNDICATOR_BASE_URL/hooks/cms."),
+    webhook_id: str = typer.Option(None, help="Message id; default a new random one."),
+) -> None:
+    """Sign an event with SYNDICATOR_CMS_SECRET and post it to the CMS hook."""
+    from syndicator.signing import sign_headers
+
+    settings = load_settings()
+    if not settings.cms_secret:
+        errors.print("[red]SYNDICATOR_CMS_SECRET is not set[/] (and no generated one in "
+                     f"{settings.secrets_dir})")
+        raise typer.Exit(2)
+    body = file.read_bytes()
+    headers = {"content-type": "application/json",
+               **sign_headers(settings.cms_secret, body, msg_id=webhook_id)}
+    target = url or f"{settings.base_url}/hooks/cms"
+    try:
+        answer = httpx.post(target, content=body, headers=headers, timeout=30)
+    except httpx.HTTPError as exc:
+        errors.print(f"[red]could not reach {target}:[/] {exc}")
+        raise typer.Exit(1) from exc
+    console.print_json(answer.text) if answer.content else None
+    raise typer.Exit(0 if answer.status_code == 202 else 1)
+
+
+@app.command("import")
+def import_(
+    files: list[Path] = typer.Argument(..., exists=True, help="Event files or folders."),
+    batch_size: int = typer.Option(500, help="Events per transaction."),
+) -> None:
+    """Backfill past releases into the store and the feeds. Nobody is emailed or called."""
+    from syndicator.event_files import EventFileError, read_events
+    from syndicator.feeds.publish import rebuild_all
+    from syndicator.store.db import Database
+    from syndicator.store.intake import import_events
+    from syndicator.store.migrate import upgrade
+
+    settings = load_settings()
+    try:
+        events = read_events(files)
+    except EventFileError as exc:
+        errors.print(f"[red]nothing imported:[/] {exc}")
+        raise typer.Exit(2) from exc
+    upgrade(settings.database_url)
+    db = Database(settings.database_url)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("releases", total=len(events))
+        for start in range(0, len(events), batch_size):
+            chunk = events[start : start + batch_size]
+            import_events(db, chunk, batch_size=batch_size)
+            progress.advance(task, len(chunk))
+        render = progress.add_task("feeds", total=None)
+        documents = rebuild_all(db, settings)
+        progress.update(render, total=1, completed=1)
+    db.dispose()
+    console.print(f"[green]imported {len(events)} events[/], {len(documents)} feed documents "
+                  "changed; no email or webhook was sent")
+
+
+@app.command()
+def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Queue depths, outbox backlog and delivery counts by status."""
+    import dataclasses
+
+    from syndicator.redis_urls import redis_client
+    from syndicator.status import collect_status
+    from syndicator.store.db import Database
+
+    settings = load_settings()
+    report = collect_status(Database(settings.database_url), redis_client(settings, timeout=2))
+    if as_json:
+        console.print_json(json.dumps(dataclasses.asdict(report)))
+        return
+    queues = Table("queue", "waiting", "consumed (s ago)", title="Queues")
+    for name, depth in (report.queues or {}).items():
+        age = report.consuming.get(name)
+        queues.add_row(name, str(depth), "-" if age is None else f"{age:.0f}")
+    console.print(queues if report.queues is not None else
+                  f"[red]Redis unavailable:[/] {report.redis_error}")
+    if report.unacked is not None:
+        console.print(f"unacked (in workers' hands): {report.unacked}")
+    oldest = report.outbox_oldest_seconds
+    console.print(f"outbox backlog: {report.outbox_backlog}"
+                  + (f" (oldest {oldest:.0f} s)" if oldest is not None else ""))
+    ledger = Table("channel", "status", "deliveries", title="Delivery ledger")
+    for channel, counts in report.deliveries.items():
+        for state, n in counts.items():
+            ledger.add_row(channel, state, str(n))
+    console.print(ledger)
+
+
+@app.command("rebuild-feeds")
+def rebuild_feeds() -> None:
+    """Render every feed document from the database (repair, after restoring a backup)."""
+    from syndicator.feeds.publish import rebuild_all
+    from syndicator.store.db import Database
+
+    settings = load_settings()
+    changed = rebuild_all(Database(settings.database_url), settings)
+    console.print(f"[green]{len(changed)} feed documents changed[/]")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The ASGI app: CMS hook, public pages and feeds, operations endpoints."""

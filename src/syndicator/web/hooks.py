@@ -1,0 +1,142 @@
+"""``POST /hooks/cms``: the CMS's only way in. Accepted means committed."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import redis
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from syndicator.events import CmsEvent
+from syndicator.logs import kv
+from syndicator.signals import nudge_relay
+from syndicator.signing import SignatureError, verify
+from syndicator.store.intake import accept_event
+from syndicator.web.problems import problem, validation_errors
+from syndicator.web.state import AppState
+
+__all__ = ["Accepted", "router"]
+
+log = logging.getLogger("syndicator.intake")
+
+router = APIRouter(tags=["CMS"])
+
+
+class Accepted(BaseModel):
+    event_id: str
+    status: str
+    queued: bool
+    message: str
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_capped(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge
+    chunks = bytearray()
+    async for chunk in request.stream():
+        chunks += chunk
+        if len(chunks) > limit:
+            raise _TooLarge
+    return bytes(chunks)
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/")
+                                           and media.endswith("+json"))
+
+
+_PROBLEM = {"content": {"application/problem+json": {}}}
+
+_OPENAPI: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CmsEvent"}}},
+    },
+    "parameters": [
+        {"name": h, "in": "header", "required": True, "schema": {"type": "string"},
+         "description": d}
+        for h, d in (
+            ("webhook-id", "Unique message id; a repeat is acknowledged, not applied twice."),
+            ("webhook-timestamp", "Unix seconds; more than 5 minutes off is rejected."),
+            ("webhook-signature", "`v1,<base64 HMAC-SHA256>` entries (Standard Webhooks)."),
+        )
+    ],
+}
+
+
+@router.post(
+    "/hooks/cms",
+    status_code=202,
+    response_model=Accepted,
+    summary="Receive a signed release event from the CMS",
+    description=(
+        "Verifies the Standard Webhooks signature with `SYNDICATOR_CMS_SECRET`, validates the "
+        "event and commits it before answering 202. Errors are RFC 9457 problem documents "
+        "naming the field and the reason; on any error nothing is stored or queued."
+    ),
+    responses={
+        400: {"description": "Malformed JSON", **_PROBLEM},
+        401: {"description": "Missing, invalid or expired signature", **_PROBLEM},
+        413: {"description": "Body over 1 MiB", **_PROBLEM},
+        415: {"description": "Content type is not JSON", **_PROBLEM},
+        422: {"description": "Schema violation", **_PROBLEM},
+    },
+    openapi_extra=_OPENAPI,
+)
+async def receive_cms_hook(request: Request) -> Response:
+    state: AppState = request.app.state.syndicator
+    settings = state.settings
+    try:
+        body = await _read_capped(request, settings.max_body_bytes)
+    except _TooLarge:
+        return problem(413, "Payload too large",
+                       f"the body exceeds {settings.max_body_bytes} bytes")
+    if not _is_json(request.headers.get("content-type", "")):
+        return problem(415, "Unsupported media type", "send the event as application/json",
+                       [{"field": "content-type", "reason": "must be application/json"}])
+    if not settings.cms_secret:
+        return problem(503, "Not configured", "SYNDICATOR_CMS_SECRET is not set")
+    try:
+        webhook_id = verify(settings.cms_secret, body, dict(request.headers))
+    except SignatureError as exc:
+        return problem(401, "Invalid signature", str(exc),
+                       [{"field": "webhook-signature", "reason": str(exc)}])
+    except UnicodeDecodeError:
+        return problem(400, "Malformed body", "the body is not UTF-8")
+    try:
+        document = json.loads(body)
+    except json.JSONDecodeError as exc:
+        return problem(400, "Malformed JSON", f"{exc.msg} at line {exc.lineno} column {exc.colno}",
+                       [{"field": "(body)", "reason": exc.msg}])
+    try:
+        event = CmsEvent.model_validate(document)
+    except ValidationError as exc:
+        errors = validation_errors(exc)
+        return problem(422, "Schema violation", f"{len(errors)} field(s) are invalid", errors)
+    result = await run_in_threadpool(accept_event, state.db, event, webhook_id=webhook_id)
+    log.info(kv(msg="hook accepted", event_id=result.event_id, webhook_id=webhook_id,
+                type=event.type.value, release_id=event.release.id, outcome=result.outcome))
+    if result.queued:
+        await run_in_threadpool(_nudge, state.redis)
+    payload = Accepted(event_id=result.event_id, status=result.outcome, queued=result.queued,
+                       message=result.message)
+    return JSONResponse(payload.model_dump(), status_code=202)
+
+
+def _nudge(client: redis.Redis) -> None:
+    try:
+        nudge_relay(client)
+    except redis.RedisError as exc:
+        # The event is committed; the relay's poll will find it when Redis is back.
+        log.warning(kv(msg="relay nudge failed; event waits in the outbox", error=str(exc)))

@@ -1,0 +1,1 @@
+"""The Celery layer: the only code that knows Celery exists."""

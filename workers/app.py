@@ -1,0 +1,60 @@
+"""The Celery application and its reliability settings."""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Queue
+
+from syndicator.config import load_settings
+from syndicator.redis_urls import broker_url
+from syndicator.queues import ALL_QUEUES, EVENTS_QUEUE
+
+__all__ = ["HEARTBEAT_SECONDS", "app"]
+
+HEARTBEAT_SECONDS = 10.0
+SWEEP_SECONDS = 5.0
+
+settings = load_settings()
+
+app = Celery("syndicator", broker=broker_url(settings), include=["workers.tasks", "workers.signals"])
+app.conf.update(
+    # At-least-once: ack after the task body ran, requeue when the child dies.
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    # Longer than any task may run (time limit below), so a running task is not
+    # handed to a second worker; short enough that a killed worker's task returns
+    # within minutes. Long delays never ride on ETA messages: they live in the
+    # ledger's next_attempt_at and the sweeper enqueues them when due.
+    broker_transport_options={"visibility_timeout": settings.visibility_timeout},
+    task_time_limit=300,
+    task_soft_time_limit=240,
+    task_ignore_result=True,
+    result_backend=None,
+    # Events for Flower and celery-exporter.
+    worker_send_task_events=True,
+    task_send_sent_event=True,
+    task_serializer="json",
+    accept_content=["json"],
+    broker_connection_retry_on_startup=True,
+    worker_cancel_long_running_tasks_on_connection_loss=True,
+    task_default_queue=EVENTS_QUEUE,
+    task_queues=[Queue(name) for name in ALL_QUEUES],
+    task_routes={"workers.tasks.fanout": {"queue": EVENTS_QUEUE},
+                 "workers.tasks.sweep": {"queue": EVENTS_QUEUE}},
+    beat_schedule={
+        "sweep-due-deliveries": {"task": "workers.tasks.sweep", "schedule": SWEEP_SECONDS},
+        **{
+            f"heartbeat-{queue}": {
+                "task": "workers.tasks.heartbeat",
+                "schedule": HEARTBEAT_SECONDS,
+                "args": [queue],
+                "options": {"queue": queue, "expires": HEARTBEAT_SECONDS * 3},
+            }
+            for queue in ALL_QUEUES
+        },
+    },
+)
+
+# Signal handlers (relay in beat, readiness in workers) must be connected in every process.
+import workers.signals  # noqa: E402, F401

@@ -1,0 +1,61 @@
+"""The outbox relay: moves committed events to the broker, in the beat process.
+
+It polls the database, so an event accepted while Redis was down goes out when
+Redis returns; a nudge from the web app wakes it early so latency stays low.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import redis
+
+from syndicator.logs import kv
+from syndicator.redis_urls import redis_client
+from syndicator.signals import OUTBOX_NUDGE_KEY
+from syndicator.store.outbox import relay_once
+from workers.runtime import runtime
+
+__all__ = ["Relay"]
+
+log = logging.getLogger("syndicator.relay")
+
+POLL_SECONDS = 1.0
+
+
+class Relay(threading.Thread):
+    def __init__(self) -> None:
+        super().__init__(name="outbox-relay", daemon=True)
+        self.stopping = threading.Event()
+
+    def _send(self, event_id: str) -> None:
+        from workers.tasks import fanout
+
+        fanout.apply_async(args=[event_id], retry=False)
+        log.info(kv(msg="event relayed", event_id=event_id))
+
+    def _wait(self, client: redis.Redis) -> None:
+        try:
+            client.blpop([OUTBOX_NUDGE_KEY], timeout=POLL_SECONDS)
+        except redis.RedisError:
+            self.stopping.wait(POLL_SECONDS)
+
+    def run_once(self) -> int:
+        return relay_once(runtime().db, self._send)
+
+    def run(self) -> None:
+        rt = runtime()
+        # A separate client: BLPOP holds its connection for the whole wait.
+        waiter = redis_client(rt.settings, timeout=POLL_SECONDS + 5)
+        while not self.stopping.is_set():
+            try:
+                self.run_once()
+            except Exception as exc:
+                log.warning(kv(msg="relay paused: broker unavailable",
+                               error=f"{type(exc).__name__}: {exc}"))
+                self.stopping.wait(POLL_SECONDS)
+            self._wait(waiter)
+
+    def stop(self) -> None:
+        self.stopping.set()

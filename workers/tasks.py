@@ -1,0 +1,87 @@
+"""Thin tasks: load by id, call the delivery layer, enqueue what follows."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from celery import Task
+from redis.exceptions import LockError
+
+from syndicator.delivery import Enqueue, load_event, plan_event, run_due
+from syndicator.logs import kv
+from syndicator.signals import mark_consuming
+from syndicator.store.ledger import due_for_retry
+from workers.app import app
+from workers.runtime import runtime
+
+__all__ = ["deliver", "deliver_pending", "enqueue", "fanout", "heartbeat", "sweep"]
+
+log = logging.getLogger("syndicator.tasks")
+
+BATCH_SIZE = 100
+LOCK_SECONDS = 280  # longer than the soft time limit of the task holding it
+
+
+def enqueue(work: Iterable[Enqueue]) -> None:
+    channels = runtime().channels
+    for item in work:
+        channel = channels[item.channel]
+        if channel.coalesce:
+            deliver_pending.apply_async(args=[item.channel], queue=channel.queue)
+            continue
+        ids = list(item.delivery_ids)
+        for start in range(0, len(ids), BATCH_SIZE):
+            deliver.apply_async(args=[item.channel, ids[start : start + BATCH_SIZE]],
+                                queue=channel.queue)
+
+
+@app.task(name="workers.tasks.fanout")
+def fanout(event_id: str) -> None:
+    rt = runtime()
+    event = load_event(rt.db, event_id)
+    if event is None:
+        log.error(kv(msg="fan-out for unknown event", event_id=event_id))
+        return
+    enqueue(plan_event(rt.db, rt.channels, event))
+
+
+@app.task(name="workers.tasks.deliver")
+def deliver(channel: str, delivery_ids: list[int]) -> None:
+    rt = runtime()
+    enqueue(run_due(rt.db, rt.channels[channel], delivery_ids))
+
+
+@app.task(name="workers.tasks.deliver_pending", bind=True, max_retries=None)
+def deliver_pending(self: Task, channel: str) -> None:
+    """Coalesce: whoever holds the lock takes every due row; the rest find little left."""
+    rt = runtime()
+    lock = rt.redis.lock(f"syndicator:lock:{channel}", timeout=LOCK_SECONDS,
+                         blocking_timeout=60)
+    if not lock.acquire():
+        raise self.retry(countdown=5)
+    try:
+        follow = run_due(rt.db, rt.channels[channel], None)
+    finally:
+        try:
+            lock.release()
+        except LockError:
+            log.warning(kv(msg="render lock expired before release", channel=channel))
+    enqueue(follow)
+
+
+@app.task(name="workers.tasks.sweep")
+def sweep() -> None:
+    """Enqueue retries whose time has come and rows whose task was lost."""
+    rt = runtime()
+    with rt.db.session() as session:
+        due = due_for_retry(session)
+    if due:
+        log.info(kv(msg="sweeper enqueued", **{k: len(v) for k, v in due.items()}))
+    enqueue(Enqueue(channel, tuple(ids)) for channel, ids in due.items()
+            if channel in rt.channels)
+
+
+@app.task(name="workers.tasks.heartbeat")
+def heartbeat(queue: str) -> None:
+    mark_consuming(runtime().redis, queue)
