@@ -6,8 +6,8 @@ from celery import Celery
 from kombu import Queue
 
 from syndicator.config import load_settings
-from syndicator.redis_urls import broker_url
 from syndicator.queues import ALL_QUEUES, EVENTS_QUEUE
+from syndicator.redis_urls import broker_url
 
 __all__ = ["HEARTBEAT_SECONDS", "app"]
 
@@ -16,7 +16,9 @@ SWEEP_SECONDS = 5.0
 
 settings = load_settings()
 
-app = Celery("syndicator", broker=broker_url(settings), include=["workers.tasks", "workers.signals"])
+app = Celery(
+    "syndicator", broker=broker_url(settings), include=["workers.tasks", "workers.signals"]
+)
 app.conf.update(
     # At-least-once: ack after the task body ran, requeue when the child dies.
     task_acks_late=True,
@@ -40,8 +42,10 @@ app.conf.update(
     worker_cancel_long_running_tasks_on_connection_loss=True,
     task_default_queue=EVENTS_QUEUE,
     task_queues=[Queue(name) for name in ALL_QUEUES],
-    task_routes={"workers.tasks.fanout": {"queue": EVENTS_QUEUE},
-                 "workers.tasks.sweep": {"queue": EVENTS_QUEUE}},
+    task_routes={
+        "workers.tasks.fanout": {"queue": EVENTS_QUEUE},
+        "workers.tasks.sweep": {"queue": EVENTS_QUEUE},
+    },
     beat_schedule={
         "sweep-due-deliveries": {"task": "workers.tasks.sweep", "schedule": SWEEP_SECONDS},
         **{

@@ -52,8 +52,9 @@ class Relay(threading.Thread):
             try:
                 self.run_once()
             except Exception as exc:
-                log.warning(kv(msg="relay paused: broker unavailable",
-                               error=f"{type(exc).__name__}: {exc}"))
+                log.warning(
+                    kv(msg="relay paused: broker unavailable", error=f"{type(exc).__name__}: {exc}")
+                )
                 self.stopping.wait(POLL_SECONDS)
             self._wait(waiter)
 

@@ -32,8 +32,9 @@ def enqueue(work: Iterable[Enqueue]) -> None:
             continue
         ids = list(item.delivery_ids)
         for start in range(0, len(ids), BATCH_SIZE):
-            deliver.apply_async(args=[item.channel, ids[start : start + BATCH_SIZE]],
-                                queue=channel.queue)
+            deliver.apply_async(
+                args=[item.channel, ids[start : start + BATCH_SIZE]], queue=channel.queue
+            )
 
 
 @app.task(name="workers.tasks.fanout")
@@ -56,8 +57,7 @@ def deliver(channel: str, delivery_ids: list[int]) -> None:
 def deliver_pending(self: Task, channel: str) -> None:
     """Coalesce: whoever holds the lock takes every due row; the rest find little left."""
     rt = runtime()
-    lock = rt.redis.lock(f"syndicator:lock:{channel}", timeout=LOCK_SECONDS,
-                         blocking_timeout=60)
+    lock = rt.redis.lock(f"syndicator:lock:{channel}", timeout=LOCK_SECONDS, blocking_timeout=60)
     if not lock.acquire():
         raise self.retry(countdown=5)
     try:
@@ -78,8 +78,7 @@ def sweep() -> None:
         due = due_for_retry(session)
     if due:
         log.info(kv(msg="sweeper enqueued", **{k: len(v) for k, v in due.items()}))
-    enqueue(Enqueue(channel, tuple(ids)) for channel, ids in due.items()
-            if channel in rt.channels)
+    enqueue(Enqueue(channel, tuple(ids)) for channel, ids in due.items() if channel in rt.channels)
 
 
 @app.task(name="workers.tasks.heartbeat")

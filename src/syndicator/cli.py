@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import httpx
@@ -17,8 +16,11 @@ from syndicator.logs import configure_logging
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(help="syndicator: deliver every press release to feeds, email and partners.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="syndicator: deliver every press release to feeds, email and partners.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 console = Console()
 errors = Console(stderr=True)
 
@@ -45,8 +47,14 @@ def web(
     import uvicorn
 
     configure_logging()
-    uvicorn.run("syndicator.web.app:create_app", factory=True, host=host, port=port,
-                log_config=None, proxy_headers=True)
+    uvicorn.run(
+        "syndicator.web.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        log_config=None,
+        proxy_headers=True,
+    )
 
 
 @app.command()
@@ -70,12 +78,16 @@ def publish(
 
     settings = load_settings()
     if not settings.cms_secret:
-        errors.print("[red]SYNDICATOR_CMS_SECRET is not set[/] (and no generated one in "
-                     f"{settings.secrets_dir})")
+        errors.print(
+            "[red]SYNDICATOR_CMS_SECRET is not set[/] (and no generated one in "
+            f"{settings.secrets_dir})"
+        )
         raise typer.Exit(2)
     body = file.read_bytes()
-    headers = {"content-type": "application/json",
-               **sign_headers(settings.cms_secret, body, msg_id=webhook_id)}
+    headers = {
+        "content-type": "application/json",
+        **sign_headers(settings.cms_secret, body, msg_id=webhook_id),
+    }
     target = url or f"{settings.base_url}/hooks/cms"
     try:
         answer = httpx.post(target, content=body, headers=headers, timeout=30)
@@ -106,8 +118,12 @@ def import_(
         raise typer.Exit(2) from exc
     upgrade(settings.database_url)
     db = Database(settings.database_url)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("releases", total=len(events))
         for start in range(0, len(events), batch_size):
@@ -118,8 +134,10 @@ def import_(
         documents = rebuild_all(db, settings)
         progress.update(render, total=1, completed=1)
     db.dispose()
-    console.print(f"[green]imported {len(events)} events[/], {len(documents)} feed documents "
-                  "changed; no email or webhook was sent")
+    console.print(
+        f"[green]imported {len(events)} events[/], {len(documents)} feed documents "
+        "changed; no email or webhook was sent"
+    )
 
 
 @app.command()
@@ -140,13 +158,16 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
     for name, depth in (report.queues or {}).items():
         age = report.consuming.get(name)
         queues.add_row(name, str(depth), "-" if age is None else f"{age:.0f}")
-    console.print(queues if report.queues is not None else
-                  f"[red]Redis unavailable:[/] {report.redis_error}")
+    console.print(
+        queues if report.queues is not None else f"[red]Redis unavailable:[/] {report.redis_error}"
+    )
     if report.unacked is not None:
         console.print(f"unacked (in workers' hands): {report.unacked}")
     oldest = report.outbox_oldest_seconds
-    console.print(f"outbox backlog: {report.outbox_backlog}"
-                  + (f" (oldest {oldest:.0f} s)" if oldest is not None else ""))
+    console.print(
+        f"outbox backlog: {report.outbox_backlog}"
+        + (f" (oldest {oldest:.0f} s)" if oldest is not None else "")
+    )
     ledger = Table("channel", "status", "deliveries", title="Delivery ledger")
     for channel, counts in report.deliveries.items():
         for state, n in counts.items():
@@ -170,4 +191,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

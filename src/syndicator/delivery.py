@@ -57,9 +57,15 @@ def plan_event(db: Database, channels: dict[str, Channel], event: EventRecord) -
             ids = ensure_deliveries(session, event.id, channel.name, targets)
             if ids:
                 work.append(Enqueue(channel.name, tuple(ids)))
-    log.info(kv(msg="event planned", event_id=event.id, type=event.type,
-                release_id=event.release_id,
-                deliveries=",".join(f"{w.channel}:{len(w.delivery_ids)}" for w in work) or "none"))
+    log.info(
+        kv(
+            msg="event planned",
+            event_id=event.id,
+            type=event.type,
+            release_id=event.release_id,
+            deliveries=",".join(f"{w.channel}:{len(w.delivery_ids)}" for w in work) or "none",
+        )
+    )
     return work
 
 
@@ -75,14 +81,24 @@ def next_attempt_at(
     return now + timedelta(seconds=delay)
 
 
-def _record(channel: Channel, job: Claimed, outcome: Outcome, started: datetime,
-            batch_ms: float, trigger: str) -> AttemptRecord:
+def _record(
+    channel: Channel,
+    job: Claimed,
+    outcome: Outcome,
+    started: datetime,
+    batch_ms: float,
+    trigger: str,
+) -> AttemptRecord:
     duration = outcome.duration_ms if outcome.duration_ms is not None else batch_ms
     if outcome.ok:
-        return AttemptRecord(job.delivery_id, "succeeded", started, duration,
-                             detail=outcome.detail, trigger=trigger)
-    retry = (next_attempt_at(channel.retry_delays, job.attempt, utcnow(), outcome.retry_after)
-             if outcome.retryable else None)
+        return AttemptRecord(
+            job.delivery_id, "succeeded", started, duration, detail=outcome.detail, trigger=trigger
+        )
+    retry = (
+        next_attempt_at(channel.retry_delays, job.attempt, utcnow(), outcome.retry_after)
+        if outcome.retryable
+        else None
+    )
     return AttemptRecord(
         job.delivery_id,
         "retrying" if retry else "failed",
@@ -101,15 +117,23 @@ def _deliver(channel: Channel, jobs: Sequence[Claimed]) -> DeliveryReport:
     except Exception as exc:  # a bug or outage in the channel must still be recorded
         log.exception(kv(msg="channel raised", channel=channel.name))
         detail = f"{type(exc).__name__}: {exc}"
-        return DeliveryReport([
-            Outcome(job.delivery_id, ok=False, retryable=True,
-                    error_class=type(exc).__name__, detail=detail)
-            for job in jobs
-        ])
+        return DeliveryReport(
+            [
+                Outcome(
+                    job.delivery_id,
+                    ok=False,
+                    retryable=True,
+                    error_class=type(exc).__name__,
+                    detail=detail,
+                )
+                for job in jobs
+            ]
+        )
 
 
-def run_claimed(db: Database, channel: Channel, jobs: Sequence[Claimed],
-                trigger: str = "scheduled") -> list[Enqueue]:
+def run_claimed(
+    db: Database, channel: Channel, jobs: Sequence[Claimed], trigger: str = "scheduled"
+) -> list[Enqueue]:
     """Deliver rows this worker holds; returns follow-up work to enqueue."""
     if not jobs:
         return []
@@ -122,24 +146,40 @@ def run_claimed(db: Database, channel: Channel, jobs: Sequence[Claimed],
     with db.session() as session:
         for job in jobs:
             outcome = by_id.get(job.delivery_id) or Outcome(
-                job.delivery_id, ok=False, error_class="E_NO_OUTCOME",
-                detail="channel returned no outcome for this delivery")
+                job.delivery_id,
+                ok=False,
+                error_class="E_NO_OUTCOME",
+                detail="channel returned no outcome for this delivery",
+            )
             record = _record(channel, job, outcome, started, batch_ms, trigger)
             record_attempt(session, record)
-            log.info(kv(msg="delivery attempt", channel=channel.name, target=job.target,
-                        outcome=record.outcome, attempt=job.attempt,
-                        duration_ms=f"{record.duration_ms:.1f}", delivery_id=job.delivery_id,
-                        event_id=job.event_id, error=record.error_class or "-"))
+            log.info(
+                kv(
+                    msg="delivery attempt",
+                    channel=channel.name,
+                    target=job.target,
+                    outcome=record.outcome,
+                    attempt=job.attempt,
+                    duration_ms=f"{record.duration_ms:.1f}",
+                    delivery_id=job.delivery_id,
+                    event_id=job.event_id,
+                    error=record.error_class or "-",
+                )
+            )
         for item in report.follow_ups:
             ids = ensure_deliveries(session, item.event_id, item.channel, item.targets)
             follow.append(Enqueue(item.channel, tuple(ids)))
     return follow
 
 
-def run_due(db: Database, channel: Channel, delivery_ids: Sequence[int] | None,
-            trigger: str = "scheduled") -> list[Enqueue]:
+def run_due(
+    db: Database, channel: Channel, delivery_ids: Sequence[int] | None, trigger: str = "scheduled"
+) -> list[Enqueue]:
     """Claim (given rows, or every due row of a coalescing channel) and deliver them."""
     with db.session() as session:
-        jobs = (claim_pending(session, channel.name) if delivery_ids is None
-                else claim(session, delivery_ids))
+        jobs = (
+            claim_pending(session, channel.name)
+            if delivery_ids is None
+            else claim(session, delivery_ids)
+        )
     return run_claimed(db, channel, jobs, trigger)

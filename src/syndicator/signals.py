@@ -33,4 +33,6 @@ def mark_consuming(client: redis.Redis, queue: str) -> None:
 
 def consuming_queues(client: redis.Redis) -> dict[str, float | None]:
     values = client.mget([_HEARTBEAT.format(queue=q) for q in ALL_QUEUES])
-    return {q: (float(v) if v is not None else None) for q, v in zip(ALL_QUEUES, values, strict=True)}
+    return {
+        q: (float(v) if v is not None else None) for q, v in zip(ALL_QUEUES, values, strict=True)
+    }

@@ -39,8 +39,9 @@ class Supervisor:
         for child in self.children:
             # A new session: the terminal's Ctrl-C reaches only us, and we stop
             # the children in order.
-            process = subprocess.Popen(list(child.command), env=self.env,
-                                       stdin=subprocess.DEVNULL, start_new_session=True)
+            process = subprocess.Popen(
+                list(child.command), env=self.env, stdin=subprocess.DEVNULL, start_new_session=True
+            )
             self.running[child.name] = process
             log.info(kv(msg="started", process=child.name, pid=process.pid))
 
@@ -55,8 +56,13 @@ class Supervisor:
         while not self._stop:
             for name, process in self.running.items():
                 if process.poll() is not None:
-                    log.error(kv(msg="child exited; stopping everything", process=name,
-                                 code=process.returncode))
+                    log.error(
+                        kv(
+                            msg="child exited; stopping everything",
+                            process=name,
+                            code=process.returncode,
+                        )
+                    )
                     self._stop, code = True, 1
                     break
             time.sleep(0.2)

@@ -37,8 +37,10 @@ class FeedsChannel:
                 session.scalars(select(Event.release_id).where(Event.id.in_(event_ids)))
             )
         changed = publish_changes(self.ctx.db, self.ctx.settings, sorted(release_ids))
-        outcomes = [Outcome(job.delivery_id, ok=True, detail=f"{len(changed)} documents changed")
-                    for job in jobs]
+        outcomes = [
+            Outcome(job.delivery_id, ok=True, detail=f"{len(changed)} documents changed")
+            for job in jobs
+        ]
         follow_ups = []
         if self.ctx.settings.websub_hub and changed:
             # The newest claimed row's event owns the pings, so a replay keys the same rows.

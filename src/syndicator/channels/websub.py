@@ -32,8 +32,15 @@ class WebSubChannel:
         for job in jobs:
             started = time.perf_counter()
             if hub is None:
-                outcomes.append(Outcome(job.delivery_id, ok=False, retryable=False,
-                                        error_class="E_NO_HUB", detail="SYNDICATOR_WEBSUB_HUB unset"))
+                outcomes.append(
+                    Outcome(
+                        job.delivery_id,
+                        ok=False,
+                        retryable=False,
+                        error_class="E_NO_HUB",
+                        detail="SYNDICATOR_WEBSUB_HUB unset",
+                    )
+                )
                 continue
             result = ping_hub(self.ctx.http, hub, job.target)
             outcomes.append(

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from syndicator.store.models import Delivery, DeliveryAttempt, utcnow
 
@@ -75,7 +76,7 @@ def ensure_deliveries(
     return list(session.scalars(select(Delivery.id).where(Delivery.key.in_(keys))))
 
 
-def _claimable(now: datetime):  # type: ignore[no-untyped-def]
+def _claimable(now: datetime) -> ColumnElement[bool]:
     return or_(
         and_(
             Delivery.status == "pending",
@@ -124,9 +125,7 @@ def claim_pending(session: Session, channel: str, limit: int = 10_000) -> list[C
 
 def record_attempt(session: Session, record: AttemptRecord) -> None:
     """Log the attempt and move the row to its next state, only while we hold the claim."""
-    number = session.scalar(
-        select(Delivery.attempts).where(Delivery.id == record.delivery_id)
-    )
+    number = session.scalar(select(Delivery.attempts).where(Delivery.id == record.delivery_id))
     session.add(
         DeliveryAttempt(
             delivery_id=record.delivery_id,

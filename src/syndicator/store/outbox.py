@@ -46,8 +46,10 @@ def relay_once(db: Database, send: Callable[[str], None], limit: int = 500) -> i
                 session.execute(
                     update(OutboxEntry)
                     .where(OutboxEntry.id == row_id)
-                    .values(relay_attempts=OutboxEntry.relay_attempts + 1,
-                            last_error=f"{type(exc).__name__}: {exc}"[:2000])
+                    .values(
+                        relay_attempts=OutboxEntry.relay_attempts + 1,
+                        last_error=f"{type(exc).__name__}: {exc}"[:2000],
+                    )
                 )
             raise
         with db.session() as session:

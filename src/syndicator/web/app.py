@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -38,8 +39,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state.redis.close()
         db.dispose()
 
-    app = FastAPI(title="syndicator", version=__version__, description=DESCRIPTION,
-                  lifespan=lifespan)
+    app = FastAPI(
+        title="syndicator", version=__version__, description=DESCRIPTION, lifespan=lifespan
+    )
     app.state.syndicator = state
     app.include_router(hooks.router)
     app.include_router(ops.router)
@@ -53,7 +55,7 @@ def _document_event_schema(app: FastAPI) -> None:
     """The hook reads its raw body (to verify the signature), so add its schema by hand."""
     original = app.openapi
 
-    def openapi() -> dict:  # type: ignore[type-arg]
+    def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
         schema = original()

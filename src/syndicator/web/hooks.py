@@ -52,11 +52,12 @@ async def _read_capped(request: Request, limit: int) -> bytes:
 
 def _is_json(content_type: str) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or (media.startswith("application/")
-                                           and media.endswith("+json"))
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
 
 
-_PROBLEM = {"content": {"application/problem+json": {}}}
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 _OPENAPI: dict[str, Any] = {
     "requestBody": {
@@ -64,8 +65,13 @@ _OPENAPI: dict[str, Any] = {
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CmsEvent"}}},
     },
     "parameters": [
-        {"name": h, "in": "header", "required": True, "schema": {"type": "string"},
-         "description": d}
+        {
+            "name": h,
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": d,
+        }
         for h, d in (
             ("webhook-id", "Unique message id; a repeat is acknowledged, not applied twice."),
             ("webhook-timestamp", "Unix seconds; more than 5 minutes off is rejected."),
@@ -100,37 +106,59 @@ async def receive_cms_hook(request: Request) -> Response:
     try:
         body = await _read_capped(request, settings.max_body_bytes)
     except _TooLarge:
-        return problem(413, "Payload too large",
-                       f"the body exceeds {settings.max_body_bytes} bytes")
+        return problem(
+            413, "Payload too large", f"the body exceeds {settings.max_body_bytes} bytes"
+        )
     if not _is_json(request.headers.get("content-type", "")):
-        return problem(415, "Unsupported media type", "send the event as application/json",
-                       [{"field": "content-type", "reason": "must be application/json"}])
+        return problem(
+            415,
+            "Unsupported media type",
+            "send the event as application/json",
+            [{"field": "content-type", "reason": "must be application/json"}],
+        )
     if not settings.cms_secret:
         return problem(503, "Not configured", "SYNDICATOR_CMS_SECRET is not set")
     try:
         webhook_id = verify(settings.cms_secret, body, dict(request.headers))
     except SignatureError as exc:
-        return problem(401, "Invalid signature", str(exc),
-                       [{"field": "webhook-signature", "reason": str(exc)}])
+        return problem(
+            401, "Invalid signature", str(exc), [{"field": "webhook-signature", "reason": str(exc)}]
+        )
     except UnicodeDecodeError:
         return problem(400, "Malformed body", "the body is not UTF-8")
     try:
         document = json.loads(body)
     except json.JSONDecodeError as exc:
-        return problem(400, "Malformed JSON", f"{exc.msg} at line {exc.lineno} column {exc.colno}",
-                       [{"field": "(body)", "reason": exc.msg}])
+        return problem(
+            400,
+            "Malformed JSON",
+            f"{exc.msg} at line {exc.lineno} column {exc.colno}",
+            [{"field": "(body)", "reason": exc.msg}],
+        )
     try:
         event = CmsEvent.model_validate(document)
     except ValidationError as exc:
         errors = validation_errors(exc)
         return problem(422, "Schema violation", f"{len(errors)} field(s) are invalid", errors)
     result = await run_in_threadpool(accept_event, state.db, event, webhook_id=webhook_id)
-    log.info(kv(msg="hook accepted", event_id=result.event_id, webhook_id=webhook_id,
-                type=event.type.value, release_id=event.release.id, outcome=result.outcome))
+    log.info(
+        kv(
+            msg="hook accepted",
+            event_id=result.event_id,
+            webhook_id=webhook_id,
+            type=event.type.value,
+            release_id=event.release.id,
+            outcome=result.outcome,
+        )
+    )
     if result.queued:
         await run_in_threadpool(_nudge, state.redis)
-    payload = Accepted(event_id=result.event_id, status=result.outcome, queued=result.queued,
-                       message=result.message)
+    payload = Accepted(
+        event_id=result.event_id,
+        status=result.outcome,
+        queued=result.queued,
+        message=result.message,
+    )
     return JSONResponse(payload.model_dump(), status_code=202)
 
 

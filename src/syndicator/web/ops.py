@@ -39,31 +39,48 @@ def _readiness(state: AppState) -> tuple[bool, dict[str, Any]]:
         # A live PID proves nothing after a Redis restart (celery #8030): only a
         # heartbeat task a worker actually consumed counts.
         beats = consuming_queues(state.redis)
-        checks["consuming"] = {q: ("ok" if t is not None else "no worker") for q, t in beats.items()}
+        checks["consuming"] = {
+            q: ("ok" if t is not None else "no worker") for q, t in beats.items()
+        }
     except redis.RedisError as exc:
         checks["redis"] = f"error: {type(exc).__name__}"
         checks["consuming"] = "unknown"
-    ready = (checks["database"] == "ok" and checks["redis"] == "ok"
-             and all(v == "ok" for v in checks["consuming"].values()))
+    ready = (
+        checks["database"] == "ok"
+        and checks["redis"] == "ok"
+        and all(v == "ok" for v in checks["consuming"].values())
+    )
     return ready, checks
 
 
-@router.get("/readyz", summary="Database and Redis answer and a worker consumes every queue",
-            responses={503: {"description": "Not ready; the body says which check failed"}})
+@router.get(
+    "/readyz",
+    summary="Database and Redis answer and a worker consumes every queue",
+    responses={503: {"description": "Not ready; the body says which check failed"}},
+)
 async def readyz(request: Request) -> JSONResponse:
     ready, checks = await run_in_threadpool(_readiness, request.app.state.syndicator)
-    return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
-                        status_code=200 if ready else 503)
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks},
+        status_code=200 if ready else 503,
+    )
 
 
-@router.get("/admin/status", summary="Queue depths, outbox backlog and ledger counts",
-            responses={401: {"description": "Missing or wrong admin token"}})
+@router.get(
+    "/admin/status",
+    summary="Queue depths, outbox backlog and ledger counts",
+    responses={401: {"description": "Missing or wrong admin token"}},
+)
 async def admin_status(request: Request, authorization: str = Header(default="")) -> Any:
     state: AppState = request.app.state.syndicator
     token = state.settings.admin_token
     given = authorization.removeprefix("Bearer ").strip()
     if not token or not hmac.compare_digest(given.encode(), token.encode()):
-        return problem(401, "Unauthorized", "send Authorization: Bearer <SYNDICATOR_ADMIN_TOKEN>",
-                       headers={"WWW-Authenticate": "Bearer"})
+        return problem(
+            401,
+            "Unauthorized",
+            "send Authorization: Bearer <SYNDICATOR_ADMIN_TOKEN>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     status = await run_in_threadpool(collect_status, state.db, state.redis)
     return dataclasses.asdict(status)

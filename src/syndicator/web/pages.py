@@ -18,10 +18,14 @@ router = APIRouter(tags=["Pages"])
 
 def _latest(state: AppState, limit: int = 20) -> list[Release]:
     with state.db.session() as session:
-        return list(session.scalars(
-            select(Release).where(Release.retracted_at.is_(None))
-            .order_by(Release.published_at.desc(), Release.id.desc()).limit(limit)
-        ))
+        return list(
+            session.scalars(
+                select(Release)
+                .where(Release.retracted_at.is_(None))
+                .order_by(Release.published_at.desc(), Release.id.desc())
+                .limit(limit)
+            )
+        )
 
 
 @router.get("/", response_class=HTMLResponse, summary="Home page: the newest releases")

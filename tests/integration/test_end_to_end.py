@@ -1,0 +1,145 @@
+"""publish → relay → a real Celery worker on real Redis → the feed contains the release."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import feedparser
+import pytest
+import redis
+from sqlalchemy import func, select
+
+from syndicator.embedded_redis import EmbeddedRedis
+from syndicator.store.db import Database
+from syndicator.store.models import Delivery, DeliveryAttempt, OutboxEntry
+from tests.factories import make_event
+from tests.system import RunningSystem, wait_for
+
+
+def system_env(tmp_path: Path, database_url: str, redis_url: str, cms_secret: str) -> dict:
+    return {
+        "SYNDICATOR_DATA_DIR": str(tmp_path / "var"),
+        "SYNDICATOR_DATABASE_URL": database_url,
+        "SYNDICATOR_REDIS_URL": redis_url,
+        "SYNDICATOR_CMS_SECRET": cms_secret,
+        "SYNDICATOR_ADMIN_TOKEN": "admin-token-for-tests",
+    }
+
+
+@pytest.fixture
+def system(
+    tmp_path: Path, database_url: str, redis_url: str, cms_secret: str
+) -> Iterator[RunningSystem]:
+    running = RunningSystem(
+        system_env(tmp_path, database_url, redis_url, cms_secret), tmp_path / "system.log"
+    )
+    try:
+        yield running.start()
+    finally:
+        running.stop()
+
+
+def feed_titles(system: RunningSystem) -> list[str]:
+    answer = system.get("/feeds/rss.xml")
+    if answer.status_code != 200:
+        return []
+    parsed = feedparser.parse(answer.content)
+    assert not parsed.bozo, parsed.bozo_exception
+    return [entry.title for entry in parsed.entries]
+
+
+def test_published_release_reaches_the_feed_through_a_real_worker(system, database_url):
+    event = make_event(867)
+    answer = system.publish(event)
+    assert answer.status_code == 202, answer.text
+    title = event["release"]["title"]
+    wait_for(lambda: title in feed_titles(system), what="the release in rss.xml")
+    database = Database(database_url)
+    with database.session() as session:
+        delivery = session.scalars(select(Delivery).where(Delivery.channel == "feeds")).one()
+        assert delivery.status == "succeeded" and delivery.event_id == answer.json()["event_id"]
+        attempts = session.scalars(select(DeliveryAttempt)).all()
+        assert [a.outcome for a in attempts] == ["succeeded"]
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(OutboxEntry)
+                .where(OutboxEntry.relayed_at.is_(None))
+            )
+            == 0
+        )
+    database.dispose()
+    assert "event relayed" in system.log() and "delivery attempt" in system.log()
+
+
+def test_event_accepted_during_redis_outage_goes_out_when_redis_returns(
+    tmp_path: Path, sqlite_url: str, cms_secret: str
+):
+    redis_dir = tmp_path / "redis"
+    server = EmbeddedRedis(redis_dir, redis_dir / "redis.sock")
+    running = RunningSystem(
+        system_env(tmp_path, sqlite_url, server.start(), cms_secret), tmp_path / "system.log"
+    )
+    try:
+        running.start()
+        server.stop()
+        event = make_event(700, title="레디스가 멈춘 동안 접수된 보도자료")
+        answer = running.publish(event)
+        assert answer.status_code == 202 and answer.json()["queued"]
+        assert running.get("/readyz").status_code == 503
+        database = Database(sqlite_url)
+        with database.session() as session:
+            assert (
+                session.scalar(
+                    select(func.count())
+                    .select_from(OutboxEntry)
+                    .where(OutboxEntry.relayed_at.is_(None))
+                )
+                == 1
+            )
+        server.start()
+        wait_for(
+            lambda: event["release"]["title"] in feed_titles(running),
+            120,
+            "the release accepted during the outage to reach the feed",
+        )
+        wait_for(running.ready, 60, "readiness after Redis returned")
+        database.dispose()
+    finally:
+        running.stop()
+        server.stop()
+
+
+def test_backfill_fills_the_feeds_and_sends_nothing(
+    tmp_path: Path, database_url: str, redis_url: str, cms_secret: str
+):
+    env = system_env(tmp_path, database_url, redis_url, cms_secret)
+    demo = Path(__file__).resolve().parents[2] / "demo" / "releases"
+    result = subprocess.run(
+        [sys.executable, "-m", "syndicator", "import", str(demo)],
+        env={**__import__("os").environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+    feeds = tmp_path / "var" / "public" / "feeds"
+    parsed = feedparser.parse((feeds / "rss.xml").read_bytes())
+    assert not parsed.bozo and len(parsed.entries) == 20
+    database = Database(database_url)
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(Delivery)) == 0
+        assert session.scalar(select(func.count()).select_from(OutboxEntry)) == 0
+    database.dispose()
+    assert redis.Redis.from_url(redis_url).dbsize() == 0  # nothing was queued
+    again = subprocess.run(
+        [sys.executable, "-m", "syndicator", "import", str(demo)],
+        env={**__import__("os").environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert again.returncode == 0, again.stderr

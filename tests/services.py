@@ -1,0 +1,63 @@
+"""Finding the real services tests run against, or starting embedded ones."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import redis
+
+DEFAULT_PG = "postgresql+psycopg://postgres@localhost:5432/test"
+
+
+def redis_answers(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1).ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+def with_db(url: str, number: int) -> str:
+    """The same server, another logical database."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return urlunsplit(parts._replace(query=f"db={number}"))
+    return urlunsplit(parts._replace(path=f"/{number}"))
+
+
+def postgres_admin_url() -> tuple[str | None, str]:
+    url = os.environ.get("SYNDICATOR_TEST_DATABASE_URL", DEFAULT_PG)
+    try:
+        with psycopg.connect(_libpq(url), connect_timeout=2):
+            return url, ""
+    except psycopg.Error as exc:
+        return None, f"PostgreSQL not answering at {url}: {exc}".strip()
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+@contextmanager
+def fresh_postgres_database(admin_url: str) -> Iterator[str]:
+    """A new, empty database per test: isolation without cleaning up tables."""
+    name = f"syndicator_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(_libpq(admin_url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = admin_url.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(_libpq(admin_url), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

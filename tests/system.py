@@ -1,0 +1,86 @@
+"""Running the whole system (`syndicator run`) as a subprocess for end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+
+from syndicator.signing import sign_headers
+from tests.services import free_port
+
+T = TypeVar("T")
+
+
+def wait_for(check: Callable[[], T | None], seconds: float = 60.0, what: str = "condition") -> T:
+    """Poll until ``check`` returns something truthy; a bound, not a timing assertion."""
+    deadline = time.monotonic() + seconds
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+            if value:
+                return value
+        except Exception as exc:  # the system may still be starting
+            last_error = exc
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}; last error: {last_error!r}")
+
+
+class RunningSystem:
+    def __init__(self, env: Mapping[str, str], log_path: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, **env, "SYNDICATOR_BASE_URL": self.url}
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> RunningSystem:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "syndicator", "run", "--port", str(self.port)],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for(self.ready, 90, "the system to become ready")
+        return self
+
+    def ready(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"syndicator run exited:\n{self.log()}")
+        return httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-6000:]
+
+    def publish(self, event: dict, msg_id: str | None = None) -> httpx.Response:
+        body = json.dumps(event, ensure_ascii=False).encode()
+        headers = {
+            "content-type": "application/json",
+            **sign_headers(self.env["SYNDICATOR_CMS_SECRET"], body, msg_id=msg_id),
+        }
+        return httpx.post(f"{self.url}/hooks/cms", content=body, headers=headers, timeout=10)
+
+    def get(self, path: str) -> httpx.Response:
+        return httpx.get(f"{self.url}{path}", timeout=10)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGINT)
+        try:
+            self.process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
