@@ -14,10 +14,10 @@ RUN groupadd --system --gid 10001 app \
 WORKDIR /app
 COPY . /app
 
-# Installs the `syndicator` console script plus the `syndicator` and `workers` packages.
+# Editable, so templates/ and demo/ are found next to the code; installs `syndicator`.
 # /app/var must exist and belong to `app` *in the image* so that named volumes mounted
 # below it (e.g. /app/var/public) are initialised writable for the non-root user.
-RUN pip install --no-cache-dir . \
+RUN pip install --no-cache-dir -e . \
  && mkdir -p /app/var/public \
  && chown -R app:app /app/var
 
