@@ -44,14 +44,14 @@ class RunningSystem:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> RunningSystem:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "syndicator", "run", "--port", str(self.port)],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "syndicator", "run", "--port", str(self.port)],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         wait_for(self.ready, 90, "the system to become ready")
         return self
 

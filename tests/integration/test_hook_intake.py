@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fastapi.testclient import TestClient
+import httpx
 from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook
 
@@ -19,6 +19,7 @@ from syndicator.store.migrate import upgrade
 from syndicator.store.models import Event, OutboxEntry, Release
 from syndicator.web.app import create_app
 from tests.factories import make_event
+from tests.live_server import serve
 
 
 @pytest.fixture
@@ -28,9 +29,9 @@ def app_settings(settings: Settings, redis_url: str) -> Settings:
 
 
 @pytest.fixture
-def client(app_settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(app_settings)) as test_client:
-        yield test_client
+def client(app_settings: Settings) -> Iterator[httpx.Client]:
+    with serve(create_app(app_settings)) as url, httpx.Client(base_url=url) as http:
+        yield http
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def store(app_settings: Settings) -> Iterator[Database]:
 
 
 def post(
-    client: TestClient,
+    client: httpx.Client,
     secret: str,
     event: object,
     *,
@@ -49,7 +50,7 @@ def post(
     body: bytes | None = None,
     content_type: str = "application/json",
     when: datetime | None = None,
-) -> object:
+) -> httpx.Response:
     raw = body if body is not None else json.dumps(event, ensure_ascii=False).encode()
     headers = {"content-type": content_type, **sign_headers(secret, raw, msg_id=msg_id, now=when)}
     return client.post("/hooks/cms", content=raw, headers=headers)
@@ -237,7 +238,7 @@ def test_text_is_cleaned_once_on_intake(client, app_settings, store):
 def test_intake_answers_202_while_redis_is_down(settings: Settings):
     upgrade(settings.database_url)
     dead = settings.with_(redis_url="redis://127.0.0.1:1/0")
-    with TestClient(create_app(dead)) as test_client:
+    with serve(create_app(dead)) as url, httpx.Client(base_url=url) as test_client:
         answer = post(test_client, settings.cms_secret, make_event(50))
     assert answer.status_code == 202 and answer.json()["queued"]
     database = Database(settings.database_url)

@@ -1,0 +1,171 @@
+"""The delivery ledger on SQLite and PostgreSQL: claims, attempts, retries, leases."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import ClassVar
+
+import pytest
+from sqlalchemy import select, update
+
+from syndicator.channels.base import DeliveryReport, EventRecord, Outcome
+from syndicator.delivery import next_attempt_at, run_due
+from syndicator.events import CmsEvent
+from syndicator.store.db import Database
+from syndicator.store.intake import store_event
+from syndicator.store.ledger import Claimed, claim, due_for_retry, ensure_deliveries
+from syndicator.store.models import Delivery, DeliveryAttempt, utcnow
+from tests.factories import make_event
+
+
+class RecordingChannel:
+    """A channel whose receiver is a list: what it was asked to deliver, in order."""
+
+    name: ClassVar[str] = "recording"
+    queue: ClassVar[str] = "webhooks"
+    coalesce: ClassVar[bool] = False
+    retry_delays: ClassVar[tuple[float, ...]] = (5, 60)
+
+    def __init__(self, fail_with: str | None = None, retryable: bool = True) -> None:
+        self.delivered: list[str] = []
+        self.fail_with = fail_with
+        self.retryable = retryable
+
+    def plan(self, event: EventRecord) -> Sequence[str]:
+        return ["a", "b"]
+
+    def deliver(self, jobs: Sequence[Claimed]) -> DeliveryReport:
+        self.delivered.extend(job.target for job in jobs)
+        if self.fail_with:
+            return DeliveryReport(
+                [
+                    Outcome(
+                        j.delivery_id,
+                        ok=False,
+                        retryable=self.retryable,
+                        error_class="E_HTTP",
+                        detail=self.fail_with,
+                    )
+                    for j in jobs
+                ]
+            )
+        return DeliveryReport([Outcome(j.delivery_id, ok=True) for j in jobs])
+
+
+def an_event(db: Database, release_id: int = 1) -> str:
+    with db.session() as session:
+        result = store_event(
+            session,
+            CmsEvent.model_validate(make_event(release_id)),
+            webhook_id=f"msg_{release_id}",
+            source="hook",
+            enqueue=True,
+        )
+    return result.event_id
+
+
+def test_planning_twice_finds_the_same_rows(db: Database):
+    event_id = an_event(db)
+    with db.session() as session:
+        first = ensure_deliveries(session, event_id, "recording", ["a", "b"])
+    with db.session() as session:
+        second = ensure_deliveries(session, event_id, "recording", ["a", "b"])
+    assert sorted(first) == sorted(second) and len(first) == 2
+
+
+def test_a_redelivered_task_never_repeats_a_finished_delivery(db: Database):
+    event_id = an_event(db)
+    with db.session() as session:
+        ids = ensure_deliveries(session, event_id, "recording", ["a", "b"])
+    channel = RecordingChannel()
+    run_due(db, channel, ids)
+    run_due(db, channel, ids)  # the same task, delivered again by Redis
+    assert channel.delivered == ["a", "b"]
+    with db.session() as session:
+        assert {d.status for d in session.scalars(select(Delivery))} == {"succeeded"}
+        assert len(session.scalars(select(DeliveryAttempt)).all()) == 2
+
+
+def test_concurrent_claims_split_the_work(db: Database):
+    event_id = an_event(db)
+    with db.session() as session:
+        ids = ensure_deliveries(session, event_id, "recording", ["a", "b"])
+    with db.session() as session:
+        mine = claim(session, ids)
+    with db.session() as session:
+        theirs = claim(session, ids)
+    assert len(mine) == 2 and theirs == []
+
+
+def test_failures_are_retried_then_marked_failed(db: Database):
+    event_id = an_event(db)
+    with db.session() as session:
+        ids = ensure_deliveries(session, event_id, "recording", ["a"])
+    channel = RecordingChannel(fail_with="503 Service Unavailable")
+    for _ in range(3):
+        run_due(db, channel, ids)
+        with db.session() as session:  # pretend the retry time has come
+            session.execute(update(Delivery).values(next_attempt_at=utcnow()))
+    with db.session() as session:
+        delivery = session.scalars(select(Delivery)).one()
+        attempts = session.scalars(select(DeliveryAttempt).order_by(DeliveryAttempt.id)).all()
+    assert [a.outcome for a in attempts] == ["retrying", "retrying", "failed"]
+    assert [a.number for a in attempts] == [1, 2, 3]
+    assert delivery.status == "failed" and delivery.last_error == "503 Service Unavailable"
+    assert all(a.error_class == "E_HTTP" for a in attempts)
+
+
+def test_permanent_failure_is_not_retried(db: Database):
+    event_id = an_event(db)
+    with db.session() as session:
+        ids = ensure_deliveries(session, event_id, "recording", ["a"])
+    run_due(db, RecordingChannel(fail_with="410 Gone", retryable=False), ids)
+    with db.session() as session:
+        assert session.scalars(select(Delivery.status)).one() == "failed"
+
+
+def test_a_claim_held_by_a_dead_worker_is_taken_back_after_its_lease(db: Database):
+    event_id = an_event(db)
+    with db.session() as session:
+        ids = ensure_deliveries(session, event_id, "recording", ["a"])
+        claim(session, ids)  # the worker dies here, holding the row
+    with db.session() as session:
+        assert claim(session, ids) == []
+        session.execute(
+            update(Delivery).values(
+                claimed_at=utcnow() - timedelta(minutes=11),
+                created_at=utcnow() - timedelta(minutes=11),
+            )
+        )
+    with db.session() as session:
+        assert due_for_retry(session) == {"recording": ids}
+    channel = RecordingChannel()
+    run_due(db, channel, ids)
+    assert channel.delivered == ["a"]
+
+
+def test_a_channel_that_raises_is_recorded_not_lost(db: Database):
+    class Broken(RecordingChannel):
+        def deliver(self, jobs: Sequence[Claimed]) -> DeliveryReport:
+            raise ConnectionError("hub unreachable")
+
+    event_id = an_event(db)
+    with db.session() as session:
+        ids = ensure_deliveries(session, event_id, "recording", ["a"])
+    run_due(db, Broken(), ids)
+    with db.session() as session:
+        attempt = session.scalars(select(DeliveryAttempt)).one()
+        assert attempt.outcome == "retrying" and attempt.error_class == "ConnectionError"
+
+
+@pytest.mark.parametrize("attempt", [1, 2])
+def test_retry_schedule_has_jitter_and_honours_retry_after(attempt: int):
+    now = utcnow()
+    at = next_attempt_at((10, 100), attempt, now)
+    assert at is not None
+    base = (10, 100)[attempt - 1]
+    assert timedelta(seconds=base * 0.8) <= at - now <= timedelta(seconds=base * 1.2)
+    later = next_attempt_at((10, 100), attempt, now, retry_after=3600)
+    assert later is not None and later - now >= timedelta(seconds=3600)
+    assert next_attempt_at((10, 100), 3, now) is None
