@@ -8,6 +8,7 @@ from kombu import Queue
 from syndicator.config import load_settings
 from syndicator.queues import ALL_QUEUES, EVENTS_QUEUE
 from syndicator.redis_urls import broker_url
+from syndicator.store.ledger import TASK_TIME_LIMIT_SECONDS
 
 __all__ = ["HEARTBEAT_SECONDS", "app"]
 
@@ -24,13 +25,19 @@ app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
-    # Longer than any task may run (time limit below), so a running task is not
-    # handed to a second worker; short enough that a killed worker's task returns
-    # within minutes. Long delays never ride on ETA messages: they live in the
-    # ledger's next_attempt_at and the sweeper enqueues them when due.
-    broker_transport_options={"visibility_timeout": settings.visibility_timeout},
-    task_time_limit=300,
-    task_soft_time_limit=240,
+    # The visibility timeout is longer than any task may run (time limit below), so a
+    # running task is not handed to a second worker, and short enough that a killed
+    # worker's task returns within minutes. Long delays never ride on ETA messages:
+    # they live in the ledger's next_attempt_at and the sweeper enqueues them when due.
+    # kombu only looks for abandoned messages every interval x throttle seconds
+    # (100 s by default); scan at a tenth of the timeout instead.
+    broker_transport_options={
+        "visibility_timeout": settings.visibility_timeout,
+        "unacked_restore_interval": max(1, min(10, settings.visibility_timeout // 10)),
+        "unacked_restore_throttle": 1,
+    },
+    task_time_limit=TASK_TIME_LIMIT_SECONDS,
+    task_soft_time_limit=TASK_TIME_LIMIT_SECONDS - 60,
     task_ignore_result=True,
     result_backend=None,
     # Events for Flower and celery-exporter.

@@ -11,7 +11,7 @@ from redis.exceptions import LockError
 from syndicator.delivery import Enqueue, load_event, plan_event, run_due
 from syndicator.logs import kv
 from syndicator.signals import mark_consuming
-from syndicator.store.ledger import due_for_retry
+from syndicator.store.ledger import TASK_TIME_LIMIT_SECONDS, due_for_retry
 from workers.app import app
 from workers.runtime import runtime
 
@@ -20,7 +20,7 @@ __all__ = ["deliver", "deliver_pending", "enqueue", "fanout", "heartbeat", "swee
 log = logging.getLogger("syndicator.tasks")
 
 BATCH_SIZE = 100
-LOCK_SECONDS = 280  # longer than the soft time limit of the task holding it
+LOCK_SECONDS = TASK_TIME_LIMIT_SECONDS + 10  # outlives the task holding it
 
 
 def enqueue(work: Iterable[Enqueue]) -> None:

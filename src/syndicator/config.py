@@ -37,7 +37,7 @@ class Settings:
     site_domain: str = "daegu.go.kr"
     # Redis re-delivers an unacked message after this many seconds; every
     # countdown we schedule must stay well below it (Celery "Redis caveats").
-    visibility_timeout: int = 3600
+    visibility_timeout: int = 900
     max_body_bytes: int = 1024 * 1024
     signature_tolerance_seconds: int = 300
     templates_dir: Path = PROJECT_ROOT / "templates"
@@ -94,5 +94,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         smtp_url=env.get("SYNDICATOR_SMTP_URL") or None,
         websub_hub=env.get("SYNDICATOR_WEBSUB_HUB") or None,
         feed_size=int(env.get("SYNDICATOR_FEED_SIZE", "20")),
-        visibility_timeout=int(env.get("SYNDICATOR_VISIBILITY_TIMEOUT", "3600")),
+        visibility_timeout=int(env.get("SYNDICATOR_VISIBILITY_TIMEOUT", "900")),
     )

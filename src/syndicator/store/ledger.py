@@ -29,8 +29,10 @@ __all__ = [
     "record_attempt",
 ]
 
-# A claim older than this belongs to a worker that died mid-delivery.
-CLAIM_LEASE = timedelta(minutes=10)
+# Celery kills a task after this long (workers/app.py uses it) ...
+TASK_TIME_LIMIT_SECONDS = 300
+# ... so a claim older than this belongs to a worker that died mid-delivery.
+CLAIM_LEASE = timedelta(seconds=TASK_TIME_LIMIT_SECONDS + 30)
 
 
 @dataclass(frozen=True)

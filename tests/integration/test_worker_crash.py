@@ -1,0 +1,139 @@
+"""A worker killed with a task in hand loses nothing: Redis hands the task to the next one."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import feedparser
+import pytest
+import redis
+from sqlalchemy import select
+
+from syndicator.events import CmsEvent
+from syndicator.queues import ALL_QUEUES
+from syndicator.signals import nudge_relay
+from syndicator.store.db import Database
+from syndicator.store.intake import accept_event
+from syndicator.store.migrate import upgrade
+from syndicator.store.models import Delivery
+from tests.factories import make_event
+from tests.system import wait_for
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+class Processes:
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env = {**os.environ, **env}
+        self.logs = logs
+        self.running: list[subprocess.Popen[bytes]] = []
+
+    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        with (self.logs / f"{name}.log").open("ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "workers.app", *args],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.running.append(process)
+        return process
+
+    def worker(self, name: str) -> subprocess.Popen[bytes]:
+        return self.start(
+            name,
+            "worker",
+            "-Q",
+            ",".join(ALL_QUEUES),
+            "--concurrency",
+            "1",
+            "--hostname",
+            f"{name}@%h",
+            "--loglevel",
+            "INFO",
+        )
+
+    def stop_all(self) -> None:
+        for process in self.running:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.running:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+@pytest.fixture
+def processes(
+    tmp_path: Path, sqlite_url: str, redis_url: str, cms_secret: str
+) -> Iterator[Processes]:
+    upgrade(sqlite_url)
+    running = Processes(
+        {
+            "SYNDICATOR_DATA_DIR": str(tmp_path / "var"),
+            "SYNDICATOR_DATABASE_URL": sqlite_url,
+            "SYNDICATOR_REDIS_URL": redis_url,
+            "SYNDICATOR_CMS_SECRET": cms_secret,
+            # Short, so the test waits seconds rather than the production 15 minutes.
+            "SYNDICATOR_VISIBILITY_TIMEOUT": "3",
+        },
+        tmp_path,
+    )
+    yield running
+    running.stop_all()
+
+
+def test_task_of_a_killed_worker_is_redelivered_and_completed(
+    processes: Processes, tmp_path: Path, sqlite_url: str, redis_url: str
+):
+    client = redis.Redis.from_url(redis_url)
+    first = processes.worker("doomed")
+    wait_for(lambda: client.exists("syndicator:consuming:events"), what="the first worker")
+    wait_for(lambda: children_of(first.pid), what="the worker's pool process")
+    for child in children_of(first.pid):
+        os.kill(child, signal.SIGSTOP)  # it takes the task, then never finishes it
+    processes.start("beat", "beat", "--schedule", str(tmp_path / "beat-schedule"))
+
+    db = Database(sqlite_url)
+    event = make_event(555, title="작업자가 죽어도 사라지지 않는 보도자료")
+    accepted = accept_event(db, CmsEvent.model_validate(event), webhook_id="msg_crash")
+    nudge_relay(client)
+    wait_for(lambda: client.hlen("unacked"), what="the doomed worker to hold the task")
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    for child in children_of(first.pid):
+        os.kill(child, signal.SIGKILL)
+
+    processes.worker("survivor")
+    feed = tmp_path / "var" / "public" / "feeds" / "rss.xml"
+
+    def published() -> bool:
+        return feed.exists() and any(
+            e.title == event["release"]["title"]
+            for e in feedparser.parse(feed.read_bytes()).entries
+        )
+
+    wait_for(published, 90, "the redelivered task to render the feed")
+    with db.session() as session:
+        rows = session.scalars(select(Delivery).where(Delivery.event_id == accepted.event_id))
+        assert [(d.channel, d.status) for d in rows] == [("feeds", "succeeded")]
+    db.dispose()
