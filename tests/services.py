@@ -25,8 +25,8 @@ def redis_answers(url: str) -> bool:
 def with_db(url: str, number: int) -> str:
     """The same server, another logical database."""
     parts = urlsplit(url)
-    if parts.scheme == "unix":
-        return urlunsplit(parts._replace(query=f"db={number}"))
+    if parts.scheme == "unix":  # urlunsplit would drop the empty host: unix:/path
+        return f"unix://{parts.path}?db={number}"
     return urlunsplit(parts._replace(path=f"/{number}"))
 
 

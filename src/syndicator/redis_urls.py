@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs
+
 import redis
 
 from syndicator.config import Settings
@@ -16,10 +18,13 @@ def redis_url(settings: Settings) -> str:
 
 def broker_url(settings: Settings) -> str:
     url = redis_url(settings)
-    # kombu spells a Unix socket differently from redis-py.
-    if url.startswith("unix://"):
-        return "redis+socket://" + url.removeprefix("unix://")
-    return url
+    if not url.startswith("unix://"):
+        return url
+    # kombu spells a Unix socket differently from redis-py, and reads the database
+    # number from ``virtual_host`` (a ``db`` query would be overwritten with 0).
+    path, _, query = url.removeprefix("unix://").partition("?")
+    db = parse_qs(query).get("db", ["0"])[0]
+    return f"redis+socket://{path}?virtual_host={db}"
 
 
 def redis_client(settings: Settings, timeout: float = 5.0) -> redis.Redis:
