@@ -36,7 +36,8 @@ def wait_for(check: Callable[[], T | None], seconds: float = 60.0, what: str = "
 
 
 class RunningSystem:
-    def __init__(self, env: Mapping[str, str], log_path: Path) -> None:
+    def __init__(self, env: Mapping[str, str], log_path: Path, *args: str) -> None:
+        self.args = args
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **env, "SYNDICATOR_BASE_URL": self.url}
@@ -48,7 +49,7 @@ class RunningSystem:
     def start(self) -> RunningSystem:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "syndicator", "run", "--port", str(self.port)],
+                [sys.executable, "-m", "syndicator", "run", "--port", str(self.port), *self.args],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
