@@ -1,1 +1,1 @@
-"""Benchmarks: each prints its measurements and a ratio against a ceiling measured in the same run."""
+"""Benchmarks: each prints measurements and a ratio against a ceiling measured in the same run."""

@@ -35,10 +35,14 @@ def import_cost(count: int) -> float:
 def main() -> bool:
     small, large = import_cost(1_000), import_cost(10_000)
     ratio = large / small
-    print(f"backfill: 1,000 releases {small:.2f} s, 10,000 releases {large:.2f} s "
-          f"({10_000 / large:.0f} releases/s)")
-    print(f"backfill: ratio 10,000/1,000 = {ratio:.2f} (ceiling {CEILING:.0f}, linear is 10) "
-          f"{verdict(ratio, CEILING)}")
+    print(
+        f"backfill: 1,000 releases {small:.2f} s, 10,000 releases {large:.2f} s "
+        f"({10_000 / large:.0f} releases/s)"
+    )
+    print(
+        f"backfill: ratio 10,000/1,000 = {ratio:.2f} (ceiling {CEILING:.0f}, linear is 10) "
+        f"{verdict(ratio, CEILING)}"
+    )
     return ratio <= CEILING
 
 

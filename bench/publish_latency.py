@@ -38,8 +38,10 @@ def _wait_for_file(path: Path, needle: bytes, timeout: float = 30.0) -> float:
 
 def main() -> bool:
     with tempfile.TemporaryDirectory() as tmp:
-        env = {"SYNDICATOR_DATA_DIR": str(Path(tmp) / "var"),
-               "SYNDICATOR_CMS_SECRET": generate_secret()}
+        env = {
+            "SYNDICATOR_DATA_DIR": str(Path(tmp) / "var"),
+            "SYNDICATOR_CMS_SECRET": generate_secret(),
+        }
         for key in ("SYNDICATOR_REDIS_URL", "SYNDICATOR_DATABASE_URL"):
             os.environ.pop(key, None)
         system = RunningSystem(env, Path(tmp) / "system.log").start()
@@ -61,10 +63,14 @@ def main() -> bool:
     p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
     floor = percentile(intake, 50) * 1000
     ratio = p50 / floor
-    print(f"publish→feed: p50 {p50:.1f} ms, p99 {p99:.1f} ms over {PUBLISHES} publishes; "
-          f"hook round trip p50 {floor:.1f} ms")
-    print(f"publish→feed: p50 / hook round trip = {ratio:.1f} (ceiling {CEILING_P50_RATIO:.0f}) "
-          f"{verdict(ratio, CEILING_P50_RATIO)}")
+    print(
+        f"publish→feed: p50 {p50:.1f} ms, p99 {p99:.1f} ms over {PUBLISHES} publishes; "
+        f"hook round trip p50 {floor:.1f} ms"
+    )
+    print(
+        f"publish→feed: p50 / hook round trip = {ratio:.1f} (ceiling {CEILING_P50_RATIO:.0f}) "
+        f"{verdict(ratio, CEILING_P50_RATIO)}"
+    )
     return ratio <= CEILING_P50_RATIO
 
 

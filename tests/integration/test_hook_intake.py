@@ -7,8 +7,8 @@ import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 import httpx
+import pytest
 from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook
 

@@ -19,11 +19,16 @@ from tests.system import RunningSystem, wait_for
 DEMO = Path(__file__).resolve().parents[2] / "demo" / "releases"
 
 
-def test_demo_run_loads_every_release_and_publishes_the_newest(tmp_path, sqlite_url, redis_url,
-                                                               cms_secret):
-    env = {"SYNDICATOR_DATA_DIR": str(tmp_path / "var"), "SYNDICATOR_DATABASE_URL": sqlite_url,
-           "SYNDICATOR_REDIS_URL": redis_url, "SYNDICATOR_CMS_SECRET": cms_secret,
-           "SYNDICATOR_ADMIN_TOKEN": "demo-admin"}
+def test_demo_run_loads_every_release_and_publishes_the_newest(
+    tmp_path, sqlite_url, redis_url, cms_secret
+):
+    env = {
+        "SYNDICATOR_DATA_DIR": str(tmp_path / "var"),
+        "SYNDICATOR_DATABASE_URL": sqlite_url,
+        "SYNDICATOR_REDIS_URL": redis_url,
+        "SYNDICATOR_CMS_SECRET": cms_secret,
+        "SYNDICATOR_ADMIN_TOKEN": "demo-admin",
+    }
     system = RunningSystem(env, tmp_path / "system.log", "--demo")
     newest = json.loads((DEMO / "867.json").read_text())["release"]["title"]
     try:
@@ -40,13 +45,19 @@ def test_demo_run_loads_every_release_and_publishes_the_newest(tmp_path, sqlite_
         assert home.status_code == 200 and newest in home.text and 'lang="ko"' in home.text
         database = Database(sqlite_url)
         with database.session() as session:
-            wait_for(lambda: session.scalars(select(Delivery.status)).all() == ["succeeded"],
-                     what="the published demo release's delivery")
+            wait_for(
+                lambda: session.scalars(select(Delivery.status)).all() == ["succeeded"],
+                what="the published demo release's delivery",
+            )
         database.dispose()
 
-        status = subprocess.run([sys.executable, "-m", "syndicator", "status", "--json"],
-                                env={**os.environ, **env}, capture_output=True, text=True,
-                                timeout=60)
+        status = subprocess.run(
+            [sys.executable, "-m", "syndicator", "status", "--json"],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert status.returncode == 0, status.stderr
         report = json.loads(status.stdout)
         assert set(report["queues"]) == {"events", "feeds", "email", "webhooks"}
@@ -55,8 +66,9 @@ def test_demo_run_loads_every_release_and_publishes_the_newest(tmp_path, sqlite_
 
         unauthorised = system.get("/admin/status")
         assert unauthorised.status_code == 401
-        authorised = httpx.get(f"{system.url}/admin/status",
-                               headers={"Authorization": "Bearer demo-admin"})
+        authorised = httpx.get(
+            f"{system.url}/admin/status", headers={"Authorization": "Bearer demo-admin"}
+        )
         assert authorised.status_code == 200
         assert authorised.json()["deliveries"] == {"feeds": {"succeeded": 1}}
     finally:

@@ -1,20 +1,246 @@
-"""PLACEHOLDER, to be replaced by the feeds implementation (issue 3)."""
+"""Publish feeds: read what changed, render it, write only the documents whose bytes differ.
+
+Layout (mirrored under settings.feeds_dir and /feeds/): site, department and category live
+feeds in RSS, Atom and JSON Feed, plus site-wide monthly Atom archives (RFC 5005). A release
+not in the site live feed is in exactly one archive: the KST month it was published in.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.orm import Session
 
 from syndicator.config import Settings
+from syndicator.feeds import queries as q
+from syndicator.feeds.documents import (
+    EntryCache,
+    Output,
+    archive_document,
+    live_document,
+    render_archive,
+    render_live,
+)
+from syndicator.feeds.index import INDEX_PATH, render_index
+from syndicator.feeds.scopes import SITE, Month, Scope
+from syndicator.feeds.storage import feeds_lock, remove_document, write_document
+from syndicator.feeds.urls import archive_path
+from syndicator.render.model import EMPTY_FEED_UPDATED
 from syndicator.store.db import Database
+from syndicator.store.models import Release
 
-__all__ = ["publish_changes", "rebuild_all"]
+__all__ = ["TOMBSTONE_LIMIT", "publish_changes", "rebuild_all"]
+
+log = logging.getLogger(__name__)
+
+# Atom feeds carry the newest retractions as tombstones; a bounded query, not a time window,
+# so a re-render with no database change gives the same bytes whenever it runs.
+TOMBSTONE_LIMIT = 20
+
+
+@dataclass
+class _LivePlan:
+    scope: Scope
+    rows: list[Release]
+    retracted: list[Release]
+    prev_archive: Month | None
+
+
+@dataclass
+class _ArchivePlan:
+    month: Month
+    rows: list[Release]
+    older: Month | None
+    newer: Month | None
+
+
+@dataclass
+class _Plan:
+    live: list[_LivePlan] = field(default_factory=list)
+    archives: list[_ArchivePlan] = field(default_factory=list)
+    removals: list[Month] = field(default_factory=list)
+    index: bytes | None = None
+
+
+def _live_plan(
+    session: Session,
+    settings: Settings,
+    scope: Scope,
+    site_live: list[Release],
+    newest: Month | None,
+) -> _LivePlan:
+    rows = site_live if scope == SITE else q.live_releases(session, scope, settings.feed_size)
+    retracted = q.recent_retractions(session, scope, TOMBSTONE_LIMIT)
+    return _LivePlan(scope, rows, retracted, newest if scope == SITE else None)
+
+
+def _touched_scopes(session: Session, ids: Sequence[int]) -> tuple[set[Scope], set[Month]]:
+    """Every scope and month these releases are in now or were in before an update."""
+    rows = q.releases_by_id(session, ids)
+    history = q.history_of(session, ids)
+    scopes = {SITE} | {Scope("department", r.department_slug, r.department) for r in rows}
+    scopes |= q.scopes_named(session, "department", history.departments)
+    categories = set(history.categories).union(*(r.categories for r in rows))
+    scopes |= q.scopes_named(session, "category", categories)
+    months = {Month.of(r.published_at) for r in rows} | {Month.of(p) for p in history.published}
+    return scopes, months
+
+
+def _archive_plans(
+    session: Session, settings: Settings, months: set[Month], cutoff: q.Cutoff | None
+) -> tuple[list[_ArchivePlan], list[Month]]:
+    contents = {m: q.archived_in_month(session, m, cutoff) for m in months}
+    # A month that gains its first or loses its last archived release changes its
+    # neighbours' prev-archive/next-archive links, so they are rendered again too.
+    to_render = {m for m, rows in contents.items() if rows}
+    for month, rows in contents.items():
+        existed = (settings.feeds_dir / archive_path(month)).exists()
+        if bool(rows) != existed:
+            for neighbour in (
+                q.older_archived_month(session, month, cutoff),
+                q.newer_archived_month(session, month, cutoff),
+            ):
+                if neighbour is not None:
+                    to_render.add(neighbour)
+    plans = []
+    for month in sorted(to_render, reverse=True):
+        rows = contents.get(month) or q.archived_in_month(session, month, cutoff)
+        older = q.older_archived_month(session, month, cutoff)
+        newer = q.newer_archived_month(session, month, cutoff)
+        plans.append(_ArchivePlan(month, rows, older, newer))
+    removals = sorted(m for m, rows in contents.items() if not rows)
+    return plans, removals
+
+
+def _plan_changes(session: Session, settings: Settings, ids: Sequence[int]) -> _Plan:
+    scopes, months = _touched_scopes(session, ids)
+    site_live = q.live_releases(session, SITE, settings.feed_size)
+    cutoff = q.cutoff_of(site_live, settings.feed_size)
+    newest = q.newest_archived_month(session, cutoff)
+    plan = _Plan()
+    plan.live = [_live_plan(session, settings, s, site_live, newest) for s in sorted(scopes)]
+    # Each changed release can push one release across the live/archive boundary.
+    months |= q.months_near_boundary(session, settings.feed_size, len(ids) + 1)
+    plan.archives, plan.removals = _archive_plans(session, settings, months, cutoff)
+    plan.index = render_index(settings, q.all_scopes(session), newest)
+    return plan
+
+
+def _render_live(settings: Settings, cache: EntryCache, plan: _LivePlan) -> list[Output]:
+    doc = live_document(
+        settings,
+        plan.scope,
+        cache.entries(plan.rows),
+        cache.tombstones(plan.retracted),
+        plan.prev_archive,
+    )
+    return render_live(plan.scope, doc)
+
+
+def _render_archive(settings: Settings, cache: EntryCache, plan: _ArchivePlan) -> Output:
+    doc = archive_document(settings, plan.month, cache.entries(plan.rows), plan.older, plan.newer)
+    return render_archive(plan.month, doc)
+
+
+def _write(settings: Settings, outputs: Iterable[Output]) -> list[str]:
+    return [
+        out.url
+        for out in outputs
+        if write_document(settings.feeds_dir / out.path, out.data, out.content_time)
+    ]
+
+
+def _write_plan(settings: Settings, plan: _Plan) -> list[str]:
+    cache = EntryCache(settings.site_domain)
+    changed: list[str] = []
+    index_time = EMPTY_FEED_UPDATED
+    for live in plan.live:
+        outputs = _render_live(settings, cache, live)
+        if live.scope == SITE:
+            index_time = outputs[0].content_time
+        changed += _write(settings, outputs)
+    changed += _write(settings, (_render_archive(settings, cache, a) for a in plan.archives))
+    for month in plan.removals:
+        remove_document(settings.feeds_dir / archive_path(month))
+    if plan.index is not None:
+        # Not a feed, so not a WebSub topic: written, never reported.
+        write_document(settings.feeds_dir / INDEX_PATH, plan.index, index_time)
+    return changed
 
 
 def publish_changes(db: Database, settings: Settings, release_ids: Iterable[int]) -> list[str]:
     """Re-render the documents these releases touch; return the absolute URLs that changed."""
-    raise NotImplementedError
+    ids = sorted({int(i) for i in release_ids})
+    if not ids:
+        return []
+    started = time.perf_counter()
+    with feeds_lock(settings.feeds_dir):
+        # Read in one short transaction, render and write after it: SQLite sessions here
+        # take the write lock at BEGIN, and intake must not wait for lxml.
+        with db.session() as session:
+            plan = _plan_changes(session, settings, ids)
+        changed = _write_plan(settings, plan)
+    log.info(
+        "feeds published releases=%s documents=%d archives=%d changed=%d duration_ms=%.1f",
+        ids,
+        len(plan.live) * 3,
+        len(plan.archives),
+        len(changed),
+        (time.perf_counter() - started) * 1000,
+    )
+    return changed
+
+
+def _rebuild_archives(
+    db: Database, settings: Settings, newest: Month | None, cutoff: q.Cutoff | None
+) -> tuple[list[str], set[Path]]:
+    """Walk prev-archive from the newest month, one short transaction per month."""
+    cache = EntryCache(settings.site_domain, shared=False)
+    changed: list[str] = []
+    kept: set[Path] = set()
+    month, newer = newest, None
+    while month is not None:
+        with db.session() as session:
+            rows = q.archived_in_month(session, month, cutoff)
+            older = q.older_archived_month(session, month, cutoff)
+        out = _render_archive(settings, cache, _ArchivePlan(month, rows, older, newer))
+        changed += _write(settings, [out])
+        kept.add(settings.feeds_dir / out.path)
+        month, newer = older, month
+    return changed, kept
+
+
+def _remove_strays(settings: Settings, kept: set[Path]) -> None:
+    for path in (settings.feeds_dir / "archive").glob("*.xml"):
+        if path not in kept:
+            remove_document(path)
+    # Temp files of a writer that died mid-write; nobody else writes while we hold the lock.
+    for tmp in settings.feeds_dir.rglob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
 
 
 def rebuild_all(db: Database, settings: Settings) -> list[str]:
     """Render every document from the database (backfill, repair)."""
-    raise NotImplementedError
+    started = time.perf_counter()
+    with feeds_lock(settings.feeds_dir):
+        with db.session() as session:
+            scopes = [SITE, *q.all_scopes(session)]
+            site_live = q.live_releases(session, SITE, settings.feed_size)
+            cutoff = q.cutoff_of(site_live, settings.feed_size)
+            newest = q.newest_archived_month(session, cutoff)
+            plan = _Plan(live=[_live_plan(session, settings, s, site_live, newest) for s in scopes])
+            plan.index = render_index(settings, scopes, newest)
+        changed = _write_plan(settings, plan)
+        archived, kept = _rebuild_archives(db, settings, newest, cutoff)
+        _remove_strays(settings, kept)
+    log.info(
+        "feeds rebuilt scopes=%d changed=%d duration_ms=%.1f",
+        len(scopes),
+        len(changed) + len(archived),
+        (time.perf_counter() - started) * 1000,
+    )
+    return changed + archived

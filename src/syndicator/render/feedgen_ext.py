@@ -42,7 +42,7 @@ def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrib: st
         element.text = text
 
 
-class ArchiveExtension(BaseExtension):  # type: ignore[misc]
+class ArchiveExtension(BaseExtension):
     """Marks an Atom document as an RFC 5005 archive document."""
 
     def __init__(self) -> None:
@@ -57,7 +57,7 @@ class ArchiveExtension(BaseExtension):  # type: ignore[misc]
         return feed
 
 
-class TombstoneExtension(BaseExtension):  # type: ignore[misc]
+class TombstoneExtension(BaseExtension):
     """Writes RFC 6721 deleted-entry elements into the Atom feed."""
 
     def __init__(self) -> None:
@@ -79,7 +79,7 @@ class TombstoneExtension(BaseExtension):  # type: ignore[misc]
         return feed
 
 
-class RssChannelExtension(BaseExtension):  # type: ignore[misc]
+class RssChannelExtension(BaseExtension):
     """RSS channel extras: atom:links feedgen omits, lastBuildDate, dc namespace for items."""
 
     def __init__(self) -> None:
@@ -102,7 +102,7 @@ class RssChannelExtension(BaseExtension):  # type: ignore[misc]
         return feed
 
 
-class EntryExtension(BaseEntryExtension):  # type: ignore[misc]
+class EntryExtension(BaseEntryExtension):
     """Per entry: Atom enclosures (feedgen #135), RSS pubDate, dc:creator and dc:rights."""
 
     def __init__(self) -> None:

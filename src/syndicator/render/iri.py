@@ -11,9 +11,7 @@ __all__ = ["iri_to_uri", "xml_safe"]
 _SAFE = "!#$%&'()*+,/:;=?@[]~"
 _STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 # Everything XML 1.0 forbids (lxml raises on it) plus C1 controls, which HWP pastes carry.
-_NOT_XML = re.compile(
-    "[^\t\n\r\u0020-\u007e\u00a0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
-)
+_NOT_XML = re.compile("[^\t\n\r\u0020-\u007e\u00a0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def xml_safe(text: str) -> str:

@@ -1,0 +1,161 @@
+"""Serving the published feed files: plain ASGI endpoints, an in-memory cache, one stat.
+
+Mount with ``app.router.routes.extend(feed_routes(settings))``. Responses carry a strong
+ETag (content hash), Last-Modified (the file mtime the publisher set from the content),
+answer If-None-Match / If-Modified-Since with 304, gzip on request, and advertise the
+WebSub hub in ``Link`` headers. Only whitelisted paths are served, so ``..`` cannot escape.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
+
+from syndicator.config import Settings
+from syndicator.feeds.index import INDEX_PATH
+from syndicator.feeds.urls import absolute_url
+from syndicator.render.feeds_page import render_feeds_page
+from syndicator.render.iri import iri_to_uri
+from syndicator.web.representations import (
+    Headers,
+    Representation,
+    RepresentationCache,
+    is_not_modified,
+    make_representation,
+)
+
+__all__ = ["CACHE_CONTROL", "CONTENT_TYPES", "feed_routes"]
+
+# Slugs are ASCII [a-z0-9-] (store.taxonomy); nothing else under /feeds/ is ever served.
+_SERVABLE = re.compile(
+    r"(?:(?:departments|categories)/[a-z0-9][a-z0-9-]{0,199}/)?(?:rss\.xml|atom\.xml|feed\.json)"
+    r"|archive/[0-9]{4}-[0-9]{2}\.xml"
+    r"|index\.json"
+)
+CONTENT_TYPES = {
+    "rss.xml": b"application/rss+xml; charset=utf-8",
+    "atom.xml": b"application/atom+xml; charset=utf-8",
+    "feed.json": b"application/feed+json",
+    INDEX_PATH: b"application/json",
+}
+_ARCHIVE_TYPE = CONTENT_TYPES["atom.xml"]
+CACHE_CONTROL = b"public, max-age=300"
+_COMMON: Headers = [
+    (b"cache-control", CACHE_CONTROL),
+    (b"vary", b"Accept-Encoding"),
+    (b"x-content-type-options", b"nosniff"),
+    # Public data; browser-based readers fetch feeds cross-origin.
+    (b"access-control-allow-origin", b"*"),
+]
+_NOT_FOUND = "피드를 찾을 수 없습니다.\n".encode()
+
+
+def _header_values(scope: Scope) -> tuple[bytes | None, bytes | None, bytes | None]:
+    inm = ims = ae = None
+    for name, value in scope["headers"]:
+        if name == b"if-none-match":
+            inm = value
+        elif name == b"if-modified-since":
+            ims = value
+        elif name == b"accept-encoding":
+            ae = value
+    return inm, ims, ae
+
+
+async def _send(send: Send, status: int, headers: Headers, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _not_found(send: Send) -> None:
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(_NOT_FOUND)).encode()),
+    ]
+    await _send(send, 404, headers, _NOT_FOUND)
+
+
+async def _respond(rep: Representation, scope: Scope, send: Send) -> None:
+    if_none_match, if_modified_since, accept_encoding = _header_values(scope)
+    gzipped = rep.use_gzip(accept_encoding)
+    if is_not_modified(rep, if_none_match, if_modified_since):
+        headers = rep.gzip_not_modified() if gzipped else rep.not_modified
+        await _send(send, 304, headers, b"")
+        return
+    if gzipped:
+        body, headers = rep.gzip_body(), rep.gzip_headers()
+    else:
+        body, headers = rep.body, rep.ok_headers
+    await _send(send, 200, headers, b"" if scope["method"] == "HEAD" else body)
+
+
+class FeedFiles:
+    """ASGI endpoint for ``/feeds/{path}``: the files the publisher wrote, as they are."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.root = str(settings.feeds_dir)
+        self.settings = settings
+        self.cache = RepresentationCache(self._headers_for)
+
+    def _headers_for(self, path: str, data: bytes) -> tuple[bytes, Headers]:
+        relative = os.path.relpath(path, self.root)
+        content_type = CONTENT_TYPES.get(os.path.basename(path), _ARCHIVE_TYPE)
+        headers = [(b"content-type", content_type), *_COMMON]
+        if self.settings.websub_hub and relative != INDEX_PATH:
+            self_url = absolute_url(self.settings, relative)
+            hub = iri_to_uri(self.settings.websub_hub)
+            link = f'<{hub}>; rel="hub", <{self_url}>; rel="self"'
+            headers.append((b"link", link.encode("ascii")))
+        return data, headers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        relative = scope["path_params"].get("path", "")
+        if not _SERVABLE.fullmatch(relative):
+            await _not_found(send)
+            return
+        rep = await self.cache.get(os.path.join(self.root, relative))
+        if rep is None:
+            await _not_found(send)
+            return
+        await _respond(rep, scope, send)
+
+
+class FeedsIndexPage:
+    """ASGI endpoint for ``/feeds/``: HTML rendered from index.json, re-rendered when it changes."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.index_path = str(settings.feeds_dir / INDEX_PATH)
+        self.cache = RepresentationCache(self._render)
+        self._empty: Representation | None = None
+
+    def _page(self, index: dict[str, Any]) -> tuple[bytes, Headers]:
+        html = render_feeds_page(self.settings, index).encode("utf-8")
+        return html, [(b"content-type", b"text/html; charset=utf-8"), *_COMMON]
+
+    def _render(self, _path: str, data: bytes) -> tuple[bytes, Headers]:
+        return self._page(json.loads(data))
+
+    def _before_first_publish(self) -> Representation:
+        if self._empty is None:
+            body, headers = self._page({})
+            self._empty = make_representation(None, body, 0, headers)
+        return self._empty
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        rep = await self.cache.get(self.index_path)
+        await _respond(rep or self._before_first_publish(), scope, send)
+
+
+def feed_routes(settings: Settings) -> list[BaseRoute]:
+    routes: Iterable[BaseRoute] = (
+        Route("/feeds/", FeedsIndexPage(settings), methods=["GET"], name="feeds_index"),
+        Route("/feeds/{path:path}", FeedFiles(settings), methods=["GET"], name="feeds_file"),
+    )
+    return list(routes)
