@@ -5,13 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from celery import Task
-from redis.exceptions import LockError
-
+from syndicator.coalescer import Coalescer
 from syndicator.delivery import Enqueue, load_event, plan_event, run_due
 from syndicator.logs import kv
 from syndicator.signals import mark_consuming
-from syndicator.store.ledger import TASK_TIME_LIMIT_SECONDS, due_for_retry
+from syndicator.store.ledger import TASK_TIME_LIMIT_SECONDS, due_for_retry, has_due
 from workers.app import app
 from workers.runtime import runtime
 
@@ -53,21 +51,24 @@ def deliver(channel: str, delivery_ids: list[int]) -> None:
     enqueue(run_due(rt.db, rt.channels[channel], delivery_ids))
 
 
-@app.task(name="workers.tasks.deliver_pending", bind=True, max_retries=None)
-def deliver_pending(self: Task, channel: str) -> None:
-    """Coalesce: whoever holds the lock takes every due row; the rest find little left."""
+@app.task(name="workers.tasks.deliver_pending")
+def deliver_pending(channel_name: str) -> None:
+    """Coalesce: one run at a time takes every due row; requests during it fold in."""
     rt = runtime()
-    lock = rt.redis.lock(f"syndicator:lock:{channel}", timeout=LOCK_SECONDS, blocking_timeout=60)
-    if not lock.acquire():
-        raise self.retry(countdown=5)
-    try:
-        follow = run_due(rt.db, rt.channels[channel], None)
-    finally:
-        try:
-            lock.release()
-        except LockError:
-            log.warning(kv(msg="render lock expired before release", channel=channel))
-    enqueue(follow)
+    channel = rt.channels[channel_name]
+    coalescer = Coalescer(
+        rt.redis, channel_name, min_interval=channel.min_interval, lock_seconds=LOCK_SECONDS
+    )
+
+    def has_work() -> bool:
+        with rt.db.session() as session:
+            return has_due(session, channel_name)
+
+    def run() -> None:
+        enqueue(run_due(rt.db, channel, None))
+
+    if coalescer.request(run, has_work):
+        deliver_pending.apply_async(args=[channel_name], queue=channel.queue)
 
 
 @app.task(name="workers.tasks.sweep")

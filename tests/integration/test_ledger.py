@@ -25,6 +25,7 @@ class RecordingChannel:
     name: ClassVar[str] = "recording"
     queue: ClassVar[str] = "webhooks"
     coalesce: ClassVar[bool] = False
+    min_interval: ClassVar[float] = 0.0
     retry_delays: ClassVar[tuple[float, ...]] = (5, 60)
 
     def __init__(self, fail_with: str | None = None, retryable: bool = True) -> None:

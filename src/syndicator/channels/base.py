@@ -76,6 +76,8 @@ class Channel(Protocol):
     # Coalescing channels take every due row at once under one lock (feeds:
     # a burst of publishes becomes a handful of renders).
     coalesce: ClassVar[bool]
+    # Coalescing channels run at most once per this many seconds.
+    min_interval: ClassVar[float]
     # Delays before retries 2, 3, ...; the attempt after the last one is final.
     retry_delays: ClassVar[tuple[float, ...]]
 

@@ -21,6 +21,7 @@ class FeedsChannel:
     name: ClassVar[str] = "feeds"
     queue: ClassVar[str] = "feeds"
     coalesce: ClassVar[bool] = True
+    min_interval: ClassVar[float] = 0.25
     retry_delays: ClassVar[tuple[float, ...]] = (5, 30, 120, 600, 1800)
 
     def __init__(self, ctx: ChannelContext) -> None:

@@ -17,6 +17,7 @@ class WebSubChannel:
     name: ClassVar[str] = "websub"
     queue: ClassVar[str] = "feeds"
     coalesce: ClassVar[bool] = False
+    min_interval: ClassVar[float] = 0.0
     retry_delays: ClassVar[tuple[float, ...]] = (5, 60, 300, 1800)
 
     def __init__(self, ctx: ChannelContext) -> None:

@@ -26,6 +26,7 @@ __all__ = [
     "delivery_key",
     "due_for_retry",
     "ensure_deliveries",
+    "has_due",
     "record_attempt",
 ]
 
@@ -109,6 +110,11 @@ def _take(session: Session, condition: object) -> list[Claimed]:
         .order_by(Delivery.id)
     )
     return [Claimed(*row) for row in rows]
+
+
+def has_due(session: Session, channel: str) -> bool:
+    query = select(Delivery.id).where(Delivery.channel == channel, _claimable(utcnow())).limit(1)
+    return session.scalar(query) is not None
 
 
 def claim(session: Session, delivery_ids: Sequence[int]) -> list[Claimed]:
