@@ -85,7 +85,10 @@ def _apply(session: Session, event: CmsEvent, event_id: str, existing: Release |
     session.flush()
     session.execute(delete(ReleaseCategory).where(ReleaseCategory.release_id == data.id))
     slugs = {slug_for(session, "category", name) for name in data.categories}
-    session.add_all(ReleaseCategory(release_id=data.id, slug=s) for s in sorted(slugs))
+    session.add_all(
+        ReleaseCategory(release_id=data.id, slug=s, published_at=data.published_at)
+        for s in sorted(slugs)
+    )
 
 
 def store_event(

@@ -102,7 +102,7 @@ class Release(Base):
     summary: Mapped[str | None] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)
     department: Mapped[str] = mapped_column(String(200))
-    department_slug: Mapped[str] = mapped_column(String(200), index=True)
+    department_slug: Mapped[str] = mapped_column(String(200))
     contact: Mapped[dict[str, Any] | None]
     categories: Mapped[list[Any]]
     url: Mapped[str] = mapped_column(Text)
@@ -117,6 +117,10 @@ class Release(Base):
     __table_args__ = (
         Index("ix_releases_live", "retracted_at", "published_at", "id"),
         Index("ix_releases_published", "published_at", "id"),
+        # A department's live feed is an index range, whatever the history size.
+        Index(
+            "ix_releases_department_live", "department_slug", "retracted_at", "published_at", "id"
+        ),
     )
 
 
@@ -143,8 +147,10 @@ class ReleaseCategory(Base):
         ForeignKey("releases.id", ondelete="CASCADE"), primary_key=True
     )
     slug: Mapped[str] = mapped_column(String(200), primary_key=True)
+    # Copied from the release so a category's newest entries are an index range.
+    published_at: Mapped[datetime]
 
-    __table_args__ = (Index("ix_release_categories_slug", "slug", "release_id"),)
+    __table_args__ = (Index("ix_release_categories_newest", "slug", "published_at", "release_id"),)
 
 
 class OutboxEntry(Base):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 23:48:58.791398
+Create Date: 2026-11-27
 """
 
 from collections.abc import Sequence
@@ -65,7 +65,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("releases", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_releases_department_slug"), ["department_slug"], unique=False
+            "ix_releases_department_live",
+            ["department_slug", "retracted_at", "published_at", "id"],
+            unique=False,
         )
         batch_op.create_index(
             "ix_releases_live", ["retracted_at", "published_at", "id"], unique=False
@@ -139,6 +141,9 @@ def upgrade() -> None:
         "release_categories",
         sa.Column("release_id", sa.Integer(), nullable=False),
         sa.Column("slug", sa.String(length=200), nullable=False),
+        sa.Column(
+            "published_at", syndicator.store.models.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["release_id"],
             ["releases.id"],
@@ -148,7 +153,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("release_id", "slug", name=op.f("pk_release_categories")),
     )
     with op.batch_alter_table("release_categories", schema=None) as batch_op:
-        batch_op.create_index("ix_release_categories_slug", ["slug", "release_id"], unique=False)
+        batch_op.create_index(
+            "ix_release_categories_newest", ["slug", "published_at", "release_id"], unique=False
+        )
 
     op.create_table(
         "delivery_attempts",
@@ -183,7 +190,7 @@ def downgrade() -> None:
 
     op.drop_table("delivery_attempts")
     with op.batch_alter_table("release_categories", schema=None) as batch_op:
-        batch_op.drop_index("ix_release_categories_slug")
+        batch_op.drop_index("ix_release_categories_newest")
 
     op.drop_table("release_categories")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
@@ -204,7 +211,7 @@ def downgrade() -> None:
     with op.batch_alter_table("releases", schema=None) as batch_op:
         batch_op.drop_index("ix_releases_published")
         batch_op.drop_index("ix_releases_live")
-        batch_op.drop_index(batch_op.f("ix_releases_department_slug"))
+        batch_op.drop_index("ix_releases_department_live")
 
     op.drop_table("releases")
     with op.batch_alter_table("events", schema=None) as batch_op:
