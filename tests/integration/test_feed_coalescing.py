@@ -16,14 +16,25 @@ from tests.system import RunningSystem, wait_for
 BURST = 100
 
 
-def test_a_burst_of_publishes_coalesces_into_a_few_renders(tmp_path, sqlite_url, redis_url,
-                                                           cms_secret):
-    env = {"SYNDICATOR_DATA_DIR": str(tmp_path / "var"), "SYNDICATOR_DATABASE_URL": sqlite_url,
-           "SYNDICATOR_REDIS_URL": redis_url, "SYNDICATOR_CMS_SECRET": cms_secret}
+def test_a_burst_of_publishes_coalesces_into_a_few_renders(
+    tmp_path, sqlite_url, redis_url, cms_secret
+):
+    env = {
+        "SYNDICATOR_DATA_DIR": str(tmp_path / "var"),
+        "SYNDICATOR_DATABASE_URL": sqlite_url,
+        "SYNDICATOR_REDIS_URL": redis_url,
+        "SYNDICATOR_CMS_SECRET": cms_secret,
+    }
     system = RunningSystem(env, tmp_path / "system.log")
     base = datetime(2024, 3, 1, tzinfo=UTC)
-    events = [make_event(1000 + n, published_at=(base + timedelta(minutes=n)).isoformat(),
-                         title=f"폭주 테스트 {n}") for n in range(BURST)]
+    events = [
+        make_event(
+            1000 + n,
+            published_at=(base + timedelta(minutes=n)).isoformat(),
+            title=f"폭주 테스트 {n}",
+        )
+        for n in range(BURST)
+    ]
     database = Database(sqlite_url)
     try:
         system.start()
@@ -33,8 +44,9 @@ def test_a_burst_of_publishes_coalesces_into_a_few_renders(tmp_path, sqlite_url,
 
         def all_delivered() -> bool:
             with database.session() as session:
-                done = session.scalar(select(func.count()).select_from(Delivery)
-                                      .where(Delivery.status == "succeeded"))
+                done = session.scalar(
+                    select(func.count()).select_from(Delivery).where(Delivery.status == "succeeded")
+                )
             return done == BURST
 
         wait_for(all_delivered, 120, "every publish of the burst to be rendered")
@@ -44,8 +56,11 @@ def test_a_burst_of_publishes_coalesces_into_a_few_renders(tmp_path, sqlite_url,
         print(f"{BURST} publishes, {renders} renders")
         assert renders is not None and renders <= BURST // 5, renders
         feed = feedparser.parse(system.get("/feeds/rss.xml").content)
-        assert [e.title for e in feed.entries[:3]] == ["폭주 테스트 99", "폭주 테스트 98",
-                                                       "폭주 테스트 97"]
+        assert [e.title for e in feed.entries[:3]] == [
+            "폭주 테스트 99",
+            "폭주 테스트 98",
+            "폭주 테스트 97",
+        ]
     finally:
         system.stop()
         database.dispose()

@@ -10,8 +10,14 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
+from sqlalchemy import select
+
 from syndicator.feeds.websub import ping_hub
+from syndicator.store.db import Database
+from syndicator.store.models import Delivery, DeliveryAttempt
+from tests.factories import make_event
 from tests.services import free_port
+from tests.system import RunningSystem, wait_for
 
 TOPIC = "https://press.example.kr/feeds/departments/gwangwanggwa/atom.xml"
 
@@ -90,3 +96,53 @@ def test_misconfigured_hub_url_is_permanent() -> None:
     with httpx.Client(timeout=2) as client:
         result = ping_hub(client, "ftp://hub.example.kr/", TOPIC)
     assert not result.ok and not result.retryable and result.error_class == "E_HUB_URL"
+
+
+def test_a_publish_pings_the_hub_through_the_worker_and_retries_a_failure(
+    hub: Hub, tmp_path, sqlite_url, redis_url, cms_secret
+) -> None:
+    hub.status = 503  # the hub is down for the first round of pings
+    env = {
+        "SYNDICATOR_DATA_DIR": str(tmp_path / "var"),
+        "SYNDICATOR_DATABASE_URL": sqlite_url,
+        "SYNDICATOR_REDIS_URL": redis_url,
+        "SYNDICATOR_CMS_SECRET": cms_secret,
+        "SYNDICATOR_WEBSUB_HUB": _url(hub),
+    }
+    system = RunningSystem(env, tmp_path / "system.log")
+    database = Database(sqlite_url)
+    try:
+        system.start()
+        assert system.publish(make_event(867)).status_code == 202
+        wait_for(lambda: hub.received, what="the first ping")
+        hub.status = 202
+        site_rss = f"{system.url}/feeds/rss.xml"
+
+        def pinged_topics() -> set[str]:
+            return {parse_qs(body.decode())["hub.url"][0] for _, _, body in hub.received}
+
+        def all_succeeded() -> bool:
+            with database.session() as session:
+                rows = session.scalars(select(Delivery).where(Delivery.channel == "websub"))
+                statuses = {d.status for d in rows}
+            return statuses == {"succeeded"}
+
+        wait_for(all_succeeded, 90, "the pings to succeed after the hub came back")
+        assert site_rss in pinged_topics()
+        for _, content_type, body in hub.received:
+            form = parse_qs(body.decode())
+            assert content_type == "application/x-www-form-urlencoded"
+            assert form["hub.mode"] == ["publish"]
+        with database.session() as session:
+            outcomes = session.scalars(
+                select(DeliveryAttempt.outcome)
+                .join(Delivery, Delivery.id == DeliveryAttempt.delivery_id)
+                .where(Delivery.target == site_rss)
+                .order_by(DeliveryAttempt.id)
+            ).all()
+        assert outcomes == ["retrying", "succeeded"]
+        feed = system.get("/feeds/rss.xml")
+        assert f'<{_url(hub)}>; rel="hub"' in feed.headers["link"]
+    finally:
+        system.stop()
+        database.dispose()

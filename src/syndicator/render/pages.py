@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from zoneinfo import ZoneInfo
 
 from syndicator.config import Settings
+from syndicator.feeds.scopes import SITE
+from syndicator.feeds.urls import scope_urls
+from syndicator.render.discovery import autodiscovery_tags
+from syndicator.render.model import KST
 from syndicator.render.templates import environment
 from syndicator.store.models import Release
 
-__all__ = ["KST", "render_home"]
-
-KST = ZoneInfo("Asia/Seoul")
+__all__ = ["render_home"]
 
 
 def render_home(settings: Settings, releases: Sequence[Release]) -> str:
@@ -27,4 +28,10 @@ def render_home(settings: Settings, releases: Sequence[Release]) -> str:
         }
         for r in releases
     ]
-    return template.render(settings=settings, releases=items)
+    urls = scope_urls(settings, SITE)
+    return template.render(
+        settings=settings,
+        releases=items,
+        feeds=urls,
+        feed_links=autodiscovery_tags(settings.site_title, urls),
+    )

@@ -166,7 +166,12 @@ def due_for_retry(session: Session, limit: int = 1000) -> dict[str, list[int]]:
     now = utcnow()
     rows = session.execute(
         select(Delivery.channel, Delivery.id)
-        .where(_claimable(now), Delivery.created_at < now - timedelta(seconds=30))
+        .where(
+            _claimable(now),
+            # Fresh rows belong to the task that fan-out just queued; the sweeper is
+            # for retries and for rows whose task was lost.
+            or_(Delivery.attempts > 0, Delivery.created_at < now - timedelta(seconds=30)),
+        )
         .order_by(Delivery.id)
         .limit(limit)
     )
