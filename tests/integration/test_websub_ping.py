@@ -9,7 +9,6 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
-
 from sqlalchemy import select
 
 from syndicator.feeds.websub import ping_hub
