@@ -64,6 +64,16 @@ def test_demo_run_loads_every_release_and_publishes_the_newest(
         assert report["outbox_backlog"] == 0
         assert report["deliveries"] == {"feeds": {"succeeded": 1}}
 
+        published = subprocess.run(
+            [sys.executable, "-m", "syndicator", "publish", str(DEMO / "866.json")],
+            env={**os.environ, **env, "SYNDICATOR_BASE_URL": system.url},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert published.returncode == 0, published.stderr
+        assert '"status": "unchanged"' in published.stdout  # the demo loaded it already
+
         unauthorised = system.get("/admin/status")
         assert unauthorised.status_code == 401
         authorised = httpx.get(
