@@ -35,6 +35,20 @@ def wait_for(check: Callable[[], T | None], seconds: float = 60.0, what: str = "
     raise AssertionError(f"timed out waiting for {what}; last error: {last_error!r}")
 
 
+def system_env(
+    tmp_path: Path, database_url: str, redis_url: str, cms_secret: str, **extra: str
+) -> dict[str, str]:
+    """The environment of a system under test: its own data dir, database and Redis db."""
+    return {
+        "SYNDICATOR_DATA_DIR": str(tmp_path / "var"),
+        "SYNDICATOR_DATABASE_URL": database_url,
+        "SYNDICATOR_REDIS_URL": redis_url,
+        "SYNDICATOR_CMS_SECRET": cms_secret,
+        "SYNDICATOR_ADMIN_TOKEN": "admin-token-for-tests",
+        **extra,
+    }
+
+
 class RunningSystem:
     def __init__(self, env: Mapping[str, str], log_path: Path, *args: str) -> None:
         self.args = args

@@ -16,17 +16,7 @@ from syndicator.embedded_redis import EmbeddedRedis
 from syndicator.store.db import Database
 from syndicator.store.models import Delivery, DeliveryAttempt, OutboxEntry
 from tests.factories import make_event
-from tests.system import RunningSystem, wait_for
-
-
-def system_env(tmp_path: Path, database_url: str, redis_url: str, cms_secret: str) -> dict:
-    return {
-        "SYNDICATOR_DATA_DIR": str(tmp_path / "var"),
-        "SYNDICATOR_DATABASE_URL": database_url,
-        "SYNDICATOR_REDIS_URL": redis_url,
-        "SYNDICATOR_CMS_SECRET": cms_secret,
-        "SYNDICATOR_ADMIN_TOKEN": "admin-token-for-tests",
-    }
+from tests.system import RunningSystem, system_env, wait_for
 
 
 @pytest.fixture

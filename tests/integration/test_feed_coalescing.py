@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from syndicator.store.db import Database
 from syndicator.store.models import Delivery, DeliveryAttempt
 from tests.factories import make_event
-from tests.system import RunningSystem, wait_for
+from tests.system import RunningSystem, system_env, wait_for
 
 BURST = 100
 
@@ -19,12 +19,7 @@ BURST = 100
 def test_a_burst_of_publishes_coalesces_into_a_few_renders(
     tmp_path, sqlite_url, redis_url, cms_secret
 ):
-    env = {
-        "SYNDICATOR_DATA_DIR": str(tmp_path / "var"),
-        "SYNDICATOR_DATABASE_URL": sqlite_url,
-        "SYNDICATOR_REDIS_URL": redis_url,
-        "SYNDICATOR_CMS_SECRET": cms_secret,
-    }
+    env = system_env(tmp_path, sqlite_url, redis_url, cms_secret)
     system = RunningSystem(env, tmp_path / "system.log")
     base = datetime(2024, 3, 1, tzinfo=UTC)
     events = [

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from syndicator.store.db import Database
 from syndicator.store.models import Delivery
-from tests.system import RunningSystem, wait_for
+from tests.system import RunningSystem, system_env, wait_for
 
 DEMO = Path(__file__).resolve().parents[2] / "demo" / "releases"
 
@@ -22,13 +22,9 @@ DEMO = Path(__file__).resolve().parents[2] / "demo" / "releases"
 def test_demo_run_loads_every_release_and_publishes_the_newest(
     tmp_path, sqlite_url, redis_url, cms_secret
 ):
-    env = {
-        "SYNDICATOR_DATA_DIR": str(tmp_path / "var"),
-        "SYNDICATOR_DATABASE_URL": sqlite_url,
-        "SYNDICATOR_REDIS_URL": redis_url,
-        "SYNDICATOR_CMS_SECRET": cms_secret,
-        "SYNDICATOR_ADMIN_TOKEN": "demo-admin",
-    }
+    env = system_env(
+        tmp_path, sqlite_url, redis_url, cms_secret, SYNDICATOR_ADMIN_TOKEN="demo-admin"
+    )
     system = RunningSystem(env, tmp_path / "system.log", "--demo")
     newest = json.loads((DEMO / "867.json").read_text())["release"]["title"]
     try:

@@ -16,7 +16,7 @@ from syndicator.store.db import Database
 from syndicator.store.models import Delivery, DeliveryAttempt
 from tests.factories import make_event
 from tests.services import free_port
-from tests.system import RunningSystem, wait_for
+from tests.system import RunningSystem, system_env, wait_for
 
 TOPIC = "https://press.example.kr/feeds/departments/gwangwanggwa/atom.xml"
 
@@ -101,32 +101,31 @@ def test_a_publish_pings_the_hub_through_the_worker_and_retries_a_failure(
     hub: Hub, tmp_path, sqlite_url, redis_url, cms_secret
 ) -> None:
     hub.status = 503  # the hub is down for the first round of pings
-    env = {
-        "SYNDICATOR_DATA_DIR": str(tmp_path / "var"),
-        "SYNDICATOR_DATABASE_URL": sqlite_url,
-        "SYNDICATOR_REDIS_URL": redis_url,
-        "SYNDICATOR_CMS_SECRET": cms_secret,
-        "SYNDICATOR_WEBSUB_HUB": _url(hub),
-    }
+    env = system_env(tmp_path, sqlite_url, redis_url, cms_secret, SYNDICATOR_WEBSUB_HUB=_url(hub))
     system = RunningSystem(env, tmp_path / "system.log")
     database = Database(sqlite_url)
     try:
         system.start()
         assert system.publish(make_event(867)).status_code == 202
-        wait_for(lambda: hub.received, what="the first ping")
+
+        def statuses() -> set[tuple[str, int]]:
+            with database.session() as session:
+                rows = session.scalars(select(Delivery).where(Delivery.channel == "websub"))
+                return {(d.status, d.attempts) for d in rows}
+
+        # Every ping has failed once and waits for its retry; then the hub comes back.
+        wait_for(lambda: statuses() == {("pending", 1)}, what="the first round of pings")
         hub.status = 202
         site_rss = f"{system.url}/feeds/rss.xml"
 
         def pinged_topics() -> set[str]:
             return {parse_qs(body.decode())["hub.url"][0] for _, _, body in hub.received}
 
-        def all_succeeded() -> bool:
-            with database.session() as session:
-                rows = session.scalars(select(Delivery).where(Delivery.channel == "websub"))
-                statuses = {d.status for d in rows}
-            return statuses == {"succeeded"}
-
-        wait_for(all_succeeded, 90, "the pings to succeed after the hub came back")
+        wait_for(
+            lambda: statuses() == {("succeeded", 2)},
+            90,
+            "the pings to succeed after the hub came back",
+        )
         assert site_rss in pinged_topics()
         for _, content_type, body in hub.received:
             form = parse_qs(body.decode())

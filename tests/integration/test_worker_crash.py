@@ -22,7 +22,7 @@ from syndicator.store.intake import accept_event
 from syndicator.store.migrate import upgrade
 from syndicator.store.models import Delivery
 from tests.factories import make_event
-from tests.system import wait_for
+from tests.system import system_env, wait_for
 
 
 def children_of(pid: int) -> list[int]:
@@ -87,17 +87,9 @@ def processes(
     tmp_path: Path, sqlite_url: str, redis_url: str, cms_secret: str
 ) -> Iterator[Processes]:
     upgrade(sqlite_url)
-    running = Processes(
-        {
-            "SYNDICATOR_DATA_DIR": str(tmp_path / "var"),
-            "SYNDICATOR_DATABASE_URL": sqlite_url,
-            "SYNDICATOR_REDIS_URL": redis_url,
-            "SYNDICATOR_CMS_SECRET": cms_secret,
-            # Short, so the test waits seconds rather than the production 15 minutes.
-            "SYNDICATOR_VISIBILITY_TIMEOUT": "3",
-        },
-        tmp_path,
-    )
+    # A short visibility timeout: the test waits seconds, not the production 15 minutes.
+    env = system_env(tmp_path, sqlite_url, redis_url, cms_secret, SYNDICATOR_VISIBILITY_TIMEOUT="3")
+    running = Processes(env, tmp_path)
     yield running
     running.stop_all()
 
