@@ -257,3 +257,31 @@ def test_openapi_documents_the_event_contract(client):
     assert {"202", "400", "401", "413", "415", "422"} <= set(operation["responses"])
     assert "release" in spec["components"]["schemas"]["CmsEvent"]["properties"]
     assert client.get("/docs").status_code == 200
+
+
+def test_concurrent_first_versions_of_one_release_are_all_accepted(app_settings, store):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from syndicator.events import CmsEvent
+    from syndicator.store.intake import accept_event
+
+    versions = [
+        make_event(60, updated_at=f"2022-10-23T1{n}:00:00+09:00", title=f"판 {n}") for n in range(6)
+    ]
+    databases = [Database(app_settings.database_url) for _ in versions]
+    with ThreadPoolExecutor(max_workers=len(versions)) as pool:
+        results = list(
+            pool.map(
+                lambda pair: accept_event(
+                    pair[0],
+                    CmsEvent.model_validate(pair[1]),
+                    webhook_id=f"msg_{pair[1]['release']['title']}",
+                ),
+                zip(databases, versions, strict=True),
+            )
+        )
+    for database in databases:
+        database.dispose()
+    assert len({r.event_id for r in results}) == len(versions)
+    with store.session() as session:
+        assert session.get(Release, 60).title == "판 5"  # the newest version wins

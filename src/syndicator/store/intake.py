@@ -132,18 +132,21 @@ def _previous(db: Database, webhook_id: str) -> IntakeResult | None:
 
 def accept_event(db: Database, event: CmsEvent, *, webhook_id: str) -> IntakeResult:
     """Commit a hook's event; the same webhook-id is accepted once and acknowledged always."""
-    previous = _previous(db, webhook_id)
-    if previous is not None:
-        return previous
-    try:
-        with db.session() as session:
-            return store_event(session, event, webhook_id=webhook_id, source="hook", enqueue=True)
-    except IntegrityError:
-        # A concurrent delivery of the same webhook-id won the race.
+    for attempt in range(3):
         previous = _previous(db, webhook_id)
-        if previous is None:
-            raise
-        return previous
+        if previous is not None:
+            return previous
+        try:
+            with db.session() as session:
+                return store_event(
+                    session, event, webhook_id=webhook_id, source="hook", enqueue=True
+                )
+        except IntegrityError:
+            # A concurrent request won a race: the same webhook-id (answered above on the
+            # next pass), or the first version of the same new release (applied on top).
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _import_key(event: CmsEvent) -> str:
