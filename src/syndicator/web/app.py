@@ -43,10 +43,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="syndicator", version=__version__, description=DESCRIPTION, lifespan=lifespan
     )
     app.state.syndicator = state
+    # Feeds first: the hottest path should not try every API route before matching.
+    app.router.routes.extend(feed_routes(settings))
     app.include_router(hooks.router)
     app.include_router(ops.router)
     app.include_router(pages.router)
-    app.router.routes.extend(feed_routes(settings))
     _document_event_schema(app)
     return app
 
