@@ -82,8 +82,8 @@ def _apply(session: Session, event: CmsEvent, event_id: str, existing: Release |
     row.last_event_id = event_id
     if existing is None:
         session.add(row)
-    session.flush()
-    session.execute(delete(ReleaseCategory).where(ReleaseCategory.release_id == data.id))
+    else:
+        session.execute(delete(ReleaseCategory).where(ReleaseCategory.release_id == data.id))
     slugs = {slug_for(session, "category", name) for name in data.categories}
     session.add_all(
         ReleaseCategory(release_id=data.id, slug=s, published_at=data.published_at)
@@ -114,7 +114,6 @@ def store_event(
             payload=event.model_dump(mode="json"),
         )
     )
-    session.flush()
     queued = False
     if outcome == "applied":
         _apply(session, event, event_id, existing)

@@ -28,6 +28,15 @@ def _disambiguated(name: str) -> str:
 
 
 def slug_for(session: Session, kind: str, name: str) -> str:
+    # Slugs never change once stored, so a session may remember them: a backfill
+    # asks for the same few departments thousands of times.
+    known: dict[tuple[str, str], str] = session.info.setdefault("taxon_slugs", {})
+    if (kind, name) not in known:
+        known[(kind, name)] = _stored_or_new(session, kind, name)
+    return known[(kind, name)]
+
+
+def _stored_or_new(session: Session, kind: str, name: str) -> str:
     existing = session.scalar(select(Taxon.slug).where(Taxon.kind == kind, Taxon.name == name))
     if existing is not None:
         return existing
