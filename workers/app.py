@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from syndicator.config import load_settings
 from syndicator.queues import ALL_QUEUES, EVENTS_QUEUE
@@ -48,7 +48,10 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     worker_cancel_long_running_tasks_on_connection_loss=True,
     task_default_queue=EVENTS_QUEUE,
-    task_queues=[Queue(name) for name in ALL_QUEUES],
+    # One exchange and routing key per queue: bindings can never send one message to two.
+    task_queues=[
+        Queue(name, Exchange(name, type="direct"), routing_key=name) for name in ALL_QUEUES
+    ],
     task_routes={
         "workers.tasks.fanout": {"queue": EVENTS_QUEUE},
         "workers.tasks.sweep": {"queue": EVENTS_QUEUE},
