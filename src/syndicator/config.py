@@ -39,7 +39,6 @@ class Settings:
     # countdown we schedule must stay well below it (Celery "Redis caveats").
     visibility_timeout: int = 900
     max_body_bytes: int = 1024 * 1024
-    signature_tolerance_seconds: int = 300
     templates_dir: Path = PROJECT_ROOT / "templates"
 
     @property

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import redis
 
@@ -28,7 +28,6 @@ class SystemStatus:
     outbox_oldest_seconds: float | None
     deliveries: dict[str, dict[str, int]]
     redis_error: str | None = None
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 def queue_depths(client: redis.Redis) -> tuple[dict[str, int], int]:

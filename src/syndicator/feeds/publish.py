@@ -29,6 +29,7 @@ from syndicator.feeds.index import INDEX_PATH, render_index
 from syndicator.feeds.scopes import SITE, Month, Scope
 from syndicator.feeds.storage import feeds_lock, remove_document, write_document
 from syndicator.feeds.urls import archive_path
+from syndicator.logs import kv
 from syndicator.render.model import EMPTY_FEED_UPDATED
 from syndicator.store.db import Database
 from syndicator.store.models import Release
@@ -185,12 +186,14 @@ def publish_changes(db: Database, settings: Settings, release_ids: Iterable[int]
             plan = _plan_changes(session, settings, ids)
         changed = _write_plan(settings, plan)
     log.info(
-        "feeds published releases=%s documents=%d archives=%d changed=%d duration_ms=%.1f",
-        ids,
-        len(plan.live) * 3,
-        len(plan.archives),
-        len(changed),
-        (time.perf_counter() - started) * 1000,
+        kv(
+            msg="feeds published",
+            release_ids=",".join(map(str, ids)),
+            documents=len(plan.live) * 3,
+            archives=len(plan.archives),
+            changed=len(changed),
+            duration_ms=f"{(time.perf_counter() - started) * 1000:.1f}",
+        )
     )
     return changed
 
@@ -238,9 +241,11 @@ def rebuild_all(db: Database, settings: Settings) -> list[str]:
         archived, kept = _rebuild_archives(db, settings, newest, cutoff)
         _remove_strays(settings, kept)
     log.info(
-        "feeds rebuilt scopes=%d changed=%d duration_ms=%.1f",
-        len(scopes),
-        len(changed) + len(archived),
-        (time.perf_counter() - started) * 1000,
+        kv(
+            msg="feeds rebuilt",
+            scopes=len(scopes),
+            changed=len(changed) + len(archived),
+            duration_ms=f"{(time.perf_counter() - started) * 1000:.1f}",
+        )
     )
     return changed + archived
