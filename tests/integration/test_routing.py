@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import redis
 
+from syndicator.config import load_settings
 from syndicator.queues import ALL_QUEUES
+from syndicator.redis_urls import broker_url
 
 
 def test_each_queue_gets_only_its_own_messages(redis_url: str, monkeypatch) -> None:
@@ -12,7 +14,8 @@ def test_each_queue_gets_only_its_own_messages(redis_url: str, monkeypatch) -> N
     from workers.app import app
     from workers.tasks import deliver, fanout, heartbeat
 
-    app.conf.broker_url = redis_url  # the app module may have been imported earlier
+    # The app module may have been imported with other settings earlier.
+    monkeypatch.setitem(app.conf, "broker_url", broker_url(load_settings()))
     with app.connection_for_write() as connection:
         channel = connection.default_channel
         for queue in app.amqp.queues.values():
