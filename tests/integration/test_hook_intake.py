@@ -285,3 +285,22 @@ def test_concurrent_first_versions_of_one_release_are_all_accepted(app_settings,
     assert len({r.event_id for r in results}) == len(versions)
     with store.session() as session:
         assert session.get(Release, 60).title == "판 5"  # the newest version wins
+
+
+def test_ready_only_while_a_worker_consumes_every_queue(client, app_settings):
+    import redis
+
+    from syndicator.queues import ALL_QUEUES
+    from syndicator.signals import mark_consuming
+
+    assert client.get("/healthz").status_code == 200
+    answer = client.get("/readyz")
+    assert answer.status_code == 503
+    assert answer.json()["checks"]["consuming"]["feeds"] == "no worker"
+    redis_client = redis.Redis.from_url(app_settings.redis_url)
+    for queue in ALL_QUEUES[:-1]:
+        mark_consuming(redis_client, queue)
+    assert client.get("/readyz").status_code == 503  # one queue still has no consumer
+    mark_consuming(redis_client, ALL_QUEUES[-1])
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["checks"]["database"] == "ok"
