@@ -5,16 +5,22 @@ from __future__ import annotations
 import json
 import unicodedata
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+import redis
 from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook
 
 from syndicator.config import Settings
+from syndicator.events import CmsEvent
+from syndicator.queues import ALL_QUEUES
+from syndicator.signals import mark_consuming
 from syndicator.signing import sign_headers
 from syndicator.store.db import Database
+from syndicator.store.intake import accept_event
 from syndicator.store.migrate import upgrade
 from syndicator.store.models import Event, OutboxEntry, Release
 from syndicator.web.app import create_app
@@ -260,11 +266,6 @@ def test_openapi_documents_the_event_contract(client):
 
 
 def test_concurrent_first_versions_of_one_release_are_all_accepted(app_settings, store):
-    from concurrent.futures import ThreadPoolExecutor
-
-    from syndicator.events import CmsEvent
-    from syndicator.store.intake import accept_event
-
     versions = [
         make_event(60, updated_at=f"2022-10-23T1{n}:00:00+09:00", title=f"판 {n}") for n in range(6)
     ]
@@ -288,11 +289,6 @@ def test_concurrent_first_versions_of_one_release_are_all_accepted(app_settings,
 
 
 def test_ready_only_while_a_worker_consumes_every_queue(client, app_settings):
-    import redis
-
-    from syndicator.queues import ALL_QUEUES
-    from syndicator.signals import mark_consuming
-
     assert client.get("/healthz").status_code == 200
     answer = client.get("/readyz")
     assert answer.status_code == 503
