@@ -300,3 +300,14 @@ def test_ready_only_while_a_worker_consumes_every_queue(client, app_settings):
     mark_consuming(redis_client, ALL_QUEUES[-1])
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["checks"]["database"] == "ok"
+
+
+def test_database_outage_is_a_retryable_503_not_a_silent_loss(settings, redis_url):
+    dead = settings.with_(
+        database_url="postgresql+psycopg://postgres@127.0.0.1:1/none", redis_url=redis_url
+    )
+    with serve(create_app(dead)) as url, httpx.Client(base_url=url) as http:
+        answer = post(http, settings.cms_secret, make_event(70))
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "5"
+    assert "not stored" in answer.json()["detail"]

@@ -10,6 +10,7 @@ import redis
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from syndicator.events import CmsEvent
@@ -97,6 +98,7 @@ _OPENAPI: dict[str, Any] = {
         413: {"description": "Body over 1 MiB", **_PROBLEM},
         415: {"description": "Content type is not JSON", **_PROBLEM},
         422: {"description": "Schema violation", **_PROBLEM},
+        503: {"description": "Database unavailable: not stored, retry", **_PROBLEM},
     },
     openapi_extra=_OPENAPI,
 )
@@ -140,7 +142,23 @@ async def receive_cms_hook(request: Request) -> Response:
     except ValidationError as exc:
         errors = validation_errors(exc)
         return problem(422, "Schema violation", f"{len(errors)} field(s) are invalid", errors)
-    result = await run_in_threadpool(accept_event, state.db, event, webhook_id=webhook_id)
+    try:
+        result = await run_in_threadpool(accept_event, state.db, event, webhook_id=webhook_id)
+    except OperationalError as exc:
+        # Not accepted, so the CMS must send it again; say when.
+        log.error(
+            kv(
+                msg="hook refused: database unavailable",
+                webhook_id=webhook_id,
+                error=type(exc).__name__,
+            )
+        )
+        return problem(
+            503,
+            "Database unavailable",
+            "the event was not stored; retry shortly",
+            headers={"Retry-After": "5"},
+        )
     log.info(
         kv(
             msg="hook accepted",
