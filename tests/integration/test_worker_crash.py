@@ -14,6 +14,7 @@ import pytest
 import redis
 from sqlalchemy import select
 
+from syndicator.embedded_redis import EmbeddedRedis
 from syndicator.events import CmsEvent
 from syndicator.queues import ALL_QUEUES
 from syndicator.signals import nudge_relay
@@ -129,3 +130,33 @@ def test_task_of_a_killed_worker_is_redelivered_and_completed(
         rows = session.scalars(select(Delivery).where(Delivery.event_id == accepted.event_id))
         assert [(d.channel, d.status) for d in rows] == [("feeds", "succeeded")]
     db.dispose()
+
+
+def test_tasks_queued_in_redis_survive_a_redis_restart(
+    tmp_path: Path, sqlite_url: str, cms_secret: str
+):
+    server = EmbeddedRedis(tmp_path / "redis", tmp_path / "redis" / "redis.sock")
+    url = server.start()
+    upgrade(sqlite_url)
+    processes = Processes(system_env(tmp_path, sqlite_url, url, cms_secret), tmp_path)
+    db = Database(sqlite_url)
+    try:
+        processes.start("beat", "beat", "--schedule", str(tmp_path / "beat-schedule"))
+        event = make_event(556, title="레디스가 다시 켜져도 남아 있는 작업")
+        accept_event(db, CmsEvent.model_validate(event), webhook_id="msg_restart")
+        client = redis.Redis.from_url(url)
+        nudge_relay(client)
+        wait_for(lambda: client.llen("events"), what="the relay to queue the fan-out")
+        server.stop()  # SHUTDOWN: the append-only file keeps the queue
+        server.start()
+        processes.worker("after-restart")
+        feed = tmp_path / "var" / "public" / "feeds" / "rss.xml"
+        wait_for(
+            lambda: feed.exists() and event["release"]["title"] in feed.read_text(),
+            90,
+            "the queued task to run after the restart",
+        )
+    finally:
+        processes.stop_all()
+        server.stop()
+        db.dispose()
