@@ -92,7 +92,13 @@ def _record(
     duration = outcome.duration_ms if outcome.duration_ms is not None else batch_ms
     if outcome.ok:
         return AttemptRecord(
-            job.delivery_id, "succeeded", started, duration, detail=outcome.detail, trigger=trigger
+            job.delivery_id,
+            job.attempt,
+            "succeeded",
+            started,
+            duration,
+            detail=outcome.detail,
+            trigger=trigger,
         )
     retry = (
         next_attempt_at(channel.retry_delays, job.attempt, utcnow(), outcome.retry_after)
@@ -101,6 +107,7 @@ def _record(
     )
     return AttemptRecord(
         job.delivery_id,
+        job.attempt,
         "retrying" if retry else "failed",
         started,
         duration,

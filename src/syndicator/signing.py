@@ -38,7 +38,7 @@ def verify(secret: str, body: bytes, headers: dict[str, str]) -> str:
     try:
         Webhook(secret).verify(body, headers, json_parse=False)
     except UnicodeDecodeError:
-        raise
+        raise  # a ValueError too, but it means a malformed body (400), not a bad signature
     except (WebhookVerificationError, ValueError) as exc:
         # The library raises ValueError for malformed signature entries.
         raise SignatureError(str(exc) or "invalid signature") from exc

@@ -48,6 +48,7 @@ class Claimed:
 @dataclass(frozen=True)
 class AttemptRecord:
     delivery_id: int
+    number: int  # the claim already counted it: Claimed.attempt
     outcome: str  # succeeded | retrying | failed
     started_at: datetime
     duration_ms: float
@@ -133,11 +134,10 @@ def claim_pending(session: Session, channel: str, limit: int = 10_000) -> list[C
 
 def record_attempt(session: Session, record: AttemptRecord) -> None:
     """Log the attempt and move the row to its next state, only while we hold the claim."""
-    number = session.scalar(select(Delivery.attempts).where(Delivery.id == record.delivery_id))
     session.add(
         DeliveryAttempt(
             delivery_id=record.delivery_id,
-            number=number or 1,
+            number=record.number,
             trigger=record.trigger,
             started_at=record.started_at,
             duration_ms=record.duration_ms,
