@@ -247,11 +247,9 @@ def test_intake_answers_202_while_redis_is_down(settings: Settings):
     with serve(create_app(dead)) as url, httpx.Client(base_url=url) as test_client:
         answer = post(test_client, settings.cms_secret, make_event(50))
     assert answer.status_code == 202 and answer.json()["queued"]
-    database = Database(settings.database_url)
-    with database.session() as session:
+    with Database(settings.database_url) as database, database.session() as session:
         waiting = session.scalars(select(OutboxEntry).where(OutboxEntry.relayed_at.is_(None)))
         assert [row.event_id for row in waiting] == [answer.json()["event_id"]]
-    database.dispose()
 
 
 def test_openapi_documents_the_event_contract(client):

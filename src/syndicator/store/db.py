@@ -73,3 +73,11 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        # Close pooled connections even when the block failed, so none is left
+        # to be garbage-collected (and warned about) somewhere else.
+        self.dispose()
