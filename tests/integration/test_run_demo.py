@@ -39,13 +39,16 @@ def test_demo_run_loads_every_release_and_publishes_the_newest(
         assert not feed.bozo and len(feed.entries) == 20
         home = system.get("/")
         assert home.status_code == 200 and newest in home.text and 'lang="ko"' in home.text
-        database = Database(sqlite_url)
-        with database.session() as session:
+        with Database(sqlite_url) as database:
+
+            def statuses() -> list[str]:
+                # A session per look: one long transaction would see one snapshot.
+                with database.session() as session:
+                    return list(session.scalars(select(Delivery.status)))
+
             wait_for(
-                lambda: session.scalars(select(Delivery.status)).all() == ["succeeded"],
-                what="the published demo release's delivery",
+                lambda: statuses() == ["succeeded"], what="the published demo release's delivery"
             )
-        database.dispose()
 
         status = subprocess.run(
             [sys.executable, "-m", "syndicator", "status", "--json"],

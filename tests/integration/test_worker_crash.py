@@ -126,9 +126,14 @@ def test_task_of_a_killed_worker_is_redelivered_and_completed(
         )
 
     wait_for(published, 90, "the redelivered task to render the feed")
-    with db.session() as session:
-        rows = session.scalars(select(Delivery).where(Delivery.event_id == accepted.event_id))
-        assert [(d.channel, d.status) for d in rows] == [("feeds", "succeeded")]
+
+    def ledger() -> list[tuple[str, str]]:
+        with db.session() as session:
+            rows = session.scalars(select(Delivery).where(Delivery.event_id == accepted.event_id))
+            return [(d.channel, d.status) for d in rows]
+
+    # The outcome is recorded just after the feed file is renamed into place.
+    wait_for(lambda: ledger() == [("feeds", "succeeded")], what="the delivery marked succeeded")
     db.dispose()
 
 
