@@ -10,12 +10,15 @@ from syndicator.queues import ALL_QUEUES, EVENTS_QUEUE
 from syndicator.redis_urls import broker_url
 from syndicator.store.ledger import TASK_TIME_LIMIT_SECONDS
 
-__all__ = ["HEARTBEAT_SECONDS", "app"]
+__all__ = ["HEARTBEAT_SECONDS", "RESTORE_SCAN_SECONDS", "app"]
 
 HEARTBEAT_SECONDS = 10.0
 SWEEP_SECONDS = 5.0
 
 settings = load_settings()
+# kombu only looks for abandoned messages every interval x throttle seconds (100 s by
+# default); scan at a tenth of the visibility timeout instead.
+RESTORE_SCAN_SECONDS = max(1, min(10, settings.visibility_timeout // 10))
 
 app = Celery(
     "syndicator", broker=broker_url(settings), include=["workers.tasks", "workers.signals"]
@@ -29,12 +32,14 @@ app.conf.update(
     # running task is not handed to a second worker, and short enough that a killed
     # worker's task returns within minutes. Long delays never ride on ETA messages:
     # they live in the ledger's next_attempt_at and the sweeper enqueues them when due.
-    # kombu only looks for abandoned messages every interval x throttle seconds
-    # (100 s by default); scan at a tenth of the timeout instead.
+    # The scan takes a Redis lock that outlives a worker killed while holding it, for 300 s
+    # by default, and no worker restores anything until it expires. A scan takes
+    # milliseconds, and an overlap is harmless (each restore is a WATCH transaction).
     broker_transport_options={
         "visibility_timeout": settings.visibility_timeout,
-        "unacked_restore_interval": max(1, min(10, settings.visibility_timeout // 10)),
+        "unacked_restore_interval": RESTORE_SCAN_SECONDS,
         "unacked_restore_throttle": 1,
+        "unacked_mutex_expire": RESTORE_SCAN_SECONDS,
     },
     task_time_limit=TASK_TIME_LIMIT_SECONDS,
     task_soft_time_limit=TASK_TIME_LIMIT_SECONDS - 60,

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import timedelta
 
 from syndicator.coalescer import Coalescer
 from syndicator.delivery import Enqueue, load_event, plan_event, run_due
 from syndicator.logs import kv
 from syndicator.signals import mark_consuming
 from syndicator.store.ledger import TASK_TIME_LIMIT_SECONDS, due_for_retry, has_due
-from workers.app import app
+from syndicator.store.outbox import resend_unplanned
+from workers.app import RESTORE_SCAN_SECONDS, app
 from workers.runtime import runtime
 
 __all__ = ["deliver", "deliver_pending", "enqueue", "fanout", "heartbeat", "sweep"]
@@ -73,13 +75,20 @@ def deliver_pending(channel_name: str) -> None:
 
 @app.task(name="workers.tasks.sweep")
 def sweep() -> None:
-    """Enqueue retries whose time has come and rows whose task was lost."""
+    """Enqueue retries whose time has come, rows whose task was lost, and fan-outs the
+    broker lost."""
     rt = runtime()
     with rt.db.session() as session:
         due = due_for_retry(session)
     if due:
         log.info(kv(msg="sweeper enqueued", **{k: len(v) for k, v in due.items()}))
     enqueue(Enqueue(channel, tuple(ids)) for channel, ids in due.items() if channel in rt.channels)
+    # Past the visibility timeout plus kombu's restore scan, a fan-out that has not run
+    # was lost by the broker rather than delayed by it.
+    grace = timedelta(seconds=rt.settings.visibility_timeout + RESTORE_SCAN_SECONDS)
+    lost = resend_unplanned(rt.db, lambda event_id: fanout.apply_async(args=[event_id]), grace)
+    if lost:
+        log.warning(kv(msg="fan-out sent again", count=len(lost), event_ids=",".join(lost)))
 
 
 @app.task(name="workers.tasks.heartbeat")

@@ -26,6 +26,7 @@ from syndicator.store.ledger import (
     record_attempt,
 )
 from syndicator.store.models import Event, utcnow
+from syndicator.store.outbox import mark_planned
 
 __all__ = ["Enqueue", "load_event", "next_attempt_at", "plan_event", "run_claimed", "run_due"]
 
@@ -57,6 +58,7 @@ def plan_event(db: Database, channels: dict[str, Channel], event: EventRecord) -
             ids = ensure_deliveries(session, event.id, channel.name, targets)
             if ids:
                 work.append(Enqueue(channel.name, tuple(ids)))
+        mark_planned(session, event.id)
     log.info(
         kv(
             msg="event planned",

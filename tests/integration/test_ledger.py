@@ -10,12 +10,13 @@ import pytest
 from sqlalchemy import select, update
 
 from syndicator.channels.base import DeliveryReport, EventRecord, Outcome
-from syndicator.delivery import next_attempt_at, run_due
+from syndicator.delivery import load_event, next_attempt_at, plan_event, run_due
 from syndicator.events import CmsEvent
 from syndicator.store.db import Database
 from syndicator.store.intake import store_event
 from syndicator.store.ledger import Claimed, claim, due_for_retry, ensure_deliveries
-from syndicator.store.models import Delivery, DeliveryAttempt, utcnow
+from syndicator.store.models import Delivery, DeliveryAttempt, OutboxEntry, utcnow
+from syndicator.store.outbox import resend_unplanned
 from tests.factories import make_event
 
 
@@ -170,3 +171,29 @@ def test_retry_schedule_has_jitter_and_honours_retry_after(attempt: int):
     later = next_attempt_at((10, 100), attempt, now, retry_after=3600)
     assert later is not None and later - now >= timedelta(seconds=3600)
     assert next_attempt_at((10, 100), 3, now) is None
+
+
+def test_a_fan_out_the_broker_lost_is_sent_again_once_per_grace(db: Database):
+    lost, planned, recent, waiting = (an_event(db, n) for n in (1, 2, 3, 4))
+    relayed_long_ago = utcnow() - timedelta(minutes=20)
+    with db.session() as session:
+        session.execute(
+            update(OutboxEntry)
+            .where(OutboxEntry.event_id.in_([lost, planned]))
+            .values(relayed_at=relayed_long_ago)
+        )
+        session.execute(
+            update(OutboxEntry).where(OutboxEntry.event_id == recent).values(relayed_at=utcnow())
+        )
+    event = load_event(db, planned)
+    assert event is not None
+    plan_event(db, {"recording": RecordingChannel()}, event)  # its fan-out ran
+    sent: list[str] = []
+    grace = timedelta(minutes=15)
+    assert resend_unplanned(db, sent.append, grace) == [lost] == sent
+    # Not again until another grace period has passed: the resend restarted the clock.
+    assert resend_unplanned(db, sent.append, grace) == []
+    with db.session() as session:
+        row = session.scalars(select(OutboxEntry).where(OutboxEntry.event_id == lost)).one()
+        assert row.relay_attempts == 1 and row.planned_at is None
+    assert waiting not in sent  # never relayed: the relay's job, not the sweeper's

@@ -1,8 +1,14 @@
 """The migrations build exactly the schema the models describe, on both backends."""
 
 from alembic import command
+from sqlalchemy import select
 
+from syndicator.events import CmsEvent
+from syndicator.store.db import Database
+from syndicator.store.intake import store_event
 from syndicator.store.migrate import alembic_config, upgrade
+from syndicator.store.models import OutboxEntry, utcnow
+from tests.factories import make_event
 
 
 def test_migrations_match_the_models_and_downgrade_cleanly(database_url: str):
@@ -11,3 +17,34 @@ def test_migrations_match_the_models_and_downgrade_cleanly(database_url: str):
     command.check(config)  # raises if autogenerate would find a difference
     command.downgrade(config, "base")
     upgrade(database_url)
+
+
+def test_upgrading_marks_already_relayed_events_as_planned(database_url: str):
+    """Otherwise the sweeper would take the whole history for lost fan-outs."""
+    upgrade(database_url, "0001")
+    with Database(database_url) as database:
+        with database.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO events (id, webhook_id, type, release_id, source, outcome,"
+                " payload, received_at) VALUES ('evt_old', 'msg_old', 'release.published',"
+                " 1, 'hook', 'applied', '{}', '2026-01-01 00:00:00')"
+            )
+            conn.exec_driver_sql(
+                "INSERT INTO outbox (event_id, created_at, relayed_at, relay_attempts)"
+                " VALUES ('evt_old', '2026-01-01 00:00:00', '2026-01-01 00:00:01', 0)"
+            )
+        upgrade(database_url)
+        with database.session() as session:
+            store_event(
+                session,
+                CmsEvent.model_validate(make_event(2)),
+                webhook_id="msg_new",
+                source="hook",
+                enqueue=True,
+            )
+        with database.session() as session:
+            rows = {r.event_id: r for r in session.scalars(select(OutboxEntry))}
+        assert rows["evt_old"].planned_at is not None
+        new = next(r for k, r in rows.items() if k != "evt_old")
+        assert new.planned_at is None and new.relayed_at is None
+        assert rows["evt_old"].planned_at < utcnow()

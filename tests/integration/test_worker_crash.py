@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -21,7 +22,7 @@ from syndicator.signals import nudge_relay
 from syndicator.store.db import Database
 from syndicator.store.intake import accept_event
 from syndicator.store.migrate import upgrade
-from syndicator.store.models import Delivery
+from syndicator.store.models import Delivery, OutboxEntry
 from tests.factories import make_event
 from tests.system import system_env, wait_for
 
@@ -165,3 +166,40 @@ def test_tasks_queued_in_redis_survive_a_redis_restart(
         processes.stop_all()
         server.stop()
         db.dispose()
+
+
+def _fanout_messages(client: redis.Redis) -> list[bytes]:
+    return [
+        raw
+        for raw in client.lrange("events", 0, -1)
+        if json.loads(raw)["headers"]["task"] == "workers.tasks.fanout"
+    ]
+
+
+def test_a_fan_out_the_broker_lost_is_sent_again(
+    processes: Processes, tmp_path: Path, sqlite_url: str, redis_url: str
+):
+    """The gap Redis leaves: a message popped by a worker killed before it registered the
+    message as unacked, or queued in the second before a crash that the AOF had not synced.
+    The outbox knows the fan-out never ran, and the sweeper sends it again."""
+    client = redis.Redis.from_url(redis_url)
+    processes.start("beat", "beat", "--schedule", str(tmp_path / "beat-schedule"))
+    event = make_event(557, title="브로커가 잃어버린 작업도 다시 보내는 보도자료")
+    with Database(sqlite_url) as db:
+        accepted = accept_event(db, CmsEvent.model_validate(event), webhook_id="msg_lost")
+        nudge_relay(client)
+        lost = wait_for(lambda: _fanout_messages(client), what="the relay to queue the fan-out")
+        assert client.lrem("events", 0, lost[0]) == 1  # the broker loses it
+        processes.worker("after-loss")
+        feed = tmp_path / "var" / "public" / "feeds" / "rss.xml"
+        wait_for(
+            lambda: feed.exists() and event["release"]["title"] in feed.read_text(),
+            90,
+            "the lost fan-out to be sent again and rendered",
+        )
+        with db.session() as session:
+            row = session.scalars(
+                select(OutboxEntry).where(OutboxEntry.event_id == accepted.event_id)
+            ).one()
+            assert row.planned_at is not None and row.relay_attempts == 1
+    assert "fan-out sent again" in (tmp_path / "after-loss.log").read_text()

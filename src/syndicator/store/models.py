@@ -162,6 +162,10 @@ class OutboxEntry(Base):
     event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     relayed_at: Mapped[datetime | None]
+    # Set by the fan-out that planned the deliveries. A row relayed long ago but never
+    # planned lost its message (BRPOP'd by a worker killed before it registered the
+    # message as unacked, or Redis died before the AOF was synced): it is sent again.
+    planned_at: Mapped[datetime | None]
     relay_attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
 
@@ -171,6 +175,12 @@ class OutboxEntry(Base):
             "id",
             sqlite_where=text("relayed_at IS NULL"),
             postgresql_where=text("relayed_at IS NULL"),
+        ),
+        Index(
+            "ix_outbox_unplanned",
+            "relayed_at",
+            sqlite_where=text("planned_at IS NULL"),
+            postgresql_where=text("planned_at IS NULL"),
         ),
     )
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from syndicator.store.db import Database
 from syndicator.store.models import OutboxEntry, utcnow
 
-__all__ = ["backlog", "relay_once"]
+__all__ = ["backlog", "mark_planned", "relay_once", "resend_unplanned"]
 
 
 def backlog(db: Database) -> tuple[int, float | None]:
@@ -22,6 +24,48 @@ def backlog(db: Database) -> tuple[int, float | None]:
         ).one()
     age = (utcnow() - oldest).total_seconds() if oldest is not None else None
     return int(count), age
+
+
+def mark_planned(session: Session, event_id: str) -> None:
+    """Called in the fan-out's own transaction, with the ledger rows it creates."""
+    session.execute(
+        update(OutboxEntry)
+        .where(OutboxEntry.event_id == event_id, OutboxEntry.planned_at.is_(None))
+        .values(planned_at=utcnow())
+    )
+
+
+def resend_unplanned(
+    db: Database, send: Callable[[str], None], grace: timedelta, limit: int = 500
+) -> list[str]:
+    """Send again the events relayed more than ``grace`` ago whose fan-out never ran.
+
+    ``grace`` must outlast the broker's own redelivery (the visibility timeout), so this
+    only catches messages the broker lost. A duplicate fan-out finds the same ledger rows,
+    so sending twice costs a query, never a second delivery. Each resend restarts the
+    row's clock: at most one resend per event per ``grace``.
+    """
+    now = utcnow()
+    with db.session() as session:
+        event_ids = list(
+            session.scalars(
+                select(OutboxEntry.event_id)
+                .where(OutboxEntry.planned_at.is_(None), OutboxEntry.relayed_at < now - grace)
+                .order_by(OutboxEntry.relayed_at)
+                .limit(limit)
+            )
+        )
+    sent = []
+    for event_id in event_ids:
+        send(event_id)
+        with db.session() as session:
+            session.execute(
+                update(OutboxEntry)
+                .where(OutboxEntry.event_id == event_id)
+                .values(relayed_at=utcnow(), relay_attempts=OutboxEntry.relay_attempts + 1)
+            )
+        sent.append(event_id)
+    return sent
 
 
 def relay_once(db: Database, send: Callable[[str], None], limit: int = 500) -> int:
