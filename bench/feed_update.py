@@ -21,7 +21,7 @@ from bench.common import synthetic_event, synthetic_events, timed, verdict
 from syndicator.config import Settings, load_settings
 from syndicator.events import CmsEvent
 from syndicator.feeds.publish import publish_changes, rebuild_all
-from syndicator.feeds.scopes import Month
+from syndicator.feeds.scopes import SITE, Month
 from syndicator.feeds.urls import archive_path
 from syndicator.store.db import Database
 from syndicator.store.intake import import_events, store_event
@@ -70,7 +70,7 @@ def _open_store(tmp: str, name: str, events: list[CmsEvent]) -> Store:
 def _backdated(store: Store, k: int) -> tuple[CmsEvent, str]:
     """A new release a few minutes after the store's oldest: its oldest archived month."""
     when = store.oldest.release.published_at + timedelta(minutes=k + 1)
-    return synthetic_event(BACKDATED_FIRST_ID + k, when, k), archive_path(Month.of(when))
+    return synthetic_event(BACKDATED_FIRST_ID + k, when, k), archive_path(SITE, Month.of(when))
 
 
 def _rounds(

@@ -89,20 +89,22 @@ def links(path: Path) -> dict[str, str]:
     return {link.get("rel", ""): link.get("href", "") for link in root.findall(f"{ATOM}link")}
 
 
-def walk_archives(settings: Settings) -> list[int]:
-    """Every release number from the live Atom feed back through prev-archive, in order,
-    checking each archive's fh:archive marker and the links back to its neighbours."""
-    current = settings.feeds_dir / "atom.xml"
+def walk_archives(settings: Settings, scope_dir: str = "") -> list[int]:
+    """Every release number from a live Atom feed back through prev-archive, in order,
+    checking each archive's fh:archive marker and the links back to its neighbours.
+    ``scope_dir`` is "" for the site, or "departments/<slug>/" and the like."""
+    current = settings.feeds_dir / scope_dir / "atom.xml"
     numbers = atom_ids(current)
     newer_url = None
     url = links(current).get("prev-archive")
     while url:
+        assert url.startswith(f"{settings.base_url}/feeds/{scope_dir}archive/"), url
         page = path_of(settings, url)
         root = etree.parse(str(page)).getroot()
         assert root.find(f"{FH}archive") is not None, page
         rels = links(page)
         assert rels.get("next-archive") == newer_url, page
-        assert rels["current"] == f"{settings.base_url}/feeds/atom.xml"
+        assert rels["current"] == f"{settings.base_url}/feeds/{scope_dir}atom.xml"
         numbers += atom_ids(page)
         newer_url, url = url, rels.get("prev-archive")
     return numbers

@@ -156,6 +156,22 @@ def test_head_has_headers_and_no_body(site: tuple[Settings, Database, httpx.Clie
     assert client.post("/feeds/feed.json").status_code == 405
 
 
+def test_a_department_archive_is_served_and_linked_from_its_feed(
+    site: tuple[Settings, Database, httpx.Client],
+) -> None:
+    settings, db, client = site
+    publish(db, settings, *(event(n, department="관광과") for n in range(9, 14)))
+    live = client.get("/feeds/departments/gwangwanggwa/atom.xml")
+    parsed = feedparser.parse(live.content)
+    prev = next(link.href for link in parsed.feed.links if link.rel == "prev-archive")
+    assert prev == f"{settings.base_url}/feeds/departments/gwangwanggwa/archive/2024-01.xml"
+    archive = client.get(prev.removeprefix(settings.base_url))
+    assert archive.status_code == 200
+    assert archive.headers["content-type"] == "application/atom+xml; charset=utf-8"
+    entries = feedparser.parse(archive.content).entries
+    assert entries and all(e.author == "관광과" for e in entries)
+
+
 @pytest.mark.parametrize(
     "path",
     [
@@ -168,6 +184,8 @@ def test_head_has_headers_and_no_body(site: tuple[Settings, Database, httpx.Clie
         "/feeds/departments/nope/rss.xml",
         "/feeds/rss.xml.tmp",
         "/feeds/archive/",
+        "/feeds/departments/gwangwanggwa/archive/rss.xml",
+        "/feeds/departments/gwangwanggwa/archive/2024-01.json",
         "/feeds//etc/passwd",
     ],
 )

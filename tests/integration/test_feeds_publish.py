@@ -82,6 +82,48 @@ def test_walking_archives_reaches_every_release_exactly_once(db: Database, feeds
     _check_every_document(feeds)
 
 
+def _expected_in(kind: str, name: str, ids: range, moved: dict[int, str]) -> set[int]:
+    found = set()
+    for n in ids:
+        fields = event(n)["release"]
+        if kind == "department" and moved.get(n, fields["department"]) == name:
+            found.add(n)
+        if kind == "category" and name in fields["categories"]:
+            found.add(n)
+    return found
+
+
+@pytest.mark.parametrize(
+    ("scope_dir", "kind", "name"),
+    [
+        ("departments/gwangwanggwa/", "department", "관광과"),
+        ("departments/wisaengjeongcaeggwa/", "department", "위생정책과"),
+        ("categories/gwangwang/", "category", "관광"),
+    ],
+)
+def test_each_department_and_category_has_its_own_walkable_archive(
+    db: Database, feeds: Settings, scope_dir: str, kind: str, name: str
+) -> None:
+    """With a small live feed, each scope's older releases live in its own monthly archives."""
+    small = feeds.with_(feed_size=4)
+    store(db, (event(n) for n in range(1, 31)))
+    rebuild_all(db, small)
+    for n in range(31, 41):
+        publish(db, small, event(n))
+    later = (published_at(8) + timedelta(days=300)).isoformat()
+    publish(db, small, event(8, department="관광과", updated_at=later))  # from 교통정책과
+    publish(db, small, _retract(10))
+    numbers = walk_archives(small, scope_dir)
+    assert Counter(numbers).most_common(1)[0][1] == 1, "a release appears twice"
+    expected = _expected_in(kind, name, range(1, 41), {8: "관광과"}) - {10}
+    assert set(numbers) == expected
+    assert len(atom_ids(small.feeds_dir / scope_dir / "atom.xml")) == 4
+    archive = next((small.feeds_dir / scope_dir / "archive").glob("*.xml"))
+    parsed = parsed_feed(archive)
+    assert parsed.feed.title.startswith(f"대구광역시 보도자료 · {name} · ")
+    _check_every_document(small)
+
+
 def test_incremental_publishing_equals_a_full_rebuild(
     db: Database, feeds: Settings, tmp_path: Path
 ) -> None:

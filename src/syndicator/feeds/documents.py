@@ -116,32 +116,36 @@ def live_document(
         entries=entries,
         tombstones=tombstones,
         author_name=PUBLISHER,
-        prev_archive=archive_url(settings, prev_archive) if prev_archive else None,
+        prev_archive=archive_url(settings, scope, prev_archive) if prev_archive else None,
         hub_url=settings.websub_hub,
     )
 
 
 def archive_document(
     settings: Settings,
+    scope: Scope,
     month: Month,
     entries: tuple[FeedEntry, ...],
     older: Month | None,
     newer: Month | None,
 ) -> FeedDocument:
-    site = Scope("site")
+    title, _ = _title(settings, scope)
+    about = f"{scope.name} " if scope.kind != "site" else ""
     return FeedDocument(
         kind=DocumentKind.ARCHIVE,
-        # One logical feed spread over documents: archives share the site feed's id.
-        feed_id=_feed_id(settings, site),
-        title=f"{settings.site_title} · {month.year}년 {month.month}월 보관",
-        description=f"{month.year}년 {month.month}월에 발표한 보도자료 (RFC 5005 보관 문서)",
-        html_url=index_url(settings),
-        self_urls=FormatUrls(atom=archive_url(settings, month)),
+        # One logical feed spread over documents: archives share their live feed's id.
+        feed_id=_feed_id(settings, scope),
+        title=f"{title} · {month.year}년 {month.month}월 보관",
+        description=(
+            f"{about}{month.year}년 {month.month}월에 발표한 보도자료 (RFC 5005 보관 문서)"
+        ),
+        html_url=html_url(settings, scope) if scope.kind != "site" else index_url(settings),
+        self_urls=FormatUrls(atom=archive_url(settings, scope, month)),
         entries=entries,
         author_name=PUBLISHER,
-        prev_archive=archive_url(settings, older) if older else None,
-        next_archive=archive_url(settings, newer) if newer else None,
-        current_url=scope_urls(settings, site).atom,
+        prev_archive=archive_url(settings, scope, older) if older else None,
+        next_archive=archive_url(settings, scope, newer) if newer else None,
+        current_url=scope_urls(settings, scope).atom,
     )
 
 
@@ -155,5 +159,5 @@ def render_live(scope: Scope, doc: FeedDocument) -> list[Output]:
     ]
 
 
-def render_archive(month: Month, doc: FeedDocument) -> Output:
-    return Output(archive_path(month), doc.self_urls.atom, render_atom(doc), doc.updated)
+def render_archive(scope: Scope, month: Month, doc: FeedDocument) -> Output:
+    return Output(archive_path(scope, month), doc.self_urls.atom, render_atom(doc), doc.updated)

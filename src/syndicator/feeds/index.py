@@ -48,6 +48,6 @@ def render_index(
         "categories": [
             _scope_entry(settings, s) for s in sorted(by_kind["category"], key=lambda s: s.name)
         ],
-        "archive": archive_url(settings, newest_archive) if newest_archive else None,
+        "archive": archive_url(settings, SITE, newest_archive) if newest_archive else None,
     }
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")

@@ -1,8 +1,9 @@
 """Publish feeds: read what changed, render it, write only the documents whose bytes differ.
 
 Layout (mirrored under settings.feeds_dir and /feeds/): site, department and category live
-feeds in RSS, Atom and JSON Feed, plus site-wide monthly Atom archives (RFC 5005). A release
-not in the site live feed is in exactly one archive: the KST month it was published in.
+feeds in RSS, Atom and JSON Feed, each with monthly Atom archives (RFC 5005) under its own
+``archive/``. A release not in a scope's live feed is in exactly one of that scope's
+archives: the KST month it was published in.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class _LivePlan:
 
 @dataclass
 class _ArchivePlan:
+    scope: Scope
     month: Month
     rows: list[Release]
     older: Month | None
@@ -63,20 +65,24 @@ class _ArchivePlan:
 class _Plan:
     live: list[_LivePlan] = field(default_factory=list)
     archives: list[_ArchivePlan] = field(default_factory=list)
-    removals: list[Month] = field(default_factory=list)
+    removals: list[tuple[Scope, Month]] = field(default_factory=list)
     index: bytes | None = None
 
 
-def _live_plan(
-    session: Session,
-    settings: Settings,
-    scope: Scope,
-    site_live: list[Release],
-    newest: Month | None,
-) -> _LivePlan:
-    rows = site_live if scope == SITE else q.live_releases(session, scope, settings.feed_size)
+@dataclass
+class _ScopeState:
+    """A scope's live feed and where its archives start."""
+
+    live: _LivePlan
+    cutoff: q.Cutoff | None
+
+
+def _scope_state(session: Session, settings: Settings, scope: Scope) -> _ScopeState:
+    rows = q.live_releases(session, scope, settings.feed_size)
+    cutoff = q.cutoff_of(rows, settings.feed_size)
+    newest = q.newest_archived_month(session, scope, cutoff)
     retracted = q.recent_retractions(session, scope, TOMBSTONE_LIMIT)
-    return _LivePlan(scope, rows, retracted, newest if scope == SITE else None)
+    return _ScopeState(_LivePlan(scope, rows, retracted, newest), cutoff)
 
 
 def _touched_scopes(session: Session, ids: Sequence[int]) -> tuple[set[Scope], set[Month]]:
@@ -92,42 +98,46 @@ def _touched_scopes(session: Session, ids: Sequence[int]) -> tuple[set[Scope], s
 
 
 def _archive_plans(
-    session: Session, settings: Settings, months: set[Month], cutoff: q.Cutoff | None
-) -> tuple[list[_ArchivePlan], list[Month]]:
-    contents = {m: q.archived_in_month(session, m, cutoff) for m in months}
+    session: Session, settings: Settings, scope: Scope, months: set[Month], cutoff: q.Cutoff | None
+) -> tuple[list[_ArchivePlan], list[tuple[Scope, Month]]]:
+    contents = {m: q.archived_in_month(session, scope, m, cutoff) for m in months}
     # A month that gains its first or loses its last archived release changes its
     # neighbours' prev-archive/next-archive links, so they are rendered again too.
     to_render = {m for m, rows in contents.items() if rows}
     for month, rows in contents.items():
-        existed = (settings.feeds_dir / archive_path(month)).exists()
+        existed = (settings.feeds_dir / archive_path(scope, month)).exists()
         if bool(rows) != existed:
             for neighbour in (
-                q.older_archived_month(session, month, cutoff),
-                q.newer_archived_month(session, month, cutoff),
+                q.older_archived_month(session, scope, month, cutoff),
+                q.newer_archived_month(session, scope, month, cutoff),
             ):
                 if neighbour is not None:
                     to_render.add(neighbour)
     plans = []
     for month in sorted(to_render, reverse=True):
-        rows = contents.get(month) or q.archived_in_month(session, month, cutoff)
-        older = q.older_archived_month(session, month, cutoff)
-        newer = q.newer_archived_month(session, month, cutoff)
-        plans.append(_ArchivePlan(month, rows, older, newer))
-    removals = sorted(m for m, rows in contents.items() if not rows)
+        rows = contents.get(month) or q.archived_in_month(session, scope, month, cutoff)
+        older = q.older_archived_month(session, scope, month, cutoff)
+        newer = q.newer_archived_month(session, scope, month, cutoff)
+        plans.append(_ArchivePlan(scope, month, rows, older, newer))
+    removals = sorted((scope, m) for m, rows in contents.items() if not rows)
     return plans, removals
 
 
 def _plan_changes(session: Session, settings: Settings, ids: Sequence[int]) -> _Plan:
     scopes, months = _touched_scopes(session, ids)
-    site_live = q.live_releases(session, SITE, settings.feed_size)
-    cutoff = q.cutoff_of(site_live, settings.feed_size)
-    newest = q.newest_archived_month(session, cutoff)
     plan = _Plan()
-    plan.live = [_live_plan(session, settings, s, site_live, newest) for s in sorted(scopes)]
-    # Each changed release can push one release across the live/archive boundary.
-    months |= q.months_near_boundary(session, settings.feed_size, len(ids) + 1)
-    plan.archives, plan.removals = _archive_plans(session, settings, months, cutoff)
-    plan.index = render_index(settings, q.all_scopes(session), newest)
+    site_newest: Month | None = None
+    for scope in sorted(scopes):
+        state = _scope_state(session, settings, scope)
+        plan.live.append(state.live)
+        if scope == SITE:
+            site_newest = state.live.prev_archive
+        # Each changed release can push one release across the scope's live/archive boundary.
+        near = q.months_near_boundary(session, scope, settings.feed_size, len(ids) + 1)
+        archives, removals = _archive_plans(session, settings, scope, months | near, state.cutoff)
+        plan.archives += archives
+        plan.removals += removals
+    plan.index = render_index(settings, q.all_scopes(session), site_newest)
     return plan
 
 
@@ -143,8 +153,10 @@ def _render_live(settings: Settings, cache: EntryCache, plan: _LivePlan) -> list
 
 
 def _render_archive(settings: Settings, cache: EntryCache, plan: _ArchivePlan) -> Output:
-    doc = archive_document(settings, plan.month, cache.entries(plan.rows), plan.older, plan.newer)
-    return render_archive(plan.month, doc)
+    doc = archive_document(
+        settings, plan.scope, plan.month, cache.entries(plan.rows), plan.older, plan.newer
+    )
+    return render_archive(plan.scope, plan.month, doc)
 
 
 def _write(settings: Settings, outputs: Iterable[Output]) -> list[str]:
@@ -165,8 +177,8 @@ def _write_plan(settings: Settings, plan: _Plan) -> list[str]:
             index_time = outputs[0].content_time
         changed += _write(settings, outputs)
     changed += _write(settings, (_render_archive(settings, cache, a) for a in plan.archives))
-    for month in plan.removals:
-        remove_document(settings.feeds_dir / archive_path(month))
+    for scope, month in plan.removals:
+        remove_document(settings.feeds_dir / archive_path(scope, month))
     if plan.index is not None:
         # Not a feed, so not a WebSub topic: written, never reported.
         write_document(settings.feeds_dir / INDEX_PATH, plan.index, index_time)
@@ -198,29 +210,81 @@ def publish_changes(db: Database, settings: Settings, release_ids: Iterable[int]
     return changed
 
 
+class _ArchiveWalk:
+    """Renders every scope's archives in one walk down the site's months.
+
+    Whatever a scope archives the site archives too, in the same month (see Cutoff), so
+    each site month's rows hold every scope's rows for that month. A scope's month is
+    written once its next older month is known (its prev-archive link), or at the end.
+    """
+
+    def __init__(self, settings: Settings, cutoffs: dict[Scope, q.Cutoff | None]) -> None:
+        self.settings = settings
+        self.cutoffs = cutoffs
+        self.cache = EntryCache(settings.site_domain, shared=False)
+        self.waiting: dict[Scope, _ArchivePlan] = {}
+        self.changed: list[str] = []
+        self.kept: set[Path] = set()
+
+    def add_month(self, month: Month, rows: list[Release], slugs: dict[int, set[str]]) -> None:
+        for scope, cutoff in self.cutoffs.items():
+            if cutoff is None:
+                continue
+            scoped = [r for r in rows if _in_scope(scope, r, slugs) and cutoff.archives(r)]
+            if not scoped:
+                continue
+            newer = self.waiting.get(scope)
+            if newer is not None:
+                newer.older = month
+                self._write(newer)
+            self.waiting[scope] = _ArchivePlan(
+                scope, month, scoped, None, newer.month if newer else None
+            )
+
+    def finish(self) -> None:
+        for plan in self.waiting.values():
+            self._write(plan)
+        self.waiting.clear()
+
+    def _write(self, plan: _ArchivePlan) -> None:
+        out = _render_archive(self.settings, self.cache, plan)
+        self.changed += _write(self.settings, [out])
+        self.kept.add(self.settings.feeds_dir / out.path)
+
+
+def _in_scope(scope: Scope, row: Release, slugs: dict[int, set[str]]) -> bool:
+    if scope.kind == "department":
+        return row.department_slug == scope.slug
+    if scope.kind == "category":
+        return scope.slug in slugs.get(row.id, ())
+    return True
+
+
 def _rebuild_archives(
-    db: Database, settings: Settings, newest: Month | None, cutoff: q.Cutoff | None
+    db: Database, settings: Settings, cutoffs: dict[Scope, q.Cutoff | None], newest: Month | None
 ) -> tuple[list[str], set[Path]]:
-    """Walk prev-archive from the newest month, one short transaction per month."""
-    cache = EntryCache(settings.site_domain, shared=False)
-    changed: list[str] = []
-    kept: set[Path] = set()
-    month, newer = newest, None
+    """Walk prev-archive from the site's newest month, one short transaction per month."""
+    walk = _ArchiveWalk(settings, cutoffs)
+    month = newest
     while month is not None:
         with db.session() as session:
-            rows = q.archived_in_month(session, month, cutoff)
-            older = q.older_archived_month(session, month, cutoff)
-        out = _render_archive(settings, cache, _ArchivePlan(month, rows, older, newer))
-        changed += _write(settings, [out])
-        kept.add(settings.feeds_dir / out.path)
-        month, newer = older, month
-    return changed, kept
+            rows = q.archived_in_month(session, SITE, month, cutoffs[SITE])
+            slugs = q.category_slugs(session, [r.id for r in rows])
+            older = q.older_archived_month(session, SITE, month, cutoffs[SITE])
+        walk.add_month(month, rows, slugs)
+        month = older
+    walk.finish()
+    return walk.changed, walk.kept
+
+
+_ARCHIVE_GLOBS = ("archive/*.xml", "departments/*/archive/*.xml", "categories/*/archive/*.xml")
 
 
 def _remove_strays(settings: Settings, kept: set[Path]) -> None:
-    for path in (settings.feeds_dir / "archive").glob("*.xml"):
-        if path not in kept:
-            remove_document(path)
+    for pattern in _ARCHIVE_GLOBS:
+        for path in settings.feeds_dir.glob(pattern):
+            if path not in kept:
+                remove_document(path)
     # Temp files of a writer that died mid-write; nobody else writes while we hold the lock.
     for tmp in settings.feeds_dir.rglob(".*.tmp"):
         tmp.unlink(missing_ok=True)
@@ -232,13 +296,13 @@ def rebuild_all(db: Database, settings: Settings) -> list[str]:
     with feeds_lock(settings.feeds_dir):
         with db.session() as session:
             scopes = [SITE, *q.all_scopes(session)]
-            site_live = q.live_releases(session, SITE, settings.feed_size)
-            cutoff = q.cutoff_of(site_live, settings.feed_size)
-            newest = q.newest_archived_month(session, cutoff)
-            plan = _Plan(live=[_live_plan(session, settings, s, site_live, newest) for s in scopes])
+            states = {s: _scope_state(session, settings, s) for s in scopes}
+            newest = states[SITE].live.prev_archive
+            plan = _Plan(live=[state.live for state in states.values()])
             plan.index = render_index(settings, scopes, newest)
         changed = _write_plan(settings, plan)
-        archived, kept = _rebuild_archives(db, settings, newest, cutoff)
+        cutoffs = {scope: state.cutoff for scope, state in states.items()}
+        archived, kept = _rebuild_archives(db, settings, cutoffs, newest)
         _remove_strays(settings, kept)
     log.info(
         kv(

@@ -20,6 +20,7 @@ __all__ = [
     "ReleaseHistory",
     "all_scopes",
     "archived_in_month",
+    "category_slugs",
     "cutoff_of",
     "history_of",
     "live_releases",
@@ -36,30 +37,44 @@ _LIVE = Release.retracted_at.is_(None)
 # How many of the newest retractions (site-wide) are candidates for a feed's tombstones.
 RETRACTION_WINDOW = 200
 _NEWEST_FIRST = (Release.published_at.desc(), Release.id.desc())
-_NEWEST_IN_CATEGORY = (ReleaseCategory.published_at.desc(), ReleaseCategory.release_id.desc())
 
 
 @dataclass(frozen=True)
 class Cutoff:
-    """The oldest release still in the site live feed; everything older is archived."""
+    """The oldest release still in a scope's live feed; everything older is archived.
+
+    A scope's live feed holds its own newest releases, so its cutoff is never newer than
+    the site's: whatever a scope archives, the site archives too, in the same month.
+    """
 
     published_at: datetime
     id: int
 
+    def archives(self, release: Release) -> bool:
+        return (release.published_at, release.id) < (self.published_at, self.id)
 
-def cutoff_of(site_live: Sequence[Release], feed_size: int) -> Cutoff | None:
+
+def cutoff_of(live: Sequence[Release], feed_size: int) -> Cutoff | None:
     """None while the live feed is not full: then nothing is archived."""
-    if len(site_live) < feed_size or not site_live:
+    if len(live) < feed_size or not live:
         return None
-    last = site_live[-1]
+    last = live[-1]
     return Cutoff(last.published_at, last.id)
 
 
-def _archived(cutoff: Cutoff) -> ColumnElement[bool]:
+def _timeline(scope: Scope) -> tuple[Any, Any]:
+    """The (published, id) columns a scope's feed is ordered by: its own index's columns."""
+    if scope.kind == "category":
+        return ReleaseCategory.published_at, ReleaseCategory.release_id
+    return Release.published_at, Release.id
+
+
+def _archived(scope: Scope, cutoff: Cutoff) -> ColumnElement[bool]:
     # Spelled out rather than a row-value comparison so every backend can seek the index.
+    published, ident = _timeline(scope)
     older = or_(
-        Release.published_at < cutoff.published_at,
-        and_(Release.published_at == cutoff.published_at, Release.id < cutoff.id),
+        published < cutoff.published_at,
+        and_(published == cutoff.published_at, ident < cutoff.id),
     )
     return and_(_LIVE, older)
 
@@ -86,8 +101,8 @@ def live_releases(session: Session, scope: Scope, limit: int) -> list[Release]:
         return list(session.scalars(query))
     # Ids first, in the order of the scope's own index (ix_releases_department_live,
     # ix_release_categories_newest), then the rows: the scan stops after ``limit`` entries.
-    order = _NEWEST_IN_CATEGORY if scope.kind == "category" else _NEWEST_FIRST
-    ids = _in_scope(select(Release.id).where(_LIVE), scope).order_by(*order).limit(limit)
+    ids = _in_scope(select(Release.id).where(_LIVE), scope)
+    ids = ids.order_by(*_newest_first(scope)).limit(limit)
     return _rows_in_order(session, list(session.scalars(ids)), _NEWEST_FIRST)
 
 
@@ -106,13 +121,16 @@ def recent_retractions(session: Session, scope: Scope, limit: int) -> list[Relea
     return _rows_in_order(session, list(session.scalars(ids)), order)
 
 
-def archived_in_month(session: Session, month: Month, cutoff: Cutoff | None) -> list[Release]:
+def archived_in_month(
+    session: Session, scope: Scope, month: Month, cutoff: Cutoff | None
+) -> list[Release]:
     if cutoff is None:
         return []
-    query = select(Release).where(
-        _archived(cutoff), Release.published_at >= month.start, Release.published_at < month.end
+    published, _ = _timeline(scope)
+    ids = _in_scope(select(Release.id), scope).where(
+        _archived(scope, cutoff), published >= month.start, published < month.end
     )
-    return list(session.scalars(query.order_by(*_NEWEST_FIRST)))
+    return _rows_in_order(session, list(session.scalars(ids)), _NEWEST_FIRST)
 
 
 def _month_of_first(session: Session, query: Select[Any]) -> Month | None:
@@ -120,49 +138,72 @@ def _month_of_first(session: Session, query: Select[Any]) -> Month | None:
     return Month.of(found) if found is not None else None
 
 
-def newest_archived_month(session: Session, cutoff: Cutoff | None) -> Month | None:
+def _archived_months(scope: Scope, cutoff: Cutoff, *where: ColumnElement[bool]) -> Select[Any]:
+    published, _ = _timeline(scope)
+    # FROM releases even when ordering by the category index: _in_scope joins from it.
+    query = select(published).select_from(Release)
+    return _in_scope(query, scope).where(_archived(scope, cutoff), *where)
+
+
+def _newest_first(scope: Scope) -> tuple[Any, ...]:
+    published, ident = _timeline(scope)
+    return (published.desc(), ident.desc())
+
+
+def newest_archived_month(session: Session, scope: Scope, cutoff: Cutoff | None) -> Month | None:
     if cutoff is None:
         return None
-    query = select(Release.published_at).where(_archived(cutoff)).order_by(*_NEWEST_FIRST)
+    query = _archived_months(scope, cutoff).order_by(*_newest_first(scope))
     return _month_of_first(session, query)
 
 
-def older_archived_month(session: Session, month: Month, cutoff: Cutoff | None) -> Month | None:
-    """The nearest month before ``month`` that has an archive document."""
+def older_archived_month(
+    session: Session, scope: Scope, month: Month, cutoff: Cutoff | None
+) -> Month | None:
+    """The nearest month before ``month`` that has an archive document in ``scope``."""
     if cutoff is None:
         return None
-    query = (
-        select(Release.published_at)
-        .where(_archived(cutoff), Release.published_at < month.start)
-        .order_by(*_NEWEST_FIRST)
-    )
-    return _month_of_first(session, query)
+    published, _ = _timeline(scope)
+    query = _archived_months(scope, cutoff, published < month.start)
+    return _month_of_first(session, query.order_by(*_newest_first(scope)))
 
 
-def newer_archived_month(session: Session, month: Month, cutoff: Cutoff | None) -> Month | None:
-    """The nearest month after ``month`` that has an archive document."""
+def newer_archived_month(
+    session: Session, scope: Scope, month: Month, cutoff: Cutoff | None
+) -> Month | None:
+    """The nearest month after ``month`` that has an archive document in ``scope``."""
     if cutoff is None:
         return None
-    query = (
-        select(Release.published_at)
-        .where(_archived(cutoff), Release.published_at >= month.end)
-        .order_by(Release.published_at.asc(), Release.id.asc())
-    )
-    return _month_of_first(session, query)
+    published, ident = _timeline(scope)
+    query = _archived_months(scope, cutoff, published >= month.end)
+    return _month_of_first(session, query.order_by(published.asc(), ident.asc()))
 
 
-def months_near_boundary(session: Session, feed_size: int, spread: int) -> set[Month]:
-    """Months of the releases at positions feed_size +- spread: the ones a change of
-    ``spread`` releases can have pushed across the live/archive boundary."""
+def months_near_boundary(session: Session, scope: Scope, feed_size: int, spread: int) -> set[Month]:
+    """Months of the scope's releases at positions feed_size +- spread: the ones a change
+    of ``spread`` releases can have pushed across its live/archive boundary."""
+    published, _ = _timeline(scope)
     start = max(0, feed_size - spread)
     query = (
-        select(Release.published_at)
+        _in_scope(select(published).select_from(Release), scope)
         .where(_LIVE)
-        .order_by(*_NEWEST_FIRST)
+        .order_by(*_newest_first(scope))
         .offset(start)
         .limit(feed_size + spread - start)
     )
     return {Month.of(when) for when in session.scalars(query)}
+
+
+def category_slugs(session: Session, ids: Sequence[int]) -> dict[int, set[str]]:
+    """The category slugs of each of these releases."""
+    found: dict[int, set[str]] = {}
+    if ids:
+        query = select(ReleaseCategory.release_id, ReleaseCategory.slug).where(
+            ReleaseCategory.release_id.in_(list(ids))
+        )
+        for release_id, slug in session.execute(query):
+            found.setdefault(release_id, set()).add(slug)
+    return found
 
 
 def releases_by_id(session: Session, ids: Iterable[int]) -> list[Release]:

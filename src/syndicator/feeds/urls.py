@@ -19,6 +19,7 @@ __all__ = [
     "feed_path",
     "html_url",
     "index_url",
+    "scope_dir",
     "scope_urls",
 ]
 
@@ -28,14 +29,19 @@ FORMAT_FILES: dict[Format, str] = {"rss": "rss.xml", "atom": "atom.xml", "json":
 _SCOPE_DIRS = {"site": "", "department": "departments/", "category": "categories/"}
 
 
+def scope_dir(scope: Scope) -> str:
+    """``""`` for the site, ``departments/<slug>/`` for a department, and so on."""
+    return _SCOPE_DIRS[scope.kind] + (f"{scope.slug}/" if scope.kind != "site" else "")
+
+
 def feed_path(scope: Scope, fmt: Format) -> str:
     """Relative to feeds_dir and to ``/feeds/``: ``departments/<slug>/rss.xml``."""
-    prefix = _SCOPE_DIRS[scope.kind] + (f"{scope.slug}/" if scope.kind != "site" else "")
-    return prefix + FORMAT_FILES[fmt]
+    return scope_dir(scope) + FORMAT_FILES[fmt]
 
 
-def archive_path(month: Month) -> str:
-    return f"archive/{month}.xml"
+def archive_path(scope: Scope, month: Month) -> str:
+    """``archive/2022-10.xml``, or ``departments/<slug>/archive/2022-10.xml``."""
+    return f"{scope_dir(scope)}archive/{month}.xml"
 
 
 def absolute_url(settings: Settings, relative: str) -> str:
@@ -50,8 +56,8 @@ def scope_urls(settings: Settings, scope: Scope) -> FormatUrls:
     )
 
 
-def archive_url(settings: Settings, month: Month) -> str:
-    return absolute_url(settings, archive_path(month))
+def archive_url(settings: Settings, scope: Scope, month: Month) -> str:
+    return absolute_url(settings, archive_path(scope, month))
 
 
 def index_url(settings: Settings) -> str:

@@ -34,8 +34,8 @@ __all__ = ["CACHE_CONTROL", "CONTENT_TYPES", "feed_routes"]
 
 # Slugs are ASCII [a-z0-9-] (store.taxonomy); nothing else under /feeds/ is ever served.
 _SERVABLE = re.compile(
-    r"(?:(?:departments|categories)/[a-z0-9][a-z0-9-]{0,199}/)?(?:rss\.xml|atom\.xml|feed\.json)"
-    r"|archive/[0-9]{4}-[0-9]{2}\.xml"
+    r"(?:(?:departments|categories)/[a-z0-9][a-z0-9-]{0,199}/)?"
+    r"(?:rss\.xml|atom\.xml|feed\.json|archive/[0-9]{4}-[0-9]{2}\.xml)"
     r"|index\.json"
 )
 CONTENT_TYPES = {
