@@ -71,18 +71,26 @@ class _Plan:
 
 @dataclass
 class _ScopeState:
-    """A scope's live feed and where its archives start."""
+    """A scope's live feed, where its archives start, and the months at that boundary."""
 
     live: _LivePlan
     cutoff: q.Cutoff | None
+    near_boundary: set[Month]
 
 
-def _scope_state(session: Session, settings: Settings, scope: Scope) -> _ScopeState:
-    rows = q.live_releases(session, scope, settings.feed_size)
-    cutoff = q.cutoff_of(rows, settings.feed_size)
-    newest = q.newest_archived_month(session, scope, cutoff)
+def _scope_state(session: Session, settings: Settings, scope: Scope, spread: int) -> _ScopeState:
+    """``spread`` releases changed can push as many across the live/archive boundary, so
+    the months of the releases within ``spread`` of it may change. One query reads the
+    live feed and those releases; the first one past the live feed is the newest archived.
+    """
+    size = settings.feed_size
+    rows = q.live_releases(session, scope, size + spread)
+    live = rows[:size]
+    cutoff = q.cutoff_of(live, size)
+    newest = Month.of(rows[size].published_at) if len(rows) > size else None
+    near = {Month.of(r.published_at) for r in rows[max(0, size - spread) :]}
     retracted = q.recent_retractions(session, scope, TOMBSTONE_LIMIT)
-    return _ScopeState(_LivePlan(scope, rows, retracted, newest), cutoff)
+    return _ScopeState(_LivePlan(scope, live, retracted, newest), cutoff, near)
 
 
 def _touched_scopes(session: Session, ids: Sequence[int]) -> tuple[set[Scope], set[Month]]:
@@ -98,9 +106,20 @@ def _touched_scopes(session: Session, ids: Sequence[int]) -> tuple[set[Scope], s
 
 
 def _archive_plans(
-    session: Session, settings: Settings, scope: Scope, months: set[Month], cutoff: q.Cutoff | None
+    session: Session, settings: Settings, state: _ScopeState, months: set[Month]
 ) -> tuple[list[_ArchivePlan], list[tuple[Scope, Month]]]:
-    contents = {m: q.archived_in_month(session, scope, m, cutoff) for m in months}
+    scope, cutoff, newest = state.live.scope, state.cutoff, state.live.prev_archive
+
+    def archived(month: Month) -> list[Release]:
+        # Nothing is archived after the newest archived month: no query needed.
+        if newest is None or month > newest:
+            return []
+        return q.archived_in_month(session, scope, month, cutoff)
+
+    def newer_than(month: Month) -> Month | None:
+        return None if month == newest else q.newer_archived_month(session, scope, month, cutoff)
+
+    contents = {m: archived(m) for m in months}
     # A month that gains its first or loses its last archived release changes its
     # neighbours' prev-archive/next-archive links, so they are rendered again too.
     to_render = {m for m, rows in contents.items() if rows}
@@ -115,10 +134,9 @@ def _archive_plans(
                     to_render.add(neighbour)
     plans = []
     for month in sorted(to_render, reverse=True):
-        rows = contents.get(month) or q.archived_in_month(session, scope, month, cutoff)
+        rows = contents.get(month) or archived(month)
         older = q.older_archived_month(session, scope, month, cutoff)
-        newer = q.newer_archived_month(session, scope, month, cutoff)
-        plans.append(_ArchivePlan(scope, month, rows, older, newer))
+        plans.append(_ArchivePlan(scope, month, rows, older, newer_than(month)))
     removals = sorted((scope, m) for m, rows in contents.items() if not rows)
     return plans, removals
 
@@ -128,13 +146,11 @@ def _plan_changes(session: Session, settings: Settings, ids: Sequence[int]) -> _
     plan = _Plan()
     site_newest: Month | None = None
     for scope in sorted(scopes):
-        state = _scope_state(session, settings, scope)
+        state = _scope_state(session, settings, scope, spread=len(ids) + 1)
         plan.live.append(state.live)
         if scope == SITE:
             site_newest = state.live.prev_archive
-        # Each changed release can push one release across the scope's live/archive boundary.
-        near = q.months_near_boundary(session, scope, settings.feed_size, len(ids) + 1)
-        archives, removals = _archive_plans(session, settings, scope, months | near, state.cutoff)
+        archives, removals = _archive_plans(session, settings, state, months | state.near_boundary)
         plan.archives += archives
         plan.removals += removals
     plan.index = render_index(settings, q.all_scopes(session), site_newest)
@@ -296,7 +312,7 @@ def rebuild_all(db: Database, settings: Settings) -> list[str]:
     with feeds_lock(settings.feeds_dir):
         with db.session() as session:
             scopes = [SITE, *q.all_scopes(session)]
-            states = {s: _scope_state(session, settings, s) for s in scopes}
+            states = {s: _scope_state(session, settings, s, spread=1) for s in scopes}
             newest = states[SITE].live.prev_archive
             plan = _Plan(live=[state.live for state in states.values()])
             plan.index = render_index(settings, scopes, newest)

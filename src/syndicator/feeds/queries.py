@@ -24,9 +24,7 @@ __all__ = [
     "cutoff_of",
     "history_of",
     "live_releases",
-    "months_near_boundary",
     "newer_archived_month",
-    "newest_archived_month",
     "older_archived_month",
     "recent_retractions",
     "releases_by_id",
@@ -127,10 +125,10 @@ def archived_in_month(
     if cutoff is None:
         return []
     published, _ = _timeline(scope)
-    ids = _in_scope(select(Release.id), scope).where(
+    query = _in_scope(select(Release), scope).where(
         _archived(scope, cutoff), published >= month.start, published < month.end
     )
-    return _rows_in_order(session, list(session.scalars(ids)), _NEWEST_FIRST)
+    return list(session.scalars(query.order_by(*_NEWEST_FIRST)))
 
 
 def _month_of_first(session: Session, query: Select[Any]) -> Month | None:
@@ -148,13 +146,6 @@ def _archived_months(scope: Scope, cutoff: Cutoff, *where: ColumnElement[bool]) 
 def _newest_first(scope: Scope) -> tuple[Any, ...]:
     published, ident = _timeline(scope)
     return (published.desc(), ident.desc())
-
-
-def newest_archived_month(session: Session, scope: Scope, cutoff: Cutoff | None) -> Month | None:
-    if cutoff is None:
-        return None
-    query = _archived_months(scope, cutoff).order_by(*_newest_first(scope))
-    return _month_of_first(session, query)
 
 
 def older_archived_month(
@@ -177,21 +168,6 @@ def newer_archived_month(
     published, ident = _timeline(scope)
     query = _archived_months(scope, cutoff, published >= month.end)
     return _month_of_first(session, query.order_by(published.asc(), ident.asc()))
-
-
-def months_near_boundary(session: Session, scope: Scope, feed_size: int, spread: int) -> set[Month]:
-    """Months of the scope's releases at positions feed_size +- spread: the ones a change
-    of ``spread`` releases can have pushed across its live/archive boundary."""
-    published, _ = _timeline(scope)
-    start = max(0, feed_size - spread)
-    query = (
-        _in_scope(select(published).select_from(Release), scope)
-        .where(_LIVE)
-        .order_by(*_newest_first(scope))
-        .offset(start)
-        .limit(feed_size + spread - start)
-    )
-    return {Month.of(when) for when in session.scalars(query)}
 
 
 def category_slugs(session: Session, ids: Sequence[int]) -> dict[int, set[str]]:
