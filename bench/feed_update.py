@@ -2,13 +2,15 @@
 
 Two stores hold the same newest 100 releases; the large one also holds 9,900 older ones
 (10,000 in all, ~8 years at 100 a month). The site's live feeds and boundary archive month
-are therefore identical in both. Departments and categories differ: with 100 stored none
-has more than a live feed's worth of releases, with 10,000 each also has archives, so each
+are therefore identical in both. Departments and categories differ: with 100 stored none has
+more than a live feed's worth of releases, with 10,000 each also has archives, so each
 publish there also rewrites the department's and category's boundary archive month (the
-"documents rewritten" count shows it). The ratio includes that extra work. Each round stores one new newest
-release (not timed) and times ``publish_changes`` for it, alternating between the stores so
-drift hits both alike. The ceiling is the small store's median, measured in the same run.
-A backdated publish (into the oldest archived month) is reported for information.
+"documents rewritten" count shows it). The ratio includes that extra work.
+
+Each round stores one new newest release (not timed) and times ``publish_changes`` for it,
+alternating between the stores so drift hits both alike. The ceiling is the small store's
+median, measured in the same run. A backdated publish (into the oldest archived month) is
+reported for information.
 """
 
 from __future__ import annotations

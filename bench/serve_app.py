@@ -1,6 +1,7 @@
 """The real application plus a 1-byte route, the ceiling for bench.serve_feeds.
 
-Run as ``uvicorn bench.serve_app:app --factory`` with SYNDICATOR_DATA_DIR set.
+Run as ``python -m bench.serve_app PORT`` with SYNDICATOR_DATA_DIR set: uvicorn as
+`syndicator web` runs it (the same HTTP protocol), one worker, no access log.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from starlette.routing import Route
 
 from syndicator.config import load_settings
 from syndicator.web.app import create_app
+from syndicator.web.server import CoalescingHttpToolsProtocol
 
 CEILING_PATH = "/bench/one"
 
@@ -30,3 +32,22 @@ def app() -> FastAPI:
     )
     routes.insert(position, Route(CEILING_PATH, one, methods=["GET"]))
     return application
+
+
+if __name__ == "__main__":
+    import importlib.util
+    import sys
+
+    import uvicorn
+
+    uvicorn.run(
+        "bench.serve_app:app",
+        factory=True,
+        host="127.0.0.1",
+        port=int(sys.argv[1]),
+        workers=1,
+        access_log=False,
+        log_level="warning",
+        http=CoalescingHttpToolsProtocol,
+        loop="uvloop" if importlib.util.find_spec("uvloop") else "auto",
+    )

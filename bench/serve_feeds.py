@@ -1,13 +1,13 @@
 """Serving the live RSS feed with 50 concurrent clients: req/s against a 1-byte route.
 
 The real app (bench.serve_app: create_app plus GET /bench/one answering b"x") runs under
-uvicorn in a subprocess, one worker, no access log, on a store of 100 synthetic releases,
-so /feeds/rss.xml is a realistic live feed of ~40 KB (sent uncompressed: the clients send
-no Accept-Encoding). The load generator is another process (wrk when installed, else
-bench.load_client) holding 50 keep-alive connections; on a 2-core machine it competes with
-the server for CPU, alike for every URL, so the ratios are fair. Every response is checked
-(status and body length; with wrk, the bytes read per response), so a broken server cannot
-pass.
+uvicorn in a subprocess with the HTTP protocol `syndicator web` uses, one worker, no access
+log, on a store of 100 synthetic releases, so /feeds/rss.xml is a realistic live feed of ~40
+KB (sent uncompressed: the clients send no Accept-Encoding). The load generator is another
+process (wrk when installed, else bench.load_client) holding 50 keep-alive connections; on a
+2-core machine it competes with the server for CPU, alike for every URL, so the ratios are
+fair. Every response is checked (status and body length; with wrk, the bytes read per
+response), so a broken server cannot pass.
 
 The ceiling is the 1-byte route measured in the same run; rss.xml, full (200) and
 revalidated (If-None-Match, 304), must each reach FLOOR of its rate. This machine's speed
@@ -19,7 +19,6 @@ side; the verdict is on the median round.
 from __future__ import annotations
 
 import http.client
-import importlib.util
 import json
 import os
 import re
@@ -82,15 +81,6 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _implementations() -> list[str]:
-    chosen = []
-    if importlib.util.find_spec("httptools"):
-        chosen += ["--http", "httptools"]
-    if importlib.util.find_spec("uvloop"):
-        chosen += ["--loop", "uvloop"]
-    return chosen
-
-
 def _fetch(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     try:
@@ -107,23 +97,7 @@ def _server(data_dir: Path, log_path: Path) -> Iterator[tuple[int, subprocess.Po
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}
     env["SYNDICATOR_DATA_DIR"] = str(data_dir)
     port = _free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "bench.serve_app:app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-        "--no-access-log",
-        "--log-level",
-        "warning",
-        *_implementations(),
-    ]
+    command = [sys.executable, "-m", "bench.serve_app", str(port)]
     with open(log_path, "wb") as log:
         server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -253,7 +227,7 @@ def main() -> bool:
         with _server(Path(tmp, "var"), log) as (port, server):
             targets = _targets(port, feed)
             print(
-                f"serve feeds: uvicorn {' '.join(_implementations()) or '(defaults)'}, "
+                "serve feeds: uvicorn with httptools (writes coalesced) and uvloop, "
                 f"1 worker; client {client}; {WARMUP_SECONDS} s warm-up, then "
                 f"{ROUNDS} rounds of {DURATION_SECONDS} s per URL; rss.xml is {len(feed):,} bytes"
             )

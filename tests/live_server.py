@@ -10,6 +10,7 @@ from typing import Any
 
 import uvicorn
 
+from syndicator.web.server import CoalescingHttpToolsProtocol
 from tests.services import free_port
 
 
@@ -17,7 +18,14 @@ from tests.services import free_port
 def serve(app: Any, port: int | None = None) -> Iterator[str]:
     port = port or free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            http=CoalescingHttpToolsProtocol,  # what `syndicator web` serves with
+        )
     )
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()

@@ -46,6 +46,8 @@ def web(
     """Serve the HTTP API, the feeds and the public pages (no workers)."""
     import uvicorn
 
+    from syndicator.web.server import CoalescingHttpToolsProtocol
+
     configure_logging()
     uvicorn.run(
         "syndicator.web.app:create_app",
@@ -54,6 +56,7 @@ def web(
         port=port,
         log_config=None,
         proxy_headers=True,
+        http=CoalescingHttpToolsProtocol,
     )
 
 

@@ -22,6 +22,7 @@ from syndicator.render.model import KST
 from syndicator.store.db import Database
 from syndicator.store.intake import new_event_id, store_event
 from syndicator.web.feeds import feed_routes
+from syndicator.web.server import CoalescingHttpToolsProtocol
 from tests.factories import make_event
 from tests.services import free_port
 
@@ -124,7 +125,13 @@ def serving(settings: Settings) -> Iterator[str]:
     app = Starlette(routes=feed_routes(settings))
     port = free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", ws="none"
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        ws="none",
+        http=CoalescingHttpToolsProtocol,  # what `syndicator web` serves with
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
