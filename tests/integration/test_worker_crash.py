@@ -138,6 +138,19 @@ def test_task_of_a_killed_worker_is_redelivered_and_completed(
     db.dispose()
 
 
+def _in_feed(tmp_path: Path, event: dict) -> bool:
+    feed = tmp_path / "var" / "public" / "feeds" / "rss.xml"
+    return feed.exists() and event["release"]["title"] in feed.read_text()
+
+
+def _fanout_messages(client: redis.Redis) -> list[bytes]:
+    return [
+        raw
+        for raw in client.lrange("events", 0, -1)
+        if json.loads(raw)["headers"]["task"] == "workers.tasks.fanout"
+    ]
+
+
 def test_tasks_queued_in_redis_survive_a_redis_restart(
     tmp_path: Path, sqlite_url: str, cms_secret: str
 ):
@@ -152,28 +165,15 @@ def test_tasks_queued_in_redis_survive_a_redis_restart(
         accept_event(db, CmsEvent.model_validate(event), webhook_id="msg_restart")
         client = redis.Redis.from_url(url)
         nudge_relay(client)
-        wait_for(lambda: client.llen("events"), what="the relay to queue the fan-out")
+        wait_for(lambda: _fanout_messages(client), what="the relay to queue the fan-out")
         server.stop()  # SHUTDOWN: the append-only file keeps the queue
         server.start()
         processes.worker("after-restart")
-        feed = tmp_path / "var" / "public" / "feeds" / "rss.xml"
-        wait_for(
-            lambda: feed.exists() and event["release"]["title"] in feed.read_text(),
-            90,
-            "the queued task to run after the restart",
-        )
+        wait_for(lambda: _in_feed(tmp_path, event), 90, "the queued task to run after the restart")
     finally:
         processes.stop_all()
         server.stop()
         db.dispose()
-
-
-def _fanout_messages(client: redis.Redis) -> list[bytes]:
-    return [
-        raw
-        for raw in client.lrange("events", 0, -1)
-        if json.loads(raw)["headers"]["task"] == "workers.tasks.fanout"
-    ]
 
 
 def test_a_fan_out_the_broker_lost_is_sent_again(
@@ -191,11 +191,8 @@ def test_a_fan_out_the_broker_lost_is_sent_again(
         lost = wait_for(lambda: _fanout_messages(client), what="the relay to queue the fan-out")
         assert client.lrem("events", 0, lost[0]) == 1  # the broker loses it
         processes.worker("after-loss")
-        feed = tmp_path / "var" / "public" / "feeds" / "rss.xml"
         wait_for(
-            lambda: feed.exists() and event["release"]["title"] in feed.read_text(),
-            90,
-            "the lost fan-out to be sent again and rendered",
+            lambda: _in_feed(tmp_path, event), 90, "the lost fan-out to be sent again and rendered"
         )
         with db.session() as session:
             row = session.scalars(
