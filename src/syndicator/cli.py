@@ -171,6 +171,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
         f"outbox backlog: {report.outbox_backlog}"
         + (f" (oldest {oldest:.0f} s)" if oldest is not None else "")
     )
+    console.print(f"relayed, fan-out not run yet: {report.outbox_awaiting_fanout}")
     ledger = Table("channel", "status", "deliveries", title="Delivery ledger")
     for channel, counts in report.deliveries.items():
         for state, n in counts.items():

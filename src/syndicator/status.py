@@ -11,7 +11,7 @@ from syndicator.queues import ALL_QUEUES
 from syndicator.signals import consuming_queues
 from syndicator.store.db import Database
 from syndicator.store.ledger import counts_by_status
-from syndicator.store.outbox import backlog
+from syndicator.store.outbox import awaiting_fanout, backlog
 
 __all__ = ["SystemStatus", "collect_status", "queue_depths"]
 
@@ -26,6 +26,8 @@ class SystemStatus:
     consuming: dict[str, float | None]
     outbox_backlog: int
     outbox_oldest_seconds: float | None
+    # Relayed, fan-out not run yet; the sweeper re-sends those the broker lost.
+    outbox_awaiting_fanout: int
     deliveries: dict[str, dict[str, int]]
     redis_error: str | None = None
 
@@ -44,6 +46,7 @@ def queue_depths(client: redis.Redis) -> tuple[dict[str, int], int]:
 
 def collect_status(db: Database, client: redis.Redis) -> SystemStatus:
     count, oldest = backlog(db)
+    awaiting = awaiting_fanout(db)
     with db.session() as session:
         counts = counts_by_status(session)
     deliveries: dict[str, dict[str, int]] = {}
@@ -54,6 +57,8 @@ def collect_status(db: Database, client: redis.Redis) -> SystemStatus:
         beats = consuming_queues(client)
         now = time.time()
         consuming = {q: (now - t if t is not None else None) for q, t in beats.items()}
-        return SystemStatus(depths, unacked, consuming, count, oldest, deliveries)
+        return SystemStatus(depths, unacked, consuming, count, oldest, awaiting, deliveries)
     except redis.RedisError as exc:
-        return SystemStatus(None, None, {}, count, oldest, deliveries, redis_error=str(exc))
+        return SystemStatus(
+            None, None, {}, count, oldest, awaiting, deliveries, redis_error=str(exc)
+        )

@@ -60,7 +60,7 @@ def test_demo_run_loads_every_release_and_publishes_the_newest(
         assert status.returncode == 0, status.stderr
         report = json.loads(status.stdout)
         assert set(report["queues"]) == {"events", "feeds", "email", "webhooks"}
-        assert report["outbox_backlog"] == 0
+        assert report["outbox_backlog"] == 0 and report["outbox_awaiting_fanout"] == 0
         assert report["deliveries"] == {"feeds": {"succeeded": 1}}
 
         published = subprocess.run(

@@ -19,6 +19,7 @@ from syndicator.embedded_redis import EmbeddedRedis
 from syndicator.events import CmsEvent
 from syndicator.queues import ALL_QUEUES
 from syndicator.signals import nudge_relay
+from syndicator.status import collect_status
 from syndicator.store.db import Database
 from syndicator.store.intake import accept_event
 from syndicator.store.migrate import upgrade
@@ -190,6 +191,7 @@ def test_a_fan_out_the_broker_lost_is_sent_again(
         nudge_relay(client)
         lost = wait_for(lambda: _fanout_messages(client), what="the relay to queue the fan-out")
         assert client.lrem("events", 0, lost[0]) == 1  # the broker loses it
+        assert collect_status(db, client).outbox_awaiting_fanout == 1  # operators see it
         processes.worker("after-loss")
         wait_for(
             lambda: _in_feed(tmp_path, event), 90, "the lost fan-out to be sent again and rendered"

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from syndicator.store.db import Database
 from syndicator.store.models import OutboxEntry, utcnow
 
-__all__ = ["backlog", "mark_planned", "relay_once", "resend_unplanned"]
+__all__ = ["awaiting_fanout", "backlog", "mark_planned", "relay_once", "resend_unplanned"]
 
 
 def backlog(db: Database) -> tuple[int, float | None]:
@@ -24,6 +24,17 @@ def backlog(db: Database) -> tuple[int, float | None]:
         ).one()
     age = (utcnow() - oldest).total_seconds() if oldest is not None else None
     return int(count), age
+
+
+def awaiting_fanout(db: Database) -> int:
+    """Events on the broker whose fan-out has not run: queued, in a worker, or lost."""
+    with db.session() as session:
+        count = session.scalar(
+            select(func.count()).where(
+                OutboxEntry.planned_at.is_(None), OutboxEntry.relayed_at.is_not(None)
+            )
+        )
+    return int(count or 0)
 
 
 def mark_planned(session: Session, event_id: str) -> None:
