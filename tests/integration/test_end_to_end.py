@@ -106,13 +106,17 @@ def test_backfill_fills_the_feeds_and_sends_nothing(
 ):
     env = system_env(tmp_path, database_url, redis_url, cms_secret)
     demo = Path(__file__).resolve().parents[2] / "demo" / "releases"
-    result = subprocess.run(
-        [sys.executable, "-m", "syndicator", "import", str(demo)],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+
+    def import_demo() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "syndicator", "import", str(demo)],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    result = import_demo()
     assert result.returncode == 0, result.stderr + result.stdout
     feeds = tmp_path / "var" / "public" / "feeds"
     parsed = feedparser.parse((feeds / "rss.xml").read_bytes())
@@ -121,11 +125,5 @@ def test_backfill_fills_the_feeds_and_sends_nothing(
         assert session.scalar(select(func.count()).select_from(Delivery)) == 0
         assert session.scalar(select(func.count()).select_from(OutboxEntry)) == 0
     assert redis.Redis.from_url(redis_url).dbsize() == 0  # nothing was queued
-    again = subprocess.run(
-        [sys.executable, "-m", "syndicator", "import", str(demo)],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    again = import_demo()
     assert again.returncode == 0, again.stderr

@@ -128,7 +128,7 @@ def _archive_plans(
         if bool(rows) != existed:
             for neighbour in (
                 q.older_archived_month(session, scope, month, cutoff),
-                q.newer_archived_month(session, scope, month, cutoff),
+                newer_than(month),
             ):
                 if neighbour is not None:
                     to_render.add(neighbour)
