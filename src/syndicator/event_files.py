@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from syndicator.events import CmsEvent
+from syndicator.events import MAX_JSON_DEPTH, CmsEvent
+from syndicator.json_input import JsonInputError, parse_json
 
 __all__ = ["EventFileError", "expand_paths", "read_events"]
 
@@ -33,20 +33,25 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
+def _parse(where: str, text: str, max_depth: int = MAX_JSON_DEPTH) -> object:
+    try:
+        return parse_json(text, max_depth)
+    except JsonInputError as exc:
+        raise EventFileError(where, f"malformed JSON: {exc}") from exc
+
+
 def _documents(path: Path) -> Iterator[tuple[str, object]]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise EventFileError(str(path), str(exc)) from exc
-    try:
-        if path.suffix == ".jsonl":
-            for number, line in enumerate(text.splitlines(), 1):
-                if line.strip():
-                    yield f"{path}:{number}", json.loads(line)
-            return
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise EventFileError(str(path), f"malformed JSON: {exc.msg} at line {exc.lineno}") from exc
+    if path.suffix == ".jsonl":
+        for number, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                yield f"{path}:{number}", _parse(f"{path}:{number}", line)
+        return
+    # A file holds an array of events: one level more than a single event.
+    document = _parse(str(path), text, MAX_JSON_DEPTH + 1)
     if isinstance(document, list):
         for index, item in enumerate(document):
             yield f"{path}[{index}]", item

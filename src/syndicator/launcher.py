@@ -6,15 +6,17 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import httpx
 from rich.console import Console
 
-from syndicator.config import PROJECT_ROOT, Settings, load_settings
+from syndicator.config import PROJECT_ROOT, Settings, load_settings, redact_url
 from syndicator.embedded_redis import EmbeddedRedis
 from syndicator.event_files import read_events
 from syndicator.feeds.publish import rebuild_all
+from syndicator.permissions import private_dir
 from syndicator.queues import ALL_QUEUES
 from syndicator.secrets_file import ensure_secret, random_token
 from syndicator.signing import generate_secret, sign_headers
@@ -23,11 +25,17 @@ from syndicator.store.intake import import_events
 from syndicator.store.migrate import upgrade
 from syndicator.supervisor import Child, Supervisor
 
-__all__ = ["DEMO_DIR", "launch", "load_demo"]
+__all__ = ["DEMO_DIR", "generated_secrets", "launch", "load_demo"]
 
 log = logging.getLogger("syndicator.run")
 
 DEMO_DIR = PROJECT_ROOT / "demo" / "releases"
+
+# Secrets `syndicator run` generates when the environment gives none: (variable, file, maker).
+_GENERATED_SECRETS: tuple[tuple[str, str, Callable[[], str]], ...] = (
+    ("SYNDICATOR_CMS_SECRET", "cms_secret", generate_secret),
+    ("SYNDICATOR_ADMIN_TOKEN", "admin_token", random_token),
+)
 
 
 def _children(settings: Settings, host: str, port: int) -> list[Child]:
@@ -112,16 +120,12 @@ def load_demo(
 
 def launch(host: str, port: int, demo: bool, console: Console) -> int:
     settings = load_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     upgrade(settings.database_url)
     env = dict(os.environ)
     env["SYNDICATOR_DATA_DIR"] = str(settings.data_dir)
-    if not settings.cms_secret:
-        secret, _ = ensure_secret(settings.secrets_dir, "cms_secret", generate_secret)
-        env["SYNDICATOR_CMS_SECRET"] = secret
-    if not settings.admin_token:
-        token, _ = ensure_secret(settings.secrets_dir, "admin_token", random_token)
-        env["SYNDICATOR_ADMIN_TOKEN"] = token
+    generated = generated_secrets(settings.secrets_dir, env)
+    env.update(generated)
     embedded = None
     if settings.redis_url is None:
         embedded = EmbeddedRedis(settings.embedded_redis_dir, settings.embedded_redis_socket)
@@ -134,7 +138,7 @@ def launch(host: str, port: int, demo: bool, console: Console) -> int:
         _wait_healthy(web_url)
         if demo:
             load_demo(settings, web_url, console)
-        _print_welcome(console, settings, web_url, embedded is not None)
+        _print_welcome(console, settings, web_url, embedded is not None, generated)
         return supervisor.wait()
     finally:
         supervisor.stop()
@@ -142,16 +146,35 @@ def launch(host: str, port: int, demo: bool, console: Console) -> int:
             embedded.stop()
 
 
-def _print_welcome(console: Console, settings: Settings, web_url: str, embedded: bool) -> None:
+def generated_secrets(directory: Path, environ: Mapping[str, str]) -> dict[str, str]:
+    """The secrets the environment does not give, generated once and kept in ``directory``,
+    by variable name. Only these are ours to show; the operator's own stay unprinted."""
+    return {
+        variable: ensure_secret(directory, name, generate)[0]
+        for variable, name, generate in _GENERATED_SECRETS
+        if not environ.get(variable, "").strip()
+    }
+
+
+def _print_welcome(
+    console: Console,
+    settings: Settings,
+    web_url: str,
+    embedded: bool,
+    generated: Mapping[str, str],
+) -> None:
+    cms_secret = generated.get("SYNDICATOR_CMS_SECRET", "(from SYNDICATOR_CMS_SECRET)")
+    admin_token = generated.get("SYNDICATOR_ADMIN_TOKEN", "(from SYNDICATOR_ADMIN_TOKEN)")
+    redis = redact_url(settings.redis_url or "")
     console.rule("[bold]syndicator[/]")
     console.print(f"  홈페이지       {web_url}/")
     console.print(f"  RSS 피드       {web_url}/feeds/rss.xml")
     console.print(f"  피드 목록      {web_url}/feeds/")
     console.print(f"  API 문서       {web_url}/docs")
     console.print(f"  준비 상태      {web_url}/readyz")
-    console.print(f"  Redis          {'embedded, ' if embedded else ''}{settings.redis_url}")
-    console.print(f"  Database       {settings.database_url}")
-    console.print(f"  CMS secret     {settings.cms_secret}")
-    console.print(f"  Admin token    {settings.admin_token}")
+    console.print(f"  Redis          {'embedded, ' if embedded else ''}{redis}")
+    console.print(f"  Database       {redact_url(settings.database_url)}")
+    console.print(f"  CMS secret     {cms_secret}")
+    console.print(f"  Admin token    {admin_token}")
     console.print("  Publish:       syndicator publish demo/releases/867.json")
     console.print("  Ctrl-C stops everything.")

@@ -7,6 +7,8 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
+from syndicator.permissions import private_dir
+
 __all__ = ["ensure_secret", "random_token"]
 
 
@@ -16,10 +18,9 @@ def random_token() -> str:
 
 def ensure_secret(directory: Path, name: str, generate: Callable[[], str]) -> tuple[str, bool]:
     """Return the stored secret, creating it first if needed; the flag says it is new."""
-    path = directory / name
+    path = private_dir(directory) / name
     if path.is_file() and path.read_text().strip():
         return path.read_text().strip(), False
-    directory.mkdir(parents=True, exist_ok=True)
     value = generate()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:

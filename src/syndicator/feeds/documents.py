@@ -21,6 +21,7 @@ from syndicator.feeds.urls import (
 )
 from syndicator.render.entries import entry_from_release, tombstone_from_release
 from syndicator.render.feeds import render_atom, render_json, render_rss
+from syndicator.render.iri import xml_safe
 from syndicator.render.model import DocumentKind, FeedDocument, FeedEntry, FormatUrls, Tombstone
 from syndicator.store.models import Release
 
@@ -91,10 +92,12 @@ def _feed_id(settings: Settings, scope: Scope) -> str:
 
 
 def _title(settings: Settings, scope: Scope) -> tuple[str, str]:
+    # Names come from the CMS and live on in the taxonomy: the last guard is here.
+    name = xml_safe(scope.name)
     if scope.kind == "department":
-        return f"{settings.site_title} · {scope.name}", f"{scope.name}에서 발표한 보도자료"
+        return f"{settings.site_title} · {name}", f"{name}에서 발표한 보도자료"
     if scope.kind == "category":
-        return f"{settings.site_title} · {scope.name}", f"{scope.name} 분야 보도자료"
+        return f"{settings.site_title} · {name}", f"{name} 분야 보도자료"
     return settings.site_title, settings.site_description
 
 
@@ -130,7 +133,7 @@ def archive_document(
     newer: Month | None,
 ) -> FeedDocument:
     title, _ = _title(settings, scope)
-    about = f"{scope.name} " if scope.kind != "site" else ""
+    about = f"{xml_safe(scope.name)} " if scope.kind != "site" else ""
     return FeedDocument(
         kind=DocumentKind.ARCHIVE,
         # One logical feed spread over documents: archives share their live feed's id.

@@ -72,7 +72,7 @@ def entry_id(site_domain: str, release_id: int, published_at: datetime) -> str:
 
 
 def rights_text(license_code: str) -> str:
-    return _KOGL.get(license_code, license_code)
+    return _KOGL.get(license_code) or xml_safe(license_code)
 
 
 def absolute_body(body_html: str, base_url: str) -> str:
@@ -81,9 +81,18 @@ def absolute_body(body_html: str, base_url: str) -> str:
     if not body:
         return ""
     wrapper = lxml.html.fragment_fromstring(body, create_parent="div")
-    wrapper.rewrite_links(lambda link: iri_to_uri(urljoin(base_url, link.strip())))
+    wrapper.rewrite_links(lambda link: _absolute_link(link, base_url))
     html = etree.tostring(wrapper, encoding="unicode", method="html")
     return html[len("<div>") : -len("</div>")]
+
+
+def _absolute_link(link: str, base_url: str) -> str | None:
+    # Intake drops links that cannot become URIs; one stored before that is dropped here
+    # (None removes the attribute) rather than failing the whole feed.
+    try:
+        return iri_to_uri(urljoin(base_url, link.strip()))
+    except ValueError:
+        return None
 
 
 def _size_label(size: int | None) -> str:

@@ -12,6 +12,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from syndicator.permissions import private_dir, private_file
+
 __all__ = ["Database", "normalise_url"]
 
 
@@ -38,6 +40,15 @@ def _sqlite_begin_immediate(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _create_private_sqlite(path: Path) -> None:
+    """Only the owner may read the database: SQLite gives its -wal and -shm files the
+    main file's mode, so creating that one with 600 covers all three."""
+    if not path.parent.exists():
+        # Only a directory we create: an existing one (a home directory) is not ours to tighten.
+        private_dir(path.parent)
+    private_file(path)
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = normalise_url(url)
@@ -45,7 +56,7 @@ class Database:
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if self.is_sqlite:
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                _create_private_sqlite(Path(parsed.database))
             self.engine: Engine = create_engine(
                 self.url, connect_args={"check_same_thread": False, "timeout": 30}
             )

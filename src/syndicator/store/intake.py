@@ -2,22 +2,37 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from syndicator.events import CmsEvent, EventType
 from syndicator.events import Release as ReleaseSchema
+from syndicator.logs import kv
 from syndicator.store.db import Database
 from syndicator.store.models import Event, OutboxEntry, Release, ReleaseCategory
+from syndicator.store.quarantine import lift
 from syndicator.store.taxonomy import slug_for
 
-__all__ = ["IntakeResult", "accept_event", "import_events", "new_event_id", "store_event"]
+__all__ = [
+    "MAX_WEBHOOK_ID",
+    "IntakeResult",
+    "accept_event",
+    "import_events",
+    "new_event_id",
+    "store_event",
+]
+
+log = logging.getLogger("syndicator.intake")
+
+# The events.webhook_id column's width.
+MAX_WEBHOOK_ID = 200
 
 Outcome = Literal["applied", "stale", "unchanged", "duplicate"]
 
@@ -84,6 +99,8 @@ def _apply(session: Session, event: CmsEvent, event_id: str, existing: Release |
         session.add(row)
     else:
         session.execute(delete(ReleaseCategory).where(ReleaseCategory.release_id == data.id))
+        # A new version is a new chance: every channel tries the release again.
+        lift(session, data.id)
     slugs = {slug_for(session, "category", name) for name in data.categories}
     session.add_all(
         ReleaseCategory(release_id=data.id, slug=s, published_at=data.published_at)
@@ -92,7 +109,13 @@ def _apply(session: Session, event: CmsEvent, event_id: str, existing: Release |
 
 
 def store_event(
-    session: Session, event: CmsEvent, *, webhook_id: str, source: str, enqueue: bool
+    session: Session,
+    event: CmsEvent,
+    *,
+    webhook_id: str,
+    source: str,
+    enqueue: bool,
+    body_sha256: str | None = None,
 ) -> IntakeResult:
     """Record one event inside the caller's transaction."""
     existing = session.get(Release, event.release.id, with_for_update=True)
@@ -112,6 +135,7 @@ def store_event(
             source=source,
             outcome=outcome,
             payload=event.model_dump(mode="json"),
+            body_sha256=body_sha256,
         )
     )
     queued = False
@@ -123,22 +147,48 @@ def store_event(
     return IntakeResult(event_id=event_id, outcome=outcome, queued=queued)
 
 
-def _previous(db: Database, webhook_id: str) -> IntakeResult | None:
+def _previous(db: Database, webhook_id: str, body_sha256: str | None) -> IntakeResult | None:
     with db.session() as session:
-        found = session.scalar(select(Event.id).where(Event.webhook_id == webhook_id))
-    return IntakeResult(found, "duplicate", False) if found else None
+        found = session.execute(
+            select(Event.id, Event.body_sha256).where(Event.webhook_id == webhook_id)
+        ).first()
+        if found is None:
+            return None
+        event_id, stored = found
+        if body_sha256 is not None and stored is not None and stored != body_sha256:
+            # Still a duplicate (the first body won), but the sender has a bug: count it.
+            session.execute(
+                update(Event)
+                .where(Event.id == event_id)
+                .values(mismatched_replays=Event.mismatched_replays + 1)
+            )
+            log.warning(
+                kv(
+                    msg="webhook-id replayed with a different body; first body kept",
+                    webhook_id=webhook_id,
+                    event_id=event_id,
+                )
+            )
+    return IntakeResult(event_id, "duplicate", False)
 
 
-def accept_event(db: Database, event: CmsEvent, *, webhook_id: str) -> IntakeResult:
+def accept_event(
+    db: Database, event: CmsEvent, *, webhook_id: str, body_sha256: str | None = None
+) -> IntakeResult:
     """Commit a hook's event; the same webhook-id is accepted once and acknowledged always."""
     for attempt in range(3):
-        previous = _previous(db, webhook_id)
+        previous = _previous(db, webhook_id, body_sha256)
         if previous is not None:
             return previous
         try:
             with db.session() as session:
                 return store_event(
-                    session, event, webhook_id=webhook_id, source="hook", enqueue=True
+                    session,
+                    event,
+                    webhook_id=webhook_id,
+                    source="hook",
+                    enqueue=True,
+                    body_sha256=body_sha256,
                 )
         except IntegrityError:
             # A concurrent request won a race: the same webhook-id (answered above on the

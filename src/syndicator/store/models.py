@@ -27,6 +27,7 @@ __all__ = [
     "DeliveryAttempt",
     "Event",
     "OutboxEntry",
+    "Quarantine",
     "Release",
     "ReleaseCategory",
     "Taxon",
@@ -89,6 +90,9 @@ class Event(Base):
     outcome: Mapped[str] = mapped_column(String(20))  # applied | stale | unchanged
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     payload: Mapped[dict[str, Any]]
+    # The raw body's SHA-256: a replayed webhook-id with other bytes means a sender bug.
+    body_sha256: Mapped[str | None] = mapped_column(String(64))
+    mismatched_replays: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class Release(Base):
@@ -227,3 +231,22 @@ class DeliveryAttempt(Base):
     detail: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_delivery_attempts_delivery", "delivery_id", "started_at"),)
+
+
+class Quarantine(Base):
+    """A release one channel could not render or deliver: left out until it changes.
+
+    One bad release must fail alone; the channel carries on with everything else, and
+    the release's next update or retraction (or an operator) lifts the quarantine.
+    """
+
+    __tablename__ = "quarantine"
+
+    release_id: Mapped[int] = mapped_column(
+        ForeignKey("releases.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel: Mapped[str] = mapped_column(String(40), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(40))
+    error_class: Mapped[str] = mapped_column(String(80))
+    detail: Mapped[str] = mapped_column(Text)
+    quarantined_at: Mapped[datetime] = mapped_column(default=utcnow)

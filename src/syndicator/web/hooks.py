@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import hashlib
 import logging
 from typing import Any
 
@@ -10,14 +10,15 @@ import redis
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from syndicator.events import CmsEvent
+from syndicator.json_input import JsonInputError, parse_json
 from syndicator.logs import kv
 from syndicator.signals import nudge_relay
 from syndicator.signing import SignatureError, verify
-from syndicator.store.intake import accept_event
+from syndicator.store.intake import MAX_WEBHOOK_ID, accept_event
 from syndicator.web.problems import problem, validation_errors
 from syndicator.web.state import AppState
 
@@ -93,11 +94,11 @@ _OPENAPI: dict[str, Any] = {
         "naming the field and the reason; on any error nothing is stored or queued."
     ),
     responses={
-        400: {"description": "Malformed JSON", **_PROBLEM},
+        400: {"description": "Malformed JSON, or a bad webhook-id header", **_PROBLEM},
         401: {"description": "Missing, invalid or expired signature", **_PROBLEM},
         413: {"description": "Body over 1 MiB", **_PROBLEM},
         415: {"description": "Content type is not JSON", **_PROBLEM},
-        422: {"description": "Schema violation", **_PROBLEM},
+        422: {"description": "Schema violation: the problem names each field", **_PROBLEM},
         503: {"description": "Database unavailable: not stored, retry", **_PROBLEM},
     },
     openapi_extra=_OPENAPI,
@@ -118,32 +119,36 @@ async def receive_cms_hook(request: Request) -> Response:
             "send the event as application/json",
             [{"field": "content-type", "reason": "must be application/json"}],
         )
-    if not settings.cms_secret:
+    if not settings.cms_secrets:
         return problem(503, "Not configured", "SYNDICATOR_CMS_SECRET is not set")
     try:
-        webhook_id = verify(settings.cms_secret, body, dict(request.headers))
+        # HMAC over up to 1 MiB per configured secret: off the event loop.
+        webhook_id = await run_in_threadpool(
+            verify, settings.cms_secrets, body, dict(request.headers)
+        )
     except SignatureError as exc:
         return problem(
             401, "Invalid signature", str(exc), [{"field": "webhook-signature", "reason": str(exc)}]
         )
     except UnicodeDecodeError:
         return problem(400, "Malformed body", "the body is not UTF-8")
+    if not 1 <= len(webhook_id) <= MAX_WEBHOOK_ID:
+        reason = f"must be 1 to {MAX_WEBHOOK_ID} characters, got {len(webhook_id)}"
+        return problem(400, "Invalid header", reason, [{"field": "webhook-id", "reason": reason}])
     try:
-        document = json.loads(body)
-    except json.JSONDecodeError as exc:
-        return problem(
-            400,
-            "Malformed JSON",
-            f"{exc.msg} at line {exc.lineno} column {exc.colno}",
-            [{"field": "(body)", "reason": exc.msg}],
-        )
+        document = parse_json(body)
+    except JsonInputError as exc:
+        return problem(400, "Malformed JSON", str(exc), [{"field": "(body)", "reason": str(exc)}])
     try:
         event = CmsEvent.model_validate(document)
     except ValidationError as exc:
         errors = validation_errors(exc)
         return problem(422, "Schema violation", f"{len(errors)} field(s) are invalid", errors)
+    digest = hashlib.sha256(body).hexdigest()
     try:
-        result = await run_in_threadpool(accept_event, state.db, event, webhook_id=webhook_id)
+        result = await run_in_threadpool(
+            accept_event, state.db, event, webhook_id=webhook_id, body_sha256=digest
+        )
     except OperationalError as exc:
         # Not accepted, so the CMS must send it again; say when.
         log.error(
@@ -159,6 +164,14 @@ async def receive_cms_hook(request: Request) -> Response:
             "the event was not stored; retry shortly",
             headers={"Retry-After": "5"},
         )
+    except DataError as exc:
+        # The schema's bounds should make this unreachable; if one is missed, the input
+        # is still at fault, and a 5xx would make the sender retry it forever.
+        reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
+        log.warning(
+            kv(msg="hook refused: database rejected a value", webhook_id=webhook_id, reason=reason)
+        )
+        return problem(422, "Value out of range", reason, [{"field": "(body)", "reason": reason}])
     log.info(
         kv(
             msg="hook accepted",

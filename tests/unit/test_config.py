@@ -1,0 +1,60 @@
+"""Settings from the environment: several CMS secrets, and URLs safe to print."""
+
+from __future__ import annotations
+
+import pytest
+
+from syndicator.config import load_settings, redact_url
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "postgresql://postgres:s3cret@localhost:5432/test",
+            "postgresql://postgres:***@localhost:5432/test",
+        ),
+        (
+            "postgresql+psycopg://app:s3cret@db.internal/syndicator?sslmode=require",
+            "postgresql+psycopg://app:***@db.internal/syndicator?sslmode=require",
+        ),
+        ("postgresql://app@db/syndicator", "postgresql://app@db/syndicator"),
+        ("sqlite:////srv/var/syndicator.db", "sqlite:////srv/var/syndicator.db"),
+        ("sqlite://", "sqlite://"),
+        ("redis://user:s3cret@redis:6379/0", "redis://user:***@redis:6379/0"),
+        ("redis://:s3cret@redis:6379/0", "redis://:***@redis:6379/0"),
+        ("rediss://default:s3cret@cache.example:6380", "rediss://default:***@cache.example:6380"),
+        ("redis://redis:6379/2", "redis://redis:6379/2"),
+        ("redis://redis/0?password=s3cret&db=1", "redis://redis/0?password=***&db=1"),
+        ("unix:///run/redis.sock?db=3", "unix:///run/redis.sock?db=3"),
+        ("unix://:s3cret@/run/redis.sock?db=3", "unix://:***@/run/redis.sock?db=3"),
+        ("unix:///run/redis.sock?password=s3cret", "unix:///run/redis.sock?password=***"),
+    ],
+)
+def test_redact_url_hides_only_the_password(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+def test_redact_url_hides_a_libpq_password_parameter() -> None:
+    shown = redact_url("postgresql://app@db/syndicator?password=s3cret")
+    assert "s3cret" not in shown and shown.startswith("postgresql://app@db/syndicator?password=")
+
+
+def test_cms_secret_holds_several_secrets_split_on_whitespace(tmp_path) -> None:
+    settings = load_settings(
+        {"SYNDICATOR_DATA_DIR": str(tmp_path), "SYNDICATOR_CMS_SECRET": " whsec_new \n whsec_old "}
+    )
+    assert settings.cms_secrets == ("whsec_new", "whsec_old")
+    assert settings.cms_secret == "whsec_new"  # the one we sign with
+
+
+def test_the_generated_secret_is_used_when_the_variable_is_empty(tmp_path) -> None:
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "cms_secret").write_text("whsec_generated\n")
+    environ = {"SYNDICATOR_DATA_DIR": str(tmp_path), "SYNDICATOR_CMS_SECRET": "  "}
+    assert load_settings(environ).cms_secrets == ("whsec_generated",)
+
+
+def test_no_secret_anywhere_is_an_empty_tuple(tmp_path) -> None:
+    settings = load_settings({"SYNDICATOR_DATA_DIR": str(tmp_path)})
+    assert settings.cms_secrets == () and settings.cms_secret is None
