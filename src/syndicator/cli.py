@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import typer
@@ -11,8 +14,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from syndicator.config import load_settings
+from syndicator.config import load_settings, redact_url
 from syndicator.logs import configure_logging
+
+if TYPE_CHECKING:
+    from syndicator.store.db import Database
+    from syndicator.store.quarantine import QuarantinedRelease
 
 __all__ = ["app", "main"]
 
@@ -67,7 +74,20 @@ def migrate() -> None:
 
     settings = load_settings()
     upgrade(settings.database_url)
-    console.print(f"[green]database is up to date[/] ({settings.database_url})")
+    console.print(f"[green]database is up to date[/] ({redact_url(settings.database_url)})")
+
+
+secret_app = typer.Typer(help="Make secrets for syndicator's configuration.", no_args_is_help=True)
+app.add_typer(secret_app, name="secret")
+
+
+@secret_app.command("generate")
+def secret_generate() -> None:
+    """Print a new `whsec_…` secret for SYNDICATOR_CMS_SECRET, and nothing else (pipe it)."""
+    from syndicator.signing import generate_secret
+
+    # Plain print, not rich: no wrapping or colour codes in what is piped.
+    print(generate_secret())
 
 
 @app.command()
@@ -146,8 +166,6 @@ def import_(
 @app.command()
 def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Queue depths, outbox backlog and delivery counts by status."""
-    import dataclasses
-
     from syndicator.redis_urls import redis_client
     from syndicator.status import collect_status
     from syndicator.store.db import Database
@@ -177,17 +195,105 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
         for state, n in counts.items():
             ledger.add_row(channel, state, str(n))
     console.print(ledger)
+    if report.quarantined_total:
+        console.print(
+            f"[yellow]quarantined releases: {report.quarantined_total}[/] "
+            "(syndicator releases quarantined)"
+        )
+    if report.mismatched_replays:
+        console.print(
+            f"[yellow]webhook-ids replayed with a different body: {report.mismatched_replays}[/]"
+            " (the CMS reuses ids: a sender bug)"
+        )
 
 
 @app.command("rebuild-feeds")
 def rebuild_feeds() -> None:
-    """Render every feed document from the database (repair, after restoring a backup)."""
+    """Render every feed document from the database (repair, after restoring a backup).
+
+    Releases that fail to render are quarantined and reported; the exit status is 0 when
+    everything else rendered."""
     from syndicator.feeds.publish import rebuild_all
     from syndicator.store.db import Database
 
     settings = load_settings()
-    changed = rebuild_all(Database(settings.database_url), settings)
+    with Database(settings.database_url) as db:
+        changed = rebuild_all(db, settings)
+        held = _quarantined(db)
     console.print(f"[green]{len(changed)} feed documents changed[/]")
+    if held:
+        console.print(_quarantine_table(held))
+        console.print("fix them in the CMS (an update retries), or: syndicator releases retry ID")
+
+
+releases_app = typer.Typer(
+    help="Releases that a channel quarantined because they fail to render.",
+    no_args_is_help=True,
+)
+app.add_typer(releases_app, name="releases")
+
+
+def _quarantined(db: Database) -> Sequence[QuarantinedRelease]:
+    from syndicator.store.quarantine import list_quarantined
+
+    with db.session() as session:
+        return list_quarantined(session)
+
+
+def _quarantine_table(held: Sequence[QuarantinedRelease]) -> Table:
+    table = Table("release", "channel", "since", "error", "detail", title="Quarantined releases")
+    for item in held:
+        table.add_row(
+            str(item.release_id),
+            item.channel,
+            item.since.strftime("%Y-%m-%d %H:%M:%S"),
+            item.error_class,
+            item.detail[:200],
+        )
+    return table
+
+
+@releases_app.command("quarantined")
+def releases_quarantined(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List quarantined releases: left out of a channel until updated or retried."""
+    from syndicator.store.db import Database
+
+    settings = load_settings()
+    with Database(settings.database_url) as db:
+        held = _quarantined(db)
+    if as_json:
+        rows = [{**dataclasses.asdict(h), "since": h.since.isoformat()} for h in held]
+        console.print_json(json.dumps(rows, ensure_ascii=False))
+    elif held:
+        console.print(_quarantine_table(held))
+    else:
+        console.print("no release is quarantined")
+
+
+@releases_app.command("retry")
+def releases_retry(
+    release_id: int = typer.Argument(..., help="The release number."),
+) -> None:
+    """Lift a release's quarantine and queue its feeds delivery again."""
+    from syndicator.channels.feeds import SITE_TARGET, FeedsChannel
+    from syndicator.store.db import Database
+    from syndicator.store.ledger import requeue
+    from syndicator.store.models import Release
+    from syndicator.store.quarantine import lift
+
+    settings = load_settings()
+    with Database(settings.database_url) as db, db.session() as session:
+        release = session.get(Release, release_id)
+        if release is None:
+            errors.print(f"[red]no release {release_id}[/]")
+            raise typer.Exit(2)
+        lifted = lift(session, release_id)
+        requeue(session, release.last_event_id, FeedsChannel.name, SITE_TARGET)
+    state = "lifted its quarantine and queued" if lifted else "was not quarantined; queued"
+    console.print(
+        f"release {release_id}: {state} its feeds delivery; a feeds worker renders it "
+        "within seconds (see syndicator status)"
+    )
 
 
 def main() -> None:

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import redis
+from sqlalchemy import func, select
 
 from syndicator.queues import ALL_QUEUES
 from syndicator.signals import consuming_queues
 from syndicator.store.db import Database
 from syndicator.store.ledger import counts_by_status
+from syndicator.store.models import Event, Quarantine
 from syndicator.store.outbox import awaiting_fanout, backlog
+from syndicator.store.quarantine import QuarantinedRelease, list_quarantined
 
 __all__ = ["SystemStatus", "collect_status", "queue_depths"]
+
+QUARANTINE_SHOWN = 50
 
 # kombu's Redis transport keeps priorities in sibling lists named with these separators.
 _PRIORITY_SUFFIXES = ("", *(f"\x06\x16{p}" for p in (3, 6, 9)))
@@ -30,6 +36,11 @@ class SystemStatus:
     outbox_awaiting_fanout: int
     deliveries: dict[str, dict[str, int]]
     redis_error: str | None = None
+    # Releases a channel leaves out because they fail to render (newest first, capped).
+    quarantined: list[dict[str, Any]] = field(default_factory=list)
+    quarantined_total: int = 0
+    # Replays of a webhook-id with a different body: the sender has a bug.
+    mismatched_replays: int = 0
 
 
 def queue_depths(client: redis.Redis) -> tuple[dict[str, int], int]:
@@ -44,21 +55,46 @@ def queue_depths(client: redis.Redis) -> tuple[dict[str, int], int]:
     return depths, int(values[-1])
 
 
+def _quarantine_entry(item: QuarantinedRelease) -> dict[str, Any]:
+    return {
+        "release_id": item.release_id,
+        "channel": item.channel,
+        "event_id": item.event_id,
+        "error_class": item.error_class,
+        "detail": item.detail,
+        "since": item.since.isoformat(),
+    }
+
+
 def collect_status(db: Database, client: redis.Redis) -> SystemStatus:
     count, oldest = backlog(db)
     awaiting = awaiting_fanout(db)
     with db.session() as session:
         counts = counts_by_status(session)
+        held = list_quarantined(session, limit=QUARANTINE_SHOWN)
+        held_total = session.scalar(select(func.count()).select_from(Quarantine)) or 0
+        mismatched = session.scalar(select(func.sum(Event.mismatched_replays))) or 0
     deliveries: dict[str, dict[str, int]] = {}
     for (channel, status), n in sorted(counts.items()):
         deliveries.setdefault(channel, {})[status] = n
+    report = SystemStatus(
+        None,
+        None,
+        {},
+        count,
+        oldest,
+        awaiting,
+        deliveries,
+        quarantined=[_quarantine_entry(item) for item in held],
+        quarantined_total=held_total,
+        mismatched_replays=int(mismatched),
+    )
     try:
-        depths, unacked = queue_depths(client)
+        report.queues, report.unacked = queue_depths(client)
         beats = consuming_queues(client)
-        now = time.time()
-        consuming = {q: (now - t if t is not None else None) for q, t in beats.items()}
-        return SystemStatus(depths, unacked, consuming, count, oldest, awaiting, deliveries)
     except redis.RedisError as exc:
-        return SystemStatus(
-            None, None, {}, count, oldest, awaiting, deliveries, redis_error=str(exc)
-        )
+        report.redis_error = str(exc)
+        return report
+    now = time.time()
+    report.consuming = {q: (now - t if t is not None else None) for q, t in beats.items()}
+    return report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import locale
 import re
 from dataclasses import replace
@@ -263,3 +264,35 @@ def test_feedgen_alone_still_drops_atom_enclosure_attributes() -> None:
     fe.enclosure("https://example.kr/a.hwp", "10", "application/x-hwp")
     link = etree.fromstring(fg.atom_str()).find(f"{ATOM}entry/{ATOM}link")
     assert link is not None and link.attrib == {"href": "https://example.kr/a.hwp"}
+
+
+def test_rss_plain_text_never_reaches_a_reader_as_markup() -> None:
+    """RSS readers treat <title> and <description> as HTML: after one XML decode they must
+    hold escaped text, never the markup itself."""
+    script = "<script>alert(1)</script>"
+    made = entry(9, title=f"{script} & 대구", summary=f"요약 {script}", department=f"과{script}")
+    doc = document((made,), title=f"대구 {script}", description=f"소개 {script}")
+    tree = etree.fromstring(render_rss(doc))
+    texts = [
+        node.text or ""
+        for node in tree.iter("title", "description")
+        if node.getparent() is not None
+    ]
+    assert len(texts) == 4  # channel and item, title and description
+    for text in texts:
+        assert "<script" not in text and "&lt;script&gt;" in text, text
+    item = tree.find("channel/item")
+    assert item is not None
+    assert item.findtext("title") == "&lt;script&gt;alert(1)&lt;/script&gt; &amp; 대구"
+    # A reader that renders it as HTML shows exactly the text the CMS sent.
+    title = _parsed(render_rss(doc)).entries[0].title_detail
+    assert title.type == "text/html" and html.unescape(title.value) == f"{script} & 대구"
+
+
+def test_atom_and_json_feed_carry_plain_text_as_text() -> None:
+    script = "<script>alert(1)</script>"
+    made = entry(9, title=f"{script} & 대구", summary=f"요약 {script}")
+    atom = etree.fromstring(render_atom(document((made,))))
+    assert atom.findtext(f"{ATOM}entry/{ATOM}title") == f"{script} & 대구"
+    title = atom.find(f"{ATOM}entry/{ATOM}title")
+    assert title is not None and title.get("type", "text") == "text"

@@ -11,6 +11,7 @@ from syndicator.channels.base import ChannelContext, DeliveryReport, EventRecord
 from syndicator.feeds.publish import publish_changes
 from syndicator.store.ledger import Claimed
 from syndicator.store.models import Event
+from syndicator.store.quarantine import QuarantinedRelease, quarantined_among
 
 __all__ = ["FeedsChannel"]
 
@@ -34,12 +35,13 @@ class FeedsChannel:
     def deliver(self, jobs: Sequence[Claimed]) -> DeliveryReport:
         event_ids = [job.event_id for job in jobs]
         with self.ctx.db.session() as session:
-            release_ids = set(
-                session.scalars(select(Event.release_id).where(Event.id.in_(event_ids)))
-            )
-        changed = publish_changes(self.ctx.db, self.ctx.settings, sorted(release_ids))
+            query = select(Event.id, Event.release_id).where(Event.id.in_(event_ids))
+            release_of = dict(session.execute(query).tuples().all())
+        changed = publish_changes(self.ctx.db, self.ctx.settings, set(release_of.values()))
+        with self.ctx.db.session() as session:
+            held = quarantined_among(session, self.name, release_of.values())
         outcomes = [
-            Outcome(job.delivery_id, ok=True, detail=f"{len(changed)} documents changed")
+            self._outcome(job, held.get(release_of.get(job.event_id, -1)), len(changed))
             for job in jobs
         ]
         follow_ups = []
@@ -47,3 +49,16 @@ class FeedsChannel:
             # The newest claimed row's event owns the pings, so a replay keys the same rows.
             follow_ups.append(FollowUp("websub", jobs[-1].event_id, tuple(changed)))
         return DeliveryReport(outcomes, follow_ups)
+
+    @staticmethod
+    def _outcome(job: Claimed, held: QuarantinedRelease | None, changed: int) -> Outcome:
+        if held is None:
+            return Outcome(job.delivery_id, ok=True, detail=f"{changed} documents changed")
+        # Not retryable: the same bytes fail the same way. An update lifts the quarantine.
+        return Outcome(
+            job.delivery_id,
+            ok=False,
+            retryable=False,
+            error_class=held.error_class,
+            detail=f"release {held.release_id} quarantined: {held.detail}",
+        )

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -34,14 +35,28 @@ from syndicator.logs import kv
 from syndicator.render.model import EMPTY_FEED_UPDATED
 from syndicator.store.db import Database
 from syndicator.store.models import Release
+from syndicator.store.quarantine import quarantine
 
-__all__ = ["TOMBSTONE_LIMIT", "publish_changes", "rebuild_all"]
+__all__ = ["TOMBSTONE_LIMIT", "Culprits", "publish_changes", "rebuild_all"]
 
 log = logging.getLogger(__name__)
 
 # Atom feeds carry the newest retractions as tombstones; a bounded query, not a time window,
 # so a re-render with no database change gives the same bytes whenever it runs.
 TOMBSTONE_LIMIT = 20
+# Each round quarantines at least one release; a bound keeps a bug from looping forever.
+MAX_QUARANTINE_ROUNDS = 20
+CHANNEL = q.CHANNEL
+
+T = TypeVar("T")
+
+
+class Culprits(Exception):
+    """Releases that fail to render on their own, by id, with their errors."""
+
+    def __init__(self, errors: dict[int, Exception]) -> None:
+        super().__init__(", ".join(f"{i}: {type(e).__name__}" for i, e in errors.items()))
+        self.errors = errors
 
 
 @dataclass
@@ -157,22 +172,98 @@ def _plan_changes(session: Session, settings: Settings, ids: Sequence[int]) -> _
     return plan
 
 
+RenderRows = Callable[[Sequence[Release], Sequence[Release]], list[Output]]
+
+
+def _guarded(
+    render: RenderRows, rows: Sequence[Release], retracted: Sequence[Release]
+) -> list[Output]:
+    """Render one document; if it fails, find the releases that fail on their own.
+
+    Each entry and tombstone is probed alone in the same kind of document. Those that
+    fail are the culprits (:class:`Culprits`); if none fails alone, the fault is the
+    document's own, and the original error stands.
+    """
+    try:
+        return render(rows, retracted)
+    except Exception as exc:
+        culprits: dict[int, Exception] = {}
+        for row in rows:
+            _probe(render, [row], [], row.id, culprits)
+        for row in retracted:
+            _probe(render, [], [row], row.id, culprits)
+        if not culprits:
+            raise
+        raise Culprits(culprits) from exc
+
+
+def _probe(
+    render: RenderRows,
+    rows: Sequence[Release],
+    retracted: Sequence[Release],
+    release_id: int,
+    culprits: dict[int, Exception],
+) -> None:
+    try:
+        render(rows, retracted)
+    except Exception as exc:
+        # Only a release that fails again, the same way, is at fault: a one-off (a
+        # time limit firing mid-probe) must not quarantine an innocent one.
+        try:
+            render(rows, retracted)
+        except type(exc):
+            culprits.setdefault(release_id, exc)
+        except Exception:
+            pass
+
+
 def _render_live(settings: Settings, cache: EntryCache, plan: _LivePlan) -> list[Output]:
-    doc = live_document(
-        settings,
-        plan.scope,
-        cache.entries(plan.rows),
-        cache.tombstones(plan.retracted),
-        plan.prev_archive,
-    )
-    return render_live(plan.scope, doc)
+    def render(rows: Sequence[Release], retracted: Sequence[Release]) -> list[Output]:
+        doc = live_document(
+            settings,
+            plan.scope,
+            cache.entries(rows),
+            cache.tombstones(retracted),
+            plan.prev_archive,
+        )
+        return render_live(plan.scope, doc)
+
+    return _guarded(render, plan.rows, plan.retracted)
 
 
 def _render_archive(settings: Settings, cache: EntryCache, plan: _ArchivePlan) -> Output:
-    doc = archive_document(
-        settings, plan.scope, plan.month, cache.entries(plan.rows), plan.older, plan.newer
-    )
-    return render_archive(plan.scope, plan.month, doc)
+    def render(rows: Sequence[Release], _: Sequence[Release]) -> list[Output]:
+        doc = archive_document(
+            settings, plan.scope, plan.month, cache.entries(rows), plan.older, plan.newer
+        )
+        return [render_archive(plan.scope, plan.month, doc)]
+
+    return _guarded(render, plan.rows, ())[0]
+
+
+@dataclass
+class _Rendered:
+    """Everything one publish writes, rendered before anything is written."""
+
+    outputs: list[Output] = field(default_factory=list)
+    index: Output | None = None
+    removals: list[Path] = field(default_factory=list)
+
+
+def _render_plan(settings: Settings, plan: _Plan) -> _Rendered:
+    cache = EntryCache(settings.site_domain)
+    rendered = _Rendered()
+    index_time = EMPTY_FEED_UPDATED
+    for live in plan.live:
+        outputs = _render_live(settings, cache, live)
+        if live.scope == SITE:
+            index_time = outputs[0].content_time
+        rendered.outputs += outputs
+    rendered.outputs += [_render_archive(settings, cache, a) for a in plan.archives]
+    rendered.removals = [settings.feeds_dir / archive_path(s, m) for s, m in plan.removals]
+    if plan.index is not None:
+        rendered.index = Output(INDEX_PATH, INDEX_PATH, plan.index, index_time)
+    return rendered
 
 
 def _write(settings: Settings, outputs: Iterable[Output]) -> list[str]:
@@ -183,22 +274,40 @@ def _write(settings: Settings, outputs: Iterable[Output]) -> list[str]:
     ]
 
 
-def _write_plan(settings: Settings, plan: _Plan) -> list[str]:
-    cache = EntryCache(settings.site_domain)
-    changed: list[str] = []
-    index_time = EMPTY_FEED_UPDATED
-    for live in plan.live:
-        outputs = _render_live(settings, cache, live)
-        if live.scope == SITE:
-            index_time = outputs[0].content_time
-        changed += _write(settings, outputs)
-    changed += _write(settings, (_render_archive(settings, cache, a) for a in plan.archives))
-    for scope, month in plan.removals:
-        remove_document(settings.feeds_dir / archive_path(scope, month))
-    if plan.index is not None:
+def _write_rendered(settings: Settings, rendered: _Rendered) -> list[str]:
+    changed = _write(settings, rendered.outputs)
+    for path in rendered.removals:
+        remove_document(path)
+    if rendered.index is not None:
         # Not a feed, so not a WebSub topic: written, never reported.
-        write_document(settings.feeds_dir / INDEX_PATH, plan.index, index_time)
+        _write(settings, [rendered.index])
     return changed
+
+
+def _quarantine(db: Database, culprits: Culprits) -> None:
+    with db.session() as session:
+        for release_id, error in culprits.errors.items():
+            if quarantine(session, release_id, CHANNEL, error) is not None:
+                log.warning(
+                    kv(
+                        msg="release quarantined: it fails to render, so feeds leave it out",
+                        release_id=release_id,
+                        error=type(error).__name__,
+                        detail=str(error)[:300],
+                    )
+                )
+
+
+def _with_quarantine(db: Database, attempt: Callable[[], T]) -> T:
+    """Run ``attempt``; while it names culprits, quarantine them and run it again."""
+    for _ in range(MAX_QUARANTINE_ROUNDS):
+        try:
+            return attempt()
+        except Culprits as found:
+            _quarantine(db, found)
+    raise RuntimeError(
+        f"feeds still fail after quarantining releases {MAX_QUARANTINE_ROUNDS} times"
+    )
 
 
 def publish_changes(db: Database, settings: Settings, release_ids: Iterable[int]) -> list[str]:
@@ -207,12 +316,16 @@ def publish_changes(db: Database, settings: Settings, release_ids: Iterable[int]
     if not ids:
         return []
     started = time.perf_counter()
-    with feeds_lock(settings.feeds_dir):
+
+    def attempt() -> tuple[_Plan, list[str]]:
         # Read in one short transaction, render and write after it: SQLite sessions here
         # take the write lock at BEGIN, and intake must not wait for lxml.
         with db.session() as session:
             plan = _plan_changes(session, settings, ids)
-        changed = _write_plan(settings, plan)
+        return plan, _write_rendered(settings, _render_plan(settings, plan))
+
+    with feeds_lock(settings.feeds_dir):
+        plan, changed = _with_quarantine(db, attempt)
     log.info(
         kv(
             msg="feeds published",
@@ -263,7 +376,7 @@ class _ArchiveWalk:
         self.waiting.clear()
 
     def _write(self, plan: _ArchivePlan) -> None:
-        out = _render_archive(self.settings, self.cache, plan)
+        out = _render_archive(self.settings, self.cache, plan)  # may raise Culprits
         self.changed += _write(self.settings, [out])
         self.kept.add(self.settings.feeds_dir / out.path)
 
@@ -309,23 +422,28 @@ def _remove_strays(settings: Settings, kept: set[Path]) -> None:
 def rebuild_all(db: Database, settings: Settings) -> list[str]:
     """Render every document from the database (backfill, repair)."""
     started = time.perf_counter()
-    with feeds_lock(settings.feeds_dir):
+
+    def attempt() -> tuple[list[Scope], list[str]]:
         with db.session() as session:
             scopes = [SITE, *q.all_scopes(session)]
             states = {s: _scope_state(session, settings, s, spread=1) for s in scopes}
             newest = states[SITE].live.prev_archive
             plan = _Plan(live=[state.live for state in states.values()])
             plan.index = render_index(settings, scopes, newest)
-        changed = _write_plan(settings, plan)
+        changed = _write_rendered(settings, _render_plan(settings, plan))
         cutoffs = {scope: state.cutoff for scope, state in states.items()}
         archived, kept = _rebuild_archives(db, settings, cutoffs, newest)
         _remove_strays(settings, kept)
+        return scopes, changed + archived
+
+    with feeds_lock(settings.feeds_dir):
+        scopes, changed = _with_quarantine(db, attempt)
     log.info(
         kv(
             msg="feeds rebuilt",
             scopes=len(scopes),
-            changed=len(changed) + len(archived),
+            changed=len(changed),
             duration_ms=f"{(time.perf_counter() - started) * 1000:.1f}",
         )
     )
-    return changed + archived
+    return changed

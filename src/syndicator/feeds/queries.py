@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session
 
 from syndicator.feeds.scopes import Month, Scope
 from syndicator.store.models import Event, Release, ReleaseCategory, Taxon
+from syndicator.store.quarantine import not_quarantined
 
 __all__ = [
+    "CHANNEL",
     "RETRACTION_WINDOW",
     "Cutoff",
     "ReleaseHistory",
@@ -31,7 +33,10 @@ __all__ = [
     "scopes_named",
 ]
 
-_LIVE = Release.retracted_at.is_(None)
+# The ledger's name for this channel: what it quarantines, feeds leave out.
+CHANNEL = "feeds"
+_RENDERABLE = not_quarantined(CHANNEL)
+_LIVE = and_(Release.retracted_at.is_(None), _RENDERABLE)
 # How many of the newest retractions (site-wide) are candidates for a feed's tombstones.
 RETRACTION_WINDOW = 200
 _NEWEST_FIRST = (Release.published_at.desc(), Release.id.desc())
@@ -110,7 +115,7 @@ def recent_retractions(session: Session, scope: Scope, limit: int) -> list[Relea
     order = (Release.retracted_at.desc(), Release.id.desc())
     window = (
         select(Release.id)
-        .where(Release.retracted_at.is_not(None))
+        .where(Release.retracted_at.is_not(None), _RENDERABLE)
         .order_by(*order)
         .limit(RETRACTION_WINDOW)
     )

@@ -14,7 +14,9 @@ proves feedgen's formatter is not called.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from email.utils import format_datetime
+from html import escape
 from typing import Any
 
 from feedgen.ext.base import BaseExtension
@@ -45,11 +47,22 @@ JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 GENERATOR = "syndicator"
 
 
-def _generator(doc: FeedDocument) -> Any:
+def _as_is(text: str) -> str:
+    return text
+
+
+def _rss_text(text: str) -> str:
+    """RSS readers treat <title> and <description> as HTML: escape plain text for HTML,
+    and feedgen escapes it again for XML, so ``<script>`` never reaches a reader as markup.
+    Atom (type="text") and JSON Feed say what they carry and need neither."""
+    return escape(text, quote=False)
+
+
+def _generator(doc: FeedDocument, text: Callable[[str], str] = _as_is) -> Any:
     fg = FeedGenerator()
     fg.id(doc.feed_id)
-    fg.title(doc.title)
-    fg.description(doc.description)  # also the Atom subtitle
+    fg.title(text(doc.title))
+    fg.description(text(doc.description))  # also the Atom subtitle
     fg.language(doc.language)
     fg.generator(GENERATOR)
     if doc.author_name:
@@ -70,12 +83,12 @@ def _archive_links(doc: FeedDocument) -> list[tuple[str, str, str | None]]:
     return links
 
 
-def _add_common_entry(fg: Any, entry: FeedEntry) -> Any:
+def _add_common_entry(fg: Any, entry: FeedEntry, text: Callable[[str], str] = _as_is) -> Any:
     fe = fg.add_entry(order="append")
     fe.id(entry.id)  # also the RSS guid, isPermaLink="false"
-    fe.title(entry.title)
+    fe.title(text(entry.title))
     fe.link(href=entry.url)
-    fe.summary(entry.summary)  # RSS description
+    fe.summary(text(entry.summary))  # RSS description
     fe.content(entry.content_html, type="html")  # RSS content:encoded; never type="CDATA"
     for category in entry.categories:
         fe.category(term=category)
@@ -108,7 +121,7 @@ def render_atom(doc: FeedDocument) -> bytes:
 def render_rss(doc: FeedDocument) -> bytes:
     if doc.self_urls.rss is None:
         raise ValueError("this document has no RSS representation")
-    fg = _generator(doc)
+    fg = _generator(doc, _rss_text)
     fg.register_extension("syn", RssChannelExtension, EntryExtension, atom=False, rss=True)
     # feedgen defaults lastBuildDate to now(): clear it (no public setter for None) and write
     # our own from the content, so equal data gives equal bytes and no locale switching.
@@ -119,7 +132,7 @@ def render_rss(doc: FeedDocument) -> bytes:
     fg.link(href=doc.self_urls.rss, rel="self", type=RSS_TYPE)
     fg.link(href=doc.html_url, rel="alternate", type="text/html")
     for entry in doc.sorted_entries:
-        fe = _add_common_entry(fg, entry)
+        fe = _add_common_entry(fg, entry, _rss_text)
         if entry.enclosures:
             first = entry.enclosures[0]
             # RSS allows one enclosure; the RSS Advisory Board says use length 0 when unknown.

@@ -28,6 +28,7 @@ __all__ = [
     "ensure_deliveries",
     "has_due",
     "record_attempt",
+    "requeue",
 ]
 
 # Celery kills a task after this long (workers/app.py uses it) ...
@@ -78,6 +79,18 @@ def ensure_deliveries(
     if missing:
         session.execute(insert(Delivery), missing)
     return list(session.scalars(select(Delivery.id).where(Delivery.key.in_(keys))))
+
+
+def requeue(session: Session, event_id: str, channel: str, target: str) -> int:
+    """An operator's retry: the row is due now, whatever its state; the sweeper takes it."""
+    (delivery_id,) = ensure_deliveries(session, event_id, channel, [target])
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id)
+        .values(status="pending", next_attempt_at=None, claim_token=None, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return delivery_id
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
