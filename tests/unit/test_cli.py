@@ -5,10 +5,23 @@ from typer.testing import CliRunner
 
 from syndicator.cli import app
 
-COMMANDS = ["run", "web", "migrate", "publish", "import", "status", "rebuild-feeds"]
+COMMANDS = [
+    "run",
+    "web",
+    "migrate",
+    "publish",
+    "import",
+    "status",
+    "rebuild-feeds",
+    "secret",
+    "secret generate",
+    "releases",
+    "releases quarantined",
+    "releases retry",
+]
 
 
-@pytest.mark.parametrize("command", [[], *([c] for c in COMMANDS)])
+@pytest.mark.parametrize("command", [[], *(c.split() for c in COMMANDS)])
 def test_help(command: list[str]) -> None:
     result = CliRunner().invoke(app, [*command, "--help"])
     assert result.exit_code == 0, result.output
