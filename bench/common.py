@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from syndicator.events import CmsEvent
+from syndicator.events.schema import CmsEvent
 
 KST = ZoneInfo("Asia/Seoul")
 DEPARTMENTS = (

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bench.common import synthetic_event, synthetic_events, timed, verdict
 from syndicator.config import Settings, load_settings
-from syndicator.events import CmsEvent
+from syndicator.events.schema import CmsEvent
 from syndicator.feeds.publish import publish_changes, rebuild_all
 from syndicator.feeds.scopes import SITE, Month
 from syndicator.feeds.urls import archive_path

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bench.common import percentile, verdict
 from syndicator.channels.feeds import FeedsChannel
-from syndicator.signing import generate_secret
+from syndicator.events.signing import generate_secret
 from tests.factories import make_event
 from tests.system import RunningSystem
 

@@ -10,8 +10,8 @@ import pytest
 import redis
 
 from syndicator.config import Settings, load_settings
-from syndicator.embedded_redis import EmbeddedRedis
-from syndicator.signing import generate_secret
+from syndicator.events.signing import generate_secret
+from syndicator.runtime.embedded_redis import EmbeddedRedis
 from syndicator.store.db import Database
 from syndicator.store.migrate import upgrade
 from tests.services import fresh_postgres_database, postgres_admin_url, redis_answers, with_db

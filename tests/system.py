@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import httpx
 
-from syndicator.signing import sign_headers
+from syndicator.events.signing import sign_headers
 from tests.services import free_port
 
 T = TypeVar("T")

@@ -5,10 +5,11 @@ from __future__ import annotations
 from celery import Celery
 from kombu import Exchange, Queue
 
+from syndicator.channels.registry import ALL_QUEUES, EVENTS_QUEUE
 from syndicator.config import load_settings
-from syndicator.queues import ALL_QUEUES, EVENTS_QUEUE
-from syndicator.redis_urls import broker_url
+from syndicator.runtime.redis_urls import broker_url
 from syndicator.store.ledger import TASK_TIME_LIMIT_SECONDS
+from workers.task_names import FANOUT, HEARTBEAT, SWEEP
 
 __all__ = ["HEARTBEAT_SECONDS", "RESTORE_SCAN_SECONDS", "app"]
 
@@ -21,7 +22,7 @@ settings = load_settings()
 RESTORE_SCAN_SECONDS = max(1, min(10, settings.visibility_timeout // 10))
 
 app = Celery(
-    "syndicator", broker=broker_url(settings), include=["workers.tasks", "workers.signals"]
+    "syndicator", broker=broker_url(settings), include=["workers.tasks", "workers.lifecycle"]
 )
 app.conf.update(
     # At-least-once: ack after the task body ran, requeue when the child dies.
@@ -58,14 +59,14 @@ app.conf.update(
         Queue(name, Exchange(name, type="direct"), routing_key=name) for name in ALL_QUEUES
     ],
     task_routes={
-        "workers.tasks.fanout": {"queue": EVENTS_QUEUE},
-        "workers.tasks.sweep": {"queue": EVENTS_QUEUE},
+        FANOUT: {"queue": EVENTS_QUEUE},
+        SWEEP: {"queue": EVENTS_QUEUE},
     },
     beat_schedule={
-        "sweep-due-deliveries": {"task": "workers.tasks.sweep", "schedule": SWEEP_SECONDS},
+        "sweep-due-deliveries": {"task": SWEEP, "schedule": SWEEP_SECONDS},
         **{
             f"heartbeat-{queue}": {
-                "task": "workers.tasks.heartbeat",
+                "task": HEARTBEAT,
                 "schedule": HEARTBEAT_SECONDS,
                 "args": [queue],
                 "options": {"queue": queue, "expires": HEARTBEAT_SECONDS * 3},
@@ -76,4 +77,4 @@ app.conf.update(
 )
 
 # Signal handlers (relay in beat, readiness in workers) must be connected in every process.
-import workers.signals  # noqa: E402, F401
+import workers.lifecycle  # noqa: E402, F401

@@ -10,12 +10,15 @@ import logging
 import threading
 
 import redis
+from celery import Celery
 
+from syndicator.channels.registry import EVENTS_QUEUE
 from syndicator.logs import kv
-from syndicator.redis_urls import redis_client
-from syndicator.signals import OUTBOX_NUDGE_KEY
+from syndicator.runtime.coordination import OUTBOX_NUDGE_KEY
+from syndicator.runtime.redis_urls import redis_client
 from syndicator.store.outbox import relay_once
-from workers.runtime import runtime
+from workers.process import runtime
+from workers.task_names import FANOUT
 
 __all__ = ["Relay"]
 
@@ -25,14 +28,14 @@ POLL_SECONDS = 1.0
 
 
 class Relay(threading.Thread):
-    def __init__(self) -> None:
+    def __init__(self, app: Celery) -> None:
         super().__init__(name="outbox-relay", daemon=True)
+        self.app = app
         self.stopping = threading.Event()
 
     def _send(self, event_id: str) -> None:
-        from workers.tasks import fanout
-
-        fanout.apply_async(args=[event_id], retry=False)
+        # By name: the relay never imports the tasks (tasks import the app, which loads us).
+        self.app.send_task(FANOUT, args=[event_id], queue=EVENTS_QUEUE, retry=False)
         log.info(kv(msg="event relayed", event_id=event_id))
 
     def _wait(self, client: redis.Redis) -> None:

@@ -6,14 +6,15 @@ import logging
 from collections.abc import Iterable
 from datetime import timedelta
 
-from syndicator.coalescer import Coalescer
-from syndicator.delivery import Enqueue, load_event, plan_event, run_due
+from syndicator.delivery.coalescer import Coalescer
+from syndicator.delivery.runner import Enqueue, load_event, plan_event, run_due
 from syndicator.logs import kv
-from syndicator.signals import mark_consuming
+from syndicator.runtime.coordination import mark_consuming
 from syndicator.store.ledger import TASK_TIME_LIMIT_SECONDS, due_for_retry, has_due
 from syndicator.store.outbox import resend_unplanned
 from workers.app import RESTORE_SCAN_SECONDS, app
-from workers.runtime import runtime
+from workers.process import runtime
+from workers.task_names import DELIVER, DELIVER_PENDING, FANOUT, HEARTBEAT, SWEEP
 
 __all__ = ["deliver", "deliver_pending", "enqueue", "fanout", "heartbeat", "sweep"]
 
@@ -37,7 +38,7 @@ def enqueue(work: Iterable[Enqueue]) -> None:
             )
 
 
-@app.task(name="workers.tasks.fanout")
+@app.task(name=FANOUT)
 def fanout(event_id: str) -> None:
     rt = runtime()
     event = load_event(rt.db, event_id)
@@ -47,13 +48,13 @@ def fanout(event_id: str) -> None:
     enqueue(plan_event(rt.db, rt.channels, event))
 
 
-@app.task(name="workers.tasks.deliver")
+@app.task(name=DELIVER)
 def deliver(channel: str, delivery_ids: list[int]) -> None:
     rt = runtime()
     enqueue(run_due(rt.db, rt.channels[channel], delivery_ids))
 
 
-@app.task(name="workers.tasks.deliver_pending")
+@app.task(name=DELIVER_PENDING)
 def deliver_pending(channel_name: str) -> None:
     """Coalesce: one run at a time takes every due row; requests during it fold in."""
     rt = runtime()
@@ -73,7 +74,7 @@ def deliver_pending(channel_name: str) -> None:
         deliver_pending.apply_async(args=[channel_name], queue=channel.queue)
 
 
-@app.task(name="workers.tasks.sweep")
+@app.task(name=SWEEP)
 def sweep() -> None:
     """Enqueue retries whose time has come, rows whose task was lost, and fan-outs the
     broker lost."""
@@ -91,6 +92,6 @@ def sweep() -> None:
         log.warning(kv(msg="fan-out sent again", count=len(lost), event_ids=",".join(lost)))
 
 
-@app.task(name="workers.tasks.heartbeat")
+@app.task(name=HEARTBEAT)
 def heartbeat(queue: str) -> None:
     mark_consuming(runtime().redis, queue)

@@ -39,7 +39,7 @@ def run(
     demo: bool = typer.Option(False, "--demo", help="Load the demo releases after start-up."),
 ) -> None:
     """Start the web app, a worker on every queue and the scheduler (embedded Redis by default)."""
-    from syndicator.launcher import launch
+    from syndicator.runtime.launcher import launch
 
     configure_logging()
     raise typer.Exit(launch(host, port, demo, console))
@@ -84,7 +84,7 @@ app.add_typer(secret_app, name="secret")
 @secret_app.command("generate")
 def secret_generate() -> None:
     """Print a new `whsec_…` secret for SYNDICATOR_CMS_SECRET, and nothing else (pipe it)."""
-    from syndicator.signing import generate_secret
+    from syndicator.events.signing import generate_secret
 
     # Plain print, not rich: no wrapping or colour codes in what is piped.
     print(generate_secret())
@@ -97,7 +97,7 @@ def publish(
     webhook_id: str = typer.Option(None, help="Message id; default a new random one."),
 ) -> None:
     """Sign an event with SYNDICATOR_CMS_SECRET and post it to the CMS hook."""
-    from syndicator.signing import sign_headers
+    from syndicator.events.signing import sign_headers
 
     settings = load_settings()
     if not settings.cms_secret:
@@ -127,7 +127,7 @@ def import_(
     batch_size: int = typer.Option(500, help="Events per transaction."),
 ) -> None:
     """Backfill past releases into the store and the feeds. Nobody is emailed or called."""
-    from syndicator.event_files import EventFileError, read_events
+    from syndicator.events.files import EventFileError, read_events
     from syndicator.feeds.publish import rebuild_all
     from syndicator.store.db import Database
     from syndicator.store.intake import import_events
@@ -166,8 +166,8 @@ def import_(
 @app.command()
 def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Queue depths, outbox backlog and delivery counts by status."""
-    from syndicator.redis_urls import redis_client
-    from syndicator.status import collect_status
+    from syndicator.runtime.redis_urls import redis_client
+    from syndicator.runtime.status import collect_status
     from syndicator.store.db import Database
 
     settings = load_settings()

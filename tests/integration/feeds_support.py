@@ -16,9 +16,9 @@ from lxml import etree
 from starlette.applications import Starlette
 
 from syndicator.config import Settings
-from syndicator.events import CmsEvent
+from syndicator.events.schema import CmsEvent
 from syndicator.feeds.publish import publish_changes
-from syndicator.render.model import KST
+from syndicator.feeds.render.model import KST
 from syndicator.store.db import Database
 from syndicator.store.intake import new_event_id, store_event
 from syndicator.web.feeds import feed_routes

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from syndicator.config import load_settings
-from syndicator.event_files import read_events
+from syndicator.events.files import read_events
 from syndicator.feeds.publish import rebuild_all
 from syndicator.store.db import Database
 from syndicator.store.intake import import_events

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from syndicator.queues import CHANNEL_QUEUES
+from syndicator.channels.registry import CHANNEL_QUEUES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO_ROOT / "compose.yaml"

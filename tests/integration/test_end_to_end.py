@@ -13,7 +13,7 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-from syndicator.embedded_redis import EmbeddedRedis
+from syndicator.runtime.embedded_redis import EmbeddedRedis
 from syndicator.store.db import Database
 from syndicator.store.models import Delivery, DeliveryAttempt, OutboxEntry
 from syndicator.store.outbox import backlog

@@ -14,11 +14,11 @@ import redis
 from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook
 
+from syndicator.channels.registry import ALL_QUEUES
 from syndicator.config import Settings
-from syndicator.events import CmsEvent
-from syndicator.queues import ALL_QUEUES
-from syndicator.signals import mark_consuming
-from syndicator.signing import sign_headers
+from syndicator.events.schema import CmsEvent
+from syndicator.events.signing import sign_headers
+from syndicator.runtime.coordination import mark_consuming
 from syndicator.store.db import Database
 from syndicator.store.intake import accept_event
 from syndicator.store.migrate import upgrade

@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from syndicator.config import Settings
 from syndicator.feeds.publish import publish_changes
-from syndicator.status import collect_status
+from syndicator.runtime.status import collect_status
 from syndicator.store.db import Database
 from syndicator.store.migrate import upgrade
 from syndicator.store.models import Quarantine

@@ -9,9 +9,9 @@ from typing import ClassVar
 import pytest
 from sqlalchemy import select, update
 
-from syndicator.channels.base import DeliveryReport, EventRecord, Outcome
-from syndicator.delivery import load_event, next_attempt_at, plan_event, run_due
-from syndicator.events import CmsEvent
+from syndicator.channels.base import DeliveryOutcome, DeliveryReport, EventRecord
+from syndicator.delivery.runner import load_event, next_attempt_at, plan_event, run_due
+from syndicator.events.schema import CmsEvent
 from syndicator.store.db import Database
 from syndicator.store.intake import store_event
 from syndicator.store.ledger import Claimed, claim, due_for_retry, ensure_deliveries
@@ -42,7 +42,7 @@ class RecordingChannel:
         if self.fail_with:
             return DeliveryReport(
                 [
-                    Outcome(
+                    DeliveryOutcome(
                         j.delivery_id,
                         ok=False,
                         retryable=self.retryable,
@@ -52,7 +52,7 @@ class RecordingChannel:
                     for j in jobs
                 ]
             )
-        return DeliveryReport([Outcome(j.delivery_id, ok=True) for j in jobs])
+        return DeliveryReport([DeliveryOutcome(j.delivery_id, ok=True) for j in jobs])
 
 
 def an_event(db: Database, release_id: int = 1) -> str:

@@ -3,7 +3,7 @@
 from alembic import command
 from sqlalchemy import select
 
-from syndicator.events import CmsEvent
+from syndicator.events.schema import CmsEvent
 from syndicator.store.db import Database
 from syndicator.store.intake import store_event
 from syndicator.store.migrate import alembic_config, upgrade

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from syndicator.config import Settings
-from syndicator.events import CmsEvent
+from syndicator.events.schema import CmsEvent
 from syndicator.feeds.publish import publish_changes, rebuild_all
 from syndicator.store.db import Database
 from syndicator.store.intake import new_event_id, store_event

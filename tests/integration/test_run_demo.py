@@ -12,6 +12,7 @@ import feedparser
 import httpx
 from sqlalchemy import select
 
+from syndicator.channels.registry import ALL_QUEUES
 from syndicator.store.db import Database
 from syndicator.store.models import Delivery
 from tests.system import RunningSystem, system_env, wait_for
@@ -59,7 +60,7 @@ def test_demo_run_loads_every_release_and_publishes_the_newest(
         )
         assert status.returncode == 0, status.stderr
         report = json.loads(status.stdout)
-        assert set(report["queues"]) == {"events", "feeds", "email", "webhooks"}
+        assert tuple(report["queues"]) == ALL_QUEUES
         assert report["outbox_backlog"] == 0 and report["outbox_awaiting_fanout"] == 0
         assert report["deliveries"] == {"feeds": {"succeeded": 1}}
 

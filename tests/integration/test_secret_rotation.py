@@ -13,7 +13,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from syndicator.config import load_settings
-from syndicator.signing import generate_secret
+from syndicator.events.signing import generate_secret
 from syndicator.store.migrate import upgrade
 from syndicator.web.app import create_app
 from tests.factories import make_event

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from syndicator.feeds.websub import ping_hub
+from syndicator.channels.websub_ping import ping_hub
 from syndicator.store.db import Database
 from syndicator.store.models import Delivery, DeliveryAttempt
 from tests.factories import make_event

@@ -15,11 +15,11 @@ import pytest
 import redis
 from sqlalchemy import select
 
-from syndicator.embedded_redis import EmbeddedRedis
-from syndicator.events import CmsEvent
-from syndicator.queues import ALL_QUEUES
-from syndicator.signals import nudge_relay
-from syndicator.status import collect_status
+from syndicator.channels.registry import ALL_QUEUES
+from syndicator.events.schema import CmsEvent
+from syndicator.runtime.coordination import nudge_relay
+from syndicator.runtime.embedded_redis import EmbeddedRedis
+from syndicator.runtime.status import collect_status
 from syndicator.store.db import Database
 from syndicator.store.intake import accept_event
 from syndicator.store.migrate import upgrade

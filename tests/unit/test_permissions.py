@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from syndicator.launcher import generated_secrets
 from syndicator.permissions import private_dir
+from syndicator.runtime.launcher import generated_secrets
 from syndicator.store.db import Database
 
 

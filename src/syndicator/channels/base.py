@@ -20,10 +20,10 @@ from syndicator.store.ledger import Claimed
 __all__ = [
     "Channel",
     "ChannelContext",
+    "DeliveryOutcome",
     "DeliveryReport",
     "EventRecord",
     "FollowUp",
-    "Outcome",
 ]
 
 
@@ -37,7 +37,7 @@ class EventRecord:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class DeliveryOutcome:
     delivery_id: int
     ok: bool
     retryable: bool = True
@@ -59,7 +59,7 @@ class FollowUp:
 
 @dataclass(frozen=True)
 class DeliveryReport:
-    outcomes: list[Outcome]
+    outcomes: list[DeliveryOutcome]
     follow_ups: list[FollowUp] = field(default_factory=list)
 
 
@@ -80,6 +80,8 @@ class Channel(Protocol):
     min_interval: ClassVar[float]
     # Delays before retries 2, 3, ...; the attempt after the last one is final.
     retry_delays: ClassVar[tuple[float, ...]]
+
+    def __init__(self, ctx: ChannelContext) -> None: ...
 
     def plan(self, event: EventRecord) -> Sequence[str]: ...
 

@@ -7,7 +7,13 @@ from typing import ClassVar
 
 from sqlalchemy import select
 
-from syndicator.channels.base import ChannelContext, DeliveryReport, EventRecord, FollowUp, Outcome
+from syndicator.channels.base import (
+    ChannelContext,
+    DeliveryOutcome,
+    DeliveryReport,
+    EventRecord,
+    FollowUp,
+)
 from syndicator.feeds.publish import publish_changes
 from syndicator.store.ledger import Claimed
 from syndicator.store.models import Event
@@ -51,11 +57,11 @@ class FeedsChannel:
         return DeliveryReport(outcomes, follow_ups)
 
     @staticmethod
-    def _outcome(job: Claimed, held: QuarantinedRelease | None, changed: int) -> Outcome:
+    def _outcome(job: Claimed, held: QuarantinedRelease | None, changed: int) -> DeliveryOutcome:
         if held is None:
-            return Outcome(job.delivery_id, ok=True, detail=f"{changed} documents changed")
+            return DeliveryOutcome(job.delivery_id, ok=True, detail=f"{changed} documents changed")
         # Not retryable: the same bytes fail the same way. An update lifts the quarantine.
-        return Outcome(
+        return DeliveryOutcome(
             job.delivery_id,
             ok=False,
             retryable=False,

@@ -6,8 +6,8 @@ import time
 from collections.abc import Sequence
 from typing import ClassVar
 
-from syndicator.channels.base import ChannelContext, DeliveryReport, EventRecord, Outcome
-from syndicator.feeds.websub import ping_hub
+from syndicator.channels.base import ChannelContext, DeliveryOutcome, DeliveryReport, EventRecord
+from syndicator.channels.websub_ping import ping_hub
 from syndicator.store.ledger import Claimed
 
 __all__ = ["WebSubChannel"]
@@ -34,7 +34,7 @@ class WebSubChannel:
             started = time.perf_counter()
             if hub is None:
                 outcomes.append(
-                    Outcome(
+                    DeliveryOutcome(
                         job.delivery_id,
                         ok=False,
                         retryable=False,
@@ -45,7 +45,7 @@ class WebSubChannel:
                 continue
             result = ping_hub(self.ctx.http, hub, job.target)
             outcomes.append(
-                Outcome(
+                DeliveryOutcome(
                     job.delivery_id,
                     ok=result.ok,
                     retryable=result.retryable,

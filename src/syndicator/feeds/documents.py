@@ -10,6 +10,16 @@ from datetime import datetime
 from typing import ClassVar
 
 from syndicator.config import Settings
+from syndicator.events.uris import xml_safe
+from syndicator.feeds.render.entries import entry_from_release, tombstone_from_release
+from syndicator.feeds.render.formats import render_atom, render_json, render_rss
+from syndicator.feeds.render.model import (
+    DocumentKind,
+    FeedDocument,
+    FeedEntry,
+    FormatUrls,
+    Tombstone,
+)
 from syndicator.feeds.scopes import Month, Scope
 from syndicator.feeds.urls import (
     archive_path,
@@ -19,10 +29,6 @@ from syndicator.feeds.urls import (
     index_url,
     scope_urls,
 )
-from syndicator.render.entries import entry_from_release, tombstone_from_release
-from syndicator.render.feeds import render_atom, render_json, render_rss
-from syndicator.render.iri import xml_safe
-from syndicator.render.model import DocumentKind, FeedDocument, FeedEntry, FormatUrls, Tombstone
 from syndicator.store.models import Release
 
 __all__ = [

@@ -11,11 +11,9 @@ from typing import Any
 
 from syndicator.config import Settings
 from syndicator.feeds.scopes import SITE, Month, Scope
-from syndicator.feeds.urls import archive_url, html_url, index_url, scope_urls
+from syndicator.feeds.urls import INDEX_PATH, archive_url, html_url, index_url, scope_urls
 
 __all__ = ["INDEX_PATH", "render_index"]
-
-INDEX_PATH = "index.json"
 
 
 def _scope_entry(settings: Settings, scope: Scope) -> dict[str, Any]:

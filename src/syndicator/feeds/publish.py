@@ -27,12 +27,12 @@ from syndicator.feeds.documents import (
     render_archive,
     render_live,
 )
-from syndicator.feeds.index import INDEX_PATH, render_index
+from syndicator.feeds.index import render_index
+from syndicator.feeds.render.model import EMPTY_FEED_UPDATED
 from syndicator.feeds.scopes import SITE, Month, Scope
 from syndicator.feeds.storage import feeds_lock, remove_document, write_document
-from syndicator.feeds.urls import archive_path
+from syndicator.feeds.urls import ARCHIVE_GLOBS, INDEX_PATH, archive_path
 from syndicator.logs import kv
-from syndicator.render.model import EMPTY_FEED_UPDATED
 from syndicator.store.db import Database
 from syndicator.store.models import Release
 from syndicator.store.quarantine import quarantine
@@ -406,11 +406,8 @@ def _rebuild_archives(
     return walk.changed, walk.kept
 
 
-_ARCHIVE_GLOBS = ("archive/*.xml", "departments/*/archive/*.xml", "categories/*/archive/*.xml")
-
-
 def _remove_strays(settings: Settings, kept: set[Path]) -> None:
-    for pattern in _ARCHIVE_GLOBS:
+    for pattern in ARCHIVE_GLOBS:
         for path in settings.feeds_dir.glob(pattern):
             if path not in kept:
                 remove_document(path)

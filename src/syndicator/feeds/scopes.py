@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
-from syndicator.render.model import KST
+from syndicator.feeds.render.model import KST
 
 __all__ = ["SITE", "Month", "Scope", "ScopeKind"]
 

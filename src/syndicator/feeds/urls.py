@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from syndicator.config import Settings
+from syndicator.events.uris import iri_to_uri
+from syndicator.feeds.render.model import FormatUrls
 from syndicator.feeds.scopes import Month, Scope
-from syndicator.render.iri import iri_to_uri
-from syndicator.render.model import FormatUrls
 
 __all__ = [
+    "ARCHIVE_GLOBS",
     "FEEDS_PATH",
     "FORMAT_FILES",
+    "INDEX_PATH",
+    "SERVABLE_PATH",
     "Format",
     "absolute_url",
     "archive_path",
@@ -24,9 +28,26 @@ __all__ = [
 ]
 
 FEEDS_PATH = "/feeds"
+INDEX_PATH = "index.json"
 Format = Literal["rss", "atom", "json"]
 FORMAT_FILES: dict[Format, str] = {"rss": "rss.xml", "atom": "atom.xml", "json": "feed.json"}
 _SCOPE_DIRS = {"site": "", "department": "departments/", "category": "categories/"}
+_ARCHIVE_DIR = "archive/"
+_MONTH_FILE = "[0-9]{4}-[0-9]{2}\\.xml"
+
+# Every path under feeds_dir (and /feeds/) a document can have, and nothing else. Slugs
+# are ASCII [a-z0-9-] (store.taxonomy), so ``..`` can never match.
+SERVABLE_PATH = re.compile(
+    "(?:(?:"
+    + "|".join(re.escape(d.rstrip("/")) for d in _SCOPE_DIRS.values() if d)
+    + ")/[a-z0-9][a-z0-9-]{0,199}/)?(?:"
+    + "|".join(re.escape(name) for name in FORMAT_FILES.values())
+    + f"|{_ARCHIVE_DIR}{_MONTH_FILE})|{re.escape(INDEX_PATH)}"
+)
+# Where archive documents live, for sweeping out those no longer rendered.
+ARCHIVE_GLOBS = tuple(
+    f"{d}*/{_ARCHIVE_DIR}*.xml" if d else f"{_ARCHIVE_DIR}*.xml" for d in _SCOPE_DIRS.values()
+)
 
 
 def scope_dir(scope: Scope) -> str:
@@ -41,7 +62,7 @@ def feed_path(scope: Scope, fmt: Format) -> str:
 
 def archive_path(scope: Scope, month: Month) -> str:
     """``archive/2022-10.xml``, or ``departments/<slug>/archive/2022-10.xml``."""
-    return f"{scope_dir(scope)}archive/{month}.xml"
+    return f"{scope_dir(scope)}{_ARCHIVE_DIR}{month}.xml"
 
 
 def absolute_url(settings: Settings, relative: str) -> str:

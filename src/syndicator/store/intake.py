@@ -12,8 +12,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from syndicator.events import CmsEvent, EventType
-from syndicator.events import Release as ReleaseSchema
+from syndicator.events.schema import CmsEvent, EventType
+from syndicator.events.schema import Release as ReleaseSchema
 from syndicator.logs import kv
 from syndicator.store.db import Database
 from syndicator.store.models import Event, OutboxEntry, Release, ReleaseCategory
@@ -34,13 +34,13 @@ log = logging.getLogger("syndicator.intake")
 # The events.webhook_id column's width.
 MAX_WEBHOOK_ID = 200
 
-Outcome = Literal["applied", "stale", "unchanged", "duplicate"]
+IntakeOutcome = Literal["applied", "stale", "unchanged", "duplicate"]
 
 
 @dataclass(frozen=True)
 class IntakeResult:
     event_id: str
-    outcome: Outcome
+    outcome: IntakeOutcome
     queued: bool
 
     @property
@@ -61,7 +61,9 @@ def _content(release: ReleaseSchema) -> dict[str, object]:
     return release.model_dump(mode="json", exclude={"views"})
 
 
-def _decide(existing: Release | None, event: CmsEvent, stored_payload: dict | None) -> Outcome:
+def _decide(
+    existing: Release | None, event: CmsEvent, stored_payload: dict | None
+) -> IntakeOutcome:
     if existing is None:
         return "applied"
     incoming = event.release.updated_at

@@ -10,8 +10,8 @@ from fastapi import FastAPI
 
 from syndicator import __version__
 from syndicator.config import Settings, load_settings
-from syndicator.events import CmsEvent
-from syndicator.redis_urls import redis_client
+from syndicator.events.schema import CmsEvent
+from syndicator.runtime.redis_urls import redis_client
 from syndicator.store.db import Database
 from syndicator.web import hooks, ops, pages
 from syndicator.web.feeds import feed_routes

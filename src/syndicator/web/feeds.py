@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,10 +17,10 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from syndicator.config import Settings
-from syndicator.feeds.index import INDEX_PATH
-from syndicator.feeds.urls import absolute_url
-from syndicator.render.feeds_page import render_feeds_page
-from syndicator.render.iri import iri_to_uri
+from syndicator.events.uris import iri_to_uri
+from syndicator.feeds.render.formats import ATOM_TYPE, JSON_TYPE, RSS_TYPE
+from syndicator.feeds.urls import FORMAT_FILES, INDEX_PATH, SERVABLE_PATH, absolute_url
+from syndicator.web.html.feeds_page import render_feeds_page
 from syndicator.web.representations import (
     Headers,
     Representation,
@@ -32,19 +31,13 @@ from syndicator.web.representations import (
 
 __all__ = ["CACHE_CONTROL", "CONTENT_TYPES", "feed_routes"]
 
-# Slugs are ASCII [a-z0-9-] (store.taxonomy); nothing else under /feeds/ is ever served.
-_SERVABLE = re.compile(
-    r"(?:(?:departments|categories)/[a-z0-9][a-z0-9-]{0,199}/)?"
-    r"(?:rss\.xml|atom\.xml|feed\.json|archive/[0-9]{4}-[0-9]{2}\.xml)"
-    r"|index\.json"
-)
 CONTENT_TYPES = {
-    "rss.xml": b"application/rss+xml; charset=utf-8",
-    "atom.xml": b"application/atom+xml; charset=utf-8",
-    "feed.json": b"application/feed+json",
+    FORMAT_FILES["rss"]: f"{RSS_TYPE}; charset=utf-8".encode(),
+    FORMAT_FILES["atom"]: f"{ATOM_TYPE}; charset=utf-8".encode(),
+    FORMAT_FILES["json"]: JSON_TYPE.encode(),
     INDEX_PATH: b"application/json",
 }
-_ARCHIVE_TYPE = CONTENT_TYPES["atom.xml"]
+_ARCHIVE_TYPE = CONTENT_TYPES[FORMAT_FILES["atom"]]
 CACHE_CONTROL = b"public, max-age=300"
 _COMMON: Headers = [
     (b"cache-control", CACHE_CONTROL),
@@ -116,7 +109,7 @@ class FeedFiles:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         relative = scope["path_params"].get("path", "")
-        if not _SERVABLE.fullmatch(relative):
+        if not SERVABLE_PATH.fullmatch(relative):
             await _not_found(send)
             return
         rep = await self.cache.get(os.path.join(self.root, relative))

@@ -13,11 +13,11 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DataError, OperationalError
 from starlette.concurrency import run_in_threadpool
 
-from syndicator.events import CmsEvent
-from syndicator.json_input import JsonInputError, parse_json
+from syndicator.events.json_input import JsonInputError, parse_json
+from syndicator.events.schema import CmsEvent
+from syndicator.events.signing import SignatureError, verify
 from syndicator.logs import kv
-from syndicator.signals import nudge_relay
-from syndicator.signing import SignatureError, verify
+from syndicator.runtime.coordination import nudge_relay
 from syndicator.store.intake import MAX_WEBHOOK_ID, accept_event
 from syndicator.web.problems import problem, validation_errors
 from syndicator.web.state import AppState

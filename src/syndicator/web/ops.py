@@ -11,8 +11,8 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from syndicator.signals import consuming_queues
-from syndicator.status import collect_status
+from syndicator.runtime.coordination import consuming_queues
+from syndicator.runtime.status import collect_status
 from syndicator.web.problems import problem
 from syndicator.web.state import AppState
 

@@ -7,8 +7,8 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from syndicator.render.pages import render_home
 from syndicator.store.models import Release
+from syndicator.web.html.pages import render_home
 from syndicator.web.state import AppState
 
 __all__ = ["router"]

@@ -1,0 +1,180 @@
+"""`syndicator run`: everything on one machine, embedded Redis unless one is configured."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+
+from syndicator.channels.registry import ALL_QUEUES
+from syndicator.config import PROJECT_ROOT, Settings, load_settings, redact_url
+from syndicator.events.files import read_events
+from syndicator.events.signing import generate_secret, sign_headers
+from syndicator.feeds.publish import rebuild_all
+from syndicator.permissions import private_dir
+from syndicator.runtime.embedded_redis import EmbeddedRedis
+from syndicator.runtime.secrets import ensure_secret, random_token
+from syndicator.runtime.supervisor import Child, Supervisor
+from syndicator.store.db import Database
+from syndicator.store.intake import import_events
+from syndicator.store.migrate import upgrade
+
+__all__ = ["DEMO_DIR", "generated_secrets", "launch", "load_demo"]
+
+log = logging.getLogger("syndicator.run")
+
+DEMO_DIR = PROJECT_ROOT / "demo" / "releases"
+
+# Secrets `syndicator run` generates when the environment gives none: (variable, file, maker).
+_GENERATED_SECRETS: tuple[tuple[str, str, Callable[[], str]], ...] = (
+    ("SYNDICATOR_CMS_SECRET", "cms_secret", generate_secret),
+    ("SYNDICATOR_ADMIN_TOKEN", "admin_token", random_token),
+)
+
+
+def _children(settings: Settings, host: str, port: int) -> list[Child]:
+    python = sys.executable
+    return [
+        Child("web", [python, "-m", "syndicator", "web", "--host", host, "--port", str(port)]),
+        Child(
+            "worker",
+            [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "workers.app",
+                "worker",
+                "-Q",
+                ",".join(ALL_QUEUES),
+                "--hostname",
+                "syndicator@%h",
+                "--concurrency",
+                "2",
+                "--loglevel",
+                "INFO",
+            ],
+        ),
+        Child(
+            "beat",
+            [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "workers.app",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                str(settings.data_dir / "celerybeat-schedule"),
+            ],
+        ),
+    ]
+
+
+def _wait_healthy(url: str, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the web app did not answer at {url}/healthz")
+
+
+def load_demo(
+    settings: Settings, web_url: str, console: Console, demo_dir: Path = DEMO_DIR
+) -> None:
+    """Backfill all but the newest demo release, then publish that one through the hook,
+    so the demo shows both paths: a quiet import and a live fan-out."""
+    events = sorted(read_events([demo_dir]), key=lambda e: e.release.published_at)
+    *past, newest = events
+    db = Database(settings.database_url)
+    import_events(db, past)
+    rebuild_all(db, settings)
+    db.dispose()
+    body = newest.model_dump_json().encode()
+    msg_id = f"demo-{newest.release.id}-{int(newest.release.updated_at.timestamp())}"
+    assert settings.cms_secret
+    headers = {
+        "content-type": "application/json",
+        **sign_headers(settings.cms_secret, body, msg_id=msg_id),
+    }
+    answer = httpx.post(f"{web_url}/hooks/cms", content=body, headers=headers, timeout=10)
+    answer.raise_for_status()
+    console.print(
+        f"[green]데모 보도자료 {len(events)}건을 불러왔습니다[/] "
+        f"(backfilled {len(past)}, published #{newest.release.id}: "
+        f"{answer.json()['status']})"
+    )
+
+
+def launch(host: str, port: int, demo: bool, console: Console) -> int:
+    settings = load_settings()
+    private_dir(settings.data_dir)
+    upgrade(settings.database_url)
+    env = dict(os.environ)
+    env["SYNDICATOR_DATA_DIR"] = str(settings.data_dir)
+    generated = generated_secrets(settings.secrets_dir, env)
+    env.update(generated)
+    embedded = None
+    if settings.redis_url is None:
+        embedded = EmbeddedRedis(settings.embedded_redis_dir, settings.embedded_redis_socket)
+        env["SYNDICATOR_REDIS_URL"] = embedded.start()
+    settings = load_settings(env)
+    supervisor = Supervisor(_children(settings, host, port), env)
+    try:
+        supervisor.start()
+        web_url = f"http://{host}:{port}"
+        _wait_healthy(web_url)
+        if demo:
+            load_demo(settings, web_url, console)
+        _print_welcome(console, settings, web_url, embedded is not None, generated)
+        return supervisor.wait()
+    finally:
+        supervisor.stop()
+        if embedded is not None:
+            embedded.stop()
+
+
+def generated_secrets(directory: Path, environ: Mapping[str, str]) -> dict[str, str]:
+    """The secrets the environment does not give, generated once and kept in ``directory``,
+    by variable name. Only these are ours to show; the operator's own stay unprinted."""
+    return {
+        variable: ensure_secret(directory, name, generate)[0]
+        for variable, name, generate in _GENERATED_SECRETS
+        if not environ.get(variable, "").strip()
+    }
+
+
+def _print_welcome(
+    console: Console,
+    settings: Settings,
+    web_url: str,
+    embedded: bool,
+    generated: Mapping[str, str],
+) -> None:
+    cms_secret = generated.get("SYNDICATOR_CMS_SECRET", "(from SYNDICATOR_CMS_SECRET)")
+    admin_token = generated.get("SYNDICATOR_ADMIN_TOKEN", "(from SYNDICATOR_ADMIN_TOKEN)")
+    redis = redact_url(settings.redis_url or "")
+    console.rule("[bold]syndicator[/]")
+    console.print(f"  홈페이지       {web_url}/")
+    console.print(f"  RSS 피드       {web_url}/feeds/rss.xml")
+    console.print(f"  피드 목록      {web_url}/feeds/")
+    console.print(f"  API 문서       {web_url}/docs")
+    console.print(f"  준비 상태      {web_url}/readyz")
+    console.print(f"  Redis          {'embedded, ' if embedded else ''}{redis}")
+    console.print(f"  Database       {redact_url(settings.database_url)}")
+    console.print(f"  CMS secret     {cms_secret}")
+    console.print(f"  Admin token    {admin_token}")
+    console.print("  Publish:       syndicator publish demo/releases/867.json")
+    console.print("  Ctrl-C stops everything.")

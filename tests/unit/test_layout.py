@@ -1,0 +1,87 @@
+"""The tree reads in the order data flows: no package imports one that imports it back,
+and in workers/ the app never imports the tasks (the relay sends them by name)."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "src" / "syndicator"
+
+
+def imported_modules(path: Path) -> Iterator[str]:
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module
+
+
+def module_name(path: Path, base: Path, prefix: str) -> str:
+    parts = path.relative_to(base).with_suffix("").parts
+    return ".".join((prefix, *(p for p in parts if p != "__init__")))
+
+
+def unit_of(module: str) -> str:
+    """The package a module belongs to: ``syndicator.feeds.render.model`` -> feeds; loose
+    modules (config, logs, cli) are their own unit."""
+    parts = module.split(".")
+    return ".".join(parts[:2])
+
+
+def test_packages_form_no_cycle() -> None:
+    graph: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        if "migrations" in path.parts:
+            continue
+        source = unit_of(module_name(path, PACKAGE, "syndicator"))
+        targets = {unit_of(m) for m in imported_modules(path) if m.startswith("syndicator.")}
+        graph.setdefault(source, set()).update(targets - {source})
+    try:
+        order = list(TopologicalSorter(graph).static_order())
+    except CycleError as exc:
+        raise AssertionError(f"package import cycle: {exc.args[1]}") from exc
+    assert order.index("syndicator.events") < order.index("syndicator.feeds")
+    assert order.index("syndicator.feeds") < order.index("syndicator.web")
+
+
+def _worker_imports() -> dict[str, set[str]]:
+    workers = ROOT / "workers"
+    return {
+        module_name(path, workers, "workers"): {
+            m for m in imported_modules(path) if m.startswith("workers")
+        }
+        for path in workers.glob("*.py")
+    }
+
+
+def test_the_celery_app_never_imports_the_tasks() -> None:
+    graph = _worker_imports()
+    seen, stack = set(), ["workers.app"]
+    while stack:
+        module = stack.pop()
+        for imported in graph.get(module, ()):
+            if imported not in seen:
+                seen.add(imported)
+                stack.append(imported)
+    assert "workers.tasks" not in seen, seen
+    TopologicalSorter(graph).prepare()  # raises CycleError on any cycle in workers/
+
+
+def test_celery_is_only_imported_in_workers() -> None:
+    users = [
+        path.relative_to(ROOT)
+        for path in PACKAGE.rglob("*.py")
+        if any(m.split(".")[0] in {"celery", "kombu"} for m in imported_modules(path))
+    ]
+    assert users == []
+
+
+def test_unrelated_modules_do_not_share_a_name() -> None:
+    """``app`` is the one exception: the ASGI app and the Celery app, each the convention."""
+    src = {p.stem for p in PACKAGE.rglob("*.py") if p.stem != "__init__"}
+    workers = {p.stem for p in (ROOT / "workers").glob("*.py") if p.stem != "__init__"}
+    assert src & workers <= {"app"}, src & workers
