@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import redis
 
 from syndicator.config import Settings, load_settings
 from syndicator.events.signing import generate_secret
 from syndicator.runtime.embedded_redis import EmbeddedRedis
 from syndicator.store.db import Database
 from syndicator.store.migrate import upgrade
-from tests.services import fresh_postgres_database, postgres_admin_url, redis_answers, with_db
+from tests.services import (
+    claim_databases,
+    fresh_postgres_database,
+    postgres_admin_url,
+    redis_answers,
+    reset_database,
+    with_db,
+)
 
 _PG_URL, _PG_REASON = postgres_admin_url()
 
@@ -24,35 +31,47 @@ def pytest_report_header() -> list[str]:
     return lines
 
 
+@dataclass(frozen=True)
+class RedisServer:
+    url: str
+    databases: tuple[int, ...]  # the ones this run may flush
+
+
 @pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """SYNDICATOR_TEST_REDIS_URL, else localhost:6379 if it answers, else an embedded one."""
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """SYNDICATOR_TEST_REDIS_URL, else localhost:6379 if it answers, else an embedded one.
+
+    On a shared Redis the suite uses only logical databases that were empty (or that an
+    earlier run marked with OWNER_KEY), so a developer's own data is never flushed."""
     configured = os.environ.get("SYNDICATOR_TEST_REDIS_URL")
     # "embedded" forces what a machine without Redis gets.
-    if configured and configured != "embedded":
-        yield configured
-        return
-    if configured != "embedded" and redis_answers("redis://localhost:6379/0"):
-        yield "redis://localhost:6379"
-        return
+    shared = configured if configured and configured != "embedded" else None
+    if shared is None and configured != "embedded" and redis_answers("redis://localhost:6379/0"):
+        shared = "redis://localhost:6379"
+    if shared is not None:
+        claimed = claim_databases(shared, RUN_ID)
+        if claimed:
+            yield RedisServer(shared, tuple(claimed))
+            return
     directory = tmp_path_factory.mktemp("redis")
     server = EmbeddedRedis(directory, directory / "redis.sock")
-    yield server.start()
+    yield RedisServer(server.start(), tuple(range(1, 16)))
     server.stop()
 
 
-_next_db = iter(range(1, 16))
-
-
 @pytest.fixture
-def redis_url(redis_server: str) -> Iterator[str]:
+def redis_url(redis_server: RedisServer) -> Iterator[str]:
     """A flushed Redis database of its own for each test that needs one."""
-    url = with_db(redis_server, next(_next_db, 15))
-    client = redis.Redis.from_url(url)
-    client.flushdb()
+    global _next_db
+    _next_db = (_next_db + 1) % len(redis_server.databases)
+    url = with_db(redis_server.url, redis_server.databases[_next_db])
+    reset_database(url, RUN_ID)
     yield url
-    client.flushdb()
-    client.close()
+    reset_database(url, RUN_ID)
+
+
+_next_db = -1
+RUN_ID = f"syndicator-tests-{os.getpid()}"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -22,6 +22,36 @@ def redis_answers(url: str) -> bool:
         return False
 
 
+# A database the suite may flush carries this key; any other non-empty one is the developer's.
+OWNER_KEY = "syndicator:tests:owner"
+
+
+def claim_databases(url: str, run_id: str, candidates: range = range(1, 16)) -> list[int]:
+    """The logical databases of a shared Redis the suite may use: empty ones, or ones an
+    earlier run of the suite marked. Nothing else is ever flushed."""
+    claimed = []
+    for number in candidates:
+        client = redis.Redis.from_url(with_db(url, number))
+        try:
+            ours = client.get(OWNER_KEY) is not None
+            if ours or client.dbsize() == 0:
+                client.set(OWNER_KEY, run_id)
+                claimed.append(number)
+        finally:
+            client.close()
+    return claimed
+
+
+def reset_database(url: str, run_id: str) -> None:
+    """Empty a claimed database and keep the mark that says it is the suite's."""
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+        client.set(OWNER_KEY, run_id)
+    finally:
+        client.close()
+
+
 def with_db(url: str, number: int) -> str:
     """The same server, another logical database."""
     parts = urlsplit(url)
