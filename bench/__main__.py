@@ -17,6 +17,7 @@ BENCHMARKS = {
     "feed_update": "one publish with 10,000 stored vs 100",
     "serve_feeds": "live RSS feed under 50 clients vs a 1-byte route",
     "publish_latency": "publish to feed file vs the hook's round trip",
+    "plan_scaling": "planning 100,000 targets vs 1,000: time and peak memory",
 }
 
 

@@ -1,20 +1,24 @@
-"""Per-process resources for tasks, created after the prefork fork, never shared across it."""
+"""Per-process resources for tasks, created after the prefork fork, never shared across it.
+
+Channels live as long as their process: each opens its connections (SMTP, HTTP clients)
+lazily on first use, and ``close_runtime`` releases them when the process exits.
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 
-import httpx
 import redis
 
 from syndicator.channels.base import Channel, ChannelContext
 from syndicator.channels.registry import build_channels
 from syndicator.config import Settings, load_settings
+from syndicator.delivery.aio import close_channels
 from syndicator.runtime.redis_urls import redis_client
 from syndicator.store.db import Database
 
-__all__ = ["Runtime", "runtime"]
+__all__ = ["Runtime", "close_runtime", "runtime"]
 
 
 @dataclass
@@ -22,7 +26,6 @@ class Runtime:
     settings: Settings
     db: Database
     redis: redis.Redis
-    http: httpx.Client
     channels: dict[str, Channel]
 
 
@@ -31,10 +34,8 @@ _current: tuple[int, Runtime] | None = None
 
 def _build(settings: Settings) -> Runtime:
     db = Database(settings.database_url)
-    # Partners and hubs get a bounded wait; redirects are failures, never followed.
-    http = httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0), follow_redirects=False)
-    ctx = ChannelContext(settings=settings, db=db, http=http)
-    return Runtime(settings, db, redis_client(settings), http, build_channels(ctx))
+    ctx = ChannelContext(settings=settings, db=db)
+    return Runtime(settings, db, redis_client(settings), build_channels(ctx))
 
 
 def runtime() -> Runtime:
@@ -42,3 +43,15 @@ def runtime() -> Runtime:
     if _current is None or _current[0] != os.getpid():
         _current = (os.getpid(), _build(load_settings()))
     return _current[1]
+
+
+def close_runtime() -> None:
+    """Close what this process opened (nothing if it never ran a task)."""
+    global _current
+    if _current is None or _current[0] != os.getpid():
+        return
+    rt = _current[1]
+    _current = None
+    close_channels(rt.channels.values())
+    rt.redis.close()
+    rt.db.dispose()

@@ -6,11 +6,15 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import ClassVar
 
-import pytest
 from sqlalchemy import select, update
 
-from syndicator.channels.base import DeliveryOutcome, DeliveryReport, EventRecord
-from syndicator.delivery.runner import load_event, next_attempt_at, plan_event, run_due
+from syndicator.channels.base import (
+    BatchContext,
+    DeliveryOutcome,
+    EventRecord,
+    SyncChannel,
+)
+from syndicator.delivery.runner import load_event, plan_event, run_due
 from syndicator.events.schema import CmsEvent
 from syndicator.store.db import Database
 from syndicator.store.intake import store_event
@@ -20,14 +24,12 @@ from syndicator.store.outbox import resend_unplanned
 from tests.factories import make_event
 
 
-class RecordingChannel:
+class RecordingChannel(SyncChannel):
     """A channel whose receiver is a list: what it was asked to deliver, in order."""
 
     name: ClassVar[str] = "recording"
     queue: ClassVar[str] = "webhooks"
-    coalesce: ClassVar[bool] = False
-    min_interval: ClassVar[float] = 0.0
-    retry_delays: ClassVar[tuple[float, ...]] = (5, 60)
+    retry_schedule: ClassVar[tuple[float, ...]] = (5, 60)
 
     def __init__(self, fail_with: str | None = None, retryable: bool = True) -> None:
         self.delivered: list[str] = []
@@ -37,22 +39,17 @@ class RecordingChannel:
     def plan(self, event: EventRecord) -> Sequence[str]:
         return ["a", "b"]
 
-    def deliver(self, jobs: Sequence[Claimed]) -> DeliveryReport:
-        self.delivered.extend(job.target for job in jobs)
+    def deliver(self, job: Claimed, batch: BatchContext) -> DeliveryOutcome:
+        self.delivered.append(job.target)
         if self.fail_with:
-            return DeliveryReport(
-                [
-                    DeliveryOutcome(
-                        j.delivery_id,
-                        ok=False,
-                        retryable=self.retryable,
-                        error_class="E_HTTP",
-                        detail=self.fail_with,
-                    )
-                    for j in jobs
-                ]
+            return DeliveryOutcome(
+                job.delivery_id,
+                ok=False,
+                retryable=self.retryable,
+                error_class="E_HTTP",
+                detail=self.fail_with,
             )
-        return DeliveryReport([DeliveryOutcome(j.delivery_id, ok=True) for j in jobs])
+        return DeliveryOutcome(job.delivery_id, ok=True)
 
 
 def an_event(db: Database, release_id: int = 1) -> str:
@@ -149,7 +146,7 @@ def test_a_claim_held_by_a_dead_worker_is_taken_back_after_its_lease(db: Databas
 
 def test_a_channel_that_raises_is_recorded_not_lost(db: Database):
     class Broken(RecordingChannel):
-        def deliver(self, jobs: Sequence[Claimed]) -> DeliveryReport:
+        def deliver(self, job: Claimed, batch: BatchContext) -> DeliveryOutcome:
             raise ConnectionError("hub unreachable")
 
     event_id = an_event(db)
@@ -159,18 +156,6 @@ def test_a_channel_that_raises_is_recorded_not_lost(db: Database):
     with db.session() as session:
         attempt = session.scalars(select(DeliveryAttempt)).one()
         assert attempt.outcome == "retrying" and attempt.error_class == "ConnectionError"
-
-
-@pytest.mark.parametrize("attempt", [1, 2])
-def test_retry_schedule_has_jitter_and_honours_retry_after(attempt: int):
-    now = utcnow()
-    at = next_attempt_at((10, 100), attempt, now)
-    assert at is not None
-    base = (10, 100)[attempt - 1]
-    assert timedelta(seconds=base * 0.8) <= at - now <= timedelta(seconds=base * 1.2)
-    later = next_attempt_at((10, 100), attempt, now, retry_after=3600)
-    assert later is not None and later - now >= timedelta(seconds=3600)
-    assert next_attempt_at((10, 100), 3, now) is None
 
 
 def test_a_fan_out_the_broker_lost_is_sent_again_once_per_grace(db: Database):
@@ -187,7 +172,7 @@ def test_a_fan_out_the_broker_lost_is_sent_again_once_per_grace(db: Database):
         )
     event = load_event(db, planned)
     assert event is not None
-    plan_event(db, {"recording": RecordingChannel()}, event)  # its fan-out ran
+    plan_event(db, {"recording": RecordingChannel()}, event, lambda _: None)  # its fan-out ran
     sent: list[str] = []
     grace = timedelta(minutes=15)
     assert resend_unplanned(db, sent.append, grace) == [lost] == sent

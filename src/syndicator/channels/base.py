@@ -1,30 +1,58 @@
-"""The one small interface every channel implements.
+"""The small interface every channel implements.
 
-A channel never sees Celery, retries or the ledger: it says which targets an
-event needs (``plan``) and tries to deliver a batch of claimed rows
-(``deliver``), classifying each failure once as retryable or permanent.
+A channel never sees Celery, retries or the ledger. It says which targets an event needs
+(``plan``) and delivers claimed rows, classifying each failure once as retryable or
+permanent. Like httpx's ``BaseTransport`` and ``AsyncBaseTransport``, there is one class
+per way of delivering, each with one method to write:
+
+- :class:`SyncChannel`: ``deliver(job, batch)``, one row at a time (an SMTP connection).
+- :class:`AsyncChannel`: ``async deliver(job, batch)``; the runner runs rows concurrently,
+  at most ``concurrency`` at once and ``group_limit`` per ``group(target)`` (a partner, a
+  mail server), and records each outcome as it completes.
+- :class:`CoalescingChannel`: ``deliver_batch(jobs, batch)`` takes every due row at once
+  under one lock (feeds: one render covers a burst of publishes).
+
+Targets are opaque references, ``kind`` or ``kind:id`` (``site``, ``subscriber:1234``,
+``partner:7``). They become part of a ledger key and of the ``delivery attempt`` log line,
+so they must never carry personal data: a channel looks the address up when it delivers.
+``plan`` may yield millions; the runner writes them in chunks, so it must not hold a
+database session open across a ``yield`` (read in pages, one short session per page).
+
+Resources (an SMTP connection, an HTTP client) belong to the channel instance, which lives
+as long as its worker process: open them lazily on first use, close them in ``close`` (or
+``aclose`` for an async channel, which runs on the process's event loop).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
-
-import httpx
+from datetime import datetime
+from typing import Any, ClassVar
 
 from syndicator.config import Settings
 from syndicator.store.db import Database
-from syndicator.store.ledger import Claimed
+from syndicator.store.ledger import TARGET_REF, Claimed
 
 __all__ = [
+    "MAX_RETRY_AFTER_SECONDS",
+    "AsyncChannel",
+    "BatchContext",
     "Channel",
     "ChannelContext",
+    "CoalescingChannel",
+    "Deadline",
     "DeliveryOutcome",
     "DeliveryReport",
     "EventRecord",
     "FollowUp",
+    "SyncChannel",
 ]
+
+# A receiver's Retry-After may postpone a retry by at most this long.
+MAX_RETRY_AFTER_SECONDS = 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -46,6 +74,15 @@ class DeliveryOutcome:
     duration_ms: float | None = None
     # A receiver's Retry-After, honoured by the retry planner when set.
     retry_after: float | None = None
+    # Deferred: not now and not a failure (a partner at its cap, a rate limit, SMTP 421).
+    # The row waits until then and no attempt is spent. It is logged, not written to
+    # delivery_attempts: no receiver was called, and a throttled row may wait many times.
+    not_before: datetime | None = None
+
+    @classmethod
+    def deferred(cls, delivery_id: int, not_before: datetime, reason: str) -> DeliveryOutcome:
+        """``reason`` is a short code for the log line (``partner_cap``, ``smtp_421``)."""
+        return cls(delivery_id, ok=False, error_class=reason, not_before=not_before)
 
 
 @dataclass(frozen=True)
@@ -64,25 +101,96 @@ class DeliveryReport:
 
 
 @dataclass(frozen=True)
+class Deadline:
+    """A point on the monotonic clock, safely before the task's soft time limit."""
+
+    at: float
+
+    @classmethod
+    def after(cls, seconds: float) -> Deadline:
+        return cls(time.monotonic() + seconds)
+
+    def remaining(self) -> float:
+        return max(0.0, self.at - time.monotonic())
+
+    def passed(self) -> bool:
+        return time.monotonic() >= self.at
+
+
+@dataclass(frozen=True)
+class BatchContext:
+    """What a channel knows about the batch it is delivering.
+
+    Rows not started by ``deadline`` go back to pending without spending an attempt; a
+    channel bounds its own waits by ``deadline.remaining()``.
+    """
+
+    deadline: Deadline
+    trigger: str = "scheduled"  # scheduled | manual
+
+
+@dataclass(frozen=True)
 class ChannelContext:
     settings: Settings
     db: Database
-    http: httpx.Client
 
 
-class Channel(Protocol):
+class Channel:
+    """What every channel declares. Subclass one of the three kinds below."""
+
     name: ClassVar[str]
     queue: ClassVar[str]
-    # Coalescing channels take every due row at once under one lock (feeds:
-    # a burst of publishes becomes a handful of renders).
-    coalesce: ClassVar[bool]
-    # Coalescing channels run at most once per this many seconds.
-    min_interval: ClassVar[float]
+    coalesce: ClassVar[bool] = False
+    # Rows per deliver task: the unit of claim and of a task's time budget.
+    batch_size: ClassVar[int] = 100
     # Delays before retries 2, 3, ...; the attempt after the last one is final.
-    retry_delays: ClassVar[tuple[float, ...]]
+    retry_schedule: ClassVar[tuple[float, ...]] = (5, 60, 300, 1800)
+    # What a target looks like; every target is checked before it reaches the ledger.
+    target_pattern: ClassVar[re.Pattern[str]] = TARGET_REF
 
-    def __init__(self, ctx: ChannelContext) -> None: ...
+    def __init__(self, ctx: ChannelContext) -> None:
+        self.ctx = ctx
 
-    def plan(self, event: EventRecord) -> Sequence[str]: ...
+    def plan(self, event: EventRecord) -> Iterable[str]:
+        """Target references for this event; may be a generator over millions."""
+        return ()
 
-    def deliver(self, jobs: Sequence[Claimed]) -> DeliveryReport: ...
+    def retry_delays(self, target: str) -> Sequence[float]:
+        """The retry schedule for one target (each partner may have its own)."""
+        return self.retry_schedule
+
+
+class SyncChannel(Channel):
+    def deliver(self, job: Claimed, batch: BatchContext) -> DeliveryOutcome:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release per-process resources; called once when the worker process exits."""
+
+
+class AsyncChannel(Channel):
+    # Rows in flight at once in one batch, and per group within it.
+    concurrency: ClassVar[int] = 100
+    group_limit: ClassVar[int] = 5
+
+    def group(self, target: str) -> str:
+        """Which cap a target counts against: its partner, its mail server."""
+        return target
+
+    async def deliver(self, job: Claimed, batch: BatchContext) -> DeliveryOutcome:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        """Release per-process resources, on the event loop that opened them."""
+
+
+class CoalescingChannel(Channel):
+    coalesce: ClassVar[bool] = True
+    # Runs at most once per this many seconds.
+    min_interval: ClassVar[float] = 0.25
+
+    def deliver_batch(self, jobs: Sequence[Claimed], batch: BatchContext) -> DeliveryReport:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release per-process resources; called once when the worker process exits."""

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
 from sqlalchemy import select
 
 from syndicator.channels.base import (
-    ChannelContext,
+    BatchContext,
+    CoalescingChannel,
     DeliveryOutcome,
     DeliveryReport,
     EventRecord,
@@ -24,25 +25,21 @@ __all__ = ["FeedsChannel"]
 SITE_TARGET = "site"
 
 
-class FeedsChannel:
+class FeedsChannel(CoalescingChannel):
     name: ClassVar[str] = "feeds"
     queue: ClassVar[str] = "feeds"
-    coalesce: ClassVar[bool] = True
     min_interval: ClassVar[float] = 0.25
-    retry_delays: ClassVar[tuple[float, ...]] = (5, 30, 120, 600, 1800)
+    retry_schedule: ClassVar[tuple[float, ...]] = (5, 30, 120, 600, 1800)
 
-    def __init__(self, ctx: ChannelContext) -> None:
-        self.ctx = ctx
-
-    def plan(self, event: EventRecord) -> Sequence[str]:
+    def plan(self, event: EventRecord) -> Iterable[str]:
         # One render covers every feed document; the target is the whole site.
         return [SITE_TARGET]
 
-    def deliver(self, jobs: Sequence[Claimed]) -> DeliveryReport:
+    def deliver_batch(self, jobs: Sequence[Claimed], batch: BatchContext) -> DeliveryReport:
         event_ids = [job.event_id for job in jobs]
         with self.ctx.db.session() as session:
             query = select(Event.id, Event.release_id).where(Event.id.in_(event_ids))
-            release_of = dict(session.execute(query).tuples().all())
+            release_of = {event_id: release_id for event_id, release_id in session.execute(query)}
         changed = publish_changes(self.ctx.db, self.ctx.settings, set(release_of.values()))
         with self.ctx.db.session() as session:
             held = quarantined_among(session, self.name, release_of.values())

@@ -2,56 +2,71 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 import time
-from collections.abc import Sequence
 from typing import ClassVar
 
-from syndicator.channels.base import ChannelContext, DeliveryOutcome, DeliveryReport, EventRecord
-from syndicator.channels.websub_ping import ping_hub
+import httpx
+
+from syndicator.channels.base import AsyncChannel, BatchContext, ChannelContext, DeliveryOutcome
+from syndicator.channels.http import TIMEOUT, HttpResult, async_client
+from syndicator.channels.websub_ping import ping_hub_async
+from syndicator.feeds.urls import FEEDS_PATH, SERVABLE_PATH
 from syndicator.store.ledger import Claimed
 
-__all__ = ["WebSubChannel"]
+__all__ = ["FEED_URL", "WebSubChannel"]
+
+# WebSub's targets are topics: the public URLs of our own feed documents, named by the
+# feeds channel's follow-up. No query, no user info: nothing personal fits in one.
+FEED_URL = re.compile(
+    r"https?://[^\s/?#@]+(?:/[^\s?#@]*)?" + re.escape(FEEDS_PATH) + f"/(?:{SERVABLE_PATH.pattern})"
+)
 
 
-class WebSubChannel:
+class WebSubChannel(AsyncChannel):
     name: ClassVar[str] = "websub"
     queue: ClassVar[str] = "feeds"
-    coalesce: ClassVar[bool] = False
-    min_interval: ClassVar[float] = 0.0
-    retry_delays: ClassVar[tuple[float, ...]] = (5, 60, 300, 1800)
+    retry_schedule: ClassVar[tuple[float, ...]] = (5, 60, 300, 1800)
+    target_pattern: ClassVar[re.Pattern[str]] = FEED_URL
+    # One hub, pinged for the few documents a publish changes.
+    concurrency: ClassVar[int] = 8
+    group_limit: ClassVar[int] = 8
 
     def __init__(self, ctx: ChannelContext) -> None:
-        self.ctx = ctx
+        super().__init__(ctx)
+        self._client: httpx.AsyncClient | None = None  # opened on first use, per process
 
-    def plan(self, event: EventRecord) -> Sequence[str]:
-        # Pings follow a successful render (a FollowUp), never an event directly.
-        return []
+    def group(self, target: str) -> str:
+        return "hub"
 
-    def deliver(self, jobs: Sequence[Claimed]) -> DeliveryReport:
+    async def deliver(self, job: Claimed, batch: BatchContext) -> DeliveryOutcome:
+        # Pings follow a successful render (a FollowUp); ``plan`` stays empty.
         hub = self.ctx.settings.websub_hub
-        outcomes = []
-        for job in jobs:
-            started = time.perf_counter()
-            if hub is None:
-                outcomes.append(
-                    DeliveryOutcome(
-                        job.delivery_id,
-                        ok=False,
-                        retryable=False,
-                        error_class="E_NO_HUB",
-                        detail="SYNDICATOR_WEBSUB_HUB unset",
-                    )
-                )
-                continue
-            result = ping_hub(self.ctx.http, hub, job.target)
-            outcomes.append(
-                DeliveryOutcome(
-                    job.delivery_id,
-                    ok=result.ok,
-                    retryable=result.retryable,
-                    error_class=result.error_class,
-                    detail=result.detail,
-                    duration_ms=(time.perf_counter() - started) * 1000,
-                )
+        if hub is None:
+            return DeliveryOutcome(
+                job.delivery_id,
+                ok=False,
+                retryable=False,
+                error_class="E_NO_HUB",
+                detail="SYNDICATOR_WEBSUB_HUB unset",
             )
-        return DeliveryReport(outcomes)
+        started = time.perf_counter()
+        # The transport bounds each read, not the whole answer: cut off a trickling hub.
+        limit = min(TIMEOUT.read or 15.0, batch.deadline.remaining())
+        try:
+            async with asyncio.timeout(limit):
+                result = await ping_hub_async(self._http(), hub, job.target)
+        except TimeoutError:
+            result = HttpResult(False, True, "E_TIMEOUT", f"no whole answer within {limit:.0f} s")
+        return result.outcome(job.delivery_id, (time.perf_counter() - started) * 1000)
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = async_client(max_connections=self.concurrency)
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None

@@ -1,36 +1,68 @@
-"""Running deliveries: claim, call the channel, record every attempt, plan retries.
+"""Running deliveries: plan, claim, call the channel, record every attempt.
 
-Failure handling lives here once; channels only classify their errors.
+Failure handling lives here once; channels only classify their errors. Planning streams:
+a channel's targets are written a chunk at a time, each chunk in its own short
+transaction, and the rows are handed out a page at a time, so an event with 100,000
+targets plans in bounded memory and never holds the database's write lock for long.
 """
 
 from __future__ import annotations
 
 import logging
-import random
+import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from syndicator.channels.base import Channel, DeliveryOutcome, DeliveryReport, EventRecord
+from syndicator.channels.base import (
+    AsyncChannel,
+    BatchContext,
+    Channel,
+    CoalescingChannel,
+    Deadline,
+    DeliveryOutcome,
+    DeliveryReport,
+    EventRecord,
+    FollowUp,
+    SyncChannel,
+)
+from syndicator.channels.registry import CHANNEL_TYPES
+from syndicator.delivery import aio
+from syndicator.delivery.recorder import Recorder, failure
 from syndicator.logs import kv
 from syndicator.store.db import Database
 from syndicator.store.ledger import (
-    AttemptRecord,
+    TARGET_REF,
+    TASK_SOFT_TIME_LIMIT_SECONDS,
     Claimed,
+    chunked,
     claim,
     claim_pending,
     ensure_deliveries,
-    record_attempt,
+    insert_targets,
+    pending_ids,
+    release,
 )
 from syndicator.store.models import Event, utcnow
 from syndicator.store.outbox import mark_planned
 
-__all__ = ["Enqueue", "load_event", "next_attempt_at", "plan_event", "run_claimed", "run_due"]
+__all__ = [
+    "BATCH_SECONDS",
+    "Enqueue",
+    "load_event",
+    "plan_event",
+    "run_claimed",
+    "run_due",
+]
 
 log = logging.getLogger("syndicator.delivery.runner")
+
+# A batch's deadline: rows not started by then go back to pending unspent, and the rest
+# of the task's time (until the soft limit) is left for recording and handing back.
+BATCH_SECONDS = TASK_SOFT_TIME_LIMIT_SECONDS - 30
 
 
 @dataclass(frozen=True)
@@ -49,15 +81,17 @@ def load_event(db: Database, event_id: str) -> EventRecord | None:
         return EventRecord(row.id, row.type, row.release_id, row.source, row.payload)
 
 
-def plan_event(db: Database, channels: dict[str, Channel], event: EventRecord) -> list[Enqueue]:
-    """Create the ledger rows for every channel; re-planning an event finds the same rows."""
-    work = []
+def plan_event(
+    db: Database,
+    channels: dict[str, Channel],
+    event: EventRecord,
+    send: Callable[[Enqueue], object],
+) -> dict[str, int]:
+    """Create the ledger rows for every channel and ``send`` their pending ids, a page at
+    a time; returns how many were sent per channel. Re-planning an event finds the same
+    rows. The event is marked planned last: a fan-out that dies half-way runs again."""
+    sent = {channel.name: _plan_channel(db, channel, event, send) for channel in channels.values()}
     with db.session() as session:
-        for channel in channels.values():
-            targets = channel.plan(event)
-            ids = ensure_deliveries(session, event.id, channel.name, targets)
-            if ids:
-                work.append(Enqueue(channel.name, tuple(ids)))
         mark_planned(session, event.id)
     log.info(
         kv(
@@ -65,130 +99,192 @@ def plan_event(db: Database, channels: dict[str, Channel], event: EventRecord) -
             event_id=event.id,
             type=event.type,
             release_id=event.release_id,
-            deliveries=",".join(f"{w.channel}:{len(w.delivery_ids)}" for w in work) or "none",
+            deliveries=",".join(f"{name}:{n}" for name, n in sent.items() if n) or "none",
         )
     )
-    return work
+    return sent
 
 
-def next_attempt_at(
-    delays: Sequence[float], attempt: int, now: datetime, retry_after: float | None = None
-) -> datetime | None:
-    """When to try again after failed attempt number ``attempt``; None when exhausted."""
-    if attempt > len(delays):
-        return None
-    delay = delays[attempt - 1] * random.uniform(0.8, 1.2)  # jitter spreads a herd
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, 24 * 3600))
-    return now + timedelta(seconds=delay)
-
-
-def _record(
-    channel: Channel,
-    job: Claimed,
-    outcome: DeliveryOutcome,
-    started: datetime,
-    batch_ms: float,
-    trigger: str,
-) -> AttemptRecord:
-    duration = outcome.duration_ms if outcome.duration_ms is not None else batch_ms
-    if outcome.ok:
-        return AttemptRecord(
-            job.delivery_id,
-            job.attempt,
-            "succeeded",
-            started,
-            duration,
-            detail=outcome.detail,
-            trigger=trigger,
-        )
-    retry = (
-        next_attempt_at(channel.retry_delays, job.attempt, utcnow(), outcome.retry_after)
-        if outcome.retryable
-        else None
-    )
-    return AttemptRecord(
-        job.delivery_id,
-        job.attempt,
-        "retrying" if retry else "failed",
-        started,
-        duration,
-        error_class=outcome.error_class,
-        detail=outcome.detail,
-        next_attempt_at=retry,
-        trigger=trigger,
-    )
-
-
-def _deliver(channel: Channel, jobs: Sequence[Claimed]) -> DeliveryReport:
-    try:
-        return channel.deliver(jobs)
-    except Exception as exc:  # a bug or outage in the channel must still be recorded
-        log.exception(kv(msg="channel raised", channel=channel.name))
-        detail = f"{type(exc).__name__}: {exc}"
-        return DeliveryReport(
-            [
-                DeliveryOutcome(
-                    job.delivery_id,
-                    ok=False,
-                    retryable=True,
-                    error_class=type(exc).__name__,
-                    detail=detail,
-                )
-                for job in jobs
-            ]
-        )
-
-
-def run_claimed(
-    db: Database, channel: Channel, jobs: Sequence[Claimed], trigger: str = "scheduled"
-) -> list[Enqueue]:
-    """Deliver rows this worker holds; returns follow-up work to enqueue."""
-    if not jobs:
-        return []
-    started = utcnow()
-    clock = time.perf_counter()
-    report = _deliver(channel, jobs)
-    batch_ms = (time.perf_counter() - clock) * 1000
-    by_id = {o.delivery_id: o for o in report.outcomes}
-    follow: list[Enqueue] = []
-    with db.session() as session:
-        for job in jobs:
-            outcome = by_id.get(job.delivery_id) or DeliveryOutcome(
-                job.delivery_id,
-                ok=False,
-                error_class="E_NO_OUTCOME",
-                detail="channel returned no outcome for this delivery",
-            )
-            record = _record(channel, job, outcome, started, batch_ms, trigger)
-            record_attempt(session, record)
-            log.info(
-                kv(
-                    msg="delivery attempt",
-                    channel=channel.name,
-                    target=job.target,
-                    outcome=record.outcome,
-                    attempt=job.attempt,
-                    duration_ms=f"{record.duration_ms:.1f}",
-                    delivery_id=job.delivery_id,
-                    event_id=job.event_id,
-                    error=record.error_class or "-",
-                )
-            )
-        for item in report.follow_ups:
-            ids = ensure_deliveries(session, item.event_id, item.channel, item.targets)
-            follow.append(Enqueue(item.channel, tuple(ids)))
-    return follow
+def _plan_channel(
+    db: Database, channel: Channel, event: EventRecord, send: Callable[[Enqueue], object]
+) -> int:
+    # ``plan`` runs between transactions, never inside one: a channel reading its
+    # subscribers must not wait for its own caller's write lock.
+    planned = 0
+    for targets in chunked(channel.plan(event)):
+        with db.session() as session:
+            insert_targets(session, event.id, channel.name, targets, channel.target_pattern)
+        planned += len(targets)
+    if not planned:  # WebSub's rows come from follow-ups, never from an event
+        return 0
+    sent, after = 0, 0
+    while True:
+        with db.session() as session:
+            ids = pending_ids(session, event.id, channel.name, after)
+        if not ids:
+            return sent
+        send(Enqueue(channel.name, tuple(ids)))
+        sent, after = sent + len(ids), ids[-1]
 
 
 def run_due(
-    db: Database, channel: Channel, delivery_ids: Sequence[int] | None, trigger: str = "scheduled"
+    db: Database,
+    channel: Channel,
+    delivery_ids: Sequence[int] | None,
+    batch: BatchContext | None = None,
 ) -> list[Enqueue]:
     """Claim (given rows, or every due row of a coalescing channel) and deliver them."""
+    batch = batch or BatchContext(Deadline.after(BATCH_SECONDS))
     with db.session() as session:
         jobs = (
             claim_pending(session, channel.name)
             if delivery_ids is None
             else claim(session, delivery_ids)
         )
-    return run_claimed(db, channel, jobs, trigger)
+    return run_claimed(db, channel, jobs, batch)
+
+
+def run_claimed(
+    db: Database, channel: Channel, jobs: Sequence[Claimed], batch: BatchContext | None = None
+) -> list[Enqueue]:
+    """Deliver rows this worker holds, recording outcomes as they arrive; returns the work
+    to enqueue next (follow-ups, and rows the deadline left, when the batch made progress).
+
+    Whatever stops the batch (the deadline, an exception, a signal), outcomes already
+    received are recorded, rows never started go back to pending without spending an
+    attempt, and rows in flight without an outcome are left to the claim lease.
+    """
+    if not jobs:
+        return []
+    batch = batch or BatchContext(Deadline.after(BATCH_SECONDS))
+    recorder = Recorder(db, channel, batch.trigger)
+    reached: set[int] = set()
+    try:
+        follow_ups = _drive(db, channel, jobs, batch, recorder, reached)
+    except BaseException:
+        _settle(db, recorder, jobs, reached, quiet=True)
+        raise
+    unreached = _settle(db, recorder, jobs, reached)
+    if unreached:
+        log.info(kv(msg="batch deadline", channel=channel.name, handed_back=len(unreached)))
+    rest = [Enqueue(channel.name, tuple(unreached))] if unreached and recorder.recorded else []
+    return follow_ups + rest
+
+
+def _drive(
+    db: Database,
+    channel: Channel,
+    jobs: Sequence[Claimed],
+    batch: BatchContext,
+    recorder: Recorder,
+    reached: set[int],
+) -> list[Enqueue]:
+    if isinstance(channel, AsyncChannel):
+        aio.run(aio.deliver_concurrently(channel, jobs, batch, recorder, reached))
+        return []
+    if isinstance(channel, CoalescingChannel):
+        return _deliver_coalesced(channel, jobs, batch, recorder, reached)
+    if isinstance(channel, SyncChannel):
+        _deliver_each(channel, jobs, batch, recorder, reached)
+        return []
+    raise TypeError(f"{type(channel).__name__} is not a SyncChannel, AsyncChannel or Coalescing")
+
+
+def _settle(
+    db: Database,
+    recorder: Recorder,
+    jobs: Sequence[Claimed],
+    reached: set[int],
+    quiet: bool = False,
+) -> list[int]:
+    """Record what is buffered and hand back the rows never started."""
+    unreached = [job for job in jobs if job.delivery_id not in reached]
+    try:
+        recorder.flush()
+        if unreached:
+            with db.session() as session:
+                for token, rows in _by_token(unreached).items():
+                    release(session, token, rows)
+    except Exception:
+        if not quiet:
+            raise
+        # Already failing: what is not recorded is left to the claim lease.
+        log.exception(kv(msg="could not record an interrupted batch"))
+    return [job.delivery_id for job in unreached]
+
+
+def _by_token(jobs: Sequence[Claimed]) -> dict[str, list[int]]:
+    grouped: dict[str, list[int]] = {}
+    for job in jobs:
+        grouped.setdefault(job.token, []).append(job.delivery_id)
+    return grouped
+
+
+def _deliver_each(
+    channel: SyncChannel,
+    jobs: Sequence[Claimed],
+    batch: BatchContext,
+    recorder: Recorder,
+    reached: set[int],
+) -> None:
+    for job in jobs:
+        if batch.deadline.passed():
+            return
+        reached.add(job.delivery_id)
+        started, clock = utcnow(), time.perf_counter()
+        try:
+            outcome = channel.deliver(job, batch)
+        except Exception as exc:  # a bug or outage in the channel is this row's failure
+            log.exception(
+                kv(msg="channel raised", channel=channel.name, delivery_id=job.delivery_id)
+            )
+            outcome = failure(job, exc)
+        recorder.add(job, outcome, started, (time.perf_counter() - clock) * 1000)
+        if recorder.due():
+            recorder.flush()
+
+
+def _deliver_coalesced(
+    channel: CoalescingChannel,
+    jobs: Sequence[Claimed],
+    batch: BatchContext,
+    recorder: Recorder,
+    reached: set[int],
+) -> list[Enqueue]:
+    """One call covers every row, so every row shares its start, duration and fate."""
+    reached.update(job.delivery_id for job in jobs)
+    started, clock = utcnow(), time.perf_counter()
+    try:
+        report = channel.deliver_batch(jobs, batch)
+    except Exception as exc:  # nothing was delivered row by row: every row may retry
+        log.exception(kv(msg="channel raised", channel=channel.name))
+        report = DeliveryReport([failure(job, exc) for job in jobs])
+    elapsed = (time.perf_counter() - clock) * 1000
+    by_id = {o.delivery_id: o for o in report.outcomes}
+    for job in jobs:
+        outcome = by_id.get(job.delivery_id) or DeliveryOutcome(
+            job.delivery_id,
+            ok=False,
+            error_class="E_NO_OUTCOME",
+            detail="channel returned no outcome for this delivery",
+        )
+        recorder.add(job, outcome, started, elapsed)
+    follow: list[Enqueue] = []
+
+    def create_follow_ups(session: Session) -> None:
+        # In the transaction that records the outcomes: a ping is never lost in between.
+        follow.extend(_follow_up(session, item) for item in report.follow_ups)
+
+    recorder.flush(also=create_follow_ups)
+    return follow
+
+
+def _follow_up(session: Session, item: FollowUp) -> Enqueue:
+    ids = ensure_deliveries(
+        session, item.event_id, item.channel, item.targets, _target_pattern(item.channel)
+    )
+    return Enqueue(item.channel, tuple(ids))
+
+
+def _target_pattern(channel: str) -> re.Pattern[str]:
+    return next((k.target_pattern for k in CHANNEL_TYPES if k.name == channel), TARGET_REF)

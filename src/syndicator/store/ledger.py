@@ -1,40 +1,78 @@
 """The delivery ledger: one row per (event, channel, target), one row per attempt.
 
 Work is claimed with a conditional UPDATE, so a task that Redis delivers twice
-never repeats a delivery that already finished.
+never repeats a delivery that already finished. Every claim has a token, and only the
+holder of the token may record an outcome, defer a row or hand it back.
+
+No statement binds more than one chunk of rows: an event may have 100,000 targets, more
+than SQLite (32,766) or PostgreSQL (65,535) accept as parameters of one statement.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import islice
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import Insert, Table, Update, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from syndicator.store.models import Delivery, DeliveryAttempt, utcnow
 
 __all__ = [
+    "CHUNK",
+    "CLAIM_LEASE",
+    "TARGET_REF",
+    "TASK_SOFT_TIME_LIMIT_SECONDS",
+    "TASK_TIME_LIMIT_SECONDS",
     "AttemptRecord",
     "Claimed",
+    "Deferral",
+    "InvalidTarget",
+    "check_targets",
+    "chunked",
     "claim",
     "claim_pending",
     "counts_by_status",
+    "defer",
     "delivery_key",
     "due_for_retry",
     "ensure_deliveries",
     "has_due",
-    "record_attempt",
+    "insert_targets",
+    "pending_ids",
+    "record_attempts",
+    "release",
     "requeue",
 ]
 
+# Rows per statement and per short transaction when planning or releasing in bulk.
+CHUNK = 1000
+# ``kind`` or ``kind:id``: an opaque reference, never an address or a name. Targets are
+# part of a ledger key and of a log line, so personal data must not fit in one.
+TARGET_REF = re.compile(r"[a-z]+(?::[A-Za-z0-9_.-]{1,64})?")
+
+T = TypeVar("T")
+
+# Core statements on the table: bulk writes with per-row parameters, no ORM bookkeeping.
+_DELIVERIES = cast(Table, Delivery.__table__)
+
 # Celery kills a task after this long (workers/app.py uses it) ...
 TASK_TIME_LIMIT_SECONDS = 300
+# ... and raises in it this long after it started, leaving time to clean up.
+TASK_SOFT_TIME_LIMIT_SECONDS = TASK_TIME_LIMIT_SECONDS - 60
 # ... so a claim older than this belongs to a worker that died mid-delivery.
 CLAIM_LEASE = timedelta(seconds=TASK_TIME_LIMIT_SECONDS + 30)
+
+
+class InvalidTarget(ValueError):
+    """A channel planned something that is not a target reference."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +82,7 @@ class Claimed:
     channel: str
     target: str
     attempt: int
+    token: str  # the claim's: only its holder may record, defer or release the row
 
 
 @dataclass(frozen=True)
@@ -59,26 +98,104 @@ class AttemptRecord:
     trigger: str = "scheduled"
 
 
+@dataclass(frozen=True)
+class Deferral:
+    """Not now, and not a failure: back to pending until ``not_before``, no attempt spent."""
+
+    delivery_id: int
+    not_before: datetime
+    reason: str = "-"  # a short code for the log: partner_cap, rate_limit, smtp_421
+
+
 def delivery_key(event_id: str, channel: str, target: str) -> str:
     return f"{event_id}:{channel}:{target}"
 
 
-def ensure_deliveries(
-    session: Session, event_id: str, channel: str, targets: Sequence[str]
+def chunked(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def check_targets(channel: str, targets: Sequence[str], pattern: re.Pattern[str]) -> None:
+    for n, target in enumerate(targets):
+        if not pattern.fullmatch(target):
+            # The value itself is left out: it may be the very personal data refused here.
+            raise InvalidTarget(
+                f"channel {channel!r} planned target #{n} ({len(target)} characters), which "
+                f"is not a reference matching {pattern.pattern!r} such as 'subscriber:1234'. "
+                "Targets become ledger keys and log lines: refer to the row that holds an "
+                "address, never the address itself."
+            )
+
+
+def _insert_ignoring_duplicates(session: Session) -> Insert:
+    table = _DELIVERIES
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=["key"])
+    return sqlite.insert(table).on_conflict_do_nothing(index_elements=["key"])
+
+
+def insert_targets(
+    session: Session,
+    event_id: str,
+    channel: str,
+    targets: Sequence[str],
+    pattern: re.Pattern[str] = TARGET_REF,
+) -> None:
+    """Create the rows that do not exist yet: one statement, for at most one chunk."""
+    if len(targets) > CHUNK:
+        raise ValueError(f"at most {CHUNK} targets per statement, got {len(targets)}")
+    check_targets(channel, targets, pattern)
+    if targets:
+        now = utcnow()
+        rows = [
+            {
+                "key": delivery_key(event_id, channel, t),
+                "event_id": event_id,
+                "channel": channel,
+                "target": t,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for t in targets
+        ]
+        session.execute(_insert_ignoring_duplicates(session), rows)
+
+
+def pending_ids(
+    session: Session, event_id: str, channel: str, after: int = 0, limit: int = CHUNK
 ) -> list[int]:
-    """Create the rows once; planning the same event again finds the same ids."""
-    keys = {delivery_key(event_id, channel, t): t for t in targets}
-    if not keys:
-        return []
-    existing = set(session.scalars(select(Delivery.key).where(Delivery.key.in_(keys))))
-    missing = [
-        {"key": k, "event_id": event_id, "channel": channel, "target": t, "status": "pending"}
-        for k, t in keys.items()
-        if k not in existing
-    ]
-    if missing:
-        session.execute(insert(Delivery), missing)
-    return list(session.scalars(select(Delivery.id).where(Delivery.key.in_(keys))))
+    """One keyset page of an event's pending rows for a channel, in id order."""
+    query = (
+        select(Delivery.id)
+        .where(
+            Delivery.event_id == event_id,
+            Delivery.channel == channel,
+            Delivery.status == "pending",
+            Delivery.id > after,
+        )
+        .order_by(Delivery.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def ensure_deliveries(
+    session: Session,
+    event_id: str,
+    channel: str,
+    targets: Sequence[str],
+    pattern: re.Pattern[str] = TARGET_REF,
+) -> list[int]:
+    """Create a few rows once (follow-ups, an operator's retry) and return their ids;
+    planning the same targets again finds the same ids."""
+    ids: list[int] = []
+    for chunk in chunked(list(dict.fromkeys(targets))):
+        insert_targets(session, event_id, channel, chunk, pattern)
+        keys = [delivery_key(event_id, channel, t) for t in chunk]
+        ids += session.scalars(select(Delivery.id).where(Delivery.key.in_(keys)))
+    return ids
 
 
 def requeue(session: Session, event_id: str, channel: str, target: str) -> int:
@@ -103,27 +220,29 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def _take(session: Session, condition: object) -> list[Claimed]:
+def _take(session: Session, conditions: Iterable[ColumnElement[bool]]) -> list[Claimed]:
+    """Claim the rows matching any of ``conditions`` (one statement each) under one token."""
     now = utcnow()
     token = uuid.uuid4().hex
-    session.execute(
-        update(Delivery)
-        .where(condition, _claimable(now))  # type: ignore[arg-type]
-        .values(
-            status="in_progress",
-            claim_token=token,
-            claimed_at=now,
-            updated_at=now,
-            attempts=Delivery.attempts + 1,
+    for condition in conditions:
+        session.execute(
+            update(Delivery)
+            .where(condition, _claimable(now))
+            .values(
+                status="in_progress",
+                claim_token=token,
+                claimed_at=now,
+                updated_at=now,
+                attempts=Delivery.attempts + 1,
+            )
+            .execution_options(synchronize_session=False)
         )
-        .execution_options(synchronize_session=False)
-    )
     rows = session.execute(
         select(Delivery.id, Delivery.event_id, Delivery.channel, Delivery.target, Delivery.attempts)
         .where(Delivery.claim_token == token)
         .order_by(Delivery.id)
     )
-    return [Claimed(*row) for row in rows]
+    return [Claimed(*row, token=token) for row in rows]
 
 
 def has_due(session: Session, channel: str) -> bool:
@@ -135,43 +254,115 @@ def claim(session: Session, delivery_ids: Sequence[int]) -> list[Claimed]:
     """Claim these rows if they are still due; finished or busy rows are skipped."""
     if not delivery_ids:
         return []
-    return _take(session, Delivery.id.in_(delivery_ids))
+    return _take(session, (Delivery.id.in_(chunk) for chunk in chunked(delivery_ids)))
 
 
 def claim_pending(session: Session, channel: str, limit: int = 10_000) -> list[Claimed]:
     """Claim every due row of a channel: how a coalescing channel takes a burst at once."""
     ids = select(Delivery.id).where(Delivery.channel == channel, _claimable(utcnow()))
     ids = ids.order_by(Delivery.id).limit(limit)
-    return _take(session, Delivery.id.in_(ids.scalar_subquery()))
+    return _take(session, [Delivery.id.in_(ids.scalar_subquery())])
 
 
-def record_attempt(session: Session, record: AttemptRecord) -> None:
-    """Log the attempt and move the row to its next state, only while we hold the claim."""
-    session.add(
-        DeliveryAttempt(
-            delivery_id=record.delivery_id,
-            number=record.number,
-            trigger=record.trigger,
-            started_at=record.started_at,
-            duration_ms=record.duration_ms,
-            outcome=record.outcome,
-            error_class=record.error_class,
-            detail=(record.detail or "")[:20_000] or None,
-        )
-    )
-    status = {"succeeded": "succeeded", "failed": "failed", "retrying": "pending"}[record.outcome]
-    session.execute(
-        update(Delivery)
-        .where(Delivery.id == record.delivery_id, Delivery.status == "in_progress")
+def _held(session: Session, token: str, ids: Sequence[int]) -> set[int]:
+    held: set[int] = set()
+    for chunk in chunked(ids):
+        query = select(Delivery.id).where(Delivery.claim_token == token, Delivery.id.in_(chunk))
+        held.update(session.scalars(query.with_for_update()))
+    return held
+
+
+_STATUS_AFTER = {"succeeded": "succeeded", "failed": "failed", "retrying": "pending"}
+
+
+def record_attempts(
+    session: Session, token: str, records: Sequence[AttemptRecord]
+) -> list[AttemptRecord]:
+    """Log the attempts and move the rows to their next state, only for rows this claim
+    still holds; returns the records applied. Recording the same records twice (a flush
+    retried after its commit) changes nothing the second time."""
+    held = _held(session, token, [r.delivery_id for r in records]) if records else set()
+    applied = [r for r in records if r.delivery_id in held]
+    if not applied:
+        return []
+    table = _DELIVERIES
+    finish = (
+        update(table)
+        .where(table.c.id == bindparam("row_id"), table.c.claim_token == token)
         .values(
-            status=status,
-            updated_at=utcnow(),
-            next_attempt_at=record.next_attempt_at,
+            status=bindparam("new_status"),
+            next_attempt_at=bindparam("retry_at", type_=table.c.next_attempt_at.type),
+            last_error=bindparam("error"),
             claim_token=None,
-            last_error=record.detail if record.outcome != "succeeded" else None,
+            updated_at=utcnow(),
         )
-        .execution_options(synchronize_session=False)
     )
+    session.execute(
+        finish,
+        [
+            {
+                "row_id": r.delivery_id,
+                "new_status": _STATUS_AFTER[r.outcome],
+                "retry_at": r.next_attempt_at,
+                "error": r.detail if r.outcome != "succeeded" else None,
+            }
+            for r in applied
+        ],
+    )
+    session.execute(insert(DeliveryAttempt), [_attempt_row(r) for r in applied])
+    return applied
+
+
+def _attempt_row(record: AttemptRecord) -> dict[str, Any]:
+    return {
+        "delivery_id": record.delivery_id,
+        "number": record.number,
+        "trigger": record.trigger,
+        "started_at": record.started_at,
+        "duration_ms": record.duration_ms,
+        "outcome": record.outcome,
+        "error_class": record.error_class,
+        "detail": (record.detail or "")[:20_000] or None,
+    }
+
+
+def _hand_back(token: str, **values: Any) -> Update:
+    """Back to pending with the claim's attempt refunded: it never reached the receiver."""
+    table = _DELIVERIES
+    return (
+        update(table)
+        .where(table.c.claim_token == token, table.c.status == "in_progress")
+        .values(
+            status="pending",
+            attempts=table.c.attempts - 1,
+            claim_token=None,
+            updated_at=utcnow(),
+            **values,
+        )
+    )
+
+
+def defer(session: Session, token: str, deferrals: Sequence[Deferral]) -> list[Deferral]:
+    """Rows a channel said "not now" to: pending again at ``not_before``, attempt refunded."""
+    held = _held(session, token, [d.delivery_id for d in deferrals]) if deferrals else set()
+    applied = [d for d in deferrals if d.delivery_id in held]
+    if applied:
+        table = _DELIVERIES
+        statement = _hand_back(
+            token,
+            next_attempt_at=bindparam("not_before", type_=table.c.next_attempt_at.type),
+        ).where(table.c.id == bindparam("row_id"))
+        session.execute(
+            statement, [{"row_id": d.delivery_id, "not_before": d.not_before} for d in applied]
+        )
+    return applied
+
+
+def release(session: Session, token: str, ids: Sequence[int]) -> None:
+    """Rows the batch never reached: due again now, attempt refunded."""
+    for chunk in chunked(ids):
+        statement = _hand_back(token, next_attempt_at=None).where(_DELIVERIES.c.id.in_(chunk))
+        session.execute(statement)
 
 
 def due_for_retry(session: Session, limit: int = 1000) -> dict[str, list[int]]:

@@ -1,0 +1,153 @@
+"""Async channels: one event loop per process, rows run concurrently under caps.
+
+The loop outlives a batch because a channel's clients are bound to the loop that opened
+them (an aiohttp session is), and they are opened once per process. Rows start in order
+within their caps: at most ``concurrency`` in flight and ``group_limit`` per group. A row
+waiting for its group holds no global slot, so a slow partner never starves the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections import defaultdict
+from collections.abc import Coroutine, Iterable, Sequence
+from typing import Any, TypeVar
+
+from syndicator.channels.base import (
+    AsyncChannel,
+    BatchContext,
+    Channel,
+    CoalescingChannel,
+    DeliveryOutcome,
+    SyncChannel,
+)
+from syndicator.delivery.recorder import Recorder, failure
+from syndicator.logs import kv
+from syndicator.store.ledger import Claimed
+from syndicator.store.models import utcnow
+
+__all__ = ["close_channels", "deliver_concurrently", "run"]
+
+log = logging.getLogger("syndicator.delivery")
+
+T = TypeVar("T")
+
+# How often the recorder is asked whether a flush is due, between rows completing.
+_FLUSH_POLL_SECONDS = 0.1
+# How long an interrupted batch gets to record its cancelled rows.
+_CANCEL_GRACE_SECONDS = 5.0
+
+_loop: tuple[int, asyncio.AbstractEventLoop] | None = None
+
+
+def _process_loop() -> asyncio.AbstractEventLoop:
+    global _loop
+    if _loop is None or _loop[0] != os.getpid() or _loop[1].is_closed():
+        _loop = (os.getpid(), asyncio.new_event_loop())  # after a fork, never the parent's
+    return _loop[1]
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion on this process's loop."""
+    loop = _process_loop()
+    task = loop.create_task(coro)
+    try:
+        return loop.run_until_complete(task)
+    except BaseException:
+        # Interrupted from outside (a signal): cancel the batch so its rows in flight are
+        # recorded, rather than leave it to resume in the next task's run.
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                loop.run_until_complete(asyncio.wait([task], timeout=_CANCEL_GRACE_SECONDS))
+        raise
+
+
+def close_channels(channels: Iterable[Channel]) -> None:
+    """Release every channel's per-process resources, then the loop: at process exit."""
+    for channel in channels:
+        try:
+            if isinstance(channel, AsyncChannel):
+                run(channel.aclose())
+            elif isinstance(channel, SyncChannel | CoalescingChannel):
+                channel.close()
+        except Exception:
+            log.exception(kv(msg="channel did not close cleanly", channel=channel.name))
+    global _loop
+    if _loop is not None and _loop[0] == os.getpid() and not _loop[1].is_closed():
+        loop = _loop[1]
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+        loop.close()
+    _loop = None
+
+
+async def deliver_concurrently(
+    channel: AsyncChannel,
+    jobs: Sequence[Claimed],
+    batch: BatchContext,
+    recorder: Recorder,
+    reached: set[int],
+) -> None:
+    """Deliver ``jobs`` concurrently until done or the deadline; record each as it ends.
+
+    Rows not started by the deadline are left out of ``reached`` (the caller hands them
+    back); rows in flight at the deadline are cancelled and recorded as retryable.
+    """
+    slots = asyncio.Semaphore(channel.concurrency)
+    groups: defaultdict[str, asyncio.Semaphore] = defaultdict(
+        lambda: asyncio.Semaphore(channel.group_limit)
+    )
+    unfinished = len(jobs)
+
+    async def one(job: Claimed) -> None:
+        nonlocal unfinished
+        try:
+            # The group first: a row waiting for its partner holds no global slot.
+            async with groups[channel.group(job.target)], slots:
+                if not batch.deadline.passed():
+                    reached.add(job.delivery_id)
+                    await _attempt(channel, job, batch, recorder)
+        finally:
+            unfinished -= 1
+
+    async def flush_while_running() -> None:
+        # For slow rows: outcomes wait at most FLUSH_SECONDS even when few complete.
+        while unfinished:
+            await asyncio.sleep(_FLUSH_POLL_SECONDS)
+            if recorder.due():
+                recorder.flush()
+
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(batch.deadline.remaining()), asyncio.TaskGroup() as rows:
+            for job in jobs:
+                rows.create_task(one(job))
+            rows.create_task(flush_while_running())
+
+
+async def _attempt(
+    channel: AsyncChannel, job: Claimed, batch: BatchContext, recorder: Recorder
+) -> None:
+    started, clock = utcnow(), time.perf_counter()
+    try:
+        outcome = await channel.deliver(job, batch)
+    except asyncio.CancelledError:
+        # It may have reached the receiver: an attempt spent, retried on schedule.
+        why = "the batch deadline" if batch.deadline.passed() else "the worker stopping"
+        outcome = DeliveryOutcome(
+            job.delivery_id, ok=False, error_class="E_CANCELLED", detail=f"cancelled by {why}"
+        )
+        recorder.add(job, outcome, started, (time.perf_counter() - clock) * 1000)
+        raise
+    except Exception as exc:  # a bug or outage in the channel is this row's failure
+        log.exception(kv(msg="channel raised", channel=channel.name, delivery_id=job.delivery_id))
+        outcome = failure(job, exc)
+    recorder.add(job, outcome, started, (time.perf_counter() - clock) * 1000)
+    if recorder.due():
+        # On the loop, not in a thread: one short transaction per 100 rows pauses the
+        # rows in flight for milliseconds, and no outcome waits behind a running flush.
+        recorder.flush()

@@ -1,0 +1,156 @@
+"""Progressive recording: outcomes reach the ledger as they arrive, not when a batch ends.
+
+Outcomes are committed at least every ``FLUSH_ROWS`` rows or ``FLUSH_SECONDS``, each flush
+in its own short transaction. A worker killed mid-batch loses only the outcomes since the
+last flush, plus the rows in flight: those stay claimed and come back after the claim
+lease, which counts as an attempt, exactly like a row whose worker died while sending it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from itertools import groupby
+
+from sqlalchemy.orm import Session
+
+from syndicator.channels.base import Channel, DeliveryOutcome
+from syndicator.delivery.retries import next_attempt_at
+from syndicator.logs import kv
+from syndicator.store.db import Database
+from syndicator.store.ledger import AttemptRecord, Claimed, Deferral, defer, record_attempts
+from syndicator.store.models import utcnow
+
+__all__ = ["FLUSH_ROWS", "FLUSH_SECONDS", "Recorder", "failure"]
+
+log = logging.getLogger("syndicator.delivery")
+
+FLUSH_ROWS = 100
+FLUSH_SECONDS = 1.0
+
+# (claim token, what to write, the row it is about)
+_Entry = tuple[str, AttemptRecord | Deferral, Claimed]
+
+
+class Recorder:
+    """Buffers outcomes and writes them in small transactions. Not thread-safe: the sync
+    runner and the event loop each use it from one thread."""
+
+    def __init__(self, db: Database, channel: Channel, trigger: str) -> None:
+        self.db = db
+        self.channel = channel
+        self.trigger = trigger
+        self.recorded = 0
+        self._buffer: list[_Entry] = []
+        self._last_flush = time.monotonic()
+
+    def add(
+        self, job: Claimed, outcome: DeliveryOutcome, started: datetime, duration_ms: float
+    ) -> None:
+        self._buffer.append((job.token, self._entry(job, outcome, started, duration_ms), job))
+
+    def due(self) -> bool:
+        late = time.monotonic() - self._last_flush >= FLUSH_SECONDS
+        return len(self._buffer) >= FLUSH_ROWS or (bool(self._buffer) and late)
+
+    def flush(self, also: Callable[[Session], None] | None = None) -> None:
+        """Commit what is buffered (and ``also``, in the same transaction). The buffer is
+        emptied only once committed; a flush that failed can be tried again."""
+        if self._buffer or also:
+            with self.db.session() as session:
+                written = self._write(session, self._buffer)
+                if also:
+                    also(session)
+            self._buffer = []
+            self.recorded += len(written)
+            for item, job in written:
+                log.info(_log_line(self.channel.name, item, job))
+        self._last_flush = time.monotonic()
+
+    def _entry(
+        self, job: Claimed, outcome: DeliveryOutcome, started: datetime, duration_ms: float
+    ) -> AttemptRecord | Deferral:
+        if outcome.not_before is not None:
+            return Deferral(job.delivery_id, outcome.not_before, outcome.error_class or "-")
+        duration = outcome.duration_ms if outcome.duration_ms is not None else duration_ms
+        if outcome.ok:
+            return AttemptRecord(
+                job.delivery_id,
+                job.attempt,
+                "succeeded",
+                started,
+                duration,
+                detail=outcome.detail,
+                trigger=self.trigger,
+            )
+        delays = self.channel.retry_delays(job.target)
+        retry = (
+            next_attempt_at(delays, job.attempt, utcnow(), outcome.retry_after)
+            if outcome.retryable
+            else None
+        )
+        return AttemptRecord(
+            job.delivery_id,
+            job.attempt,
+            "retrying" if retry else "failed",
+            started,
+            duration,
+            error_class=outcome.error_class,
+            detail=outcome.detail,
+            next_attempt_at=retry,
+            trigger=self.trigger,
+        )
+
+    @staticmethod
+    def _write(
+        session: Session, entries: Sequence[_Entry]
+    ) -> list[tuple[AttemptRecord | Deferral, Claimed]]:
+        written: list[tuple[AttemptRecord | Deferral, Claimed]] = []
+        for token, group in groupby(entries, key=lambda e: e[0]):
+            items = list(group)
+            jobs = {item.delivery_id: job for _, item, job in items}
+            records = [i for _, i, _ in items if isinstance(i, AttemptRecord)]
+            deferrals = [i for _, i, _ in items if isinstance(i, Deferral)]
+            applied: list[AttemptRecord | Deferral] = [
+                *record_attempts(session, token, records),
+                *defer(session, token, deferrals),
+            ]
+            written += [(item, jobs[item.delivery_id]) for item in applied]
+        return written
+
+
+def failure(job: Claimed, exc: BaseException) -> DeliveryOutcome:
+    """A channel that raised: retryable, since a bug fix or the end of an outage heals it."""
+    return DeliveryOutcome(
+        job.delivery_id,
+        ok=False,
+        error_class=type(exc).__name__,
+        detail=f"{type(exc).__name__}: {exc}",
+    )
+
+
+def _log_line(channel: str, item: AttemptRecord | Deferral, job: Claimed) -> str:
+    """One line per attempt (or deferral), after it is committed. ``target`` is a reference."""
+    if isinstance(item, Deferral):
+        return kv(
+            msg="delivery deferred",
+            channel=channel,
+            target=job.target,
+            not_before=item.not_before.isoformat(timespec="seconds"),
+            reason=item.reason,
+            delivery_id=job.delivery_id,
+            event_id=job.event_id,
+        )
+    return kv(
+        msg="delivery attempt",
+        channel=channel,
+        target=job.target,
+        outcome=item.outcome,
+        attempt=job.attempt,
+        duration_ms=f"{item.duration_ms:.1f}",
+        delivery_id=job.delivery_id,
+        event_id=job.event_id,
+        error=item.error_class or "-",
+    )
