@@ -1,20 +1,41 @@
 # Everything a fresh clone needs: `make run` and `make test` set themselves up.
+# Dependencies install from hash-pinned locks (requirements/*.lock), never from the ranges in
+# pyproject.toml; `make lock` compiles the locks again after pyproject.toml changes.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+DEV_LOCK     := requirements/dev.lock
+RUNTIME_LOCK := requirements/runtime.lock
+# Resolved against PyPI alone: the UV_* index variables and uv.toml are ignored, so no
+# machine's local or extra index ends up in a lock. LOCK_FLAGS=--upgrade moves every pin.
+UV_COMPILE = env -u UV_INDEX -u UV_INDEX_URL -u UV_DEFAULT_INDEX -u UV_EXTRA_INDEX_URL \
+	-u UV_FIND_LINKS $(BIN)/uv pip compile --no-config --quiet --universal \
+	--python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock" $(LOCK_FLAGS)
 
-.PHONY: setup run test bench lint format clean
+.PHONY: setup lock run test bench lint format clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# A changed lock reinstalls: pip checks every hash, then uv removes what the lock dropped.
+# The project itself goes in editable, without dependencies and with the locked hatchling.
+$(STAMP): $(DEV_LOCK) pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "syndicator needs Python 3.11 or newer (found: $$($(PYTHON) --version))"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(DEV_LOCK)
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python --require-hashes $(DEV_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# Both locks from pyproject.toml (+ the build backend); the runtime lock (the Dockerfile's)
+# is held to the dev lock's versions, so tests run what production runs.
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet uv
+	$(UV_COMPILE) --extra dev pyproject.toml requirements/build.in -o $(DEV_LOCK)
+	$(UV_COMPILE) -c $(DEV_LOCK) pyproject.toml requirements/build.in -o $(RUNTIME_LOCK)
 
 run: setup
 	$(BIN)/syndicator run --demo

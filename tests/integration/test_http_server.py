@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import socket
+import tomllib
 from collections.abc import Iterator
+from importlib.metadata import version
+from pathlib import Path
 
 import pytest
+import uvicorn
+from packaging.requirements import Requirement
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
 
-from syndicator.web.server import _CoalescingTransport
+from syndicator.web.server import CoalescingHttpToolsProtocol, _CoalescingTransport
 from tests.live_server import serve
+
+PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
 BIG = "대구".encode() * 100_000  # 600 KB: more than a socket buffer takes at once
 
@@ -137,3 +147,66 @@ def test_writes_in_one_loop_iteration_leave_as_one_and_close_sends_them_first():
     first, at_close = asyncio.run(scenario())
     assert first == [b"HTTP/1.1 200 OK\r\n\r\nbody"]
     assert at_close == [b"last words"]
+
+
+# uvicorn's HttpToolsProtocol is private: pyproject.toml pins uvicorn to the minor series these
+# tests were run against. The tests below name what the subclass relies on, so a release that
+# reshapes it fails here, by name, rather than in production.
+
+
+def test_installed_uvicorn_is_the_pinned_series() -> None:
+    dependencies = tomllib.loads(PYPROJECT.read_text())["project"]["dependencies"]
+    (pin,) = [r for r in map(Requirement, dependencies) if r.name == "uvicorn"]
+    assert pin.specifier and all(s.operator in {">=", "<"} for s in pin.specifier), pin
+    assert pin.specifier.contains(version("uvicorn")), (version("uvicorn"), str(pin))
+
+
+def test_the_private_base_class_has_the_shape_the_subclass_relies_on() -> None:
+    # uvicorn.Server builds each protocol with these keywords (server.py, create_protocol).
+    init = inspect.signature(HttpToolsProtocol.__init__).parameters
+    assert {"config", "server_state", "app_state"} <= init.keys(), list(init)
+    made = inspect.signature(HttpToolsProtocol.connection_made).parameters
+    assert list(made) == ["self", "transport"], list(made)
+    assert issubclass(CoalescingHttpToolsProtocol, asyncio.Protocol)
+
+
+class _WireTransport(_RecordingTransport):
+    """A socket transport's face, as far as uvicorn looks at it."""
+
+    def get_extra_info(self, name, default=None):  # type: ignore[no-untyped-def]
+        return {"sockname": ("127.0.0.1", 8000), "peername": ("127.0.0.1", 50000)}.get(
+            name, default
+        )
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+def test_uvicorn_writes_every_byte_of_a_response_through_the_transport_it_was_given():
+    """The point of the subclass: head and body leave in one write, through our proxy. If
+    uvicorn kept another reference to the socket, or wrote with ``writelines`` (which the
+    proxy passes straight through), this sees two writes, or none."""
+    app = Starlette(routes=[Route("/small", small)])
+
+    async def scenario() -> tuple[list[bytes], object]:
+        config = uvicorn.Config(app, http=CoalescingHttpToolsProtocol, lifespan="off")
+        config.load()
+        protocol = CoalescingHttpToolsProtocol(
+            config=config, server_state=ServerState(), app_state={}
+        )
+        wire = _WireTransport()
+        protocol.connection_made(wire)
+        transport = protocol.transport
+        protocol.data_received(b"GET /small HTTP/1.1\r\nHost: t\r\n\r\n")
+        for _ in range(200):  # loop iterations, not time: the app answers within a few
+            await asyncio.sleep(0)
+        protocol.connection_lost(None)
+        return wire.writes, transport
+
+    writes, transport = asyncio.run(scenario())
+    assert isinstance(transport, _CoalescingTransport)
+    assert len(writes) == 1, writes
+    assert writes[0].startswith(b"HTTP/1.1 200 OK\r\n") and writes[0].endswith(b"\r\n\r\nx")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from syndicator.config import load_settings, redact_url
+from syndicator.config import load_settings, local_base_url, redact_url
 
 
 @pytest.mark.parametrize(
@@ -58,3 +58,29 @@ def test_the_generated_secret_is_used_when_the_variable_is_empty(tmp_path) -> No
 def test_no_secret_anywhere_is_an_empty_tuple(tmp_path) -> None:
     settings = load_settings({"SYNDICATOR_DATA_DIR": str(tmp_path)})
     assert settings.cms_secrets == () and settings.cms_secret is None
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "url"),
+    [
+        ("127.0.0.1", 8011, "http://127.0.0.1:8011"),
+        ("0.0.0.0", 8011, "http://127.0.0.1:8011"),  # every interface: reach it on loopback
+        ("::", 9000, "http://[::1]:9000"),
+        ("::1", 8000, "http://[::1]:8000"),
+        ("[::1]", 8000, "http://[::1]:8000"),
+        ("press.local", 80, "http://press.local:80"),
+    ],
+)
+def test_local_base_url_is_where_a_client_here_reaches_the_server(
+    host: str, port: int, url: str
+) -> None:
+    assert local_base_url(host, port) == url
+
+
+def test_the_base_url_follows_the_listening_port_unless_it_is_set(tmp_path) -> None:
+    env = {"SYNDICATOR_DATA_DIR": str(tmp_path)}
+    assert load_settings(env).base_url == "http://127.0.0.1:8000"
+    assert load_settings(env, port=8011).base_url == "http://127.0.0.1:8011"
+    assert load_settings(env, host="0.0.0.0", port=8011).base_url == "http://127.0.0.1:8011"
+    given = {**env, "SYNDICATOR_BASE_URL": "https://press.example.kr/"}
+    assert load_settings(given, port=8011).base_url == "https://press.example.kr"

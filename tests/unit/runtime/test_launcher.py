@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.console import Console
 
 from syndicator.config import load_settings
-from syndicator.runtime.launcher import _print_welcome, generated_secrets
+from syndicator.runtime.launcher import _print_welcome, _publish_command, generated_secrets
 
 
 def welcome(tmp_path: Path, environ: dict[str, str]) -> tuple[str, dict[str, str]]:
@@ -51,3 +51,13 @@ def test_no_url_password_is_shown(tmp_path: Path) -> None:
     assert "db-s3cret" not in output and "redis-s3cret" not in output
     assert "postgresql://app:***@db:5432/syndicator" in output
     assert "redis://:***@redis:6379/0" in output
+
+
+def test_the_publish_hint_reaches_this_run(tmp_path: Path) -> None:
+    env = {"SYNDICATOR_DATA_DIR": str(tmp_path)}
+    assert _publish_command(load_settings(env), 8000) == "syndicator publish"
+    assert _publish_command(load_settings(env, port=8011), 8011) == "syndicator publish --port 8011"
+    public = load_settings({**env, "SYNDICATOR_BASE_URL": "https://press.example.kr"}, port=8011)
+    assert _publish_command(public, 8011) == (
+        "syndicator publish --url https://press.example.kr/hooks/cms"
+    )
