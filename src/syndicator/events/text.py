@@ -25,7 +25,8 @@ _NEVER_TEXT = re.compile(
 # Source"); zero-width spaces, word joiners and BOMs hide text or split words invisibly.
 _INVISIBLE = re.compile("[\u202a-\u202e\u2066-\u2069\u200b\u2060\ufeff\u180e]")
 # ZWJ and ZWNJ shape scripts and emoji only between two visible characters.
-_STRAY_JOINER = re.compile(r"(?:(?<=\s)|^)[\u200c\u200d]+|[\u200c\u200d]+(?=\s|$)")
+# Markup's angle brackets end a word too: in HTML, "<p>\u200c</p>" is a lone joiner.
+_STRAY_JOINER = re.compile(r"(?:(?<=[\s<>])|^)[\u200c\u200d]+|[\u200c\u200d]+(?=[\s<>]|$)")
 # Any absolute http(s) URL: relative links are checked as if they sat on such a page.
 _PROBE_BASE = "https://example.invalid/a/b"
 

@@ -8,6 +8,7 @@ Atom and JSON Feed, each read back by lxml and feedparser.
 from __future__ import annotations
 
 import json
+import re
 from types import SimpleNamespace
 from typing import Any
 
@@ -31,7 +32,10 @@ from tests.strategies import NASTY_CHARACTERS, event_documents, to_body
 SETTINGS = load_settings(
     {"SYNDICATOR_DATA_DIR": "/nonexistent", "SYNDICATOR_BASE_URL": "https://press.example.kr"}
 )
-FORBIDDEN = {c for c in "".join(NASTY_CHARACTERS) if clean_text(c) == ""}
+# Joiners are allowed between two visible characters; everything else cleaned away never is.
+JOINERS = {"\u200c", "\u200d"}
+FORBIDDEN = {c for c in "".join(NASTY_CHARACTERS) if clean_text(c) == ""} - JOINERS
+STRAY_JOINER = re.compile(r"(?:^|[\s<>\"])[\u200c\u200d]|[\u200c\u200d](?:$|[\s<>\"])")
 
 
 def stored(event: CmsEvent) -> SimpleNamespace:
@@ -78,6 +82,7 @@ def test_every_accepted_event_renders_in_all_three_formats(document: dict[str, A
     assert_renders(event)
     text = json.dumps(event.model_dump(mode="json"), ensure_ascii=False)
     assert not FORBIDDEN & set(text), "a character clean-up removes was stored"
+    assert not STRAY_JOINER.search(text), "a joiner outside a word was stored"
 
 
 @given(event_documents(), st.booleans())
