@@ -28,6 +28,7 @@ from syndicator.events.schema import CmsEvent
 from syndicator.feeds.publish import publish_changes, rebuild_all
 from syndicator.feeds.scopes import SITE, Month
 from syndicator.feeds.urls import archive_path
+from syndicator.store import documents
 from syndicator.store.db import Database
 from syndicator.store.intake import import_events, store_event
 from syndicator.store.migrate import upgrade
@@ -59,7 +60,9 @@ class Store:
 
         seconds = timed(update)
         needle = f"보도자료 {release.id}호".encode()
-        assert needle in (self.settings.feeds_dir / feed).read_bytes(), (self.name, feed)
+        with self.db.session() as session:
+            stored = documents.load(session, feed)
+        assert stored is not None and needle in stored.body, (self.name, feed)
         return seconds, len(changed)
 
 

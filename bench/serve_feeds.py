@@ -38,6 +38,7 @@ from bench.common import synthetic_events
 from bench.serve_app import CEILING_PATH
 from syndicator.config import load_settings
 from syndicator.feeds.publish import rebuild_all
+from syndicator.store import documents
 from syndicator.store.db import Database
 from syndicator.store.intake import import_events
 from syndicator.store.migrate import upgrade
@@ -70,9 +71,12 @@ def _prepare(data_dir: Path) -> bytes:
     try:
         import_events(db, synthetic_events(RELEASES))
         rebuild_all(db, settings)
+        with db.session() as session:
+            stored = documents.load(session, "rss.xml")
     finally:
         db.dispose()
-    return (settings.feeds_dir / "rss.xml").read_bytes()
+    assert stored is not None
+    return stored.body
 
 
 def _free_port() -> int:

@@ -108,6 +108,9 @@ def settings(tmp_path: Path, database_url: str, cms_secret: str) -> Settings:
     return load_settings(
         {
             "SYNDICATOR_DATA_DIR": str(tmp_path / "var"),
+            # Tests read the documents back from the export, as a front server would.
+            "SYNDICATOR_FEEDS_EXPORT_DIR": str(tmp_path / "var" / "public" / "feeds"),
+            "SYNDICATOR_DOCUMENT_CHECK_SECONDS": "0",
             "SYNDICATOR_DATABASE_URL": database_url,
             "SYNDICATOR_BASE_URL": "https://press.example.kr",
             "SYNDICATOR_CMS_SECRET": cms_secret,

@@ -15,6 +15,8 @@ from typing import TypeVar
 import httpx
 
 from syndicator.events.signing import sign_headers
+from syndicator.store import documents
+from syndicator.store.db import Database
 from tests.services import free_port
 
 T = TypeVar("T")
@@ -35,6 +37,13 @@ def wait_for(check: Callable[[], T | None], seconds: float = 60.0, what: str = "
     raise AssertionError(f"timed out waiting for {what}; last error: {last_error!r}")
 
 
+def stored_document(database_url: str, path: str = "rss.xml") -> bytes | None:
+    """A published feed document, as every web node would serve it, or None."""
+    with Database(database_url) as db, db.session() as session:
+        found = documents.load(session, path)
+    return found.body if found else None
+
+
 def system_env(
     tmp_path: Path, database_url: str, redis_url: str, cms_secret: str, **extra: str
 ) -> dict[str, str]:
@@ -50,11 +59,16 @@ def system_env(
 
 
 class RunningSystem:
-    def __init__(self, env: Mapping[str, str], log_path: Path, *args: str) -> None:
+    def __init__(
+        self, env: Mapping[str, str], log_path: Path, *args: str, set_base_url: bool = True
+    ) -> None:
+        """``set_base_url=False`` leaves SYNDICATOR_BASE_URL unset: the run's port decides."""
         self.args = args
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **env, "SYNDICATOR_BASE_URL": self.url}
+        if not set_base_url:
+            del self.env["SYNDICATOR_BASE_URL"]
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
         # One client: a new httpx client per call builds an SSL context (~50 ms).
@@ -76,7 +90,8 @@ class RunningSystem:
         assert self.process is not None
         if self.process.poll() is not None:
             raise AssertionError(f"syndicator run exited:\n{self.log()}")
-        return self.http.get(f"{self.url}/readyz", timeout=2).status_code == 200
+        # The whole system: a consumer on every queue reaching the database, and beat.
+        return self.http.get(f"{self.url}/readyz/pipeline", timeout=2).status_code == 200
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-6000:]

@@ -8,12 +8,11 @@ from kombu import Exchange, Queue
 from syndicator.channels.registry import ALL_QUEUES, EVENTS_QUEUE
 from syndicator.config import load_settings
 from syndicator.runtime.redis_urls import broker_url
-from syndicator.store.ledger import TASK_TIME_LIMIT_SECONDS
-from workers.task_names import FANOUT, HEARTBEAT, SWEEP
+from syndicator.store.ledger import TASK_SOFT_TIME_LIMIT_SECONDS, TASK_TIME_LIMIT_SECONDS
+from workers.task_names import FANOUT, SWEEP
 
-__all__ = ["HEARTBEAT_SECONDS", "RESTORE_SCAN_SECONDS", "app"]
+__all__ = ["RESTORE_SCAN_SECONDS", "app"]
 
-HEARTBEAT_SECONDS = 10.0
 SWEEP_SECONDS = 5.0
 
 settings = load_settings()
@@ -43,7 +42,7 @@ app.conf.update(
         "unacked_mutex_expire": RESTORE_SCAN_SECONDS,
     },
     task_time_limit=TASK_TIME_LIMIT_SECONDS,
-    task_soft_time_limit=TASK_TIME_LIMIT_SECONDS - 60,
+    task_soft_time_limit=TASK_SOFT_TIME_LIMIT_SECONDS,
     task_ignore_result=True,
     result_backend=None,
     # Events for Flower and celery-exporter.
@@ -64,15 +63,6 @@ app.conf.update(
     },
     beat_schedule={
         "sweep-due-deliveries": {"task": SWEEP, "schedule": SWEEP_SECONDS},
-        **{
-            f"heartbeat-{queue}": {
-                "task": HEARTBEAT,
-                "schedule": HEARTBEAT_SECONDS,
-                "args": [queue],
-                "options": {"queue": queue, "expires": HEARTBEAT_SECONDS * 3},
-            }
-            for queue in ALL_QUEUES
-        },
     },
 )
 

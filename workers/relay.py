@@ -14,7 +14,7 @@ from celery import Celery
 
 from syndicator.channels.registry import EVENTS_QUEUE
 from syndicator.logs import kv
-from syndicator.runtime.coordination import OUTBOX_NUDGE_KEY
+from syndicator.runtime.coordination import OUTBOX_NUDGE_KEY, mark_beat
 from syndicator.runtime.redis_urls import redis_client
 from syndicator.store.outbox import relay_once
 from workers.process import runtime
@@ -53,6 +53,7 @@ class Relay(threading.Thread):
         waiter = redis_client(rt.settings, timeout=POLL_SECONDS + 5)
         while not self.stopping.is_set():
             try:
+                mark_beat(waiter)  # beat is alive: /readyz/pipeline looks for this
                 self.run_once()
             except Exception as exc:
                 log.warning(

@@ -6,8 +6,9 @@ import logging
 from collections.abc import Iterable
 from datetime import timedelta
 
+from syndicator.channels.base import BatchContext, CoalescingChannel, Deadline
 from syndicator.delivery.coalescer import Coalescer
-from syndicator.delivery.runner import Enqueue, load_event, plan_event, run_due
+from syndicator.delivery.runner import BATCH_SECONDS, Enqueue, load_event, plan_event, run_due
 from syndicator.logs import kv
 from syndicator.runtime.coordination import mark_consuming
 from syndicator.store.ledger import TASK_TIME_LIMIT_SECONDS, due_for_retry, has_due
@@ -20,7 +21,6 @@ __all__ = ["deliver", "deliver_pending", "enqueue", "fanout", "heartbeat", "swee
 
 log = logging.getLogger("syndicator.tasks")
 
-BATCH_SIZE = 100
 LOCK_SECONDS = TASK_TIME_LIMIT_SECONDS + 10  # outlives the task holding it
 
 
@@ -31,11 +31,9 @@ def enqueue(work: Iterable[Enqueue]) -> None:
         if channel.coalesce:
             deliver_pending.apply_async(args=[item.channel], queue=channel.queue)
             continue
-        ids = list(item.delivery_ids)
-        for start in range(0, len(ids), BATCH_SIZE):
-            deliver.apply_async(
-                args=[item.channel, ids[start : start + BATCH_SIZE]], queue=channel.queue
-            )
+        ids, size = list(item.delivery_ids), channel.batch_size
+        for start in range(0, len(ids), size):
+            deliver.apply_async(args=[item.channel, ids[start : start + size]], queue=channel.queue)
 
 
 @app.task(name=FANOUT)
@@ -45,13 +43,17 @@ def fanout(event_id: str) -> None:
     if event is None:
         log.error(kv(msg="fan-out for unknown event", event_id=event_id))
         return
-    enqueue(plan_event(rt.db, rt.channels, event))
+    # Each page of ids is queued as soon as it is planned: 100,000 ids are never in memory.
+    plan_event(rt.db, rt.channels, event, lambda item: enqueue([item]))
 
 
 @app.task(name=DELIVER)
 def deliver(channel: str, delivery_ids: list[int]) -> None:
+    """Rows not started by the deadline, safely before the soft time limit, go back to
+    pending unspent and are queued again; the outcomes of the others are already recorded."""
+    batch = BatchContext(Deadline.after(BATCH_SECONDS))
     rt = runtime()
-    enqueue(run_due(rt.db, rt.channels[channel], delivery_ids))
+    enqueue(run_due(rt.db, rt.channels[channel], delivery_ids, batch))
 
 
 @app.task(name=DELIVER_PENDING)
@@ -59,6 +61,7 @@ def deliver_pending(channel_name: str) -> None:
     """Coalesce: one run at a time takes every due row; requests during it fold in."""
     rt = runtime()
     channel = rt.channels[channel_name]
+    assert isinstance(channel, CoalescingChannel), channel_name
     coalescer = Coalescer(
         rt.redis, channel_name, min_interval=channel.min_interval, lock_seconds=LOCK_SECONDS
     )
@@ -70,8 +73,10 @@ def deliver_pending(channel_name: str) -> None:
     def run() -> None:
         enqueue(run_due(rt.db, channel, None))
 
-    if coalescer.request(run, has_work):
-        deliver_pending.apply_async(args=[channel_name], queue=channel.queue)
+    again = coalescer.request(run, has_work)
+    if again is not None:
+        # A short countdown (the lock's few seconds), far below the visibility timeout.
+        deliver_pending.apply_async(args=[channel_name], queue=channel.queue, countdown=again)
 
 
 @app.task(name=SWEEP)
@@ -94,4 +99,12 @@ def sweep() -> None:
 
 @app.task(name=HEARTBEAT)
 def heartbeat(queue: str) -> None:
-    mark_consuming(runtime().redis, queue)
+    """Ran because a worker took it off ``queue``: record that, and whether it reaches the
+    database (a worker with a wrong database URL consumes, and fails every fan-out)."""
+    rt = runtime()
+    try:
+        rt.db.ping()
+        database = "ok"
+    except Exception as exc:
+        database = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    mark_consuming(rt.redis, queue, database=database, worker=heartbeat.request.hostname or "")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from syndicator.config import load_settings, redact_url
+from syndicator.config import DEFAULT_PORT, load_settings, redact_url
 from syndicator.logs import configure_logging
 
 if TYPE_CHECKING:
@@ -35,7 +36,9 @@ errors = Console(stderr=True)
 @app.command()
 def run(
     host: str = typer.Option("127.0.0.1", help="Address the web app listens on."),
-    port: int = typer.Option(8000, help="Port the web app listens on."),
+    port: int = typer.Option(
+        DEFAULT_PORT, help="Port the web app listens on; links use it unless SYNDICATOR_BASE_URL."
+    ),
     demo: bool = typer.Option(False, "--demo", help="Load the demo releases after start-up."),
 ) -> None:
     """Start the web app, a worker on every queue and the scheduler (embedded Redis by default)."""
@@ -48,19 +51,41 @@ def run(
 @app.command()
 def web(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(8000, help="Port to listen on."),
+    port: int = typer.Option(
+        DEFAULT_PORT, help="Port to listen on; links use it unless SYNDICATOR_BASE_URL is set."
+    ),
+    workers: int = typer.Option(1, min=1, help="uvicorn worker processes."),
 ) -> None:
-    """Serve the HTTP API, the feeds and the public pages (no workers)."""
+    """Serve the HTTP API, the feeds and the public pages (no workers).
+
+    Refuses to start, in one line naming the fix, while the database is unreachable or not
+    at this code's schema revision. Redis being away is only a warning: the CMS hook keeps
+    accepting events into the outbox without it."""
+    import os
+
     import uvicorn
 
+    from syndicator.runtime.preflight import preflight
     from syndicator.web.server import CoalescingHttpToolsProtocol
 
     configure_logging()
+    settings = load_settings(host=host, port=port)
+    problems = preflight(settings)
+    for problem in problems:
+        if problem.check == "redis":
+            errors.print(f"[yellow]warning:[/] {problem}", highlight=False)
+    fatal = [p for p in problems if p.check != "redis"]
+    if fatal:
+        errors.print(f"[red]error:[/] {fatal[0]}", highlight=False)
+        raise typer.Exit(1)
+    # Every uvicorn worker process builds its app from the environment: pass the URL on.
+    os.environ.setdefault("SYNDICATOR_BASE_URL", settings.base_url)
     uvicorn.run(
         "syndicator.web.app:create_app",
         factory=True,
         host=host,
         port=port,
+        workers=workers,
         log_config=None,
         proxy_headers=True,
         http=CoalescingHttpToolsProtocol,
@@ -93,13 +118,17 @@ def secret_generate() -> None:
 @app.command()
 def publish(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Event JSON file."),
-    url: str = typer.Option(None, help="Hook URL; default SYNDICATOR_BASE_URL/hooks/cms."),
+    url: str = typer.Option(None, help="Hook URL; default <base URL>/hooks/cms."),
+    port: int = typer.Option(
+        DEFAULT_PORT,
+        help="Port `syndicator run` listens on: the base URL without SYNDICATOR_BASE_URL.",
+    ),
     webhook_id: str = typer.Option(None, help="Message id; default a new random one."),
 ) -> None:
     """Sign an event with SYNDICATOR_CMS_SECRET and post it to the CMS hook."""
     from syndicator.events.signing import sign_headers
 
-    settings = load_settings()
+    settings = load_settings(port=port)
     if not settings.cms_secret:
         errors.print(
             "[red]SYNDICATOR_CMS_SECRET is not set[/] (and no generated one in "
@@ -117,8 +146,22 @@ def publish(
     except httpx.HTTPError as exc:
         errors.print(f"[red]could not reach {target}:[/] {exc}")
         raise typer.Exit(1) from exc
-    console.print_json(answer.text) if answer.content else None
+    _print_answer(answer)
     raise typer.Exit(0 if answer.status_code == 202 else 1)
+
+
+def _print_answer(answer: httpx.Response) -> None:
+    """The server's JSON as JSON; anything else (a proxy's HTML error page) as it came."""
+    out = console if answer.status_code == 202 else errors
+    out.print(f"HTTP {answer.status_code} {answer.reason_phrase}")
+    if "json" in answer.headers.get("content-type", ""):
+        try:
+            out.print_json(answer.text)
+            return
+        except json.JSONDecodeError:
+            pass
+    if answer.content:
+        out.print(answer.text[:2000], markup=False, highlight=False)
 
 
 @app.command("import")
@@ -195,6 +238,12 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
         for state, n in counts.items():
             ledger.add_row(channel, state, str(n))
     console.print(ledger)
+    if report.pipeline:
+        console.print("[red]pipeline blocked:[/]")
+        for cause in report.pipeline:
+            console.print(f"  - {cause}", highlight=False)
+    else:
+        console.print("[green]pipeline: events flow[/]")
     if report.quarantined_total:
         console.print(
             f"[yellow]quarantined releases: {report.quarantined_total}[/] "
@@ -296,8 +345,42 @@ def releases_retry(
     )
 
 
+@app.callback()
+def _global_options(
+    debug: bool = typer.Option(False, "--debug", help="Show the full traceback of an error."),
+) -> None:
+    """syndicator: deliver every press release to feeds, email and partners."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line an operator can act on, naming the fix where there is one."""
+    import redis
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+    from syndicator.runtime.preflight import first_line
+
+    text = first_line(exc)
+    if isinstance(exc, DBAPIError) and any(
+        marker in text for marker in ("no such table", "does not exist", "UndefinedTable")
+    ):
+        return f"the database schema is missing or old ({text}); run: syndicator migrate"
+    if isinstance(exc, SQLAlchemyError):
+        url = redact_url(load_settings().database_url)
+        return f"database error at {url}: {text} (check SYNDICATOR_DATABASE_URL)"
+    if isinstance(exc, redis.RedisError):
+        return f"cannot reach Redis: {text} (check SYNDICATOR_REDIS_URL)"
+    return f"{type(exc).__name__}: {text}"
+
+
 def main() -> None:
-    app()
+    try:
+        app()
+    except Exception as exc:
+        if "--debug" in sys.argv[1:]:
+            raise
+        errors.print(f"[red]error:[/] {describe_error(exc)}", highlight=False)
+        errors.print("(run with --debug for the traceback)", style="dim")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -11,17 +11,41 @@ import os
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from importlib import resources
 from pathlib import Path
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-__all__ = ["PROJECT_ROOT", "Settings", "load_settings", "redact_url"]
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "DEMO_DIR",
+    "PROJECT_ROOT",
+    "TEMPLATES_DIR",
+    "Settings",
+    "load_settings",
+    "local_base_url",
+    "redact_url",
+]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
-DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+
+def _data_path(packaged: str, checkout: str) -> Path:
+    """Files a wheel carries inside the package, else the source checkout's (editable)."""
+    inside = Path(str(resources.files("syndicator") / packaged))
+    return inside if inside.is_dir() else PROJECT_ROOT / checkout
+
+
+TEMPLATES_DIR = _data_path("_templates", "templates")
+DEMO_DIR = _data_path("_demo/releases", "demo/releases")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+# Addresses that mean "every interface": a URL to reach the server uses loopback instead.
+_WILDCARD_HOSTS = {"": DEFAULT_HOST, "0.0.0.0": DEFAULT_HOST, "::": "::1"}
 
 
 @dataclass(frozen=True)
@@ -44,20 +68,20 @@ class Settings:
     # countdown we schedule must stay well below it (Celery "Redis caveats").
     visibility_timeout: int = 900
     max_body_bytes: int = 1024 * 1024
-    templates_dir: Path = PROJECT_ROOT / "templates"
+    templates_dir: Path = TEMPLATES_DIR
+    # Feed documents live in the database, served by every web node; this optional copy
+    # of them as files is for a front server or a CDN.
+    feeds_export_dir: Path | None = None
+    # How stale a web node's cached feed may be: it asks the database what changed at most
+    # this often, so a publish on any host is served everywhere within about this long.
+    document_check_seconds: float = 1.0
+    # Channels beyond the built-in ones, as ``module:Class`` (tests, plugins).
+    extra_channels: tuple[str, ...] = ()
 
     @property
     def cms_secret(self) -> str | None:
         """The secret we sign with ourselves (`syndicator publish`, the demo): the first."""
         return self.cms_secrets[0] if self.cms_secrets else None
-
-    @property
-    def public_dir(self) -> Path:
-        return self.data_dir / "public"
-
-    @property
-    def feeds_dir(self) -> Path:
-        return self.public_dir / "feeds"
 
     @property
     def embedded_redis_dir(self) -> Path:
@@ -97,20 +121,41 @@ def _cms_secrets(env: Mapping[str, str], data_dir: Path) -> tuple[str, ...]:
     return given or ((stored,) if stored else ())
 
 
-def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+def _optional_path(value: str | None) -> Path | None:
+    return Path(value).resolve() if value else None
+
+
+def local_base_url(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> str:
+    """``http://host:port`` of a server listening there, as a client on this machine says it."""
+    host = host.removeprefix("[").removesuffix("]")
+    host = _WILDCARD_HOSTS.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+) -> Settings:
+    """Settings from ``environ`` (default ``os.environ``). ``host`` and ``port`` are where
+    the web app listens: without ``SYNDICATOR_BASE_URL`` every link is made from them."""
     env = os.environ if environ is None else environ
     data_dir = Path(env.get("SYNDICATOR_DATA_DIR", "./var")).resolve()
     return Settings(
         data_dir=data_dir,
         database_url=env.get("SYNDICATOR_DATABASE_URL") or _default_database_url(data_dir),
         redis_url=env.get("SYNDICATOR_REDIS_URL") or None,
-        base_url=(env.get("SYNDICATOR_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
+        base_url=(env.get("SYNDICATOR_BASE_URL") or local_base_url(host, port)).rstrip("/"),
         cms_secrets=_cms_secrets(env, data_dir),
         admin_token=env.get("SYNDICATOR_ADMIN_TOKEN") or _stored_secret(data_dir, "admin_token"),
         smtp_url=env.get("SYNDICATOR_SMTP_URL") or None,
         websub_hub=env.get("SYNDICATOR_WEBSUB_HUB") or None,
         feed_size=int(env.get("SYNDICATOR_FEED_SIZE", "20")),
         visibility_timeout=int(env.get("SYNDICATOR_VISIBILITY_TIMEOUT", "900")),
+        feeds_export_dir=_optional_path(env.get("SYNDICATOR_FEEDS_EXPORT_DIR")),
+        document_check_seconds=float(env.get("SYNDICATOR_DOCUMENT_CHECK_SECONDS", "1")),
+        extra_channels=tuple(env.get("SYNDICATOR_EXTRA_CHANNELS", "").replace(",", " ").split()),
     )
 
 

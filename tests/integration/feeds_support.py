@@ -67,7 +67,7 @@ def publish(db: Database, settings: Settings, *events: dict[str, Any]) -> list[s
 def path_of(settings: Settings, url: str) -> Path:
     prefix = f"{settings.base_url}/feeds/"
     assert url.startswith(prefix), url
-    return settings.feeds_dir / url.removeprefix(prefix)
+    return settings.feeds_export_dir / url.removeprefix(prefix)
 
 
 def parsed_feed(path: Path) -> feedparser.FeedParserDict:
@@ -94,7 +94,7 @@ def walk_archives(settings: Settings, scope_dir: str = "") -> list[int]:
     """Every release number from a live Atom feed back through prev-archive, in order,
     checking each archive's fh:archive marker and the links back to its neighbours.
     ``scope_dir`` is "" for the site, or "departments/<slug>/" and the like."""
-    current = settings.feeds_dir / scope_dir / "atom.xml"
+    current = settings.feeds_export_dir / scope_dir / "atom.xml"
     numbers = atom_ids(current)
     newer_url = None
     url = links(current).get("prev-archive")
@@ -122,7 +122,8 @@ def snapshot(directory: Path) -> dict[str, bytes]:
 @contextmanager
 def serving(settings: Settings) -> Iterator[str]:
     """A real uvicorn on a free port serving only the feed routes, in a thread."""
-    app = Starlette(routes=feed_routes(settings))
+    db = Database(settings.database_url)
+    app = Starlette(routes=feed_routes(settings, db))
     port = free_port()
     config = uvicorn.Config(
         app,
@@ -145,3 +146,4 @@ def serving(settings: Settings) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+        db.dispose()

@@ -15,9 +15,11 @@ from typing import Any
 import pytest
 
 from syndicator.channels.registry import CHANNEL_QUEUES
+from syndicator.config import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO_ROOT / "compose.yaml"
+NGINX_CONF = REPO_ROOT / "deploy" / "nginx" / "nginx.conf"
 
 # check-jsonschema's builtin name (see `check-jsonschema --help`, "--builtin-schema").
 COMPOSE_SCHEMA = "vendor.compose-spec"
@@ -103,7 +105,7 @@ def test_no_obsolete_version_key(compose: dict[str, Any]) -> None:
 
 
 def test_expected_services_exist(services: dict[str, dict[str, Any]]) -> None:
-    expected = {"redis", "postgres", "migrate", "web", "beat", "flower", "mailpit"}
+    expected = {"redis", "postgres", "migrate", "web", "front", "beat", "flower", "mailpit"}
     expected |= {f"worker-{q}" for q in QUEUES}
     assert expected <= services.keys(), expected - services.keys()
 
@@ -136,12 +138,11 @@ def test_beat_runs_once(services: dict[str, dict[str, Any]]) -> None:
             assert "beat" not in _command(svc) and "-B" not in _command(svc), name
 
 
-def test_feeds_worker_and_web_share_public_volume(services: dict[str, dict[str, Any]]) -> None:
-    def public_mounts(svc: dict[str, Any]) -> set[str]:
-        return {v for v in svc.get("volumes", []) if str(v).endswith(":/app/var/public")}
-
-    assert public_mounts(services["web"])
-    assert public_mounts(services["web"]) == public_mounts(services["worker-feeds"])
+def test_no_service_shares_rendered_files(services: dict[str, dict[str, Any]]) -> None:
+    """Feeds are served from the database, so web nodes and workers share no volume."""
+    for name in ("web", *(f"worker-{q}" for q in QUEUES)):
+        mounts = [str(v) for v in services[name].get("volumes", [])]
+        assert not [m for m in mounts if "/app/var" in m], (name, mounts)
 
 
 def test_web_waits_for_dependencies(services: dict[str, dict[str, Any]]) -> None:
@@ -177,3 +178,59 @@ def test_required_secrets_fail_fast_when_unset(compose: dict[str, Any]) -> None:
         assert f"${{{var}:?" in text, f"{var} should use ${{{var}:?message}}"
     flower_env = _environment(compose["services"]["flower"])
     assert "FLOWER_UNAUTHENTICATED_API" not in flower_env
+
+
+def _published(service: dict[str, Any]) -> list[str]:
+    """Published ports in the short syntax ("[ip:]host:container"), whichever was written."""
+    ports = []
+    for port in service.get("ports", []):
+        if isinstance(port, dict):
+            parts = (port.get("host_ip"), port.get("published"), port.get("target"))
+            port = ":".join(str(part) for part in parts if part)
+        ports.append(str(port))
+    return ports
+
+
+def test_the_front_server_stands_before_web(services: dict[str, dict[str, Any]]) -> None:
+    front, web = services["front"], services["web"]
+    assert str(front["image"]).startswith("nginx:"), front["image"]
+    assert "80:80" in _published(front)
+    (mount,) = [v for v in front["volumes"] if str(v).endswith(":/etc/nginx/nginx.conf:ro")]
+    assert (REPO_ROOT / str(mount).split(":")[0]).resolve() == NGINX_CONF
+    assert front["depends_on"]["web"]["condition"] == "service_healthy"
+    # web is reached through front only; front's upstream is web's listening port.
+    assert "ports" not in web and [str(p) for p in web["expose"]] == ["8000"]
+    assert _command(web)[_command(web).index("--port") + 1] == "8000"
+    assert re.search(r"^\s*server web:8000;", NGINX_CONF.read_text(), re.MULTILINE)
+    assert _environment(web)["FORWARDED_ALLOW_IPS"], "uvicorn would ignore X-Forwarded-*"
+
+
+def test_only_the_front_server_publishes_a_port_on_every_interface(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    for name, svc in services.items():
+        for port in _published(svc):
+            assert name == "front" or port.startswith("127.0.0.1:"), (name, port)
+
+
+def test_the_front_body_limit_is_the_hook_limit() -> None:
+    match = re.search(r"^\s*client_max_body_size\s+(\d+)([km]?);", NGINX_CONF.read_text(), re.M)
+    assert match, "deploy/nginx/nginx.conf sets no client_max_body_size"
+    size = int(match[1]) * {"": 1, "k": 1024, "m": 1024 * 1024}[match[2]]
+    assert size == Settings.max_body_bytes, (size, Settings.max_body_bytes)
+
+
+def test_the_front_limits_slow_and_large_requests() -> None:
+    text = NGINX_CONF.read_text()
+    for directive in (
+        "client_header_timeout",
+        "client_body_timeout",
+        "send_timeout",
+        "keepalive_timeout",
+        "large_client_header_buffers",
+        "limit_conn per_ip",
+        "proxy_cache_revalidate on",
+        "gzip on",
+        "add_header X-Cache-Status $upstream_cache_status",
+    ):
+        assert re.search(rf"^\s*{re.escape(directive)}\b", text, re.MULTILINE), directive

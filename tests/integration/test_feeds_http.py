@@ -33,6 +33,8 @@ def site(tmp_path: Path, sqlite_url: str) -> Iterator[tuple[Settings, Database, 
         smtp_url=None,
         websub_hub=HUB,
         feed_size=5,
+        feeds_export_dir=tmp_path / "var" / "public" / "feeds",
+        document_check_seconds=0,  # every request sees the latest publish
     )
     upgrade(sqlite_url)
     db = Database(sqlite_url)
@@ -62,7 +64,9 @@ def test_documents_are_served_with_their_types(
     response = client.get(path)
     assert response.status_code == 200
     assert response.headers["content-type"] == content_type
-    assert response.content == (settings.feeds_dir / path.removeprefix("/feeds/")).read_bytes()
+    assert (
+        response.content == (settings.feeds_export_dir / path.removeprefix("/feeds/")).read_bytes()
+    )
     assert response.headers["vary"] == "Accept-Encoding"
     assert "max-age" in response.headers["cache-control"]
     etag = response.headers["etag"]
@@ -193,7 +197,7 @@ def test_unknown_and_escaping_paths_are_404(
     site: tuple[Settings, Database, httpx.Client], path: str
 ) -> None:
     settings, _, client = site
-    (settings.feeds_dir.parent / "secret.txt").write_text("secret")
+    (settings.feeds_export_dir.parent / "secret.txt").write_text("secret")
     response = client.get(path)
     assert response.status_code == 404
     assert "secret" not in response.text
@@ -224,15 +228,17 @@ def test_feeds_index_page_lists_every_feed_in_korean(
     assert index["archive"] == f"{settings.base_url}/feeds/archive/2024-01.xml"
 
 
-def test_index_page_before_anything_was_published(tmp_path: Path) -> None:
+def test_index_page_before_anything_was_published(tmp_path: Path, sqlite_url: str) -> None:
+    upgrade(sqlite_url)
     settings = Settings(
         data_dir=tmp_path,
-        database_url="sqlite://",
+        database_url=sqlite_url,
         redis_url=None,
         base_url="https://press.example.kr",
         cms_secrets=(),
         admin_token=None,
         smtp_url=None,
+        document_check_seconds=0,
     )
     with serving(settings) as url:
         page = httpx.get(f"{url}/feeds/")
@@ -242,5 +248,5 @@ def test_index_page_before_anything_was_published(tmp_path: Path) -> None:
 
 def test_index_json_is_well_formed(site: tuple[Settings, Database, httpx.Client]) -> None:
     settings, _, _ = site
-    index = json.loads((settings.feeds_dir / "index.json").read_bytes())
+    index = json.loads((settings.feeds_export_dir / "index.json").read_bytes())
     assert index["site"]["atom"] == f"{settings.base_url}/feeds/atom.xml"

@@ -47,10 +47,10 @@ def _retract(n: int, days_later: float = 200, **fields: object) -> dict:
 
 
 def _check_every_document(settings: Settings) -> None:
-    for path in settings.feeds_dir.rglob("*.xml"):
+    for path in settings.feeds_export_dir.rglob("*.xml"):
         parsed = parsed_feed(path)
         assert parsed.version == ("rss20" if path.name == "rss.xml" else "atom10"), path
-    for path in settings.feeds_dir.rglob("feed.json"):
+    for path in settings.feeds_export_dir.rglob("feed.json"):
         Draft202012Validator(SCHEMA).validate(json.loads(path.read_bytes()))
 
 
@@ -78,7 +78,7 @@ def test_walking_archives_reaches_every_release_exactly_once(db: Database, feeds
     numbers = walk_archives(feeds)
     assert Counter(numbers).most_common(1)[0][1] == 1, "a release appears twice"
     assert set(numbers) == set(range(1, 52)) - {48, 5}
-    assert len(atom_ids(feeds.feeds_dir / "atom.xml")) == 20
+    assert len(atom_ids(feeds.feeds_export_dir / "atom.xml")) == 20
     _check_every_document(feeds)
 
 
@@ -117,8 +117,8 @@ def test_each_department_and_category_has_its_own_walkable_archive(
     assert Counter(numbers).most_common(1)[0][1] == 1, "a release appears twice"
     expected = _expected_in(kind, name, range(1, 41), {8: "관광과"}) - {10}
     assert set(numbers) == expected
-    assert len(atom_ids(small.feeds_dir / scope_dir / "atom.xml")) == 4
-    archive = next((small.feeds_dir / scope_dir / "archive").glob("*.xml"))
+    assert len(atom_ids(small.feeds_export_dir / scope_dir / "atom.xml")) == 4
+    archive = next((small.feeds_export_dir / scope_dir / "archive").glob("*.xml"))
     parsed = parsed_feed(archive)
     assert parsed.feed.title.startswith(f"대구광역시 보도자료 · {name} · ")
     _check_every_document(small)
@@ -144,24 +144,24 @@ def test_incremental_publishing_equals_a_full_rebuild(
     )
     fresh = feeds.with_(data_dir=tmp_path / "fresh")
     rebuild_all(db, fresh)
-    assert snapshot(feeds.feeds_dir) == snapshot(fresh.feeds_dir)
+    assert snapshot(feeds.feeds_export_dir) == snapshot(fresh.feeds_export_dir)
 
 
 def test_a_repeat_publish_writes_nothing_and_reports_nothing(db: Database, feeds: Settings) -> None:
     store(db, (event(n) for n in range(1, 30)))
     rebuild_all(db, feeds)
-    before = {p: p.stat().st_mtime_ns for p in feeds.feeds_dir.rglob("*.*")}
+    before = {p: p.stat().st_mtime_ns for p in feeds.feeds_export_dir.rglob("*.*")}
     assert publish_changes(db, feeds, [29, 3]) == []
     assert rebuild_all(db, feeds) == []
-    assert {p: p.stat().st_mtime_ns for p in feeds.feeds_dir.rglob("*.*")} == before
+    assert {p: p.stat().st_mtime_ns for p in feeds.feeds_export_dir.rglob("*.*")} == before
 
 
 def test_a_publish_reports_exactly_the_changed_documents(db: Database, feeds: Settings) -> None:
     store(db, (event(n) for n in range(1, 30)))
     rebuild_all(db, feeds)
-    before = snapshot(feeds.feeds_dir)
+    before = snapshot(feeds.feeds_export_dir)
     changed = publish(db, feeds, event(30))
-    after = snapshot(feeds.feeds_dir)
+    after = snapshot(feeds.feeds_export_dir)
     differing = {name for name in after if before.get(name) != after[name]} - {"index.json"}
     base = f"{feeds.base_url}/feeds/"
     assert sorted(changed) == sorted(base + name for name in differing)
@@ -172,13 +172,15 @@ def test_a_publish_reports_exactly_the_changed_documents(db: Database, feeds: Se
 
 def test_ids_are_stable_across_rerender_and_update(db: Database, feeds: Settings) -> None:
     publish(db, feeds, *(event(n) for n in range(1, 6)))
-    site = feeds.feeds_dir / "rss.xml"
+    site = feeds.feeds_export_dir / "rss.xml"
     first = {e.title: e.id for e in parsed_feed(site).entries}
     rebuild_all(db, feeds)
     assert {e.title: e.id for e in parsed_feed(site).entries} == first
     later = (published_at(3) + timedelta(days=400)).isoformat()  # updated in the next year
     publish(db, feeds, event(3, title="제목 정정", updated_at=later))
-    entries = {release_number(e.id): e for e in parsed_feed(feeds.feeds_dir / "atom.xml").entries}
+    entries = {
+        release_number(e.id): e for e in parsed_feed(feeds.feeds_export_dir / "atom.xml").entries
+    }
     assert entries[3].id == "tag:daegu.go.kr,2024:press/3"
     assert entries[3].title == "제목 정정"
     assert entries[3].updated.endswith("+09:00") and entries[3].updated.startswith("2025-")
@@ -188,8 +190,8 @@ def test_a_department_change_moves_the_entry_between_feeds(db: Database, feeds: 
     publish(db, feeds, *(event(n, department="위생정책과") for n in range(1, 4)))
     later = (published_at(2) + timedelta(days=1)).isoformat()
     changed = publish(db, feeds, event(2, department="관광과", updated_at=later))
-    old = feeds.feeds_dir / "departments" / "wisaengjeongcaeggwa" / "atom.xml"
-    new = feeds.feeds_dir / "departments" / "gwangwanggwa" / "atom.xml"
+    old = feeds.feeds_export_dir / "departments" / "wisaengjeongcaeggwa" / "atom.xml"
+    new = feeds.feeds_export_dir / "departments" / "gwangwanggwa" / "atom.xml"
     assert atom_ids(old) == [3, 1]
     assert atom_ids(new) == [2]
     assert f"{feeds.base_url}/feeds/departments/wisaengjeongcaeggwa/atom.xml" in changed
@@ -203,9 +205,9 @@ def test_a_retraction_leaves_the_live_feeds_and_leaves_a_tombstone(
     publish(db, feeds, _retract(3, days_later=10, **where))
     entry_id = "tag:daegu.go.kr,2024:press/3"
     scopes = [
-        feeds.feeds_dir,
-        feeds.feeds_dir / "departments" / "gwangwanggwa",
-        feeds.feeds_dir / "categories" / "gwangwang",
+        feeds.feeds_export_dir,
+        feeds.feeds_export_dir / "departments" / "gwangwanggwa",
+        feeds.feeds_export_dir / "categories" / "gwangwang",
     ]
     for scope in scopes:
         for name in ("rss.xml", "atom.xml"):
@@ -228,22 +230,22 @@ def test_demo_data_renders_valid_feeds(db: Database, settings: Settings) -> None
     changed = rebuild_all(db, small)
     assert f"{small.base_url}/feeds/archive/2020-12.xml" in changed
     _check_every_document(small)
-    site = parsed_feed(small.feeds_dir / "atom.xml")
+    site = parsed_feed(small.feeds_export_dir / "atom.xml")
     assert site.entries[0].title == "대구, 이용기술의 챔피언을 찾아라!"
     assert all(e.published.endswith("+09:00") for e in site.entries)
     assert sorted(walk_archives(small)) == sorted(e["release"]["id"] for e in events)
-    index = json.loads((small.feeds_dir / "index.json").read_bytes())
+    index = json.loads((small.feeds_export_dir / "index.json").read_bytes())
     assert {d["name"] for d in index["departments"]} >= {"위생정책과", "관광과"}
     assert all(d["rss"].startswith(small.base_url) for d in index["categories"])
 
 
 def test_files_carry_the_content_time_as_mtime(db: Database, feeds: Settings) -> None:
     publish(db, feeds, *(event(n) for n in range(1, 4)))
-    assert (feeds.feeds_dir / "rss.xml").stat().st_mtime == published_at(3).timestamp()
+    assert (feeds.feeds_export_dir / "rss.xml").stat().st_mtime == published_at(3).timestamp()
     # A change without a newer entry still moves the mtime forward.
     publish(db, feeds, _retract(1, days_later=0.5))
-    department = feeds.feeds_dir / "departments"
-    assert (feeds.feeds_dir / "atom.xml").stat().st_mtime > published_at(3).timestamp()
+    department = feeds.feeds_export_dir / "departments"
+    assert (feeds.feeds_export_dir / "atom.xml").stat().st_mtime > published_at(3).timestamp()
     assert department.exists()
 
 
@@ -285,4 +287,6 @@ def test_random_histories_publish_like_a_full_rebuild(
         publish(db, small, item)
         fresh = small.with_(data_dir=tmp_path / f"fresh-{step}")
         rebuild_all(db, fresh)
-        assert snapshot(small.feeds_dir) == snapshot(fresh.feeds_dir), f"step {step}: {item}"
+        assert snapshot(small.feeds_export_dir) == snapshot(fresh.feeds_export_dir), (
+            f"step {step}: {item}"
+        )

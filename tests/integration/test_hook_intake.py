@@ -18,7 +18,7 @@ from syndicator.channels.registry import ALL_QUEUES
 from syndicator.config import Settings
 from syndicator.events.schema import CmsEvent
 from syndicator.events.signing import sign_headers
-from syndicator.runtime.coordination import mark_consuming
+from syndicator.runtime.coordination import mark_beat, mark_consuming
 from syndicator.store.db import Database
 from syndicator.store.intake import accept_event
 from syndicator.store.migrate import upgrade
@@ -286,18 +286,40 @@ def test_concurrent_first_versions_of_one_release_are_all_accepted(app_settings,
         assert session.get(Release, 60).title == "판 5"  # the newest version wins
 
 
-def test_ready_only_while_a_worker_consumes_every_queue(client, app_settings):
+def test_web_readiness_is_the_database_and_redis(client, app_settings):
     assert client.get("/healthz").status_code == 200
-    answer = client.get("/readyz")
+    ready = client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"] == {"database": "ok", "redis": "ok"}
+
+
+def test_pipeline_ready_only_while_every_queue_is_consumed_and_beat_runs(client, app_settings):
+    answer = client.get("/readyz/pipeline")
     assert answer.status_code == 503
-    assert answer.json()["checks"]["consuming"]["feeds"] == "no worker"
+    causes = answer.json()["causes"]
+    assert any("feeds queue" in c for c in causes) and any("beat" in c for c in causes)
     redis_client = redis.Redis.from_url(app_settings.redis_url)
     for queue in ALL_QUEUES[:-1]:
         mark_consuming(redis_client, queue)
-    assert client.get("/readyz").status_code == 503  # one queue still has no consumer
+    mark_beat(redis_client)
+    blocked = client.get("/readyz/pipeline").json()["causes"]
+    assert blocked == [f"no worker has consumed the {ALL_QUEUES[-1]} queue in the last minute"]
+    mark_consuming(redis_client, ALL_QUEUES[-1], database="OperationalError: no such host")
+    blocked = client.get("/readyz/pipeline").json()["causes"]
+    assert len(blocked) == 1 and "cannot reach the database" in blocked[0]
+    assert "no such host" in blocked[0]
     mark_consuming(redis_client, ALL_QUEUES[-1])
-    ready = client.get("/readyz")
-    assert ready.status_code == 200 and ready.json()["checks"]["database"] == "ok"
+    flowing = client.get("/readyz/pipeline")
+    assert flowing.status_code == 200 and flowing.json() == {"status": "flowing", "causes": []}
+    redis_client.close()
+
+
+def test_web_is_not_ready_before_migrate(settings, redis_url):
+    fresh = settings.with_(redis_url=redis_url)  # never migrated
+    with serve(create_app(fresh)) as url, httpx.Client(base_url=url) as http:
+        answer = http.get("/readyz")
+    assert answer.status_code == 503
+    assert answer.json()["checks"]["database"].endswith("run: syndicator migrate")
 
 
 def test_database_outage_is_a_retryable_503_not_a_silent_loss(settings, redis_url):

@@ -75,11 +75,11 @@ def assert_problem(answer: httpx.Response) -> dict[str, Any]:
 
 def site_feeds_parse(app_settings: Settings) -> None:
     for name in ("rss.xml", "atom.xml"):
-        data = (app_settings.feeds_dir / name).read_bytes()
+        data = (app_settings.feeds_export_dir / name).read_bytes()
         etree.fromstring(data)
         parsed = feedparser.parse(data)
         assert not parsed.bozo, parsed.get("bozo_exception")
-    json.loads((app_settings.feeds_dir / "feed.json").read_bytes())
+    json.loads((app_settings.feeds_export_dir / "feed.json").read_bytes())
 
 
 def test_any_event_gets_a_4xx_or_a_202_and_then_renders(client, app_settings, store):

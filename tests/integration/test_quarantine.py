@@ -58,14 +58,14 @@ def test_a_release_that_fails_to_render_does_not_stop_the_others(db: Database, f
     ids = store(db, [event(n) for n in range(10, 20)])
     publish_changes(db, feeds, [BAD, *ids])
     assert held(db) == {BAD: "ValueError"}
-    live = atom_ids(feeds.feeds_dir / "atom.xml")
+    live = atom_ids(feeds.feeds_export_dir / "atom.xml")
     assert live == sorted(ids, reverse=True)[:5]
     every = walk_archives(feeds)
     assert BAD not in every and sorted(every) == [1, 2, 3, *ids]
     # Later publishes are not held up by it.
     (later,) = store(db, [event(30)])
     publish_changes(db, feeds, [later])
-    assert atom_ids(feeds.feeds_dir / "atom.xml")[0] == later
+    assert atom_ids(feeds.feeds_export_dir / "atom.xml")[0] == later
     # An update is a new chance: it lifts the quarantine, and the release renders.
     store(db, [event(BAD, type="release.updated", updated_at=event(40)["release"]["published_at"])])
     assert held(db) == {}
@@ -83,7 +83,7 @@ def test_rebuild_quarantines_a_bad_archived_release_and_renders_everything_else(
     assert changed and held(db) == {BAD: "ValueError"}
     every = walk_archives(feeds)
     assert sorted(every) == [n for n in range(1, 30) if n != BAD]
-    for path in feeds.feeds_dir.rglob("*.xml"):
+    for path in feeds.feeds_export_dir.rglob("*.xml"):
         parsed_feed(path)
     # Quarantined releases stay out of later rebuilds without being probed again.
     assert rebuild_all(db, feeds) == []

@@ -2,30 +2,36 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from pathlib import Path
 
 import feedparser
 import pytest
 import redis
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
-from syndicator.channels.registry import ALL_QUEUES
+from syndicator.channels.registry import ALL_QUEUES, EVENTS_QUEUE
+from syndicator.delivery.recorder import FLUSH_ROWS
 from syndicator.events.schema import CmsEvent
 from syndicator.runtime.coordination import nudge_relay
 from syndicator.runtime.embedded_redis import EmbeddedRedis
 from syndicator.runtime.status import collect_status
 from syndicator.store.db import Database
 from syndicator.store.intake import accept_event
+from syndicator.store.ledger import CLAIM_LEASE
 from syndicator.store.migrate import upgrade
-from syndicator.store.models import Delivery, OutboxEntry
+from syndicator.store.models import Delivery, DeliveryAttempt, OutboxEntry, utcnow
 from tests.factories import make_event
-from tests.system import system_env, wait_for
+from tests.integration import recording_channels
+from tests.system import stored_document, system_env, wait_for
 
 
 def children_of(pid: int) -> list[int]:
@@ -59,12 +65,12 @@ class Processes:
         self.running.append(process)
         return process
 
-    def worker(self, name: str) -> subprocess.Popen[bytes]:
+    def worker(self, name: str, queues: Sequence[str] = ALL_QUEUES) -> subprocess.Popen[bytes]:
         return self.start(
             name,
             "worker",
             "-Q",
-            ",".join(ALL_QUEUES),
+            ",".join(queues),
             "--concurrency",
             "1",
             "--hostname",
@@ -97,6 +103,15 @@ def processes(
     running.stop_all()
 
 
+def kill_group(process: subprocess.Popen[bytes]) -> None:
+    children = children_of(process.pid)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    for child in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
+
+
 def test_task_of_a_killed_worker_is_redelivered_and_completed(
     processes: Processes, tmp_path: Path, sqlite_url: str, redis_url: str
 ):
@@ -119,12 +134,11 @@ def test_task_of_a_killed_worker_is_redelivered_and_completed(
         os.kill(child, signal.SIGKILL)
 
     processes.worker("survivor")
-    feed = tmp_path / "var" / "public" / "feeds" / "rss.xml"
 
     def published() -> bool:
-        return feed.exists() and any(
-            e.title == event["release"]["title"]
-            for e in feedparser.parse(feed.read_bytes()).entries
+        feed = stored_document(sqlite_url)
+        return feed is not None and any(
+            e.title == event["release"]["title"] for e in feedparser.parse(feed).entries
         )
 
     wait_for(published, 90, "the redelivered task to render the feed")
@@ -139,9 +153,9 @@ def test_task_of_a_killed_worker_is_redelivered_and_completed(
     db.dispose()
 
 
-def _in_feed(tmp_path: Path, event: dict) -> bool:
-    feed = tmp_path / "var" / "public" / "feeds" / "rss.xml"
-    return feed.exists() and event["release"]["title"] in feed.read_text()
+def _in_feed(database_url: str, event: dict) -> bool:
+    feed = stored_document(database_url)
+    return feed is not None and event["release"]["title"] in feed.decode()
 
 
 def _fanout_messages(client: redis.Redis) -> list[bytes]:
@@ -170,7 +184,9 @@ def test_tasks_queued_in_redis_survive_a_redis_restart(
         server.stop()  # SHUTDOWN: the append-only file keeps the queue
         server.start()
         processes.worker("after-restart")
-        wait_for(lambda: _in_feed(tmp_path, event), 90, "the queued task to run after the restart")
+        wait_for(
+            lambda: _in_feed(sqlite_url, event), 90, "the queued task to run after the restart"
+        )
     finally:
         processes.stop_all()
         server.stop()
@@ -194,7 +210,9 @@ def test_a_fan_out_the_broker_lost_is_sent_again(
         assert collect_status(db, client).outbox_awaiting_fanout == 1  # operators see it
         processes.worker("after-loss")
         wait_for(
-            lambda: _in_feed(tmp_path, event), 90, "the lost fan-out to be sent again and rendered"
+            lambda: _in_feed(sqlite_url, event),
+            90,
+            "the lost fan-out to be sent again and rendered",
         )
         with db.session() as session:
             row = session.scalars(
@@ -202,3 +220,91 @@ def test_a_fan_out_the_broker_lost_is_sent_again(
             ).one()
             assert row.planned_at is not None and row.relay_attempts == 1
     assert "fan-out sent again" in (tmp_path / "after-loss.log").read_text()
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def _succeeded_attempts(db: Database, channel: str) -> Counter[str]:
+    """Target -> number of succeeded attempts the ledger holds for it."""
+    with db.session() as session:
+        rows = session.execute(
+            select(Delivery.target, func.count())
+            .join(DeliveryAttempt, DeliveryAttempt.delivery_id == Delivery.id)
+            .where(Delivery.channel == channel, DeliveryAttempt.outcome == "succeeded")
+            .group_by(Delivery.target)
+        )
+        return Counter({target: count for target, count in rows})
+
+
+@pytest.mark.parametrize(
+    ("kind", "in_flight"),
+    [("SlowRecorded", 1), ("SlowRecordedAsync", recording_channels.SlowRecordedAsync.concurrency)],
+)
+def test_a_worker_killed_mid_batch_leaves_what_it_delivered_recorded(
+    tmp_path: Path, sqlite_url: str, redis_url: str, cms_secret: str, kind: str, in_flight: int
+):
+    """SIGKILL in the middle of a 2,000-row batch: every row it delivered is recorded, but
+    for the rows in flight (outcomes not committed yet, at most 100, and the rows being
+    sent); those come back after the claim lease and are the only ones sent twice."""
+    upgrade(sqlite_url)
+    channel = f"{recording_channels.__name__}:{kind}"
+    env = system_env(
+        tmp_path,
+        sqlite_url,
+        redis_url,
+        cms_secret,
+        SYNDICATOR_VISIBILITY_TIMEOUT="3",
+        SYNDICATOR_EXTRA_CHANNELS=channel,
+    )
+    processes = Processes(env, tmp_path)
+    queues = (EVENTS_QUEUE, recording_channels.QUEUE)
+    delivered_log = recording_channels.delivered_log(tmp_path / "var")
+    client = redis.Redis.from_url(redis_url)
+    db = Database(sqlite_url)
+    try:
+        doomed = processes.worker("doomed", queues)
+        wait_for(lambda: client.exists("syndicator:consuming:bulk"), what="the first worker")
+        processes.start("beat", "beat", "--schedule", str(tmp_path / "beat-schedule"))
+        event = make_event(558, title="2,000명에게 보내다 멈춘 소식지")
+        accept_event(db, CmsEvent.model_validate(event), webhook_id="msg_kill_mid_batch")
+        nudge_relay(client)
+        wait_for(lambda: len(_lines(delivered_log)) >= 600, 60, "the batch to be under way")
+        kill_group(doomed)
+
+        delivered = Counter(_lines(delivered_log))
+        recorded = _succeeded_attempts(db, "recorded")
+        assert len(delivered) < recording_channels.ROWS, "killed too late to test anything"
+        assert set(delivered.values()) == {1} and set(recorded.values()) <= {1}
+        assert set(recorded) <= set(delivered)
+        unrecorded = set(delivered) - set(recorded)
+        print(f"{kind}: killed after {len(delivered)} rows, {len(unrecorded)} not yet recorded")
+        # The contract, not the constant: outcomes are committed at least every 100 rows.
+        assert FLUSH_ROWS <= 100 and len(unrecorded) < 100 + in_flight, len(unrecorded)
+        with db.session() as session:
+            rows = session.scalar(select(func.count()).where(Delivery.channel == "recorded"))
+        assert rows == recording_channels.ROWS
+
+        # The lease of the dead worker's claim runs out (made to, here): a new worker and
+        # the sweeper deliver what is left, once.
+        with db.session() as session:
+            session.execute(
+                update(Delivery)
+                .where(Delivery.status == "in_progress")
+                .values(claimed_at=utcnow() - CLAIM_LEASE - timedelta(seconds=1))
+            )
+        processes.worker("survivor", queues)
+
+        def all_succeeded() -> bool:
+            return len(_succeeded_attempts(db, "recorded")) == recording_channels.ROWS
+
+        wait_for(all_succeeded, 120, "the rest of the batch to be delivered")
+        assert set(_succeeded_attempts(db, "recorded").values()) == {1}
+        delivered = Counter(_lines(delivered_log))
+        assert len(delivered) == recording_channels.ROWS
+        sent_twice = {target for target, times in delivered.items() if times > 1}
+        assert sent_twice <= unrecorded and max(delivered.values()) <= 2
+    finally:
+        processes.stop_all()
+        db.dispose()

@@ -4,16 +4,45 @@ Every request raises a "dirty" flag and tries the lock without waiting. The
 holder keeps running while the flag is raised again, then checks it once more
 after releasing, so no request is lost between its last run and the release.
 No worker ever blocks on the lock, so a burst cannot starve other tasks.
+
+The lock lives only :data:`LOCK_TTL` seconds and is renewed while its holder works, so a
+worker killed with -9 holds up the next run for seconds, not for a task time limit.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 
 import redis
+from redis.lock import Lock
 
-__all__ = ["Coalescer"]
+__all__ = ["LOCK_TTL", "Coalescer", "renewed"]
+
+LOCK_TTL = 15.0
+
+
+@contextmanager
+def renewed(lock: Lock, ttl: float) -> Iterator[None]:
+    """Keep ``lock`` alive while the block runs: reset its TTL every third of it."""
+    done = threading.Event()
+
+    def renew() -> None:
+        while not done.wait(ttl / 3):
+            try:
+                lock.reacquire()
+            except redis.RedisError:
+                return  # lost (Redis restarted, or it expired): the holder finishes anyway
+
+    thread = threading.Thread(target=renew, name=f"renew {lock.name!r}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 class Coalescer:
@@ -23,7 +52,7 @@ class Coalescer:
         name: str,
         *,
         min_interval: float,
-        lock_seconds: float,
+        lock_seconds: float = LOCK_TTL,
         budget_seconds: float = 60.0,
     ) -> None:
         self.client = client
@@ -33,22 +62,33 @@ class Coalescer:
         self.dirty_key = f"syndicator:dirty:{name}"
         self.lock_key = f"syndicator:lock:{name}"
         self.last_run_key = f"syndicator:last-run:{name}"
+        self.recheck_key = f"syndicator:recheck:{name}"
 
-    def request(self, run: Callable[[], None], has_work: Callable[[], bool]) -> bool:
-        """Ask for a run; returns True when the caller should ask again later
-        (this worker ran out of its time budget with requests still arriving)."""
+    def request(self, run: Callable[[], None], has_work: Callable[[], bool]) -> float | None:
+        """Ask for a run. Returns None when done, or in how many seconds the caller should
+        ask again: at once when this worker ran out of its time budget with requests still
+        arriving, or when the lock would expire if another holder is busy, because that
+        holder may be dead and then nobody would see the flag."""
         self.client.set(self.dirty_key, "1")
         while True:
-            lock = self.client.lock(self.lock_key, timeout=self.lock_seconds)
+            # Not thread-local: the renewing thread must see the token the holder took.
+            lock = self.client.lock(self.lock_key, timeout=self.lock_seconds, thread_local=False)
             if not lock.acquire(blocking=False):
-                return False  # the holder will see the flag
+                delay = max(self.client.pttl(self.lock_key), 0) / 1000 + 0.5
+                # One scheduled re-check at a time, however many requests met the holder.
+                if self.client.set(self.recheck_key, "1", px=int(delay * 1000), nx=True):
+                    return delay
+                return None
             try:
-                if self._drain(run, has_work):
-                    return True
+                with renewed(lock, self.lock_seconds):
+                    if self._drain(run, has_work):
+                        return 0.0
             finally:
-                lock.release()
+                # It may have expired while Redis was away; then nobody holds our token.
+                with suppress(redis.exceptions.LockError):
+                    lock.release()
             if not self.client.exists(self.dirty_key):
-                return False
+                return None
 
     def _drain(self, run: Callable[[], None], has_work: Callable[[], bool]) -> bool:
         started = time.monotonic()

@@ -1,6 +1,7 @@
 """Publish feeds: read what changed, render it, write only the documents whose bytes differ.
 
-Layout (mirrored under settings.feeds_dir and /feeds/): site, department and category live
+Documents are stored in the database (every web node serves them from there) and, when
+configured, exported as files. Layout (paths under /feeds/): site, department and category live
 feeds in RSS, Atom and JSON Feed, each with monthly Atom archives (RFC 5005) under its own
 ``archive/``. A release not in a scope's live feed is in exactly one of that scope's
 archives: the KST month it was published in.
@@ -12,7 +13,6 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy.orm import Session
@@ -30,10 +30,17 @@ from syndicator.feeds.documents import (
 from syndicator.feeds.index import render_index
 from syndicator.feeds.render.model import EMPTY_FEED_UPDATED
 from syndicator.feeds.scopes import SITE, Month, Scope
-from syndicator.feeds.storage import feeds_lock, remove_document, write_document
-from syndicator.feeds.urls import ARCHIVE_GLOBS, INDEX_PATH, archive_path
+from syndicator.feeds.storage import (
+    export_document,
+    is_archive_path,
+    remove_export,
+    sweep_exports,
+)
+from syndicator.feeds.urls import INDEX_PATH, archive_path
 from syndicator.logs import kv
+from syndicator.store import documents
 from syndicator.store.db import Database
+from syndicator.store.locks import exclusive
 from syndicator.store.models import Release
 from syndicator.store.quarantine import quarantine
 
@@ -44,6 +51,11 @@ log = logging.getLogger(__name__)
 # Atom feeds carry the newest retractions as tombstones; a bounded query, not a time window,
 # so a re-render with no database change gives the same bytes whenever it runs.
 TOMBSTONE_LIMIT = 20
+# Publishers on every host take turns: a slower render of an older snapshot must never
+# overwrite a newer one.
+PUBLISH_LOCK = "feeds-publish"
+# Archives a rebuild stores per transaction: bounded memory, whatever the history.
+ARCHIVE_BATCH = 100
 # Each round quarantines at least one release; a bound keeps a bug from looping forever.
 MAX_QUARANTINE_ROUNDS = 20
 CHANNEL = q.CHANNEL
@@ -139,7 +151,7 @@ def _archive_plans(
     # neighbours' prev-archive/next-archive links, so they are rendered again too.
     to_render = {m for m, rows in contents.items() if rows}
     for month, rows in contents.items():
-        existed = (settings.feeds_dir / archive_path(scope, month)).exists()
+        existed = documents.exists(session, archive_path(scope, month))
         if bool(rows) != existed:
             for neighbour in (
                 q.older_archived_month(session, scope, month, cutoff),
@@ -247,7 +259,7 @@ class _Rendered:
 
     outputs: list[Output] = field(default_factory=list)
     index: Output | None = None
-    removals: list[Path] = field(default_factory=list)
+    removals: list[str] = field(default_factory=list)
 
 
 def _render_plan(settings: Settings, plan: _Plan) -> _Rendered:
@@ -260,28 +272,33 @@ def _render_plan(settings: Settings, plan: _Plan) -> _Rendered:
             index_time = outputs[0].content_time
         rendered.outputs += outputs
     rendered.outputs += [_render_archive(settings, cache, a) for a in plan.archives]
-    rendered.removals = [settings.feeds_dir / archive_path(s, m) for s, m in plan.removals]
+    rendered.removals = [archive_path(s, m) for s, m in plan.removals]
     if plan.index is not None:
         rendered.index = Output(INDEX_PATH, INDEX_PATH, plan.index, index_time)
     return rendered
 
 
-def _write(settings: Settings, outputs: Iterable[Output]) -> list[str]:
-    return [
-        out.url
-        for out in outputs
-        if write_document(settings.feeds_dir / out.path, out.data, out.content_time)
-    ]
+def _save(
+    db: Database, settings: Settings, outputs: Sequence[Output], removals: Sequence[str] = ()
+) -> list[str]:
+    """Store the documents whose bytes changed, and the removals, as one version (and export
+    them); return the URLs of the feeds that changed."""
+    with db.session() as session:
+        changed = documents.save(session, outputs, removals)
+    root = settings.feeds_export_dir
+    if root is not None:
+        for out in outputs:
+            if out.path in changed:
+                export_document(root / out.path, out.data, changed[out.path])
+        for path in removals:
+            remove_export(root / path)
+    # The index is not a feed, so not a WebSub topic: stored, never reported.
+    return [out.url for out in outputs if out.path in changed and out.path != INDEX_PATH]
 
 
-def _write_rendered(settings: Settings, rendered: _Rendered) -> list[str]:
-    changed = _write(settings, rendered.outputs)
-    for path in rendered.removals:
-        remove_document(path)
-    if rendered.index is not None:
-        # Not a feed, so not a WebSub topic: written, never reported.
-        _write(settings, [rendered.index])
-    return changed
+def _save_rendered(db: Database, settings: Settings, rendered: _Rendered) -> list[str]:
+    outputs = [*rendered.outputs, *([rendered.index] if rendered.index else [])]
+    return _save(db, settings, outputs, rendered.removals)
 
 
 def _quarantine(db: Database, culprits: Culprits) -> None:
@@ -322,9 +339,9 @@ def publish_changes(db: Database, settings: Settings, release_ids: Iterable[int]
         # take the write lock at BEGIN, and intake must not wait for lxml.
         with db.session() as session:
             plan = _plan_changes(session, settings, ids)
-        return plan, _write_rendered(settings, _render_plan(settings, plan))
+        return plan, _save_rendered(db, settings, _render_plan(settings, plan))
 
-    with feeds_lock(settings.feeds_dir):
+    with exclusive(db, PUBLISH_LOCK):
         plan, changed = _with_quarantine(db, attempt)
     log.info(
         kv(
@@ -347,13 +364,17 @@ class _ArchiveWalk:
     written once its next older month is known (its prev-archive link), or at the end.
     """
 
-    def __init__(self, settings: Settings, cutoffs: dict[Scope, q.Cutoff | None]) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, cutoffs: dict[Scope, q.Cutoff | None]
+    ) -> None:
+        self.db = db
         self.settings = settings
         self.cutoffs = cutoffs
         self.cache = EntryCache(settings.site_domain, shared=False)
         self.waiting: dict[Scope, _ArchivePlan] = {}
+        self.pending: list[Output] = []
         self.changed: list[str] = []
-        self.kept: set[Path] = set()
+        self.kept: set[str] = set()
 
     def add_month(self, month: Month, rows: list[Release], slugs: dict[int, set[str]]) -> None:
         for scope, cutoff in self.cutoffs.items():
@@ -374,11 +395,19 @@ class _ArchiveWalk:
         for plan in self.waiting.values():
             self._write(plan)
         self.waiting.clear()
+        self._flush()
 
     def _write(self, plan: _ArchivePlan) -> None:
         out = _render_archive(self.settings, self.cache, plan)  # may raise Culprits
-        self.changed += _write(self.settings, [out])
-        self.kept.add(self.settings.feeds_dir / out.path)
+        self.kept.add(out.path)
+        self.pending.append(out)
+        if len(self.pending) >= ARCHIVE_BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.pending:
+            self.changed += _save(self.db, self.settings, self.pending)
+            self.pending.clear()
 
 
 def _in_scope(scope: Scope, row: Release, slugs: dict[int, set[str]]) -> bool:
@@ -391,9 +420,9 @@ def _in_scope(scope: Scope, row: Release, slugs: dict[int, set[str]]) -> bool:
 
 def _rebuild_archives(
     db: Database, settings: Settings, cutoffs: dict[Scope, q.Cutoff | None], newest: Month | None
-) -> tuple[list[str], set[Path]]:
+) -> tuple[list[str], set[str]]:
     """Walk prev-archive from the site's newest month, one short transaction per month."""
-    walk = _ArchiveWalk(settings, cutoffs)
+    walk = _ArchiveWalk(db, settings, cutoffs)
     month = newest
     while month is not None:
         with db.session() as session:
@@ -406,14 +435,13 @@ def _rebuild_archives(
     return walk.changed, walk.kept
 
 
-def _remove_strays(settings: Settings, kept: set[Path]) -> None:
-    for pattern in ARCHIVE_GLOBS:
-        for path in settings.feeds_dir.glob(pattern):
-            if path not in kept:
-                remove_document(path)
-    # Temp files of a writer that died mid-write; nobody else writes while we hold the lock.
-    for tmp in settings.feeds_dir.rglob(".*.tmp"):
-        tmp.unlink(missing_ok=True)
+def _remove_strays(db: Database, settings: Settings, kept: set[str]) -> None:
+    """Archives no longer rendered (a release moved or was retracted) are removed."""
+    with db.session() as session:
+        stale = [p for p in documents.paths(session) if is_archive_path(p) and p not in kept]
+    _save(db, settings, [], stale)
+    if settings.feeds_export_dir is not None:
+        sweep_exports(settings.feeds_export_dir, kept)
 
 
 def rebuild_all(db: Database, settings: Settings) -> list[str]:
@@ -427,13 +455,13 @@ def rebuild_all(db: Database, settings: Settings) -> list[str]:
             newest = states[SITE].live.prev_archive
             plan = _Plan(live=[state.live for state in states.values()])
             plan.index = render_index(settings, scopes, newest)
-        changed = _write_rendered(settings, _render_plan(settings, plan))
+        changed = _save_rendered(db, settings, _render_plan(settings, plan))
         cutoffs = {scope: state.cutoff for scope, state in states.items()}
         archived, kept = _rebuild_archives(db, settings, cutoffs, newest)
-        _remove_strays(settings, kept)
+        _remove_strays(db, settings, kept)
         return scopes, changed + archived
 
-    with feeds_lock(settings.feeds_dir):
+    with exclusive(db, PUBLISH_LOCK):
         scopes, changed = _with_quarantine(db, attempt)
     log.info(
         kv(

@@ -1,23 +1,29 @@
-"""Atomic document writes under feeds_dir: readers see the old bytes or the new, never half.
+"""The optional export of feed documents as files, for a front server or a CDN.
 
-The file's mtime carries the content's date (the newest entry), so the web layer's
-Last-Modified is a property of the content, not of when a worker happened to render it.
+The database holds the documents every web node serves (syndicator.store.documents); this
+copies them under ``SYNDICATOR_FEEDS_EXPORT_DIR``. Writes are atomic (temporary file, then
+rename): readers see the old bytes or the new, never half. The file's mtime is the
+document's Last-Modified, so a server reading the files sends the same validators.
 """
 
 from __future__ import annotations
 
-import fcntl
-import math
+import fnmatch
 import os
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
-__all__ = ["feeds_lock", "remove_document", "write_document"]
+from syndicator.feeds.urls import ARCHIVE_GLOBS
 
-_FILE_MODE = 0o644  # mkstemp creates 0600; the web server may run as another user
+__all__ = ["export_document", "is_archive_path", "remove_export", "sweep_exports"]
+
+_FILE_MODE = 0o644  # mkstemp creates 0600; the front server may run as another user
+
+
+def is_archive_path(path: str) -> bool:
+    return any(fnmatch.fnmatchcase(path, pattern) for pattern in ARCHIVE_GLOBS)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -28,27 +34,9 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _mtime_for(path: Path, content_time: datetime) -> float:
-    wanted = content_time.timestamp()
-    try:
-        previous = path.stat().st_mtime
-    except FileNotFoundError:
-        return wanted
-    # Content can change without a newer entry (a move to another department, an entry
-    # leaving an archive month): step past the old second so If-Modified-Since never
-    # answers 304 for bytes the client has not seen.
-    return max(wanted, math.floor(previous) + 1)
-
-
-def write_document(path: Path, data: bytes, content_time: datetime) -> bool:
-    """Replace ``path`` with ``data`` unless it already holds exactly that; True if written."""
-    try:
-        if path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
+def export_document(path: Path, data: bytes, last_modified: datetime) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    mtime = _mtime_for(path, content_time)
+    mtime = last_modified.timestamp()
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as tmp:
@@ -62,26 +50,22 @@ def write_document(path: Path, data: bytes, content_time: datetime) -> bool:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
-    return True
 
 
-def remove_document(path: Path) -> bool:
+def remove_export(path: Path) -> None:
     try:
         path.unlink()
     except FileNotFoundError:
-        return False
+        return
     _fsync_dir(path.parent)
-    return True
 
 
-@contextmanager
-def feeds_lock(feeds_dir: Path) -> Iterator[None]:
-    """One publisher at a time per feeds_dir (processes and threads alike: flock is per open
-    file). Without it a slower render of an older snapshot could overwrite a newer one."""
-    feeds_dir.mkdir(parents=True, exist_ok=True)
-    with open(feeds_dir / ".lock", "a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+def sweep_exports(root: Path, kept: Iterable[str]) -> None:
+    """Remove exported archives no longer published, and temp files of a dead writer."""
+    keep = set(kept)
+    for pattern in ARCHIVE_GLOBS:
+        for path in root.glob(pattern):
+            if path.relative_to(root).as_posix() not in keep:
+                remove_export(path)
+    for tmp in root.rglob(".*.tmp"):
+        tmp.unlink(missing_ok=True)

@@ -1,24 +1,45 @@
-"""Redis keys the web app and the workers use to signal each other without Celery."""
+"""Redis keys the web app and the workers use to signal each other without Celery.
+
+Liveness is proved, never assumed: a queue counts as consumed only when a heartbeat task
+a worker took off that queue ran (a live PID proves nothing after a Redis restart), and
+that task also says whether the worker reaches the database. Workers send those tasks
+themselves, so stopping beat does not make them look dead; beat has a heartbeat of its own.
+"""
 
 from __future__ import annotations
 
+import json
 import time
+from dataclasses import dataclass
 
 import redis
 
 from syndicator.channels.registry import ALL_QUEUES
 
 __all__ = [
+    "BEAT_KEY",
     "HEARTBEAT_TTL",
     "OUTBOX_NUDGE_KEY",
+    "QueueHeartbeat",
+    "beat_seen",
     "consuming_queues",
+    "mark_beat",
     "mark_consuming",
     "nudge_relay",
+    "queue_heartbeats",
 ]
 
 OUTBOX_NUDGE_KEY = "syndicator:outbox:nudge"
+BEAT_KEY = "syndicator:beat:alive"
 HEARTBEAT_TTL = 45
 _HEARTBEAT = "syndicator:consuming:{queue}"
+
+
+@dataclass(frozen=True)
+class QueueHeartbeat:
+    at: float  # unix time the heartbeat task ran
+    database: str  # "ok", or the error the worker got reaching it
+    worker: str = ""
 
 
 def nudge_relay(client: redis.Redis) -> None:
@@ -26,13 +47,36 @@ def nudge_relay(client: redis.Redis) -> None:
     client.lpush(OUTBOX_NUDGE_KEY, "1")
 
 
-def mark_consuming(client: redis.Redis, queue: str) -> None:
+def mark_consuming(client: redis.Redis, queue: str, database: str = "ok", worker: str = "") -> None:
     """Called from a task a worker actually took off ``queue``: proof of consumption."""
-    client.set(_HEARTBEAT.format(queue=queue), str(time.time()), ex=HEARTBEAT_TTL)
+    value = json.dumps({"at": time.time(), "database": database, "worker": worker})
+    client.set(_HEARTBEAT.format(queue=queue), value, ex=HEARTBEAT_TTL)
+
+
+def _parse(value: bytes | str | None) -> QueueHeartbeat | None:
+    if value is None:
+        return None
+    try:
+        data = json.loads(value)
+    except ValueError:  # written by an older version: a bare timestamp
+        return QueueHeartbeat(float(value), "ok")
+    return QueueHeartbeat(float(data["at"]), str(data["database"]), str(data.get("worker", "")))
+
+
+def queue_heartbeats(client: redis.Redis) -> dict[str, QueueHeartbeat | None]:
+    values = client.mget([_HEARTBEAT.format(queue=q) for q in ALL_QUEUES])
+    return {q: _parse(v) for q, v in zip(ALL_QUEUES, values, strict=True)}
 
 
 def consuming_queues(client: redis.Redis) -> dict[str, float | None]:
-    values = client.mget([_HEARTBEAT.format(queue=q) for q in ALL_QUEUES])
-    return {
-        q: (float(v) if v is not None else None) for q, v in zip(ALL_QUEUES, values, strict=True)
-    }
+    """When each queue last proved a consumer (unix time), or None."""
+    return {q: (h.at if h else None) for q, h in queue_heartbeats(client).items()}
+
+
+def mark_beat(client: redis.Redis) -> None:
+    client.set(BEAT_KEY, str(time.time()), ex=HEARTBEAT_TTL)
+
+
+def beat_seen(client: redis.Redis) -> float | None:
+    value = client.get(BEAT_KEY)
+    return float(value) if value is not None else None

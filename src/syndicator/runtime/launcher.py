@@ -13,7 +13,7 @@ import httpx
 from rich.console import Console
 
 from syndicator.channels.registry import ALL_QUEUES
-from syndicator.config import PROJECT_ROOT, Settings, load_settings, redact_url
+from syndicator.config import DEMO_DIR, Settings, load_settings, local_base_url, redact_url
 from syndicator.events.files import read_events
 from syndicator.events.signing import generate_secret, sign_headers
 from syndicator.feeds.publish import rebuild_all
@@ -29,7 +29,6 @@ __all__ = ["DEMO_DIR", "generated_secrets", "launch", "load_demo"]
 
 log = logging.getLogger("syndicator.run")
 
-DEMO_DIR = PROJECT_ROOT / "demo" / "releases"
 
 # Secrets `syndicator run` generates when the environment gives none: (variable, file, maker).
 _GENERATED_SECRETS: tuple[tuple[str, str, Callable[[], str]], ...] = (
@@ -119,26 +118,35 @@ def load_demo(
 
 
 def launch(host: str, port: int, demo: bool, console: Console) -> int:
-    settings = load_settings()
+    settings = load_settings(host=host, port=port)
     private_dir(settings.data_dir)
     upgrade(settings.database_url)
     env = dict(os.environ)
     env["SYNDICATOR_DATA_DIR"] = str(settings.data_dir)
+    # Every child renders links from it: without SYNDICATOR_BASE_URL, this run's own address.
+    env["SYNDICATOR_BASE_URL"] = settings.base_url
     generated = generated_secrets(settings.secrets_dir, env)
     env.update(generated)
     embedded = None
     if settings.redis_url is None:
         embedded = EmbeddedRedis(settings.embedded_redis_dir, settings.embedded_redis_socket)
         env["SYNDICATOR_REDIS_URL"] = embedded.start()
-    settings = load_settings(env)
+    settings = load_settings(env, host=host, port=port)
     supervisor = Supervisor(_children(settings, host, port), env)
     try:
         supervisor.start()
-        web_url = f"http://{host}:{port}"
+        web_url = local_base_url(host, port)
         _wait_healthy(web_url)
         if demo:
             load_demo(settings, web_url, console)
-        _print_welcome(console, settings, web_url, embedded is not None, generated)
+        _print_welcome(
+            console,
+            settings,
+            web_url,
+            embedded is not None,
+            generated,
+            publish=_publish_command(settings, port),
+        )
         return supervisor.wait()
     finally:
         supervisor.stop()
@@ -156,12 +164,22 @@ def generated_secrets(directory: Path, environ: Mapping[str, str]) -> dict[str, 
     }
 
 
+def _publish_command(settings: Settings, port: int) -> str:
+    """`syndicator publish` as another shell with the same environment reaches this run."""
+    if settings.base_url == local_base_url():
+        return "syndicator publish"
+    if settings.base_url == local_base_url(port=port):
+        return f"syndicator publish --port {port}"
+    return f"syndicator publish --url {settings.base_url}/hooks/cms"
+
+
 def _print_welcome(
     console: Console,
     settings: Settings,
     web_url: str,
     embedded: bool,
     generated: Mapping[str, str],
+    publish: str = "syndicator publish",
 ) -> None:
     cms_secret = generated.get("SYNDICATOR_CMS_SECRET", "(from SYNDICATOR_CMS_SECRET)")
     admin_token = generated.get("SYNDICATOR_ADMIN_TOKEN", "(from SYNDICATOR_ADMIN_TOKEN)")
@@ -176,5 +194,5 @@ def _print_welcome(
     console.print(f"  Database       {redact_url(settings.database_url)}")
     console.print(f"  CMS secret     {cms_secret}")
     console.print(f"  Admin token    {admin_token}")
-    console.print("  Publish:       syndicator publish demo/releases/867.json")
+    console.print(f"  Publish:       {publish} demo/releases/867.json")
     console.print("  Ctrl-C stops everything.")

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from syndicator.channels.registry import ALL_QUEUES
 from syndicator.runtime.coordination import consuming_queues
+from syndicator.runtime.readiness import pipeline_causes
 from syndicator.store.db import Database
 from syndicator.store.ledger import counts_by_status
 from syndicator.store.models import Event, Quarantine
@@ -41,6 +42,8 @@ class SystemStatus:
     quarantined_total: int = 0
     # Replays of a webhook-id with a different body: the sender has a bug.
     mismatched_replays: int = 0
+    # What blocks the pipeline, one sentence each (empty: events flow); /readyz/pipeline.
+    pipeline: list[str] = field(default_factory=list)
 
 
 def queue_depths(client: redis.Redis) -> tuple[dict[str, int], int]:
@@ -94,7 +97,9 @@ def collect_status(db: Database, client: redis.Redis) -> SystemStatus:
         beats = consuming_queues(client)
     except redis.RedisError as exc:
         report.redis_error = str(exc)
+        report.pipeline = [f"cannot reach Redis: {exc}"]
         return report
+    report.pipeline = pipeline_causes(db, client)
     now = time.time()
     report.consuming = {q: (now - t if t is not None else None) for q, t in beats.items()}
     return report

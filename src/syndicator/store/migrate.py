@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
-from syndicator.store.db import normalise_url
+from syndicator.store.db import Database, normalise_url
 
-__all__ = ["alembic_config", "upgrade"]
+__all__ = ["SchemaState", "alembic_config", "schema_state", "upgrade"]
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    current: str | None  # None: never migrated
+    head: str
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.current == self.head
 
 
 def alembic_config(database_url: str) -> Config:
@@ -19,3 +33,12 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
+
+
+def schema_state(db: Database) -> SchemaState:
+    """The database's schema revision against the code's; raises if the database is away."""
+    head = ScriptDirectory.from_config(alembic_config(db.url)).get_current_head()
+    assert head is not None, "the migrations have no head"
+    with db.engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    return SchemaState(current, head)

@@ -7,10 +7,12 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -27,6 +29,7 @@ __all__ = [
     "DeliveryAttempt",
     "Event",
     "OutboxEntry",
+    "PublishedDocument",
     "Quarantine",
     "Release",
     "ReleaseCategory",
@@ -250,3 +253,23 @@ class Quarantine(Base):
     error_class: Mapped[str] = mapped_column(String(80))
     detail: Mapped[str] = mapped_column(Text)
     quarantined_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PublishedDocument(Base):
+    """A rendered feed document, as every web node serves it.
+
+    The database is the truth every process reaches, so a render on any host is served by
+    every web node. ``version`` grows with each publish that changed the row: a web node
+    asks for rows newer than the version it knows. A removed document keeps its row, with
+    no body, so that removal is a change too.
+    """
+
+    __tablename__ = "published_documents"
+
+    path: Mapped[str] = mapped_column(String(300), primary_key=True)  # under /feeds/
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    etag: Mapped[str] = mapped_column(String(64))
+    # Whole seconds; never earlier than the newest entry, and it steps forward when the
+    # bytes change without a newer entry (so If-Modified-Since never hides new bytes).
+    last_modified: Mapped[datetime]
+    version: Mapped[int] = mapped_column(BigInteger, index=True)

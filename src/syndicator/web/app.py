@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.syndicator = state
     # Feeds first: the hottest path should not try every API route before matching.
-    app.router.routes.extend(feed_routes(settings))
+    app.router.routes.extend(feed_routes(settings, db))
     app.include_router(hooks.router)
     app.include_router(ops.router)
     app.include_router(pages.router)

@@ -1,7 +1,8 @@
-"""Serving the published feed files: plain ASGI endpoints, an in-memory cache, one stat.
+"""Serving the published feed documents: plain ASGI endpoints over an in-memory cache.
 
-Mount with ``app.router.routes.extend(feed_routes(settings))``. Responses carry a strong
-ETag (content hash), Last-Modified (the file mtime the publisher set from the content),
+Mount with ``app.router.routes.extend(feed_routes(settings, db))``. Documents come from the
+database, so every web node serves what any publisher wrote. Responses carry a strong
+ETag (content hash), Last-Modified (set by the publisher from the content),
 answer If-None-Match / If-Modified-Since with 304, gzip on request, and advertise the
 WebSub hub in ``Link`` headers. Only whitelisted paths are served, so ``..`` cannot escape.
 """
@@ -9,7 +10,6 @@ WebSub hub in ``Link`` headers. Only whitelisted paths are served, so ``..`` can
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,11 +20,12 @@ from syndicator.config import Settings
 from syndicator.events.uris import iri_to_uri
 from syndicator.feeds.render.formats import ATOM_TYPE, JSON_TYPE, RSS_TYPE
 from syndicator.feeds.urls import FORMAT_FILES, INDEX_PATH, SERVABLE_PATH, absolute_url
+from syndicator.store.db import Database
 from syndicator.web.html.feeds_page import render_feeds_page
 from syndicator.web.representations import (
+    DocumentCache,
     Headers,
     Representation,
-    RepresentationCache,
     is_not_modified,
     make_representation,
 )
@@ -66,6 +67,16 @@ async def _send(send: Send, status: int, headers: Headers, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+async def _unavailable(send: Send) -> None:
+    body = "피드를 잠시 제공할 수 없습니다. 잠시 후 다시 시도해 주세요.\n".encode()
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        (b"retry-after", b"5"),
+    ]
+    await _send(send, 503, headers, body)
+
+
 async def _not_found(send: Send) -> None:
     headers = [
         (b"content-type", b"text/plain; charset=utf-8"),
@@ -88,17 +99,15 @@ async def _respond(rep: Representation, scope: Scope, send: Send) -> None:
     await _send(send, 200, headers, b"" if scope["method"] == "HEAD" else body)
 
 
-class FeedFiles:
-    """ASGI endpoint for ``/feeds/{path}``: the files the publisher wrote, as they are."""
+class FeedDocuments:
+    """ASGI endpoint for ``/feeds/{path}``: the documents the publisher stored, as they are."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.root = str(settings.feeds_dir)
+    def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings
-        self.cache = RepresentationCache(self._headers_for)
+        self.cache = DocumentCache(db, self._headers_for, settings.document_check_seconds)
 
-    def _headers_for(self, path: str, data: bytes) -> tuple[bytes, Headers]:
-        relative = os.path.relpath(path, self.root)
-        content_type = CONTENT_TYPES.get(os.path.basename(path), _ARCHIVE_TYPE)
+    def _headers_for(self, relative: str, data: bytes) -> tuple[bytes, Headers]:
+        content_type = CONTENT_TYPES.get(relative.rsplit("/", 1)[-1], _ARCHIVE_TYPE)
         headers = [(b"content-type", content_type), *_COMMON]
         if self.settings.websub_hub and relative != INDEX_PATH:
             self_url = absolute_url(self.settings, relative)
@@ -112,7 +121,11 @@ class FeedFiles:
         if not SERVABLE_PATH.fullmatch(relative):
             await _not_found(send)
             return
-        rep = await self.cache.get(os.path.join(self.root, relative))
+        try:
+            rep = await self.cache.get(relative)
+        except Exception:  # the database is away and this document is not cached
+            await _unavailable(send)
+            return
         if rep is None:
             await _not_found(send)
             return
@@ -122,10 +135,9 @@ class FeedFiles:
 class FeedsIndexPage:
     """ASGI endpoint for ``/feeds/``: HTML rendered from index.json, re-rendered when it changes."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings
-        self.index_path = str(settings.feeds_dir / INDEX_PATH)
-        self.cache = RepresentationCache(self._render)
+        self.cache = DocumentCache(db, self._render, settings.document_check_seconds)
         self._empty: Representation | None = None
 
     def _page(self, index: dict[str, Any]) -> tuple[bytes, Headers]:
@@ -142,13 +154,19 @@ class FeedsIndexPage:
         return self._empty
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        rep = await self.cache.get(self.index_path)
+        try:
+            rep = await self.cache.get(INDEX_PATH)
+        except Exception:  # the database is away and the page is not cached
+            await _unavailable(send)
+            return
         await _respond(rep or self._before_first_publish(), scope, send)
 
 
-def feed_routes(settings: Settings) -> list[BaseRoute]:
+def feed_routes(settings: Settings, db: Database) -> list[BaseRoute]:
     routes: Iterable[BaseRoute] = (
-        Route("/feeds/", FeedsIndexPage(settings), methods=["GET"], name="feeds_index"),
-        Route("/feeds/{path:path}", FeedFiles(settings), methods=["GET"], name="feeds_file"),
+        Route("/feeds/", FeedsIndexPage(settings, db), methods=["GET"], name="feeds_index"),
+        Route(
+            "/feeds/{path:path}", FeedDocuments(settings, db), methods=["GET"], name="feeds_file"
+        ),
     )
     return list(routes)

@@ -6,12 +6,11 @@ import dataclasses
 import hmac
 from typing import Any
 
-import redis
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from syndicator.runtime.coordination import consuming_queues
+from syndicator.runtime.readiness import pipeline_causes, web_problems
 from syndicator.runtime.status import collect_status
 from syndicator.web.problems import problem
 from syndicator.web.state import AppState
@@ -26,43 +25,44 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def _readiness(state: AppState) -> tuple[bool, dict[str, Any]]:
-    checks: dict[str, Any] = {}
-    try:
-        state.db.ping()
-        checks["database"] = "ok"
-    except Exception as exc:
-        checks["database"] = f"error: {type(exc).__name__}"
-    try:
-        state.redis.ping()
-        checks["redis"] = "ok"
-        # A live PID proves nothing after a Redis restart (celery #8030): only a
-        # heartbeat task a worker actually consumed counts.
-        beats = consuming_queues(state.redis)
-        checks["consuming"] = {
-            q: ("ok" if t is not None else "no worker") for q, t in beats.items()
-        }
-    except redis.RedisError as exc:
-        checks["redis"] = f"error: {type(exc).__name__}"
-        checks["consuming"] = "unknown"
-    ready = (
-        checks["database"] == "ok"
-        and checks["redis"] == "ok"
-        and all(v == "ok" for v in checks["consuming"].values())
-    )
-    return ready, checks
+def _web_readiness(state: AppState) -> tuple[bool, dict[str, Any]]:
+    problems = {p.check: p.message for p in web_problems(state.db, state.redis)}
+    checks = {
+        "database": problems.get("database") or problems.get("schema") or "ok",
+        "redis": problems.get("redis", "ok"),
+    }
+    return not problems, checks
 
 
 @router.get(
     "/readyz",
-    summary="Database and Redis answer and a worker consumes every queue",
+    summary="The web tier can serve: database at the code's schema revision, Redis answers",
+    description=(
+        "For load balancers. Workers and beat are not the web tier's business: "
+        "`/readyz/pipeline` tells whether events flow."
+    ),
     responses={503: {"description": "Not ready; the body says which check failed"}},
 )
 async def readyz(request: Request) -> JSONResponse:
-    ready, checks = await run_in_threadpool(_readiness, request.app.state.syndicator)
+    ready, checks = await run_in_threadpool(_web_readiness, request.app.state.syndicator)
     return JSONResponse(
         {"status": "ready" if ready else "not ready", "checks": checks},
         status_code=200 if ready else 503,
+    )
+
+
+@router.get(
+    "/readyz/pipeline",
+    summary="Events flow: every queue has a live consumer that reaches the database, beat "
+    "runs, and the outbox is not falling behind",
+    responses={503: {"description": "Something blocks the pipeline; `causes` names each"}},
+)
+async def readyz_pipeline(request: Request) -> JSONResponse:
+    state: AppState = request.app.state.syndicator
+    causes = await run_in_threadpool(pipeline_causes, state.db, state.redis)
+    return JSONResponse(
+        {"status": "flowing" if not causes else "blocked", "causes": causes},
+        status_code=200 if not causes else 503,
     )
 
 

@@ -1,14 +1,12 @@
-"""Cached, validated file representations: one stat per request, bytes read once per version.
-
-A version is identified by (mtime_ns, size, inode): the publisher replaces files with
-os.replace, so a new version always has a new inode and the cache notices it on the next stat.
-"""
+"""Cached, validated representations of published documents: prebuilt headers, gzip once."""
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-import os
+import logging
+import math
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,9 +15,13 @@ from email.utils import formatdate, parsedate_to_datetime
 
 import anyio.to_thread
 
+from syndicator.logs import kv
+from syndicator.store import documents
+from syndicator.store.db import Database
+
 __all__ = [
+    "DocumentCache",
     "Representation",
-    "RepresentationCache",
     "accepts_gzip",
     "is_not_modified",
 ]
@@ -28,6 +30,8 @@ Headers = list[tuple[bytes, bytes]]
 VersionKey = tuple[int, int, int]
 
 _GZIP_MIN_BYTES = 512  # below this gzip's header costs more than it saves
+log = logging.getLogger("syndicator.web")
+
 _MAX_ENTRIES = 512  # archives are ~100 KB each; bound memory whatever the history length
 
 
@@ -75,10 +79,6 @@ class Representation:
         return len(self.body) >= _GZIP_MIN_BYTES and accepts_gzip(accept_encoding)
 
 
-def _version(stat: os.stat_result) -> VersionKey:
-    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-
-
 def make_representation(
     key: VersionKey | None, body: bytes, mtime: float, headers: Sequence[tuple[bytes, bytes]]
 ) -> Representation:
@@ -88,54 +88,74 @@ def make_representation(
     return Representation(key, body, etag, seconds, common)
 
 
-class RepresentationCache:
-    """``lookup`` costs one ``os.stat``; bytes are read only when the version changed."""
+class DocumentCache:
+    """Published documents from the database, kept in memory for the hot path.
 
-    def __init__(self, build: Callable[[str, bytes], tuple[bytes, Headers]]) -> None:
-        # build(path, file bytes) -> (body, headers): identity for feeds, a template for HTML.
-        # Paths are plain strings: pathlib costs more than the rest of a cache hit.
+    A hit costs a dict lookup. At most every ``check_every`` seconds one cheap query asks
+    which documents changed since the version this process knows (any host may have
+    published them) and drops just those; a miss reads one row in a worker thread.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        build: Callable[[str, bytes], tuple[bytes, Headers]],
+        check_every: float = 1.0,
+    ) -> None:
+        # build(path, stored bytes) -> (body, headers): identity for feeds, a page for HTML.
+        self._db = db
         self._build = build
-        self._entries: OrderedDict[str, Representation] = OrderedDict()
+        self._check_every = check_every
+        self._entries: OrderedDict[str, Representation | None] = OrderedDict()
+        self._version = -1  # nothing known yet
+        self._checked = -math.inf
 
-    def cached(self, path: str) -> tuple[Representation | None, os.stat_result | None]:
-        """The cached representation if still current, and the stat (None: no such file)."""
-        try:
-            stat = os.stat(path)
-        except (FileNotFoundError, NotADirectoryError):
-            self._entries.pop(path, None)
-            return None, None
-        found = self._entries.get(path)
-        if found is not None and found.key == _version(stat):
-            self._entries.move_to_end(path)
-            return found, stat
-        return None, stat
+    def _changes(self) -> tuple[int, list[str]]:
+        with self._db.session() as session:
+            if self._version < 0:  # a cold cache drops nothing: it holds nothing
+                return documents.current_version(session), []
+            changed = documents.changed_since(session, self._version)
+        newest = max((version for _, version in changed), default=self._version)
+        return newest, [path for path, _ in changed]
 
     def load(self, path: str) -> Representation | None:
-        """Read and build a new version; pure work, safe to run in a worker thread."""
-        try:
-            with open(path, "rb") as handle:
-                # fstat the handle we read: the path may have been replaced since the stat.
-                current = os.fstat(handle.fileno())
-                data = handle.read()
-        except (FileNotFoundError, IsADirectoryError):
+        """Read and build one document; pure work, safe to run in a worker thread."""
+        with self._db.session() as session:
+            doc = documents.load(session, path)
+        if doc is None:
             return None
-        body, headers = self._build(path, data)
-        return make_representation(_version(current), body, current.st_mtime, headers)
+        body, headers = self._build(path, doc.body)
+        return make_representation(
+            (doc.version, 0, 0), body, doc.last_modified.timestamp(), headers
+        )
 
-    def remember(self, path: str, rep: Representation) -> None:
-        """Keep ``rep`` for later hits; called on the event loop, so no lock is needed."""
+    async def _refresh(self) -> None:
+        now = time.monotonic()
+        if now - self._checked < self._check_every:
+            return
+        self._checked = now  # before awaiting: one refresh at a time
+        try:
+            version, changed = await anyio.to_thread.run_sync(self._changes)
+        except Exception as exc:  # the database is away: keep serving what we hold
+            log.warning(kv(msg="feed cache check failed; serving cached", error=repr(exc)))
+            return
+        for path in changed:
+            self._entries.pop(path, None)
+        self._version = max(self._version, version)
+
+    def _remember(self, path: str, rep: Representation | None) -> None:
         self._entries[path] = rep
         self._entries.move_to_end(path)
         while len(self._entries) > _MAX_ENTRIES:
             self._entries.popitem(last=False)
 
     async def get(self, path: str) -> Representation | None:
-        """The current representation of ``path``, or None if there is no such file."""
-        rep, stat = self.cached(path)
-        if rep is None and stat is not None:
-            rep = await anyio.to_thread.run_sync(self.load, path)
-            if rep is not None:
-                self.remember(path, rep)
+        """The current representation of ``path``, or None if nothing is published there."""
+        await self._refresh()
+        if path in self._entries:
+            return self._entries[path]
+        rep = await anyio.to_thread.run_sync(self.load, path)
+        self._remember(path, rep)  # a miss too: a publish that adds it bumps the version
         return rep
 
 

@@ -1,0 +1,74 @@
+"""Start-up checks: a process that cannot do its job says so in one line and exits.
+
+The web, every worker and beat run these before they serve or consume; `/readyz` runs
+the same checks for load balancers. Each problem names its fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+from sqlalchemy.exc import SQLAlchemyError
+
+from syndicator.config import Settings, redact_url
+from syndicator.runtime.redis_urls import redis_client
+from syndicator.store.db import Database
+from syndicator.store.migrate import schema_state
+
+__all__ = ["Problem", "check_database", "check_redis", "first_line", "preflight"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    check: str  # database | schema | redis
+    message: str  # one line, ending with the fix
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def check_database(db: Database) -> Problem | None:
+    try:
+        state = schema_state(db)
+    except SQLAlchemyError as exc:
+        return Problem(
+            "database",
+            f"cannot reach the database at {redact_url(db.url)}: {first_line(exc)} "
+            "(check SYNDICATOR_DATABASE_URL)",
+        )
+    if state.current is None:
+        return Problem("schema", "the database has no schema yet; run: syndicator migrate")
+    if not state.up_to_date:
+        return Problem(
+            "schema",
+            f"the database schema is at revision {state.current}, this code needs "
+            f"{state.head}; run: syndicator migrate",
+        )
+    return None
+
+
+def check_redis(client: redis.Redis) -> Problem | None:
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        return Problem("redis", f"cannot reach Redis: {exc} (check SYNDICATOR_REDIS_URL)")
+    return None
+
+
+def preflight(settings: Settings, *, need_redis: bool = True) -> list[Problem]:
+    """Everything a process needs before it starts; empty when all is well."""
+    with Database(settings.database_url) as db:
+        problems = [p for p in (check_database(db),) if p]
+    if need_redis:
+        client = redis_client(settings, timeout=3)
+        try:
+            problems += [p for p in (check_redis(client),) if p]
+        finally:
+            client.close()
+    return problems

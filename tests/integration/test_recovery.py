@@ -1,0 +1,136 @@
+"""Crashes and misconfiguration, as an operator meets them: a render lock left by a killed
+worker, a worker that starts before migrate, a worker that loses its database, and beat
+stopped while the workers are fine."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+import redis
+
+from syndicator.events.schema import CmsEvent
+from syndicator.runtime.coordination import nudge_relay
+from syndicator.store.db import Database
+from syndicator.store.intake import accept_event
+from syndicator.store.migrate import upgrade
+from syndicator.web.app import create_app
+from tests.factories import make_event
+from tests.integration.test_worker_crash import Processes
+from tests.live_server import serve
+from tests.system import stored_document, system_env, wait_for
+
+
+@pytest.fixture
+def processes(
+    tmp_path: Path, database_url: str, redis_url: str, cms_secret: str
+) -> Iterator[Processes]:
+    env = system_env(tmp_path, database_url, redis_url, cms_secret)
+    running = Processes(env, tmp_path)
+    yield running
+    running.stop_all()
+
+
+def test_a_render_lock_left_by_a_killed_worker_holds_nobody_up(
+    processes: Processes, database_url: str, redis_url: str
+):
+    """The lock a worker killed with -9 leaves behind: taken, never renewed or released."""
+    upgrade(database_url)
+    client = redis.Redis.from_url(redis_url)
+    client.set("syndicator:lock:feeds", "token-of-a-dead-worker", px=15_000)
+    processes.worker("survivor")
+    event = make_event(777, title="잠금이 풀린 뒤의 보도자료")
+    with Database(database_url) as db:
+        accept_event(db, CmsEvent.model_validate(event), webhook_id="msg_lock")
+    processes.start("beat", "beat", "--schedule", str(Path(processes.logs) / "beat-schedule"))
+    nudge_relay(client)
+    # Before: the lock lived 310 s, and every render returned at once until it expired.
+    wait_for(
+        lambda: event["release"]["title"].encode() in (stored_document(database_url) or b""),
+        seconds=30,
+        what="the publish to render within 30 s of a worker being back",
+    )
+    client.close()
+
+
+def test_a_worker_started_before_migrate_exits_with_the_hint(processes: Processes, tmp_path):
+    worker = processes.worker("too-early")
+    assert worker.wait(timeout=120) != 0
+    log = (tmp_path / "too-early.log").read_text()
+    assert "run: syndicator migrate" in log
+
+
+def test_pipeline_readiness_names_a_lost_database_and_survives_beat_stopping(
+    processes: Processes, database_url: str, redis_url: str, settings
+):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the database is taken away by dropping a PostgreSQL database")
+    upgrade(database_url)
+    app_settings = settings.with_(redis_url=redis_url)
+    worker = processes.worker("steady")
+    beat = processes.start("beat", "beat", "--schedule", str(processes.logs / "beat-schedule"))
+    with serve(create_app(app_settings)) as url, httpx.Client(base_url=url) as http:
+
+        def pipeline() -> dict:
+            return http.get("/readyz/pipeline").json()
+
+        wait_for(lambda: pipeline()["status"] == "flowing", 120, "the pipeline to flow")
+        os.killpg(beat.pid, signal.SIGTERM)
+        beat.wait(timeout=60)
+        # Past the heartbeat TTL (45 s): workers still prove themselves without beat.
+        wait_for(
+            lambda: (
+                http.get("/readyz/pipeline").json()["causes"]
+                == ["beat is not running: the outbox is not relayed and retries are not swept"]
+            ),
+            120,
+            "only beat to be missing",
+        )
+        stamp = redis.Redis.from_url(redis_url).get("syndicator:beat:alive")
+        assert stamp is None  # expired: the check above ran past the TTL
+        assert worker.poll() is None
+
+        # Take the database away from under the worker.
+        name = database_url.rsplit("/", 1)[1]
+        admin = database_url.rsplit("/", 1)[0].replace("+psycopg", "") + "/postgres"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (name,),
+            )
+        try:
+            causes = wait_for(
+                lambda: [c for c in pipeline()["causes"] if "cannot reach the database" in c],
+                60,
+                "the pipeline to name the database",
+            )
+            assert "feeds queue" in " ".join(causes)
+        finally:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+
+
+def test_web_refuses_to_start_before_migrate(tmp_path: Path, sqlite_url: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "syndicator", "web", "--port", "1"],
+        env={
+            **os.environ,
+            "SYNDICATOR_DATA_DIR": str(tmp_path / "var"),
+            "SYNDICATOR_DATABASE_URL": sqlite_url,
+            "SYNDICATOR_REDIS_URL": "redis://127.0.0.1:1/0",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "run: syndicator migrate" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,46 @@
+"""Workers prove they are alive themselves: every few seconds each worker sends a heartbeat
+task to each queue it consumes. The task that a worker takes off the queue checks the
+database and records the result, so readiness means "consuming, and reaching the
+database", and it does not depend on beat being up."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from celery import Celery
+
+from syndicator.logs import kv
+from workers.task_names import HEARTBEAT
+
+__all__ = ["HEARTBEAT_SECONDS", "Heartbeat"]
+
+log = logging.getLogger("syndicator.workers")
+
+HEARTBEAT_SECONDS = 10.0
+
+
+class Heartbeat(threading.Thread):
+    def __init__(self, app: Celery, queues: list[str]) -> None:
+        super().__init__(name="heartbeat", daemon=True)
+        self.app = app
+        self.queues = queues
+        self.stopping = threading.Event()
+
+    def beat_once(self) -> None:
+        for queue in self.queues:
+            # Expires: a heartbeat nobody consumed for three periods proves nothing later.
+            self.app.send_task(
+                HEARTBEAT, args=[queue], queue=queue, expires=HEARTBEAT_SECONDS * 3, retry=False
+            )
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.beat_once()
+            except Exception as exc:  # Redis away: readiness says so until it returns
+                log.warning(kv(msg="heartbeat not sent", error=f"{type(exc).__name__}: {exc}"))
+            self.stopping.wait(HEARTBEAT_SECONDS)
+
+    def stop(self) -> None:
+        self.stopping.set()
