@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from syndicator.store.models import PublishedDocument
@@ -120,17 +120,28 @@ def save(
     stored = _stored(session, [d.path for d in documents])
     version = current_version(session) + 1
     changed: dict[str, datetime] = {}
+    inserts: list[dict[str, object]] = []
+    updates: list[dict[str, object]] = []
     for doc in documents:
         etag = etag_of(doc.data)
         old_etag, old_modified = stored.get(doc.path, ("", None))
         if etag == old_etag:
             continue
         modified = _last_modified(doc.content_time, old_modified)
-        row = PublishedDocument(
-            path=doc.path, body=doc.data, etag=etag, last_modified=modified, version=version
-        )
-        session.merge(row)
+        row = {
+            "path": doc.path,
+            "body": doc.data,
+            "etag": etag,
+            "last_modified": modified,
+            "version": version,
+        }
+        (updates if doc.path in stored else inserts).append(row)
         changed[doc.path] = modified
+    # Bulk statements by primary key: no SELECT per document, as session.merge would do.
+    if inserts:
+        session.execute(insert(PublishedDocument), inserts)
+    if updates:
+        session.execute(update(PublishedDocument), updates)
     gone = [p for p in removals]
     for start in range(0, len(gone), _CHUNK):
         session.execute(
