@@ -39,14 +39,16 @@ def _wait_for_file(path: Path, needle: bytes, timeout: float = 30.0) -> float:
 
 def main() -> bool:
     with tempfile.TemporaryDirectory() as tmp:
+        feed = Path(tmp) / "var" / "public" / "feeds" / "rss.xml"
         env = {
             "SYNDICATOR_DATA_DIR": str(Path(tmp) / "var"),
             "SYNDICATOR_CMS_SECRET": generate_secret(),
+            # Watch the export: written right after the database commit, without polling it.
+            "SYNDICATOR_FEEDS_EXPORT_DIR": str(feed.parent),
         }
         for key in ("SYNDICATOR_REDIS_URL", "SYNDICATOR_DATABASE_URL"):
             os.environ.pop(key, None)
         system = RunningSystem(env, Path(tmp) / "system.log").start()
-        feed = Path(tmp) / "var" / "public" / "feeds" / "rss.xml"
         base = datetime.now(UTC) - timedelta(days=1)
         latencies, intake = [], []
         try:
