@@ -44,6 +44,19 @@ def stored_document(database_url: str, path: str = "rss.xml") -> bytes | None:
     return found.body if found else None
 
 
+def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``syndicator ARGS`` in a subprocess, on a terminal wide enough that rich never folds
+    a line the asserts look for."""
+    return subprocess.run(
+        [sys.executable, "-m", "syndicator", *args],
+        env={**os.environ, "COLUMNS": "400", **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
 def system_env(
     tmp_path: Path, database_url: str, redis_url: str, cms_secret: str, **extra: str
 ) -> dict[str, str]:

@@ -311,7 +311,7 @@ def releases_quarantined(as_json: bool = typer.Option(False, "--json", help="Pri
     with Database(settings.database_url) as db:
         held = _quarantined(db)
     if as_json:
-        rows = [{**dataclasses.asdict(h), "since": h.since.isoformat()} for h in held]
+        rows = [h.as_json() for h in held]
         console.print_json(json.dumps(rows, ensure_ascii=False))
     elif held:
         console.print(_quarantine_table(held))

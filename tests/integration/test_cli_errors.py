@@ -14,23 +14,12 @@ import httpx
 
 from syndicator.store.migrate import upgrade
 from tests.factories import make_event
+from tests.system import run_cli
 
 
 def cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {
-        **os.environ,
-        "SYNDICATOR_DATA_DIR": str(tmp_path / "var"),
-        "SYNDICATOR_REDIS_URL": "redis://127.0.0.1:1/0",
-        "COLUMNS": "300",
-        **env,
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "syndicator", *args],
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    defaults = {"SYNDICATOR_DATA_DIR": str(tmp_path / "var")}
+    return run_cli(*args, **{**defaults, "SYNDICATOR_REDIS_URL": "redis://127.0.0.1:1/0", **env})
 
 
 def test_status_before_migrate_says_run_migrate(tmp_path: Path) -> None:

@@ -4,10 +4,7 @@
 from __future__ import annotations
 
 import base64
-import os
 import stat
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,24 +14,12 @@ from sqlalchemy.engine import make_url
 from standardwebhooks.webhooks import Webhook
 
 from tests.services import fresh_postgres_database, postgres_admin_url
-
-
-def syndicator(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    # A wide terminal, so rich never folds a URL across lines and hides it from the asserts.
-    environ = {**os.environ, "COLUMNS": "400", **env}
-    return subprocess.run(
-        [sys.executable, "-m", "syndicator", *args],
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+from tests.system import run_cli
 
 
 def test_migrate_shows_a_sqlite_url_and_creates_a_private_database(tmp_path: Path) -> None:
     path = tmp_path / "var" / "syndicator.db"
-    result = syndicator(
+    result = run_cli(
         "migrate",
         SYNDICATOR_DATABASE_URL=f"sqlite:///{path}",
         SYNDICATOR_DATA_DIR=str(tmp_path / "var"),
@@ -54,7 +39,7 @@ def test_migrate_never_shows_the_postgres_password(tmp_path: Path) -> None:
         # Trust auth ignores a password; a server that wants one gets its own.
         password = parsed.password or "s3cret"
         url = parsed.set(password=password).render_as_string(hide_password=False)
-        result = syndicator(
+        result = run_cli(
             "migrate", SYNDICATOR_DATABASE_URL=url, SYNDICATOR_DATA_DIR=str(tmp_path / "var")
         )
     assert result.returncode == 0, result.stderr
@@ -65,7 +50,7 @@ def test_migrate_never_shows_the_postgres_password(tmp_path: Path) -> None:
 
 
 def test_secret_generate_prints_one_usable_secret() -> None:
-    result = syndicator("secret", "generate")
+    result = run_cli("secret", "generate")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == 1 and lines[0].startswith("whsec_")
@@ -75,10 +60,10 @@ def test_secret_generate_prints_one_usable_secret() -> None:
         "msg_1", datetime.fromtimestamp(int(headers["webhook-timestamp"]), UTC), "{}"
     )
     Webhook(lines[0]).verify("{}", headers)  # raises if the key does not round-trip
-    assert syndicator("secret", "generate").stdout != result.stdout
+    assert run_cli("secret", "generate").stdout != result.stdout
 
 
 def test_secret_help_describes_generate() -> None:
-    result = syndicator("secret", "--help")
+    result = run_cli("secret", "--help")
     assert result.returncode == 0 and "generate" in result.stdout
-    assert "whsec_" in syndicator("secret", "generate", "--help").stdout
+    assert "whsec_" in run_cli("secret", "generate", "--help").stdout

@@ -5,11 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import feedparser
-import pytest
 import redis
 from sqlalchemy import func, select
 
@@ -21,19 +19,6 @@ from syndicator.store.outbox import backlog
 from tests.factories import make_event
 from tests.services import OWNER_KEY
 from tests.system import RunningSystem, system_env, wait_for
-
-
-@pytest.fixture
-def system(
-    tmp_path: Path, database_url: str, redis_url: str, cms_secret: str
-) -> Iterator[RunningSystem]:
-    running = RunningSystem(
-        system_env(tmp_path, database_url, redis_url, cms_secret), tmp_path / "system.log"
-    )
-    try:
-        yield running.start()
-    finally:
-        running.stop()
 
 
 def feed_titles(system: RunningSystem) -> list[str]:

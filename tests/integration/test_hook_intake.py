@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -26,25 +25,6 @@ from syndicator.store.models import Event, OutboxEntry, Release
 from syndicator.web.app import create_app
 from tests.factories import make_event
 from tests.live_server import serve
-
-
-@pytest.fixture
-def app_settings(settings: Settings, redis_url: str) -> Settings:
-    upgrade(settings.database_url)
-    return settings.with_(redis_url=redis_url)
-
-
-@pytest.fixture
-def client(app_settings: Settings) -> Iterator[httpx.Client]:
-    with serve(create_app(app_settings)) as url, httpx.Client(base_url=url) as http:
-        yield http
-
-
-@pytest.fixture
-def store(app_settings: Settings) -> Iterator[Database]:
-    database = Database(app_settings.database_url)
-    yield database
-    database.dispose()
 
 
 def post(

@@ -9,7 +9,6 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import feedparser
@@ -23,33 +22,11 @@ from sqlalchemy import select
 from syndicator.config import Settings
 from syndicator.feeds.publish import publish_changes
 from syndicator.runtime.status import collect_status
-from syndicator.store.db import Database
-from syndicator.store.migrate import upgrade
 from syndicator.store.models import Quarantine
-from syndicator.web.app import create_app
 from tests.factories import make_event
 from tests.integration.test_hook_intake import counts, post
-from tests.live_server import serve
 from tests.services import redis_answers
 from tests.strategies import deep, event_documents, to_body, wire_depth
-
-
-@pytest.fixture
-def app_settings(settings: Settings, redis_url: str) -> Settings:
-    upgrade(settings.database_url)
-    return settings.with_(redis_url=redis_url)
-
-
-@pytest.fixture
-def client(app_settings: Settings) -> Iterator[httpx.Client]:
-    with serve(create_app(app_settings)) as url, httpx.Client(base_url=url, timeout=30) as http:
-        yield http
-
-
-@pytest.fixture
-def store(app_settings: Settings) -> Iterator[Database]:
-    with Database(app_settings.database_url) as database:
-        yield database
 
 
 def post_raw(client: httpx.Client, secret: str, body: bytes, msg_id: str) -> httpx.Response:

@@ -7,18 +7,12 @@ rendered; either way, the ordinary publish after it reaches the feed.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import feedparser
-import pytest
 
 from tests.factories import make_event
-from tests.system import RunningSystem, system_env, wait_for
+from tests.system import RunningSystem, run_cli, wait_for
 
 # (what the CMS sent, the field it breaks, the answer now)
 ROWS: list[tuple[str, dict[str, Any], str, int]] = [
@@ -39,19 +33,6 @@ ROWS: list[tuple[str, dict[str, Any], str, int]] = [
         422,
     ),
 ]
-
-
-@pytest.fixture
-def system(
-    tmp_path: Path, database_url: str, redis_url: str, cms_secret: str
-) -> Iterator[RunningSystem]:
-    running = RunningSystem(
-        system_env(tmp_path, database_url, redis_url, cms_secret), tmp_path / "system.log"
-    )
-    try:
-        yield running.start()
-    finally:
-        running.stop()
 
 
 def feed_numbers(system: RunningSystem, path: str = "/feeds/rss.xml") -> set[int]:
@@ -95,12 +76,6 @@ def test_hostile_releases_never_stop_the_feeds(system: RunningSystem):
     for path in ("/feeds/atom.xml", "/feeds/feed.json", "/feeds/"):
         assert system.get(path).status_code == 200, path
     # And a full rebuild renders everything and exits 0.
-    rebuilt = subprocess.run(
-        [sys.executable, "-m", "syndicator", "rebuild-feeds"],
-        env={**os.environ, **system.env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    rebuilt = run_cli("rebuild-feeds", **system.env)
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
     assert "Quarantined" not in rebuilt.stdout

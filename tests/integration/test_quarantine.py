@@ -7,9 +7,7 @@ without today's bounds stored it: feedgen refuses to render it ("Required fields
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +24,7 @@ from syndicator.store.intake import new_event_id, store_event
 from syndicator.store.models import Delivery, DeliveryAttempt, Event, Quarantine
 from syndicator.store.quarantine import list_quarantined
 from tests.integration.feeds_support import atom_ids, event, parsed_feed, store, walk_archives
-from tests.system import RunningSystem, system_env, wait_for
+from tests.system import RunningSystem, run_cli, system_env, wait_for
 
 BAD = 7
 
@@ -113,14 +111,7 @@ def rss_numbers(system: RunningSystem) -> set[int]:
 
 
 def cli(system: RunningSystem, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **system.env, "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "syndicator", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli(*args, **system.env)
 
 
 def feeds_deliveries(db: Database, event_id: str) -> list[Delivery]:

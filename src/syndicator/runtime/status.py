@@ -16,7 +16,7 @@ from syndicator.store.db import Database
 from syndicator.store.ledger import counts_by_status
 from syndicator.store.models import Event, Quarantine
 from syndicator.store.outbox import awaiting_fanout, backlog
-from syndicator.store.quarantine import QuarantinedRelease, list_quarantined
+from syndicator.store.quarantine import list_quarantined
 
 __all__ = ["SystemStatus", "collect_status", "queue_depths"]
 
@@ -58,17 +58,6 @@ def queue_depths(client: redis.Redis) -> tuple[dict[str, int], int]:
     return depths, int(values[-1])
 
 
-def _quarantine_entry(item: QuarantinedRelease) -> dict[str, Any]:
-    return {
-        "release_id": item.release_id,
-        "channel": item.channel,
-        "event_id": item.event_id,
-        "error_class": item.error_class,
-        "detail": item.detail,
-        "since": item.since.isoformat(),
-    }
-
-
 def collect_status(db: Database, client: redis.Redis) -> SystemStatus:
     count, oldest = backlog(db)
     awaiting = awaiting_fanout(db)
@@ -88,7 +77,7 @@ def collect_status(db: Database, client: redis.Redis) -> SystemStatus:
         oldest,
         awaiting,
         deliveries,
-        quarantined=[_quarantine_entry(item) for item in held],
+        quarantined=[item.as_json() for item in held],
         quarantined_total=held_total,
         mismatched_replays=int(mismatched),
     )

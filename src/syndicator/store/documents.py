@@ -142,7 +142,7 @@ def save(
         session.execute(insert(PublishedDocument), inserts)
     if updates:
         session.execute(update(PublishedDocument), updates)
-    gone = [p for p in removals]
+    gone = list(removals)
     for start in range(0, len(gone), _CHUNK):
         session.execute(
             update(PublishedDocument)

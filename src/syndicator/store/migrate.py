@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from alembic import command
@@ -11,7 +12,7 @@ from alembic.script import ScriptDirectory
 
 from syndicator.store.db import Database, normalise_url
 
-__all__ = ["SchemaState", "alembic_config", "schema_state", "upgrade"]
+__all__ = ["SchemaState", "alembic_config", "head_revision", "schema_state", "upgrade"]
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,19 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 
+@functools.cache
+def head_revision() -> str:
+    """The code's newest revision: read from the migration scripts once per process, since
+    /readyz asks on every probe."""
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    head = script.get_current_head()
+    assert head is not None, "the migrations have no head"
+    return head
+
+
 def schema_state(db: Database) -> SchemaState:
     """The database's schema revision against the code's; raises if the database is away."""
-    head = ScriptDirectory.from_config(alembic_config(db.url)).get_current_head()
-    assert head is not None, "the migrations have no head"
+    head = head_revision()
     with db.engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_revision()
     return SchemaState(current, head)

@@ -7,7 +7,7 @@ release's next applied event (update or retraction) or an operator's retry lifts
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, delete, exists, select
@@ -35,6 +35,9 @@ class QuarantinedRelease:
     error_class: str
     detail: str
     since: datetime
+
+    def as_json(self) -> dict[str, object]:
+        return {**asdict(self), "since": self.since.isoformat()}
 
 
 def _record(row: Quarantine) -> QuarantinedRelease:
