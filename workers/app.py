@@ -21,7 +21,9 @@ settings = load_settings()
 RESTORE_SCAN_SECONDS = max(1, min(10, settings.visibility_timeout // 10))
 
 app = Celery(
-    "syndicator", broker=broker_url(settings), include=["workers.tasks", "workers.lifecycle"]
+    "syndicator",
+    broker=broker_url(settings),
+    include=["workers.tasks", "workers.mail_tasks", "workers.webhook_tasks", "workers.lifecycle"],
 )
 app.conf.update(
     # At-least-once: ack after the task body ran, requeue when the child dies.

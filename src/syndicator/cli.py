@@ -345,6 +345,17 @@ def releases_retry(
     )
 
 
+def _add_command_groups() -> None:
+    from syndicator.commands import deliveries, partners, subscribers
+
+    app.add_typer(subscribers.app, name="subscribers")
+    app.add_typer(partners.app, name="partners")
+    app.add_typer(deliveries.app, name="deliveries")
+
+
+_add_command_groups()
+
+
 @app.callback()
 def _global_options(
     debug: bool = typer.Option(False, "--debug", help="Show the full traceback of an error."),

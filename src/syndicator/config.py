@@ -78,6 +78,38 @@ class Settings:
     # Channels beyond the built-in ones, as ``module:Class`` (tests, plugins).
     extra_channels: tuple[str, ...] = ()
 
+    # --- Newsletters ---
+    # "Name <address>"; None: 보도자료 <noreply@site_domain>.
+    mail_from: str | None = None
+    # Keys that sign subscriber tokens, newest first: the first signs, every one verifies,
+    # so a rotated-out key keeps working for as long as it stays listed. () = unset.
+    token_keys: tuple[str, ...] = ()
+    # Digests go out at this hour, Korea time (weekly ones on Monday).
+    digest_hour: int = 8
+    # Messages per second across every worker process (shared through Redis); None: no cap.
+    mail_rate_per_s: float | None = None
+    dkim_key_path: Path | None = None
+    dkim_selector: str | None = None
+    dkim_domain: str | None = None
+    # Where operators are told of a partner disabled automatically; None: nobody.
+    ops_email: str | None = None
+
+    # --- Partner webhooks ---
+    # Delays before retries 2, 3, ... (Svix's schedule); the attempt after the last is final.
+    webhook_retry_schedule: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
+    # Networks the SSRF guard lets through anyway (CIDRs); the only way around it.
+    webhook_allowed_networks: tuple[str, ...] = ()
+    webhook_connect_timeout: float = 5.0
+    webhook_timeout: float = 15.0
+    # A rotated-out signing key keeps signing alongside the new one this long.
+    webhook_secret_grace_hours: float = 24.0
+    # Attempt log rows older than this are deleted, in small batches.
+    attempt_retention_days: int = 30
+
+    @property
+    def sender(self) -> str:
+        return self.mail_from or f"보도자료 <noreply@{self.site_domain}>"
+
     @property
     def cms_secret(self) -> str | None:
         """The secret we sign with ourselves (`syndicator publish`, the demo): the first."""
@@ -156,7 +188,39 @@ def load_settings(
         feeds_export_dir=_optional_path(env.get("SYNDICATOR_FEEDS_EXPORT_DIR")),
         document_check_seconds=float(env.get("SYNDICATOR_DOCUMENT_CHECK_SECONDS", "1")),
         extra_channels=tuple(env.get("SYNDICATOR_EXTRA_CHANNELS", "").replace(",", " ").split()),
+        mail_from=env.get("SYNDICATOR_MAIL_FROM") or None,
+        token_keys=_token_keys(env, data_dir),
+        digest_hour=int(env.get("SYNDICATOR_DIGEST_HOUR", "8")),
+        mail_rate_per_s=_optional_float(env.get("SYNDICATOR_MAIL_RATE_PER_S")),
+        dkim_key_path=_optional_path(env.get("SYNDICATOR_DKIM_KEY")),
+        dkim_selector=env.get("SYNDICATOR_DKIM_SELECTOR") or None,
+        dkim_domain=env.get("SYNDICATOR_DKIM_DOMAIN") or None,
+        ops_email=env.get("SYNDICATOR_OPS_EMAIL") or None,
+        webhook_retry_schedule=_seconds_list(env.get("SYNDICATOR_WEBHOOK_RETRY_SCHEDULE"))
+        or Settings.webhook_retry_schedule,
+        webhook_allowed_networks=tuple(
+            env.get("SYNDICATOR_WEBHOOK_ALLOWED_NETWORKS", "").replace(",", " ").split()
+        ),
+        webhook_connect_timeout=float(env.get("SYNDICATOR_WEBHOOK_CONNECT_TIMEOUT", "5")),
+        webhook_timeout=float(env.get("SYNDICATOR_WEBHOOK_TIMEOUT", "15")),
+        webhook_secret_grace_hours=float(env.get("SYNDICATOR_WEBHOOK_SECRET_GRACE_HOURS", "24")),
+        attempt_retention_days=int(env.get("SYNDICATOR_ATTEMPT_RETENTION_DAYS", "30")),
     )
+
+
+def _token_keys(env: Mapping[str, str], data_dir: Path) -> tuple[str, ...]:
+    given = tuple(env.get("SYNDICATOR_TOKEN_KEYS", "").split())
+    stored = _stored_secret(data_dir, "token_key")
+    return given or ((stored,) if stored else ())
+
+
+def _optional_float(value: str | None) -> float | None:
+    return float(value) if value else None
+
+
+def _seconds_list(value: str | None) -> tuple[float, ...]:
+    """``"5,300,1800"`` -> (5.0, 300.0, 1800.0); empty or absent -> ()."""
+    return tuple(float(part) for part in (value or "").replace(",", " ").split())
 
 
 _REDIS_SCHEMES = {"redis", "rediss", "unix", "redis+socket"}

@@ -32,9 +32,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
+from sqlalchemy.orm import Session
+
 from syndicator.config import Settings
 from syndicator.store.db import Database
-from syndicator.store.ledger import TARGET_REF, Claimed
+from syndicator.store.ledger import TARGET_REF, AttemptRecord, Claimed
 
 __all__ = [
     "MAX_RETRY_AFTER_SECONDS",
@@ -48,6 +50,7 @@ __all__ = [
     "DeliveryReport",
     "EventRecord",
     "FollowUp",
+    "RecordedAttempt",
     "SyncChannel",
 ]
 
@@ -78,11 +81,30 @@ class DeliveryOutcome:
     # The row waits until then and no attempt is spent. It is logged, not written to
     # delivery_attempts: no receiver was called, and a throttled row may wait many times.
     not_before: datetime | None = None
+    # What the attempt log shows: the receiver's status (HTTP status, SMTP reply code;
+    # 0 for a network error), an excerpt of its answer, where it went (a URL, a mail
+    # server), and the id the message went out with (a Message-ID, a webhook-id).
+    status_code: int | None = None
+    response: str | None = None
+    endpoint: str | None = None
+    message_id: str | None = None
+    # A terminal state other than failed, when not ok: ``suppressed`` (the address is
+    # gone: no more mail to it) or ``uncertain`` (the connection dropped after the message
+    # was handed over: it may have arrived, so it is never retried by itself).
+    final_status: str | None = None
 
     @classmethod
     def deferred(cls, delivery_id: int, not_before: datetime, reason: str) -> DeliveryOutcome:
         """``reason`` is a short code for the log line (``partner_cap``, ``smtp_421``)."""
         return cls(delivery_id, ok=False, error_class=reason, not_before=not_before)
+
+
+@dataclass(frozen=True)
+class RecordedAttempt:
+    """An attempt as the ledger recorded it, with the row it was about."""
+
+    job: Claimed
+    record: AttemptRecord
 
 
 @dataclass(frozen=True)
@@ -158,6 +180,10 @@ class Channel:
     def retry_delays(self, target: str) -> Sequence[float]:
         """The retry schedule for one target (each partner may have its own)."""
         return self.retry_schedule
+
+    def recorded(self, session: Session, attempts: Sequence[RecordedAttempt]) -> None:
+        """Called in the transaction that records ``attempts``: move what must move with
+        a delivery (a subscriber's digest marker, a partner's failing-since time)."""
 
 
 class SyncChannel(Channel):

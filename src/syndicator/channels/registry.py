@@ -14,7 +14,9 @@ from __future__ import annotations
 import importlib
 
 from syndicator.channels.base import Channel, ChannelContext
+from syndicator.channels.email import EmailChannel
 from syndicator.channels.feeds import FeedsChannel
+from syndicator.channels.webhooks import WebhooksChannel
 from syndicator.channels.websub import WebSubChannel
 
 __all__ = [
@@ -26,7 +28,12 @@ __all__ = [
     "load_channel_type",
 ]
 
-CHANNEL_TYPES: tuple[type[Channel], ...] = (FeedsChannel, WebSubChannel)
+CHANNEL_TYPES: tuple[type[Channel], ...] = (
+    FeedsChannel,
+    WebSubChannel,
+    EmailChannel,
+    WebhooksChannel,
+)
 
 # Fan-out and the sweeper: consumed by every worker, so planning never waits on one channel.
 EVENTS_QUEUE = "events"

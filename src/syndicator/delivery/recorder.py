@@ -16,7 +16,7 @@ from itertools import groupby
 
 from sqlalchemy.orm import Session
 
-from syndicator.channels.base import Channel, DeliveryOutcome
+from syndicator.channels.base import Channel, DeliveryOutcome, RecordedAttempt
 from syndicator.delivery.retries import next_attempt_at
 from syndicator.logs import kv
 from syndicator.store.db import Database
@@ -75,37 +75,32 @@ class Recorder:
         if outcome.not_before is not None:
             return Deferral(job.delivery_id, outcome.not_before, outcome.error_class or "-")
         duration = outcome.duration_ms if outcome.duration_ms is not None else duration_ms
+        retry = None
+        if not outcome.ok and outcome.retryable and outcome.final_status is None:
+            delays = self.channel.retry_delays(job.target)
+            retry = next_attempt_at(delays, job.attempt, utcnow(), outcome.retry_after)
         if outcome.ok:
-            return AttemptRecord(
-                job.delivery_id,
-                job.attempt,
-                "succeeded",
-                started,
-                duration,
-                detail=outcome.detail,
-                trigger=self.trigger,
-            )
-        delays = self.channel.retry_delays(job.target)
-        retry = (
-            next_attempt_at(delays, job.attempt, utcnow(), outcome.retry_after)
-            if outcome.retryable
-            else None
-        )
+            state = "succeeded"
+        else:
+            state = outcome.final_status or ("retrying" if retry else "failed")
         return AttemptRecord(
             job.delivery_id,
             job.attempt,
-            "retrying" if retry else "failed",
+            state,
             started,
             duration,
             error_class=outcome.error_class,
             detail=outcome.detail,
             next_attempt_at=retry,
             trigger=self.trigger,
+            status_code=outcome.status_code,
+            response=outcome.response,
+            endpoint=outcome.endpoint,
+            message_id=outcome.message_id,
         )
 
-    @staticmethod
     def _write(
-        session: Session, entries: Sequence[_Entry]
+        self, session: Session, entries: Sequence[_Entry]
     ) -> list[tuple[AttemptRecord | Deferral, Claimed]]:
         written: list[tuple[AttemptRecord | Deferral, Claimed]] = []
         for token, group in groupby(entries, key=lambda e: e[0]):
@@ -118,6 +113,11 @@ class Recorder:
                 *defer(session, token, deferrals),
             ]
             written += [(item, jobs[item.delivery_id]) for item in applied]
+        attempts = [
+            RecordedAttempt(job, item) for item, job in written if isinstance(item, AttemptRecord)
+        ]
+        if attempts:
+            self.channel.recorded(session, attempts)
         return written
 
 

@@ -34,6 +34,7 @@ log = logging.getLogger("syndicator.run")
 _GENERATED_SECRETS: tuple[tuple[str, str, Callable[[], str]], ...] = (
     ("SYNDICATOR_CMS_SECRET", "cms_secret", generate_secret),
     ("SYNDICATOR_ADMIN_TOKEN", "admin_token", random_token),
+    ("SYNDICATOR_TOKEN_KEYS", "token_key", random_token),
 )
 
 

@@ -28,6 +28,7 @@ from syndicator.store.models import Delivery, DeliveryAttempt, utcnow
 __all__ = [
     "CHUNK",
     "CLAIM_LEASE",
+    "RESPONSE_EXCERPT_CHARS",
     "TARGET_REF",
     "TASK_SOFT_TIME_LIMIT_SECONDS",
     "TASK_TIME_LIMIT_SECONDS",
@@ -89,13 +90,17 @@ class Claimed:
 class AttemptRecord:
     delivery_id: int
     number: int  # the claim already counted it: Claimed.attempt
-    outcome: str  # succeeded | retrying | failed
+    outcome: str  # succeeded | retrying | failed | suppressed | uncertain
     started_at: datetime
     duration_ms: float
     error_class: str | None = None
     detail: str | None = None
     next_attempt_at: datetime | None = None
     trigger: str = "scheduled"
+    status_code: int | None = None
+    response: str | None = None
+    endpoint: str | None = None
+    message_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -272,7 +277,17 @@ def _held(session: Session, token: str, ids: Sequence[int]) -> set[int]:
     return held
 
 
-_STATUS_AFTER = {"succeeded": "succeeded", "failed": "failed", "retrying": "pending"}
+# The ledger's status words, after an attempt. ``suppressed`` and ``uncertain`` are
+# terminal like ``failed``: an operator may requeue them, nothing else does.
+_STATUS_AFTER = {
+    "succeeded": "succeeded",
+    "failed": "failed",
+    "retrying": "pending",
+    "suppressed": "suppressed",
+    "uncertain": "uncertain",
+}
+# Attempt logs keep at most this much of a receiver's answer (Svix keeps 20,000 bytes).
+RESPONSE_EXCERPT_CHARS = 20_000
 
 
 def record_attempts(
@@ -322,7 +337,12 @@ def _attempt_row(record: AttemptRecord) -> dict[str, Any]:
         "duration_ms": record.duration_ms,
         "outcome": record.outcome,
         "error_class": record.error_class,
-        "detail": (record.detail or "")[:20_000] or None,
+        "detail": (record.detail or "")[:RESPONSE_EXCERPT_CHARS] or None,
+        "next_attempt_at": record.next_attempt_at,
+        "status_code": record.status_code,
+        "response": (record.response or "")[:RESPONSE_EXCERPT_CHARS] or None,
+        "endpoint": record.endpoint,
+        "message_id": record.message_id,
     }
 
 

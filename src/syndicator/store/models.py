@@ -8,7 +8,9 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -29,10 +31,14 @@ __all__ = [
     "DeliveryAttempt",
     "Event",
     "OutboxEntry",
+    "Partner",
+    "PartnerSecret",
     "PublishedDocument",
     "Quarantine",
     "Release",
     "ReleaseCategory",
+    "Subscriber",
+    "SubscriberTopic",
     "Taxon",
     "utcnow",
 ]
@@ -215,6 +221,8 @@ class Delivery(Base):
     __table_args__ = (
         Index("ix_deliveries_work", "channel", "status", "next_attempt_at"),
         Index("ix_deliveries_claim", "claim_token"),
+        # One partner's or subscriber's deliveries, newest first, whatever the history size.
+        Index("ix_deliveries_target", "channel", "target", "id"),
     )
 
 
@@ -229,9 +237,18 @@ class DeliveryAttempt(Base):
     trigger: Mapped[str] = mapped_column(String(20), default="scheduled")
     started_at: Mapped[datetime]
     duration_ms: Mapped[float]
-    outcome: Mapped[str] = mapped_column(String(20))  # succeeded | retrying | failed
+    # succeeded | retrying | failed | suppressed | uncertain
+    outcome: Mapped[str] = mapped_column(String(20))
     error_class: Mapped[str | None] = mapped_column(String(80))
     detail: Mapped[str | None] = mapped_column(Text)
+    # When the retry this attempt scheduled is due (None: no retry).
+    next_attempt_at: Mapped[datetime | None]
+    # The receiver's status (HTTP status, SMTP reply code; 0 on a network error), an
+    # excerpt of its answer, where the attempt went, and the message's own id.
+    status_code: Mapped[int | None]
+    response: Mapped[str | None] = mapped_column(Text)
+    endpoint: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(300))
 
     __table_args__ = (Index("ix_delivery_attempts_delivery", "delivery_id", "started_at"),)
 
@@ -273,3 +290,87 @@ class PublishedDocument(Base):
     # bytes change without a newer entry (so If-Modified-Since never hides new bytes).
     last_modified: Mapped[datetime]
     version: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class Subscriber(Base):
+    """A resident on the mailing list. The ledger knows them only as ``subscriber:<id>``.
+
+    Erasure empties every personal field and keeps the row (status ``erased``), so the
+    ledger's references still point somewhere and nothing personal is left.
+    """
+
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Lower-cased domain, as email-validator normalises it; None once erased.
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    # pending (not confirmed) | active | unsubscribed | suppressed (hard bounce) | erased
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    mode: Mapped[str] = mapped_column(String(10), default="immediate")  # | daily | weekly
+    # No topics: every release. Otherwise the subscriber_topics rows say which.
+    every_release: Mapped[bool] = mapped_column(Boolean, default=True)
+    # double_opt_in | import (still must confirm) | import_consented
+    consent: Mapped[str] = mapped_column(String(20), default="double_opt_in")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]
+    unsubscribed_at: Mapped[datetime | None]
+    suppressed_reason: Mapped[str | None] = mapped_column(Text)
+    # Digests: the last item sent (an outbox sequence number), moved in the transaction
+    # that records the digest's delivery, so no item is missed or repeated.
+    digest_marker: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_subscribers_mailing", "status", "mode", "id"),)
+
+
+class SubscriberTopic(Base):
+    """One department or category (by name, which outlives slugs) a subscriber follows."""
+
+    __tablename__ = "subscriber_topics"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)  # department | category
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+    __table_args__ = (Index("ix_subscriber_topics_topic", "kind", "name", "subscriber_id"),)
+
+
+class Partner(Base):
+    """A partner endpoint; the ledger knows it as ``partner:<id>``."""
+
+    __tablename__ = "partners"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(Text)
+    # None: every event type.
+    event_types: Mapped[list[Any] | None]
+    headers: Mapped[dict[str, Any]]
+    rate_limit_per_s: Mapped[float | None] = mapped_column(Float)
+    max_in_flight: Mapped[int | None]
+    # Empty: every release.
+    departments: Mapped[list[Any]]
+    categories: Mapped[list[Any]]
+    state: Mapped[str] = mapped_column(String(20), default="active")  # | disabled
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    disabled_at: Mapped[datetime | None]
+    # The first failure since the last success: five days of only failures disables it.
+    failing_since: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PartnerSecret(Base):
+    """A signing key. After a rotation the old one signs alongside until ``expires_at``."""
+
+    __tablename__ = "partner_secrets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partners.id", ondelete="CASCADE"), index=True
+    )
+    secret: Mapped[str] = mapped_column(String(200))  # whsec_<base64>
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]

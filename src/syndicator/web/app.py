@@ -13,8 +13,9 @@ from syndicator.config import Settings, load_settings
 from syndicator.events.schema import CmsEvent
 from syndicator.runtime.redis_urls import redis_client
 from syndicator.store.db import Database
-from syndicator.web import hooks, ops, pages
+from syndicator.web import deliveries, hooks, ops, pages, partners, subscriptions
 from syndicator.web.feeds import feed_routes
+from syndicator.web.problems import install_problem_handler
 from syndicator.web.state import AppState
 
 __all__ = ["create_app"]
@@ -43,10 +44,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="syndicator", version=__version__, description=DESCRIPTION, lifespan=lifespan
     )
     app.state.syndicator = state
+    install_problem_handler(app)
     # Feeds first: the hottest path should not try every API route before matching.
     app.router.routes.extend(feed_routes(settings, db))
     app.include_router(hooks.router)
     app.include_router(ops.router)
+    app.include_router(subscriptions.router)
+    app.include_router(partners.router)
+    app.include_router(deliveries.router)
     app.include_router(pages.router)
     _document_event_schema(app)
     return app

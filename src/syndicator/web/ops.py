@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-import hmac
 from typing import Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from syndicator.runtime.readiness import pipeline_causes, web_problems
 from syndicator.runtime.status import collect_status
-from syndicator.web.problems import problem
+from syndicator.web.admin import ADMIN_RESPONSES, AdminOnly
 from syndicator.web.state import AppState
 
 __all__ = ["router"]
@@ -69,18 +68,10 @@ async def readyz_pipeline(request: Request) -> JSONResponse:
 @router.get(
     "/admin/status",
     summary="Queue depths, outbox backlog and ledger counts",
-    responses={401: {"description": "Missing or wrong admin token"}},
+    responses=ADMIN_RESPONSES,
+    dependencies=[AdminOnly],
 )
-async def admin_status(request: Request, authorization: str = Header(default="")) -> Any:
+async def admin_status(request: Request) -> Any:
     state: AppState = request.app.state.syndicator
-    token = state.settings.admin_token
-    given = authorization.removeprefix("Bearer ").strip()
-    if not token or not hmac.compare_digest(given.encode(), token.encode()):
-        return problem(
-            401,
-            "Unauthorized",
-            "send Authorization: Bearer <SYNDICATOR_ADMIN_TOKEN>",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
     status = await run_in_threadpool(collect_status, state.db, state.redis)
     return dataclasses.asdict(status)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-__all__ = ["FieldError", "problem", "validation_errors"]
+__all__ = ["FieldError", "Problem", "install_problem_handler", "problem", "validation_errors"]
 
 FieldError = dict[str, str]
 
@@ -38,3 +39,30 @@ def validation_errors(exc: ValidationError) -> list[FieldError]:
         field = ".".join(str(part) for part in err["loc"]) or "(body)"
         out.append({"field": field, "reason": err["msg"]})
     return out
+
+
+class Problem(Exception):
+    """Raise from a handler or a dependency to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail = status, title, detail
+        self.errors, self.headers = errors, headers
+
+    def response(self) -> JSONResponse:
+        return problem(self.status, self.title, self.detail, self.errors, self.headers)
+
+
+def install_problem_handler(app: FastAPI) -> None:
+    async def answer(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, Problem)
+        return exc.response()
+
+    app.add_exception_handler(Problem, answer)

@@ -1,0 +1,1 @@
+"""`syndicator` command groups that have grown beyond a few commands, one module each."""

@@ -1,0 +1,9 @@
+"""HTTP API: deliveries."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+__all__ = ["router"]
+
+router = APIRouter()
