@@ -17,6 +17,7 @@ import feedparser
 import httpx
 import pytest
 
+from syndicator.channels.registry import CHANNEL_QUEUES
 from syndicator.events.signing import sign_headers
 from tests.factories import make_event
 from tests.integration.test_compose import COMPOSE_FILE, _command, _load_yaml
@@ -122,7 +123,8 @@ def test_web_serves_what_workers_and_imports_on_other_hosts_render(shared: dict[
     migrated = ops.run("migrate")
     assert migrated.returncode == 0, migrated.stderr
     web.start("web", shared["port"])
-    workers.start("worker-feeds")
+    for queue in CHANNEL_QUEUES:  # compose runs a worker service per channel queue
+        workers.start(f"worker-{queue}")
     workers.start("beat")
     url = f"http://127.0.0.1:{shared['port']}"
     with httpx.Client(base_url=url, timeout=10) as http:

@@ -40,6 +40,7 @@ __all__ = [
     "Subscriber",
     "SubscriberTopic",
     "Taxon",
+    "TaxonAlias",
     "utcnow",
 ]
 
@@ -151,6 +152,16 @@ class Taxon(Base):
         UniqueConstraint("kind", "name", name="uq_taxa_kind_name"),
         UniqueConstraint("kind", "slug", name="uq_taxa_kind_slug"),
     )
+
+
+class TaxonAlias(Base):
+    """A slug a taxon had before: its URLs answer 301 to the taxon's slug, for good."""
+
+    __tablename__ = "taxon_aliases"
+
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    slug: Mapped[str] = mapped_column(String(200), primary_key=True)
+    taxon_id: Mapped[int] = mapped_column(ForeignKey("taxa.id", ondelete="CASCADE"))
 
 
 class ReleaseCategory(Base):

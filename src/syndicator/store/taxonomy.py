@@ -1,7 +1,8 @@
 """Stable ASCII slugs for Korean department and category names.
 
 A slug is fixed the first time a name is seen and stored, so a later change in
-transliteration never moves a subscriber's feed URL.
+transliteration never moves a subscriber's feed URL. The one time slugs moved (to the
+Revised Romanization, migration 0006) every old slug became an alias that redirects.
 """
 
 from __future__ import annotations
@@ -13,13 +14,17 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from syndicator.store.models import Taxon
+from syndicator.store.models import Taxon, TaxonAlias
+from syndicator.store.romanization import HANGUL_RUN, romanize_hangul
 
-__all__ = ["proposed_slug", "slug_for"]
+__all__ = ["alias_targets", "proposed_slug", "slug_for"]
 
 
 def proposed_slug(name: str) -> str:
-    return slugify(name, max_length=60, word_boundary=True) or "x"
+    """Hangul in the Revised Romanization, one word per run; the rest as python-slugify
+    transliterates it (위생정책과 → ``wisaengjeongchaekgwa``)."""
+    spaced = HANGUL_RUN.sub(lambda run: f" {romanize_hangul(run.group())} ", name)
+    return slugify(spaced, max_length=60, word_boundary=True) or "x"
 
 
 def _disambiguated(name: str) -> str:
@@ -41,8 +46,7 @@ def _stored_or_new(session: Session, kind: str, name: str) -> str:
     if existing is not None:
         return existing
     slug = proposed_slug(name)
-    taken = session.scalar(select(Taxon.id).where(Taxon.kind == kind, Taxon.slug == slug))
-    if taken is not None:
+    if _taken(session, kind, slug):
         slug = _disambiguated(name)
     try:
         with session.begin_nested():
@@ -53,3 +57,20 @@ def _stored_or_new(session: Session, kind: str, name: str) -> str:
             select(Taxon.slug).where(Taxon.kind == kind, Taxon.name == name)
         ).one()
     return slug
+
+
+def _taken(session: Session, kind: str, slug: str) -> bool:
+    """A slug in use, or an old slug that redirects: a new scope never takes either."""
+    in_use = select(Taxon.id).where(Taxon.kind == kind, Taxon.slug == slug)
+    aliased = select(TaxonAlias.taxon_id).where(TaxonAlias.kind == kind, TaxonAlias.slug == slug)
+    return session.scalar(in_use) is not None or session.scalar(aliased) is not None
+
+
+def alias_targets(session: Session) -> dict[tuple[str, str], str]:
+    """(kind, old slug) -> the slug its taxon has now."""
+    rows = session.execute(
+        select(TaxonAlias.kind, TaxonAlias.slug, Taxon.slug).join(
+            Taxon, Taxon.id == TaxonAlias.taxon_id
+        )
+    )
+    return {(kind, old): new for kind, old, new in rows}

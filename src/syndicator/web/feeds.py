@@ -21,6 +21,7 @@ from syndicator.events.uris import iri_to_uri
 from syndicator.feeds.render.formats import ATOM_TYPE, JSON_TYPE, RSS_TYPE
 from syndicator.feeds.urls import FORMAT_FILES, INDEX_PATH, SERVABLE_PATH, absolute_url
 from syndicator.store.db import Database
+from syndicator.web.aliases import AliasMap
 from syndicator.web.html.feeds_page import render_feeds_page
 from syndicator.web.representations import (
     DocumentCache,
@@ -105,6 +106,7 @@ class FeedDocuments:
     def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings
         self.cache = DocumentCache(db, self._headers_for, settings.document_check_seconds)
+        self.aliases = AliasMap(db)
 
     def _headers_for(self, relative: str, data: bytes) -> tuple[bytes, Headers]:
         content_type = CONTENT_TYPES.get(relative.rsplit("/", 1)[-1], _ARCHIVE_TYPE)
@@ -127,9 +129,27 @@ class FeedDocuments:
             await _unavailable(send)
             return
         if rep is None:
-            await _not_found(send)
+            await self._not_here(relative, send)
             return
         await _respond(rep, scope, send)
+
+    async def _not_here(self, relative: str, send: Send) -> None:
+        """A scope's old slug redirects for good; anything else is not found."""
+        try:
+            moved = await self.aliases.moved(relative)
+        except Exception:  # the database is away: say so rather than 404 a moved feed
+            await _unavailable(send)
+            return
+        if moved is None:
+            await _not_found(send)
+            return
+        location = absolute_url(self.settings, moved).encode("ascii")
+        headers = [
+            (b"location", location),
+            (b"cache-control", b"public, max-age=86400"),
+            (b"content-length", b"0"),
+        ]
+        await _send(send, 301, headers, b"")
 
 
 class FeedsIndexPage:
