@@ -115,5 +115,7 @@ def settings(tmp_path: Path, database_url: str, cms_secret: str) -> Settings:
             "SYNDICATOR_BASE_URL": "https://press.example.kr",
             "SYNDICATOR_CMS_SECRET": cms_secret,
             "SYNDICATOR_ADMIN_TOKEN": "test-admin-token",
+            # Newest first, as in production: the second only verifies (a rotated-out key).
+            "SYNDICATOR_TOKEN_KEYS": "test-token-key-new test-token-key-old",
         }
     )

@@ -1,3 +1,32 @@
-"""Newsletter tasks: digests on schedule. Being built (issue 9)."""
+"""Newsletter tasks: digests on schedule (the release mails are ordinary deliveries)."""
 
 from __future__ import annotations
+
+import logging
+
+from syndicator.delivery.runner import load_event, plan_event
+from syndicator.logs import kv
+from syndicator.mail.digests import due_runs, mark_run_planned, now_utc
+from workers.app import app
+from workers.process import runtime
+from workers.task_names import DIGESTS
+from workers.tasks import enqueue
+
+__all__ = ["digests"]
+
+log = logging.getLogger("syndicator.tasks")
+
+
+@app.task(name=DIGESTS)
+def digests() -> None:
+    """Plan the daily or weekly digest that is due, once; its rows go to the email queue
+    a page at a time, like a release's."""
+    rt = runtime()
+    email = {"email": rt.channels["email"]}
+    for event_id in due_runs(rt.db, rt.settings.digest_hour, now_utc()):
+        event = load_event(rt.db, event_id)
+        if event is None:
+            continue
+        sent = plan_event(rt.db, email, event, lambda item: enqueue([item]))
+        mark_run_planned(rt.db, event.id)
+        log.info(kv(msg="digest planned", event_id=event.id, recipients=sent.get("email", 0)))

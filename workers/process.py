@@ -34,8 +34,9 @@ _current: tuple[int, Runtime] | None = None
 
 def _build(settings: Settings) -> Runtime:
     db = Database(settings.database_url)
-    ctx = ChannelContext(settings=settings, db=db)
-    return Runtime(settings, db, redis_client(settings), build_channels(ctx))
+    client = redis_client(settings)
+    ctx = ChannelContext(settings=settings, db=db, redis=client)
+    return Runtime(settings, db, client, build_channels(ctx))
 
 
 def runtime() -> Runtime:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
+from redis import Redis
 from sqlalchemy.orm import Session
 
 from syndicator.config import Settings
@@ -155,6 +156,9 @@ class BatchContext:
 class ChannelContext:
     settings: Settings
     db: Database
+    # The worker process's Redis client (shared limits such as the mail rate); None
+    # outside a worker, where a channel must do without.
+    redis: Redis | None = None
 
 
 class Channel:

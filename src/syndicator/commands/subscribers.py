@@ -1,11 +1,272 @@
-"""`syndicator subscribers …`."""
+"""`syndicator subscribers …`: import, list, export, erase, resend."""
 
 from __future__ import annotations
 
+import csv
+import dataclasses
+import io
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
 import typer
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from syndicator.commands.output import console, errors, fail, print_json, when
+from syndicator.config import load_settings
+
+if TYPE_CHECKING:
+    from syndicator.config import Settings
+    from syndicator.store.db import Database
+    from syndicator.subscriptions.importing import ImportRow
+    from syndicator.subscriptions.listing import SubscriberRow
 
 __all__ = ["app"]
 
 app = typer.Typer(
     help="Newsletter subscribers: import, export, erase, resend.", no_args_is_help=True
 )
+
+_STATUS_HELP = "Only subscribers in this status: pending, active, unsubscribed, suppressed, erased."
+
+
+def _database(settings: Settings) -> Database:
+    from syndicator.store.db import Database
+
+    return Database(settings.database_url)
+
+
+def _lines(raw: BinaryIO, path: Path) -> Iterator[str]:
+    """Decoded lines, read a buffer at a time (never the whole file); a BOM is skipped."""
+    text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+    try:
+        yield from text
+    except UnicodeDecodeError as exc:
+        fail(
+            f"{path}: not UTF-8 near byte {raw.tell()}: {exc.reason}; rows before it were imported",
+            2,
+        )
+    finally:
+        text.detach()
+
+
+@app.command("import")
+def import_(
+    file: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, help="CSV: email,mode,categories,departments."
+    ),
+    consented: bool = typer.Option(
+        False,
+        "--consented",
+        help="The people on the list already consented: make them active at once "
+        "(consent 'import_consented'). Without it they stay pending until they confirm.",
+    ),
+    send_confirmations: bool = typer.Option(
+        False,
+        "--send-confirmations",
+        help="Mail each newly imported pending subscriber a confirmation link afterwards. "
+        "Off by default: mailing a list nobody asked to be mailed draws spam complaints.",
+    ),
+    chunk: int = typer.Option(1000, min=1, max=5000, help="Rows per transaction."),
+) -> None:
+    """Import subscribers from a CSV file, streamed, in chunks.
+
+    Lists (categories, departments) are separated by `;`; an empty mode is `immediate`;
+    no topics means every release. A first line starting with `email` is a header. Bad
+    rows are reported by line number and skipped; addresses already on the list are left
+    as they are (nobody who left is subscribed again)."""
+    from syndicator.subscriptions.importing import ImportRow, import_chunk, parse_rows
+
+    if consented and send_confirmations:
+        fail("--consented subscribers are active already: drop --send-confirmations", 2)
+    settings = load_settings()
+    db = _database(settings)
+    inserted: list[int] = []
+    present = duplicates = bad = 0
+    pending: list[ImportRow] = []
+
+    def flush() -> None:
+        nonlocal present, duplicates
+        with db.session() as session:
+            result = import_chunk(session, pending, consented)
+        inserted.extend(result.inserted_ids)
+        present += result.already_present
+        duplicates += result.duplicates_in_file
+        pending.clear()
+
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeElapsedColumn())
+    with file.open("rb") as raw, Progress(*columns, console=errors) as progress:
+        task = progress.add_task("importing", total=file.stat().st_size)
+        for row in parse_rows(_lines(raw, file)):
+            if isinstance(row, ImportRow):
+                pending.append(row)
+            else:
+                bad += 1
+                progress.console.print(
+                    f"[yellow]line {row.line}:[/] {escape(row.reason)}", highlight=False
+                )
+            if len(pending) >= chunk:
+                flush()
+                progress.update(task, completed=raw.tell())
+        if pending:
+            flush()
+        progress.update(task, completed=file.stat().st_size)
+    state = "active" if consented else "pending (they must confirm)"
+    console.print(
+        f"[green]imported {len(inserted)} subscribers[/], {state}; {present} already on the "
+        f"list, {duplicates} repeated in the file, {bad} bad rows skipped"
+    )
+    if send_confirmations and inserted:
+        _send_confirmations(settings, db, inserted)
+    db.dispose()
+    if bad:
+        raise typer.Exit(3)
+
+
+def _send_confirmations(settings: Settings, db: Database, ids: list[int]) -> None:
+    from syndicator.mail.transport import SendError, open_transport
+    from syndicator.subscriptions.confirmation import send_subscription_mail
+    from syndicator.subscriptions.states import MailToSend
+
+    failed = 0
+    transport = open_transport(settings)  # one connection for the whole run
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    try:
+        with Progress(*columns, console=errors) as progress:
+            task = progress.add_task("confirmation mails", total=len(ids))
+            for subscriber_id in ids:
+                try:
+                    send_subscription_mail(
+                        settings, db, subscriber_id, MailToSend.CONFIRM, transport
+                    )
+                except SendError as exc:
+                    failed += 1
+                    progress.console.print(
+                        f"[yellow]subscriber:{subscriber_id}:[/] {escape(str(exc))}",
+                        highlight=False,
+                    )
+                progress.advance(task)
+    finally:
+        transport.close()
+    console.print(f"sent {len(ids) - failed} confirmation mails, {failed} failed")
+
+
+@app.command("list")
+def list_(
+    status: str = typer.Option(None, help=_STATUS_HELP),
+    after: int = typer.Option(0, min=0, help="Start after this id (keyset paging)."),
+    limit: int = typer.Option(50, min=1, max=1000, help="How many to show."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List subscribers in id order."""
+    from syndicator.subscriptions.listing import STATUSES, page
+
+    if status is not None and status not in STATUSES:
+        fail(f"--status {status!r}: one of {', '.join(STATUSES)}", 2)
+    settings = load_settings()
+    with _database(settings) as db, db.session() as session:
+        rows = page(session, after, limit, status)
+    if as_json:
+        print_json([_row_json(row) for row in rows])
+        return
+    table = Table("id", "email", "status", "mode", "categories", "departments", "created (UTC)")
+    for row in rows:
+        table.add_row(
+            str(row.id),
+            escape(row.email or "-"),
+            row.status,
+            row.mode,
+            escape(";".join(row.categories) or "(all)"),
+            escape(";".join(row.departments) or "(all)"),
+            when(row.created_at),
+        )
+    console.print(table)
+    if len(rows) == limit:
+        console.print(f"more: syndicator subscribers list --after {rows[-1].id}", style="dim")
+
+
+def _row_json(row: SubscriberRow) -> dict[str, object]:
+    times = ("created_at", "confirmed_at", "unsubscribed_at")
+    return {
+        **{k: v for k, v in dataclasses.asdict(row).items() if k not in times},
+        **{k: getattr(row, k).isoformat() if getattr(row, k) else None for k in times},
+    }
+
+
+@app.command()
+def export(
+    output: Path = typer.Option(None, "--output", "-o", help="Write here; default stdout."),
+    status: str = typer.Option(None, help=_STATUS_HELP),
+) -> None:
+    """Export subscribers as CSV (streamed); the first four columns import back."""
+    from syndicator.subscriptions.listing import EXPORT_COLUMNS, STATUSES, csv_cells, iter_all
+
+    if status is not None and status not in STATUSES:
+        fail(f"--status {status!r}: one of {', '.join(STATUSES)}", 2)
+    settings = load_settings()
+    with _database(settings) as db:
+        target = output.open("w", newline="", encoding="utf-8") if output else sys.stdout
+        try:
+            writer = csv.writer(target)
+            writer.writerow(EXPORT_COLUMNS)
+            count = 0
+            for row in iter_all(db, status):
+                writer.writerow(csv_cells(row))
+                count += 1
+        finally:
+            if output:
+                target.close()
+    if output:
+        console.print(f"exported {count} subscribers to {output}")
+
+
+@app.command()
+def erase(
+    subscriber_id: int = typer.Argument(..., help="The subscriber's id."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Erase a subscriber's personal data (address, topics, mail server replies).
+
+    The row stays, status `erased`, so the ledger's `subscriber:<id>` still resolves."""
+    from syndicator.subscriptions.erasure import erase as erase_subscriber
+
+    if not yes:
+        typer.confirm(f"erase subscriber {subscriber_id}'s personal data for good?", abort=True)
+    settings = load_settings()
+    with _database(settings) as db, db.session() as session:
+        found = erase_subscriber(session, subscriber_id)
+    if not found:
+        fail(f"no subscriber {subscriber_id}", 1)
+    console.print(f"subscriber {subscriber_id}: personal data erased")
+
+
+@app.command()
+def resend(release_id: int = typer.Argument(..., help="The release's id.")) -> None:
+    """Send a release's newsletter again to the recipients it failed (or is uncertain) for.
+
+    The rows become due now; a running email worker's sweeper sends them within seconds."""
+    from syndicator.subscriptions.resend import UnknownRelease, requeue_release_email
+
+    settings = load_settings()
+    with _database(settings) as db:
+        try:
+            with db.session() as session:
+                count = requeue_release_email(session, release_id)
+        except UnknownRelease:
+            fail(f"no release {release_id}", 1)
+    console.print(f"release {release_id}: {count} email deliveries due again (failed or uncertain)")

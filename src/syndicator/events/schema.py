@@ -23,6 +23,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     StrictInt,
     StrictStr,
     UrlConstraints,
@@ -89,6 +90,7 @@ Subtitle = Annotated[StrictStr, AfterValidator(_bounded(0, 1000))]
 Summary = Annotated[StrictStr, AfterValidator(_bounded(0, 5000))]
 CategoryName = Annotated[StrictStr, AfterValidator(_bounded(0, 100))]
 LicenseCode = Annotated[StrictStr, AfterValidator(_bounded(1, 50))]
+Reason = Annotated[StrictStr, AfterValidator(_bounded(0, 1000))]
 
 
 def _rfc3339(value: object) -> object:
@@ -190,3 +192,23 @@ class Release(_Strict):
 class CmsEvent(_Strict):
     type: EventType
     release: Release
+    significant: StrictBool = Field(
+        default=False,
+        description=(
+            "For release.updated: true when the correction matters enough to email "
+            "subscribers again (immediate mode, and the next digest). Ignored otherwise."
+        ),
+    )
+    reason: Reason | None = Field(
+        default=None,
+        description=(
+            'For release.retracted only: why, in a sentence ("담당 부서 요청으로 철회"). '
+            "Feeds show it in the retraction notice and the Atom tombstone's comment."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _reason_only_for_retractions(self) -> CmsEvent:
+        if self.reason and self.type is not EventType.RETRACTED:
+            raise ValueError("reason is only for release.retracted")
+        return self

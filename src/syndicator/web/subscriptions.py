@@ -1,9 +1,737 @@
-"""HTTP API: subscriptions."""
+"""HTTP API and pages: subscribing, confirming, preferences, one-click unsubscribe, admin.
+
+The domain rules live in :mod:`syndicator.subscriptions`; this module reads requests,
+calls them in a worker thread and renders the answer.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import csv
+import io
+import json
+import logging
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, Literal
+from urllib.parse import parse_qsl
+
+import redis
+from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
+
+from syndicator.logs import kv
+from syndicator.store.models import Taxon
+from syndicator.subscriptions import states
+from syndicator.subscriptions.addresses import InvalidAddress, address_key, normalise_address
+from syndicator.subscriptions.confirmation import send_with_retries
+from syndicator.subscriptions.erasure import erase, subscriber_ref
+from syndicator.subscriptions.listing import (
+    EXPORT_COLUMNS,
+    SubscriberRow,
+    csv_cells,
+    iter_all,
+    page,
+)
+from syndicator.subscriptions.preferences import (
+    InvalidPreference,
+    Preferences,
+    clean_mode,
+    clean_topics,
+    load_preferences,
+)
+from syndicator.subscriptions.resend import UnknownRelease, requeue_release_email
+from syndicator.subscriptions.states import ConfirmResult
+from syndicator.subscriptions.throttle import SubscribeThrottle
+from syndicator.subscriptions.tokens import (
+    Purpose,
+    TokenExpired,
+    TokenInvalid,
+    TokenKeysMissing,
+    preferences_url,
+    read_token,
+)
+from syndicator.web.admin import ADMIN_RESPONSES, AdminOnly
+from syndicator.web.csrf import SameSiteForm
+from syndicator.web.html.subscribe import FIELD_MESSAGES
+from syndicator.web.html.subscription_pages import (
+    Button,
+    Link,
+    render_message,
+    render_preferences,
+)
+from syndicator.web.problem_route import VALIDATION_RESPONSES, ProblemRoute
+from syndicator.web.problems import FieldError, Problem
+from syndicator.web.state import AppState
 
 __all__ = ["router"]
 
-router = APIRouter()
+log = logging.getLogger("syndicator.subscriptions")
+
+router = APIRouter(route_class=ProblemRoute)
+
+# A subscribe request is a few hundred bytes; anything far bigger is not a resident.
+MAX_FORM_BYTES = 64 * 1024
+# Token pages: never cached, never indexed, and the token never leaks in a Referer.
+_PRIVATE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex",
+}
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+_HTML: dict[str, Any] = {"content": {"text/html": {}}}
+
+
+# --- Request bodies ---------------------------------------------------------------------
+
+
+class SubscribeRequest(BaseModel):
+    """What `POST /subscriptions` reads, as JSON or form fields (lists repeat the field)."""
+
+    email: str = Field(examples=["resident@example.org"])
+    mode: Literal["immediate", "daily", "weekly"] = "immediate"
+    categories: list[str] = Field(default_factory=list, examples=[["경제"]])
+    departments: list[str] = Field(default_factory=list, examples=[[]])
+
+
+class SubscribeAccepted(BaseModel):
+    status: Literal["accepted"] = "accepted"
+    message: str
+
+
+_ACCEPTED_MESSAGE = (
+    "요청을 받았습니다. 입력하신 주소로 안내 메일을 보냅니다. "
+    "메일의 링크를 눌러 구독을 확인해 주세요."
+)
+
+# The handler reads JSON or a form itself, so the schema is given inline (no $ref to add).
+_SUBSCRIBE_SCHEMA = SubscribeRequest.model_json_schema()
+_FORM_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": _SUBSCRIBE_SCHEMA,
+                "example": {
+                    "email": "resident@example.org",
+                    "mode": "immediate",
+                    "categories": ["경제"],
+                    "departments": [],
+                },
+            },
+            "application/x-www-form-urlencoded": {"schema": _SUBSCRIBE_SCHEMA},
+        },
+    }
+}
+
+
+async def _read_fields(request: Request) -> dict[str, Any]:
+    """The body as ``{field: value or list}``, from JSON or a urlencoded form."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
+        raise Problem(413, "Content Too Large", f"the body must be at most {MAX_FORM_BYTES} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise Problem(413, "Content Too Large", f"at most {MAX_FORM_BYTES} bytes")
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media == "application/json" or (media.startswith("application/") and "+json" in media):
+        return _json_fields(bytes(body))
+    if media in ("application/x-www-form-urlencoded", ""):
+        return _form_fields(bytes(body))
+    raise Problem(
+        415,
+        "Unsupported Media Type",
+        "send application/json or application/x-www-form-urlencoded",
+        errors=[{"field": "(body)", "reason": f"media type {media!r} is not accepted"}],
+    )
+
+
+def _json_fields(body: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Problem(
+            400, "Bad Request", "the body is not JSON", [{"field": "(body)", "reason": str(exc)}]
+        ) from exc
+    if not isinstance(value, dict):
+        raise Problem(
+            422,
+            "Unprocessable Content",
+            "the body must be a JSON object",
+            [{"field": "(body)", "reason": "expected an object"}],
+        )
+    return value
+
+
+def _form_fields(body: bytes) -> dict[str, Any]:
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=500)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise Problem(
+            400,
+            "Bad Request",
+            "the form is not UTF-8 urlencoded",
+            [{"field": "(body)", "reason": str(exc)}],
+        ) from exc
+    fields: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in ("categories", "departments"):
+            fields.setdefault(name, []).append(value)
+        else:
+            fields[name] = value
+    return fields
+
+
+def _topic_list(fields: dict[str, Any], name: str) -> list[Any]:
+    value = fields.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidPreference(name, "must be a list of names")
+    return value
+
+
+def _preferences(fields: dict[str, Any]) -> Preferences:
+    return Preferences(
+        mode=clean_mode(fields.get("mode")),
+        categories=clean_topics("categories", _topic_list(fields, "categories")),
+        departments=clean_topics("departments", _topic_list(fields, "departments")),
+    )
+
+
+def _validated(fields: dict[str, Any]) -> tuple[str, Preferences]:
+    errors: list[FieldError] = []
+    address, prefs = "", Preferences()
+    try:
+        address = normalise_address(fields.get("email"))
+    except InvalidAddress as exc:
+        errors.append({"field": "email", "reason": exc.reason})
+    try:
+        prefs = _preferences(fields)
+    except InvalidPreference as exc:
+        errors.append({"field": exc.field, "reason": exc.reason})
+    if errors:
+        raise Problem(422, "Invalid subscription", "the subscription request is not valid", errors)
+    return address, prefs
+
+
+# --- Subscribe ----------------------------------------------------------------------------
+
+
+def _throttle(request: Request) -> SubscribeThrottle:
+    """One per app, built on first use over the app's Redis pool."""
+    throttle: SubscribeThrottle | None = getattr(request.app.state, "subscribe_throttle", None)
+    if throttle is None:
+        state: AppState = request.app.state.syndicator
+        throttle = SubscribeThrottle(state.redis)
+        request.app.state.subscribe_throttle = throttle
+    return throttle
+
+
+def _check_rate(request: Request, address: str) -> None:
+    client = request.client.host if request.client else "unknown"
+    try:
+        refused = _throttle(request).hit(address_key(address), client)
+    except redis.RedisError as exc:
+        # Fail closed: without the shared counters nothing stops a mail bomb.
+        log.error(kv(msg="subscribe rate limiter unavailable", error=type(exc).__name__))
+        raise Problem(
+            503, "Service Unavailable", "try again shortly", headers={"Retry-After": "30"}
+        ) from exc
+    if refused is not None:
+        raise Problem(
+            429,
+            "Too Many Requests",
+            f"too many subscription requests for this {refused.scope}; "
+            f"try again in {refused.retry_after} seconds",
+            headers={"Retry-After": str(refused.retry_after)},
+        )
+
+
+def _subscribe(state: AppState, address: str, prefs: Preferences) -> states.SubscribeResult:
+    for attempt in (1, 2):
+        try:
+            with state.db.session() as session:
+                return states.request_subscription(session, address, prefs)
+        except IntegrityError:
+            # Two requests for a new address at once: the other one inserted it first.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _wants_html(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept and "application/json" not in accept
+
+
+@router.post(
+    "/subscriptions",
+    status_code=202,
+    tags=["Subscriptions"],
+    summary="Subscribe an address (double opt-in)",
+    description=(
+        "Takes JSON or a urlencoded form (`categories` and `departments` repeat). Empty or "
+        "absent lists mean every release. The answer is the same whether or not the address "
+        "was already subscribed: a new or pending address is sent a confirmation link "
+        "(valid 72 hours), an active one a note with its preferences link. Rate-limited per "
+        "address and per client (429 with Retry-After)."
+    ),
+    response_model=SubscribeAccepted,
+    responses={
+        202: {"content": {"text/html": {}}},
+        413: _PROBLEM,
+        415: _PROBLEM,
+        422: {**_PROBLEM, "description": "A field is not valid; `errors` names it"},
+        429: {**_PROBLEM, "description": "Too many requests; see Retry-After"},
+        503: {**_PROBLEM, "description": "The rate limiter's Redis is unavailable"},
+    },
+    openapi_extra=_FORM_BODY,
+)
+async def subscribe(request: Request, background: BackgroundTasks) -> Response:
+    state: AppState = request.app.state.syndicator
+    _require_token_keys(state)
+    address, prefs = _validated(await _read_fields(request))
+    await run_in_threadpool(_check_rate, request, address)
+    result = await run_in_threadpool(_subscribe, state, address, prefs)
+    log.info(
+        kv(
+            msg="subscribe requested",
+            target=subscriber_ref(result.subscriber_id),
+            mail=result.mail.value,
+            created=result.created,
+        )
+    )
+    # After the answer: its timing must not depend on the mail server either.
+    background.add_task(
+        send_with_retries, state.settings, state.db, result.subscriber_id, result.mail
+    )
+    if _wants_html(request):
+        html = render_message(state.settings, "메일을 확인해 주세요", [_ACCEPTED_MESSAGE])
+        return HTMLResponse(html, status_code=202)
+    return JSONResponse(SubscribeAccepted(message=_ACCEPTED_MESSAGE).model_dump(), status_code=202)
+
+
+# --- Token pages --------------------------------------------------------------------------
+
+
+class _BadLink(Exception):
+    def __init__(self, status: int, heading: str, text: str) -> None:
+        self.status, self.heading, self.text = status, heading, text
+
+
+def _require_token_keys(state: AppState) -> None:
+    """Without a key no link can be signed or checked: an operator's fix, said plainly."""
+    if not state.settings.token_keys:
+        raise Problem(503, "Service Unavailable", str(TokenKeysMissing()))
+
+
+def _subscriber_id(state: AppState, purpose: Purpose, token: str) -> int:
+    _require_token_keys(state)
+    try:
+        return read_token(state.settings, purpose, token)
+    except TokenExpired as exc:
+        raise _BadLink(
+            410,
+            "링크가 만료되었습니다",
+            "확인 링크는 72시간 동안만 쓸 수 있습니다. 구독을 다시 신청해 주세요.",
+        ) from exc
+    except TokenInvalid as exc:
+        raise _BadLink(
+            400,
+            "잘못된 링크입니다",
+            "링크가 손상되었거나 더 이상 쓸 수 없습니다. 메일에 있는 링크 전체를 "
+            "그대로 열어 주세요.",
+        ) from exc
+
+
+def _page(state: AppState, html: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(html, status_code=status, headers=_PRIVATE_HEADERS)
+
+
+def _bad_link_page(state: AppState, bad: _BadLink) -> HTMLResponse:
+    links = [Link(state.settings.base_url + "/", "처음으로")]
+    return _page(
+        state, render_message(state.settings, bad.heading, [bad.text], links=links), bad.status
+    )
+
+
+def _gone() -> _BadLink:
+    return _BadLink(
+        410, "구독 정보가 없습니다", "이 구독은 삭제되었습니다. 필요하면 새로 신청해 주세요."
+    )
+
+
+_TOKEN = Path(description="The signed token from the mail", max_length=1000)
+_TOKEN_PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: _HTML,
+    400: {**_HTML, "description": "Tampered or unknown token"},
+    410: {**_HTML, "description": "Expired token, or the subscriber was erased"},
+}
+
+
+@router.get(
+    "/subscriptions/confirm/{token}",
+    tags=["Subscriptions"],
+    summary="Confirm page: a button, never a confirmation by itself",
+    description="Mail scanners follow links, so only the form's POST confirms.",
+    response_class=HTMLResponse,
+    responses=_TOKEN_PAGE_RESPONSES,
+)
+async def confirm_page(request: Request, token: str = _TOKEN) -> HTMLResponse:
+    state: AppState = request.app.state.syndicator
+    try:
+        _subscriber_id(state, "confirm", token)
+    except _BadLink as bad:
+        return _bad_link_page(state, bad)
+    html = render_message(
+        state.settings,
+        "구독 확인",
+        [f"{state.settings.site_title} 뉴스레터 구독을 확인하려면 아래 단추를 눌러 주세요."],
+        button=Button(action=str(request.url.path), label="구독 확인"),
+    )
+    return _page(state, html)
+
+
+def _confirm(state: AppState, subscriber_id: int) -> ConfirmResult:
+    with state.db.session() as session:
+        return states.confirm(session, subscriber_id)
+
+
+@router.post(
+    "/subscriptions/confirm/{token}",
+    tags=["Subscriptions"],
+    summary="Confirm a subscription (activates it)",
+    dependencies=[SameSiteForm],  # CSRF: a POST from another site is refused
+    response_class=HTMLResponse,
+    responses={**_TOKEN_PAGE_RESPONSES, 409: {**_HTML, "description": "Unsubscribed since"}},
+)
+async def confirm_subscription(request: Request, token: str = _TOKEN) -> HTMLResponse:
+    state: AppState = request.app.state.syndicator
+    try:
+        subscriber_id = _subscriber_id(state, "confirm", token)
+        result = await run_in_threadpool(_confirm, state, subscriber_id)
+        if result is ConfirmResult.GONE:
+            raise _gone()
+        if result is ConfirmResult.NOT_PENDING:
+            raise _BadLink(
+                409,
+                "구독을 확인할 수 없습니다",
+                "이 주소는 그 뒤에 구독을 해지했습니다. 다시 받으려면 새로 신청해 주세요.",
+            )
+    except _BadLink as bad:
+        return _bad_link_page(state, bad)
+    log.info(
+        kv(msg="subscription confirmed", target=subscriber_ref(subscriber_id), result=result.value)
+    )
+    html = render_message(
+        state.settings,
+        "구독이 확인되었습니다",
+        ["이제 새 보도자료를 메일로 받습니다. 받는 방식과 분야는 언제든 바꿀 수 있습니다."],
+        links=[Link(preferences_url(state.settings, subscriber_id), "수신 설정 바꾸기")],
+    )
+    return _page(state, html)
+
+
+def _known_topics(state: AppState) -> tuple[list[str], list[str]]:
+    with state.db.session() as session:
+        rows = session.execute(select(Taxon.kind, Taxon.name).order_by(Taxon.name))
+        taxa = [(kind, name) for kind, name in rows]
+    return (
+        [name for kind, name in taxa if kind == "category"],
+        [name for kind, name in taxa if kind == "department"],
+    )
+
+
+def _preferences_view(state: AppState, subscriber_id: int) -> tuple[Preferences, str] | None:
+    with state.db.session() as session:
+        subscriber = states.live_subscriber(session, subscriber_id)
+        if subscriber is None:
+            return None
+        return load_preferences(session, subscriber), subscriber.status
+
+
+async def _preferences_page(
+    request: Request, state: AppState, subscriber_id: int, notice: str | None = None
+) -> HTMLResponse:
+    view = await run_in_threadpool(_preferences_view, state, subscriber_id)
+    if view is None:
+        raise _gone()
+    prefs, status = view
+    categories, departments = await run_in_threadpool(_known_topics, state)
+    html = render_preferences(
+        state.settings, str(request.url.path), prefs, status, categories, departments, notice
+    )
+    return _page(state, html)
+
+
+@router.get(
+    "/preferences/{token}",
+    tags=["Subscriptions"],
+    summary="Preferences page: mode, categories, departments, or leave",
+    response_class=HTMLResponse,
+    responses=_TOKEN_PAGE_RESPONSES,
+)
+async def preferences_page(request: Request, token: str = _TOKEN) -> HTMLResponse:
+    state: AppState = request.app.state.syndicator
+    try:
+        subscriber_id = _subscriber_id(state, "preferences", token)
+        return await _preferences_page(request, state, subscriber_id)
+    except _BadLink as bad:
+        return _bad_link_page(state, bad)
+
+
+def _save_preferences(state: AppState, subscriber_id: int, prefs: Preferences) -> bool:
+    with state.db.session() as session:
+        return states.change_preferences(session, subscriber_id, prefs) is not None
+
+
+def _unsubscribe(state: AppState, subscriber_id: int) -> bool:
+    with state.db.session() as session:
+        return states.unsubscribe(session, subscriber_id)
+
+
+@router.post(
+    "/preferences/{token}",
+    tags=["Subscriptions"],
+    summary="Change preferences, or leave (`action=unsubscribe`)",
+    dependencies=[SameSiteForm],  # CSRF: a POST from another site is refused
+    description=(
+        "A urlencoded form (or JSON): `action` is `save` (default) or `unsubscribe`; "
+        "`mode`, and `categories` / `departments` repeated. No topics means every release."
+    ),
+    response_class=HTMLResponse,
+    responses={**_TOKEN_PAGE_RESPONSES, 422: {**_HTML, "description": "A field is not valid"}},
+)
+async def change_preferences(request: Request, token: str = _TOKEN) -> HTMLResponse:
+    state: AppState = request.app.state.syndicator
+    try:
+        subscriber_id = _subscriber_id(state, "preferences", token)
+        fields = await _read_fields(request)
+        if fields.get("action") == "unsubscribe":
+            return await _unsubscribed_page(state, subscriber_id)
+        try:
+            prefs = _preferences(fields)
+        except InvalidPreference as exc:
+            said = FIELD_MESSAGES.get(exc.field, "입력한 값을 다시 확인해 주세요.")
+            raise _BadLink(422, "설정을 저장하지 못했습니다", said) from exc
+        if not await run_in_threadpool(_save_preferences, state, subscriber_id, prefs):
+            raise _gone()
+        log.info(kv(msg="preferences changed", target=subscriber_ref(subscriber_id)))
+        return await _preferences_page(request, state, subscriber_id, "설정을 저장했습니다.")
+    except _BadLink as bad:
+        return _bad_link_page(state, bad)
+
+
+async def _unsubscribed_page(state: AppState, subscriber_id: int) -> HTMLResponse:
+    found = await run_in_threadpool(_unsubscribe, state, subscriber_id)
+    log.info(kv(msg="unsubscribed", target=subscriber_ref(subscriber_id), found=found))
+    html = render_message(
+        state.settings,
+        "구독이 해지되었습니다",
+        ["더 이상 뉴스레터를 보내지 않습니다. 그동안 구독해 주셔서 감사합니다."],
+    )
+    return _page(state, html)
+
+
+@router.get(
+    "/unsubscribe/{token}",
+    tags=["Subscriptions"],
+    summary="Unsubscribe page: a button (a GET never unsubscribes)",
+    response_class=HTMLResponse,
+    responses=_TOKEN_PAGE_RESPONSES,
+)
+async def unsubscribe_page(request: Request, token: str = _TOKEN) -> HTMLResponse:
+    state: AppState = request.app.state.syndicator
+    try:
+        _subscriber_id(state, "unsubscribe", token)
+    except _BadLink as bad:
+        return _bad_link_page(state, bad)
+    html = render_message(
+        state.settings,
+        "구독 해지",
+        [f"{state.settings.site_title} 뉴스레터를 그만 받으려면 아래 단추를 눌러 주세요."],
+        button=Button(action=str(request.url.path), label="구독 해지"),
+    )
+    return _page(state, html)
+
+
+@router.post(
+    "/unsubscribe/{token}",
+    tags=["Subscriptions"],
+    summary="One-click unsubscribe (RFC 8058)",
+    description=(
+        "Takes effect at once. Needs no cookie, session or CSRF token; any body is accepted "
+        "(mail clients send `List-Unsubscribe=One-Click`). Pressing it twice is harmless."
+    ),
+    response_class=HTMLResponse,
+    responses={200: _HTML, 400: {**_HTML, "description": "Tampered or unknown token"}},
+)
+async def one_click_unsubscribe(request: Request, token: str = _TOKEN) -> HTMLResponse:
+    state: AppState = request.app.state.syndicator
+    try:
+        subscriber_id = _subscriber_id(state, "unsubscribe", token)
+    except _BadLink as bad:
+        return _bad_link_page(state, bad)
+    return await _unsubscribed_page(state, subscriber_id)
+
+
+# --- Admin --------------------------------------------------------------------------------
+
+
+Status = Literal["pending", "active", "unsubscribed", "suppressed", "erased"]
+
+
+class SubscriberOut(BaseModel):
+    id: int
+    email: str | None = Field(description="None once erased")
+    status: Status
+    mode: Literal["immediate", "daily", "weekly"]
+    consent: str = Field(description="double_opt_in | import | import_consented")
+    categories: list[str]
+    departments: list[str]
+    created_at: datetime
+    confirmed_at: datetime | None
+    unsubscribed_at: datetime | None
+
+
+class SubscriberPage(BaseModel):
+    items: list[SubscriberOut]
+    next_after: int | None = Field(description="Pass as `after` for the next page; None: last")
+    next: str | None = Field(description="The next page's URL; None on the last page")
+
+
+class ResendAccepted(BaseModel):
+    release_id: int
+    requeued: int = Field(description="Email deliveries (failed or uncertain) due again now")
+
+
+def _out(row: SubscriberRow) -> SubscriberOut:
+    return SubscriberOut.model_validate(row, from_attributes=True)
+
+
+def _page_rows(state: AppState, after: int, limit: int, status: str | None) -> list[SubscriberRow]:
+    with state.db.session() as session:
+        return page(session, after, limit, status)
+
+
+_STATUS_QUERY = Query(None, description="Only subscribers in this status")
+
+
+@router.get(
+    "/api/subscribers",
+    tags=["Admin: subscribers"],
+    summary="List subscribers, in id order (keyset pages)",
+    dependencies=[AdminOnly],
+    response_model=SubscriberPage,
+    responses={**ADMIN_RESPONSES, **VALIDATION_RESPONSES},
+)
+async def list_subscribers(
+    request: Request,
+    after: int = Query(0, ge=0, description="The last id of the previous page"),
+    limit: int = Query(100, ge=1, le=1000),
+    status: Status | None = _STATUS_QUERY,
+) -> SubscriberPage:
+    state: AppState = request.app.state.syndicator
+    rows = await run_in_threadpool(_page_rows, state, after, limit, status)
+    next_after = rows[-1].id if len(rows) == limit else None
+    next_url = None
+    if next_after is not None:
+        next_url = str(request.url.include_query_params(after=next_after, limit=limit))
+    return SubscriberPage(items=[_out(r) for r in rows], next_after=next_after, next=next_url)
+
+
+def _csv_stream(rows: Iterator[SubscriberRow]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(EXPORT_COLUMNS)
+    for n, row in enumerate(rows, start=1):
+        writer.writerow(csv_cells(row))
+        if n % 500 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+@router.get(
+    "/api/subscribers.csv",
+    tags=["Admin: subscribers"],
+    summary="Export every subscriber as CSV (streamed)",
+    description=(
+        "Columns: " + ", ".join(EXPORT_COLUMNS) + ". Lists are joined with `;`. The first "
+        "four columns are what `syndicator subscribers import` reads."
+    ),
+    dependencies=[AdminOnly],
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}}, **ADMIN_RESPONSES},
+)
+async def export_subscribers(
+    request: Request, status: Status | None = _STATUS_QUERY
+) -> StreamingResponse:
+    state: AppState = request.app.state.syndicator
+    return StreamingResponse(
+        _csv_stream(iter_all(state.db, status)),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="subscribers.csv"'},
+    )
+
+
+def _erase(state: AppState, subscriber_id: int) -> bool:
+    with state.db.session() as session:
+        return erase(session, subscriber_id)
+
+
+@router.delete(
+    "/api/subscribers/{subscriber_id}",
+    tags=["Admin: subscribers"],
+    summary="Erase a subscriber's personal data",
+    description=(
+        "The address and topics are removed, the status becomes `erased`, and the email "
+        "attempts' replies (which may quote the address) are emptied. Ledger rows keep only "
+        "`subscriber:<id>`. Erasing twice is harmless."
+    ),
+    dependencies=[AdminOnly],
+    status_code=204,
+    responses={404: {**_PROBLEM, "description": "No such subscriber"}, **ADMIN_RESPONSES},
+)
+async def erase_subscriber(request: Request, subscriber_id: int) -> Response:
+    state: AppState = request.app.state.syndicator
+    if not await run_in_threadpool(_erase, state, subscriber_id):
+        raise Problem(404, "Not Found", f"no subscriber {subscriber_id}")
+    log.info(kv(msg="subscriber erased", target=subscriber_ref(subscriber_id)))
+    return Response(status_code=204)
+
+
+def _resend(state: AppState, release_id: int) -> int:
+    with state.db.session() as session:
+        return requeue_release_email(session, release_id)
+
+
+@router.post(
+    "/api/releases/{release_id}/resend-email",
+    tags=["Admin: subscribers"],
+    summary="Send a release's newsletter again to the recipients it failed for",
+    description=(
+        "Email deliveries of the release's events whose status is `failed` or `uncertain` "
+        "are due again now (attempts logged as `manual`); the sweeper sends them within "
+        "seconds. `uncertain` ones may have arrived already."
+    ),
+    dependencies=[AdminOnly],
+    status_code=202,
+    response_model=ResendAccepted,
+    responses={404: {**_PROBLEM, "description": "No such release"}, **ADMIN_RESPONSES},
+)
+async def resend_email(request: Request, release_id: int) -> ResendAccepted:
+    state: AppState = request.app.state.syndicator
+    try:
+        count = await run_in_threadpool(_resend, state, release_id)
+    except UnknownRelease as exc:
+        raise Problem(404, "Not Found", f"no release {release_id}") from exc
+    log.info(kv(msg="email resend requested", release_id=release_id, requeued=count))
+    return ResendAccepted(release_id=release_id, requeued=count)

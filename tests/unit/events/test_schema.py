@@ -46,6 +46,7 @@ def stored(event: CmsEvent) -> SimpleNamespace:
         published_at=event.release.published_at,
         updated_at=event.release.updated_at,
         retracted_at=event.release.updated_at if event.type == "release.retracted" else None,
+        retraction_reason=event.reason,
         categories=list(event.release.categories),
     )
     return SimpleNamespace(**data)

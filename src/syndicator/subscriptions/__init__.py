@@ -1,0 +1,1 @@
+"""Newsletter subscriptions: tokens, subscribing and leaving, admin (apart from the web)."""

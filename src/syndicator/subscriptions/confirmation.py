@@ -1,0 +1,114 @@
+"""The mails a subscribe request sends: a confirmation link, or "you are already subscribed".
+
+An address already active gets a short note with its preferences link rather than
+silence: the answer to the request must not reveal whether the address was subscribed,
+so the mailbox is the only place that can say it, and a resident who lost their
+newsletters' links gets one back. Both mails are rate-limited like the request.
+
+Sending happens after the answer (FastAPI background task). A temporary SMTP failure is
+tried again a few times; after that it is logged and the resident can simply ask again:
+nothing is lost, since the subscriber row (pending) was committed before the answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+from syndicator.config import Settings
+from syndicator.logs import kv
+from syndicator.mail.compose import transactional_message
+from syndicator.mail.transport import Failure, MailTransport, SendError, open_transport
+from syndicator.store.db import Database
+from syndicator.subscriptions.erasure import subscriber_ref
+from syndicator.subscriptions.states import MailToSend, live_subscriber
+from syndicator.subscriptions.tokens import (
+    CONFIRM_MAX_AGE,
+    confirm_url,
+    preferences_url,
+    unsubscribe_url,
+)
+
+__all__ = ["RETRY_DELAYS", "mail_context", "send_subscription_mail", "send_with_retries"]
+
+log = logging.getLogger("syndicator.subscriptions")
+
+# Seconds before the second and third try of a temporary failure (then the resident may
+# ask again); short, because a web worker thread waits through them.
+RETRY_DELAYS: Sequence[float] = (2.0, 10.0)
+
+
+def mail_context(settings: Settings, subscriber_id: int) -> dict[str, object]:
+    return {
+        "site_title": settings.site_title,
+        "base_url": settings.base_url,
+        "confirm_url": confirm_url(settings, subscriber_id),
+        "preferences_url": preferences_url(settings, subscriber_id),
+        "unsubscribe_url": unsubscribe_url(settings, subscriber_id),
+        "valid_hours": int(CONFIRM_MAX_AGE.total_seconds() // 3600),
+    }
+
+
+def send_subscription_mail(
+    settings: Settings,
+    db: Database,
+    subscriber_id: int,
+    mail: MailToSend,
+    transport: MailTransport | None = None,
+) -> str | None:
+    """Render and send one mail now; the server's reply, or None when the subscriber was
+    erased meanwhile. Raises the transport's SendError. Without ``transport`` one is
+    opened and closed for this mail (a web request sends one); an import passes its own."""
+    with db.session() as session:
+        subscriber = live_subscriber(session, subscriber_id)
+        address = subscriber.email if subscriber else None
+    if address is None:
+        return None
+    message = transactional_message(
+        settings, mail.value, mail_context(settings, subscriber_id), address
+    )
+    own = transport is None
+    transport = transport or open_transport(settings)
+    try:
+        return str(transport.send(settings.sender, address, message))
+    finally:
+        if own:
+            transport.close()
+
+
+def send_with_retries(
+    settings: Settings,
+    db: Database,
+    subscriber_id: int,
+    mail: MailToSend,
+    sleep: Callable[[float], None] = time.sleep,
+) -> bool:
+    """For the background task: never raises, logs one line per outcome (the
+    subscriber's reference, never the address)."""
+    target = subscriber_ref(subscriber_id)
+    for attempt, delay in enumerate((0.0, *RETRY_DELAYS), start=1):
+        sleep(delay)
+        try:
+            reply = send_subscription_mail(settings, db, subscriber_id, mail)
+        except SendError as exc:
+            retry = exc.failure is Failure.TEMPORARY and attempt <= len(RETRY_DELAYS)
+            log.warning(
+                kv(
+                    msg="subscription mail not sent",
+                    mail=mail.value,
+                    target=target,
+                    attempt=attempt,
+                    failure=exc.failure.value,
+                    will_retry=retry,
+                )
+            )
+            if retry:
+                continue
+            return False
+        except Exception:
+            log.exception(kv(msg="subscription mail failed", mail=mail.value, target=target))
+            return False
+        log.info(kv(msg="subscription mail sent", mail=mail.value, target=target, reply=reply))
+        return reply is not None
+    return False

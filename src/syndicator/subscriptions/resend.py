@@ -1,0 +1,43 @@
+"""An operator's "send it again" for a release's email that failed or is in doubt."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from syndicator.store.models import Delivery, Event, Release, utcnow
+from syndicator.subscriptions.erasure import SUBSCRIBER_CHANNELS
+
+__all__ = ["RESENDABLE", "UnknownRelease", "requeue_release_email"]
+
+# Uncertain rows may have arrived already: resending them is the operator's informed call.
+RESENDABLE = ("failed", "uncertain")
+
+
+class UnknownRelease(LookupError):
+    pass
+
+
+def requeue_release_email(session: Session, release_id: int) -> int:
+    """Due again now, logged as manual attempts; the sweeper picks them up. Returns how
+    many rows were requeued."""
+    if session.get(Release, release_id) is None:
+        raise UnknownRelease(release_id)
+    events = select(Event.id).where(Event.release_id == release_id)
+    result = session.execute(
+        update(Delivery)
+        .where(
+            Delivery.event_id.in_(events.scalar_subquery()),
+            Delivery.channel.in_(SUBSCRIBER_CHANNELS),
+            Delivery.status.in_(RESENDABLE),
+        )
+        .values(
+            status="pending",
+            next_attempt_at=None,
+            claim_token=None,
+            trigger="manual",
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,178 @@
+"""Signed, single-purpose subscriber tokens for the links in every mail.
+
+A token carries the subscriber's id and nothing else (never the address), signed with
+HMAC by itsdangerous under a salt per purpose, so an unsubscribe token cannot confirm
+anyone and a confirm token cannot change preferences.
+
+Keys come from ``settings.token_keys``, newest first: the first signs and every listed key
+verifies, so a rotated-out key keeps working while it stays listed. (itsdangerous wants the
+opposite order, newest last; :func:`_serializer` reverses it.)
+
+Confirm tokens expire after :data:`CONFIRM_MAX_AGE`. Unsubscribe and preferences tokens do
+not: a newsletter read a year later must still let its reader leave (RFC 8058).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import lru_cache
+from typing import Any, Literal
+
+from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_decode, base64_encode
+from itsdangerous.url_safe import URLSafeSerializerMixin
+
+from syndicator.config import Settings
+
+__all__ = [
+    "CONFIRM_MAX_AGE",
+    "PURPOSES",
+    "Purpose",
+    "TokenError",
+    "TokenExpired",
+    "TokenInvalid",
+    "TokenKeysMissing",
+    "confirm_token",
+    "confirm_url",
+    "make_token",
+    "preferences_token",
+    "preferences_url",
+    "read_token",
+    "unsubscribe_token",
+    "unsubscribe_url",
+]
+
+Purpose = Literal["confirm", "preferences", "unsubscribe"]
+PURPOSES: tuple[Purpose, ...] = ("confirm", "preferences", "unsubscribe")
+CONFIRM_MAX_AGE = timedelta(hours=72)
+# None: the purpose's tokens never expire.
+_MAX_AGE: dict[str, timedelta | None] = {
+    "confirm": CONFIRM_MAX_AGE,
+    "preferences": None,
+    "unsubscribe": None,
+}
+# Where each purpose's link leads, under settings.base_url.
+_PATHS: dict[str, str] = {
+    "confirm": "/subscriptions/confirm/",
+    "preferences": "/preferences/",
+    "unsubscribe": "/unsubscribe/",
+}
+
+
+class TokenError(Exception):
+    """A token that cannot be used."""
+
+
+class TokenInvalid(TokenError):
+    """Tampered with, signed by an unknown key, or made for another purpose."""
+
+
+class TokenExpired(TokenError):
+    """Genuine, but older than its purpose allows."""
+
+
+class TokenKeysMissing(RuntimeError):
+    """No key to sign or verify with: a configuration error, not a bad token."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "no subscriber token key: set SYNDICATOR_TOKEN_KEYS (space-separated, newest "
+            "first), or let `syndicator run` generate one into <data_dir>/secrets/token_key"
+        )
+
+
+class _IdSerializer(URLSafeTimedSerializer):
+    """itsdangerous tries zlib on every payload and keeps it only when shorter, which a
+    subscriber id never is: skipping the try halves the cost of a token (two per mail).
+    The tokens are the very same; reading still accepts a compressed payload."""
+
+    def dump_payload(self, obj: Any) -> bytes:
+        return base64_encode(super(URLSafeSerializerMixin, self).dump_payload(obj))
+
+
+@lru_cache(maxsize=32)
+def _cached_serializer(keys: tuple[str, ...], purpose: str) -> URLSafeTimedSerializer:
+    # itsdangerous signs with the LAST key and verifies with all: newest last.
+    return _IdSerializer(list(reversed(keys)), salt=f"syndicator.subscriptions.{purpose}")
+
+
+def _serializer(settings: Settings, purpose: str) -> URLSafeTimedSerializer:
+    if purpose not in _MAX_AGE:
+        raise ValueError(f"unknown token purpose {purpose!r}; one of {', '.join(PURPOSES)}")
+    keys = tuple(key for key in settings.token_keys if key)
+    if not keys:
+        raise TokenKeysMissing()
+    return _cached_serializer(keys, purpose)
+
+
+def make_token(settings: Settings, purpose: Purpose, subscriber_id: int) -> str:
+    return str(_serializer(settings, purpose).dumps(int(subscriber_id)))
+
+
+def read_token(
+    settings: Settings, purpose: Purpose, token: str, max_age: timedelta | None = None
+) -> int:
+    """The subscriber id a genuine ``purpose`` token carries.
+
+    ``max_age`` defaults to the purpose's own (72 hours for confirm, none otherwise).
+    Raises :class:`TokenExpired` or :class:`TokenInvalid`.
+    """
+    serializer = _serializer(settings, purpose)
+    if not _canonical(token):
+        raise TokenInvalid(f"not a valid {purpose} token")
+    age = max_age if max_age is not None else _MAX_AGE[purpose]
+    seconds = int(age.total_seconds()) if age is not None else None
+    try:
+        value = serializer.loads(token, max_age=seconds)
+    except SignatureExpired as exc:
+        raise TokenExpired(f"{purpose} token expired") from exc
+    except BadData as exc:  # a bad signature, or a genuine-looking payload that is not ours
+        raise TokenInvalid(f"not a valid {purpose} token") from exc
+    # A genuine token always holds a positive int; anything else was not made by us.
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise TokenInvalid(f"not a valid {purpose} token")
+    return value
+
+
+def _canonical(token: str) -> bool:
+    """Each part exactly as we encode it. Base64's last character carries spare bits, so
+    without this check a changed character could still decode to the signed bytes: the
+    token would differ yet verify, and "any change is refused" would not hold."""
+    # A leading "." marks a zlib-compressed payload (itsdangerous, when that is shorter).
+    parts = token.removeprefix(".").split(".")
+    if len(parts) != 3 or not token.isascii():
+        return False
+    try:
+        return all(base64_encode(base64_decode(part)).decode() == part for part in parts)
+    except BadData:
+        return False
+
+
+def _url(settings: Settings, purpose: Purpose, subscriber_id: int) -> str:
+    return settings.base_url + _PATHS[purpose] + make_token(settings, purpose, subscriber_id)
+
+
+def confirm_token(settings: Settings, subscriber_id: int) -> str:
+    return make_token(settings, "confirm", subscriber_id)
+
+
+def preferences_token(settings: Settings, subscriber_id: int) -> str:
+    return make_token(settings, "preferences", subscriber_id)
+
+
+def unsubscribe_token(settings: Settings, subscriber_id: int) -> str:
+    return make_token(settings, "unsubscribe", subscriber_id)
+
+
+def confirm_url(settings: Settings, subscriber_id: int) -> str:
+    """The link in the confirmation mail: a page with a button (GET never confirms)."""
+    return _url(settings, "confirm", subscriber_id)
+
+
+def preferences_url(settings: Settings, subscriber_id: int) -> str:
+    return _url(settings, "preferences", subscriber_id)
+
+
+def unsubscribe_url(settings: Settings, subscriber_id: int) -> str:
+    """For List-Unsubscribe (RFC 8058 one-click POST) and the visible link (GET: a page)."""
+    return _url(settings, "unsubscribe", subscriber_id)

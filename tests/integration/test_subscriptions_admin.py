@@ -1,0 +1,226 @@
+"""The operators' subscriber API: list, export, erase, resend; and the CLI beside it."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from syndicator.config import Settings
+from syndicator.events.schema import CmsEvent
+from syndicator.store.db import Database
+from syndicator.store.intake import import_events
+from syndicator.store.ledger import insert_targets
+from syndicator.store.models import Delivery, DeliveryAttempt, Event, Subscriber, utcnow
+from syndicator.subscriptions.importing import ImportRow, import_chunk, parse_rows
+from tests.factories import make_event
+from tests.system import run_cli
+
+ADMIN = {"Authorization": "Bearer test-admin-token"}
+
+
+def _import(store: Database, text: str, consented: bool = False) -> None:
+    rows = [r for r in parse_rows(io.StringIO(text)) if isinstance(r, ImportRow)]
+    with store.session() as session:
+        import_chunk(session, rows, consented)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/subscribers"),
+        ("GET", "/api/subscribers.csv"),
+        ("DELETE", "/api/subscribers/1"),
+        ("POST", "/api/releases/1/resend-email"),
+    ],
+)
+def test_admin_routes_need_the_token(client: httpx.Client, method: str, path: str) -> None:
+    assert client.request(method, path).status_code == 401
+    wrong = {"Authorization": "Bearer nope"}
+    assert client.request(method, path, headers=wrong).status_code == 401
+
+
+def test_subscribers_are_listed_in_keyset_pages(client: httpx.Client, store: Database) -> None:
+    _import(store, "".join(f"r{n}@example.org,daily,경제;복지\n" for n in range(5)))
+    first = client.get("/api/subscribers", params={"limit": 2}, headers=ADMIN).json()
+    assert [s["email"] for s in first["items"]] == ["r0@example.org", "r1@example.org"]
+    assert first["items"][0]["categories"] == ["경제", "복지"]
+    seen = [s["id"] for s in first["items"]]
+    page = first
+    while page["next"]:
+        page = client.get(page["next"], headers=ADMIN).json()
+        seen += [s["id"] for s in page["items"]]
+    assert len(seen) == len(set(seen)) == 5
+    assert (
+        client.get("/api/subscribers", params={"status": "active"}, headers=ADMIN).json()["items"]
+        == []
+    )
+    bad = client.get("/api/subscribers", params={"status": "gone"}, headers=ADMIN)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "status"
+
+
+def test_the_csv_export_streams_every_subscriber(client: httpx.Client, store: Database) -> None:
+    _import(store, "".join(f"r{n}@example.org,weekly,,위생정책과\n" for n in range(1200)), True)
+    with client.stream("GET", "/api/subscribers.csv", headers=ADMIN) as answer:
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("text/csv")
+        text = "".join(answer.iter_text())
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == 1200
+    assert rows[0]["email"] == "r0@example.org"
+    assert (rows[0]["mode"], rows[0]["departments"], rows[0]["status"]) == (
+        "weekly",
+        "위생정책과",
+        "active",
+    )
+    # What it exports imports back.
+    assert all(isinstance(r, ImportRow) for r in parse_rows(io.StringIO(text)))
+
+
+def _ledger_for(store: Database, subscriber_id: int, status: str = "failed") -> str:
+    """A release with an event and one email delivery to the subscriber, with an attempt
+    whose reply quotes the address."""
+    import_events(store, [CmsEvent.model_validate(make_event(41))])
+    with store.session() as session:
+        event_id = session.scalars(select(Event.id).where(Event.release_id == 41)).one()
+        insert_targets(session, event_id, "email", [f"subscriber:{subscriber_id}"])
+        delivery = session.scalars(select(Delivery).where(Delivery.event_id == event_id)).one()
+        delivery.status = status
+        delivery.attempts = 1
+        delivery.last_error = "550 5.1.1 <r0@example.org>: no such user"
+        session.add(
+            DeliveryAttempt(
+                delivery_id=delivery.id,
+                number=1,
+                started_at=utcnow() - timedelta(minutes=1),
+                duration_ms=3.0,
+                outcome=status,
+                status_code=550,
+                response="550 5.1.1 <r0@example.org>: no such user",
+                detail="mailbox_gone: 550 5.1.1 <r0@example.org>",
+            )
+        )
+    return event_id
+
+
+def test_erasing_a_subscriber_leaves_no_personal_data(
+    client: httpx.Client, store: Database
+) -> None:
+    _import(store, "r0@example.org,daily,경제\n", True)
+    with store.session() as session:
+        subscriber_id = session.scalars(select(Subscriber.id)).one()
+    _ledger_for(store, subscriber_id)
+
+    assert client.delete(f"/api/subscribers/{subscriber_id}", headers=ADMIN).status_code == 204
+    listed = client.get("/api/subscribers", headers=ADMIN).json()["items"][0]
+    assert (listed["email"], listed["status"], listed["categories"]) == (None, "erased", [])
+    with store.session() as session:
+        delivery = session.scalars(select(Delivery)).one()
+        attempt = session.scalars(select(DeliveryAttempt)).one()
+        assert delivery.target == f"subscriber:{subscriber_id}"
+        assert (delivery.last_error, attempt.response, attempt.detail) == (None, None, None)
+        assert attempt.status_code == 550  # what happened stays; who it was does not
+    export = client.get("/api/subscribers.csv", headers=ADMIN).text
+    assert "example.org" not in export
+    # Twice is fine; an unknown id is a 404 problem.
+    assert client.delete(f"/api/subscribers/{subscriber_id}", headers=ADMIN).status_code == 204
+    missing = client.delete("/api/subscribers/999", headers=ADMIN)
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.mark.parametrize(
+    ("status", "requeued"), [("failed", 1), ("uncertain", 1), ("succeeded", 0)]
+)
+def test_resend_requeues_the_failed_and_uncertain_email_of_a_release(
+    client: httpx.Client, store: Database, status: str, requeued: int
+) -> None:
+    _import(store, "r0@example.org\n", True)
+    _ledger_for(store, 1, status)
+    answer = client.post("/api/releases/41/resend-email", headers=ADMIN)
+    assert answer.status_code == 202
+    assert answer.json() == {"release_id": 41, "requeued": requeued}
+    with store.session() as session:
+        delivery = session.scalars(select(Delivery)).one()
+    if requeued:
+        assert (delivery.status, delivery.trigger, delivery.next_attempt_at) == (
+            "pending",
+            "manual",
+            None,
+        )
+    else:
+        assert delivery.status == status
+    assert client.post("/api/releases/999/resend-email", headers=ADMIN).status_code == 404
+
+
+def _cli_env(settings: Settings) -> dict[str, str]:
+    return {
+        "SYNDICATOR_DATA_DIR": str(settings.data_dir),
+        "SYNDICATOR_DATABASE_URL": settings.database_url,
+        "SYNDICATOR_TOKEN_KEYS": " ".join(settings.token_keys),
+    }
+
+
+def test_cli_import_reports_bad_rows_by_line_and_carries_on(
+    app_settings: Settings, store: Database, tmp_path: Path
+) -> None:
+    file = tmp_path / "list.csv"
+    file.write_text(
+        "email,mode,categories,departments\n"
+        "a@example.org,daily,경제;복지,\n"
+        "not-an-address,daily,,\n"
+        "b@example.org,hourly,,\n"
+        '"c@example.org",weekly,"경제",위생정책과\n'
+        "\n"
+        "a@example.org,weekly,,\n"
+        "d@example.org\n",
+        encoding="utf-8",
+    )
+    result = run_cli("subscribers", "import", str(file), **_cli_env(app_settings))
+    assert result.returncode == 3, result.stderr
+    assert "line 3:" in result.stderr and "line 4:" in result.stderr
+    assert "mode" in result.stderr.split("line 4:")[1].splitlines()[0]
+    assert "imported 3 subscribers" in result.stdout
+    with store.session() as session:
+        rows = {s.email: s for s in session.scalars(select(Subscriber))}
+    assert set(rows) == {"a@example.org", "c@example.org", "d@example.org"}
+    assert {(s.status, s.consent) for s in rows.values()} == {("pending", "import")}
+    assert rows["a@example.org"].mode == "daily"  # the first line for an address wins
+
+    again = tmp_path / "again.csv"
+    again.write_text("e@example.org,weekly\na@example.org,weekly\n", encoding="utf-8")
+    result = run_cli("subscribers", "import", str(again), "--consented", **_cli_env(app_settings))
+    assert result.returncode == 0, result.stderr
+    assert "1 already on the list" in result.stdout
+    with store.session() as session:
+        rows = {s.email: s for s in session.scalars(select(Subscriber))}
+    assert (rows["e@example.org"].status, rows["e@example.org"].consent) == (
+        "active",
+        "import_consented",
+    )
+    assert rows["a@example.org"].status == "pending"  # an import never changes anyone
+
+
+def test_cli_list_export_erase_resend(
+    app_settings: Settings, store: Database, tmp_path: Path
+) -> None:
+    env = _cli_env(app_settings)
+    _import(store, "r0@example.org,daily,경제\nr1@example.org\n", True)
+    listed = run_cli("subscribers", "list", "--json", **env)
+    assert listed.returncode == 0, listed.stderr
+    assert "r1@example.org" in listed.stdout
+    out = tmp_path / "out.csv"
+    assert run_cli("subscribers", "export", "-o", str(out), **env).returncode == 0
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 3
+    erased = run_cli("subscribers", "erase", "1", "--yes", **env)
+    assert erased.returncode == 0, erased.stderr
+    assert run_cli("subscribers", "erase", "99", "--yes", **env).returncode == 1
+    _ledger_for(store, 2)
+    resent = run_cli("subscribers", "resend", "41", **env)
+    assert resent.returncode == 0 and "1 email deliveries" in resent.stdout
+    assert run_cli("subscribers", "resend", "999", **env).returncode == 1

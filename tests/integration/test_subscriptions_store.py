@@ -1,0 +1,113 @@
+"""A subscriber's states and moves, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from syndicator.store.db import Database
+from syndicator.store.models import Subscriber, SubscriberTopic
+from syndicator.subscriptions import states
+from syndicator.subscriptions.erasure import erase
+from syndicator.subscriptions.importing import ImportRow, import_chunk
+from syndicator.subscriptions.listing import iter_all
+from syndicator.subscriptions.preferences import Preferences, load_preferences
+from syndicator.subscriptions.states import ConfirmResult, MailToSend
+
+ADDRESS = "resident@example.org"
+ECONOMY = Preferences("daily", categories=("경제",))
+
+
+def _subscribe(db: Database, prefs: Preferences = ECONOMY) -> states.SubscribeResult:
+    with db.session() as session:
+        return states.request_subscription(session, ADDRESS, prefs)
+
+
+def _state(db: Database, subscriber_id: int) -> tuple[str, Preferences]:
+    with db.session() as session:
+        subscriber = session.get(Subscriber, subscriber_id)
+        assert subscriber is not None
+        return subscriber.status, load_preferences(session, subscriber)
+
+
+def _confirm(db: Database, subscriber_id: int) -> ConfirmResult:
+    with db.session() as session:
+        return states.confirm(session, subscriber_id)
+
+
+def test_subscribe_confirm_and_leave(db: Database) -> None:
+    result = _subscribe(db)
+    assert (result.mail, result.created) == (MailToSend.CONFIRM, True)
+    assert _state(db, result.subscriber_id) == ("pending", ECONOMY)
+    # Asking again while pending: a new confirmation, the newest preferences.
+    again = _subscribe(db, Preferences("weekly"))
+    assert (again.subscriber_id, again.mail, again.created) == (
+        result.subscriber_id,
+        MailToSend.CONFIRM,
+        False,
+    )
+    assert _state(db, result.subscriber_id) == ("pending", Preferences("weekly"))
+    assert _confirm(db, result.subscriber_id) is ConfirmResult.CONFIRMED
+    assert _confirm(db, result.subscriber_id) is ConfirmResult.ALREADY_ACTIVE
+
+    # Anyone may type the address: an active subscription is never changed that way.
+    active = _subscribe(db, ECONOMY)
+    assert active.mail is MailToSend.ALREADY_SUBSCRIBED
+    assert _state(db, result.subscriber_id) == ("active", Preferences("weekly"))
+
+    with db.session() as session:
+        assert states.unsubscribe(session, result.subscriber_id)
+        assert states.unsubscribe(session, result.subscriber_id)  # twice is fine
+    assert _state(db, result.subscriber_id)[0] == "unsubscribed"
+    # An old confirmation link does not bring them back; a new request does.
+    assert _confirm(db, result.subscriber_id) is ConfirmResult.NOT_PENDING
+    assert _subscribe(db).mail is MailToSend.CONFIRM
+    assert _confirm(db, result.subscriber_id) is ConfirmResult.CONFIRMED
+
+
+def test_preferences_link_changes_topics_and_brings_a_leaver_back(db: Database) -> None:
+    subscriber_id = _subscribe(db).subscriber_id
+    _confirm(db, subscriber_id)
+    with db.session() as session:
+        states.unsubscribe(session, subscriber_id)
+    both = Preferences("immediate", categories=("복지",), departments=("위생정책과",))
+    with db.session() as session:
+        assert states.change_preferences(session, subscriber_id, both) is not None
+    assert _state(db, subscriber_id) == ("active", both)
+    with db.session() as session:
+        subscriber = session.get(Subscriber, subscriber_id)
+        assert subscriber is not None and subscriber.every_release is False
+        states.change_preferences(session, subscriber_id, Preferences())
+        assert subscriber.every_release is True
+
+
+def test_erased_subscribers_are_gone_for_every_link(db: Database) -> None:
+    subscriber_id = _subscribe(db).subscriber_id
+    with db.session() as session:
+        assert erase(session, subscriber_id)
+        assert not erase(session, 12345)
+    with db.session() as session:
+        subscriber = session.get(Subscriber, subscriber_id)
+        assert subscriber is not None
+        assert (subscriber.email, subscriber.status) == (None, "erased")
+        assert session.scalars(select(SubscriberTopic)).all() == []
+        assert states.change_preferences(session, subscriber_id, ECONOMY) is None
+        assert not states.unsubscribe(session, subscriber_id)
+    assert _confirm(db, subscriber_id) is ConfirmResult.GONE
+    # The address may subscribe again, as somebody new.
+    assert _subscribe(db).subscriber_id != subscriber_id
+
+
+def test_import_inserts_in_chunks_and_never_touches_existing_rows(db: Database) -> None:
+    subscriber_id = _subscribe(db).subscriber_id
+    rows = [ImportRow(n + 1, f"r{n}@example.org", ECONOMY) for n in range(2500)]
+    rows.append(ImportRow(9999, ADDRESS, Preferences("weekly")))
+    inserted = 0
+    for start in range(0, len(rows), 1000):
+        with db.session() as session:
+            result = import_chunk(session, rows[start : start + 1000], consented=True)
+        inserted += len(result.inserted_ids)
+    assert inserted == 2500
+    assert _state(db, subscriber_id) == ("pending", ECONOMY)
+    everyone = list(iter_all(db, status="active", chunk=700))
+    assert len(everyone) == 2500
+    assert all(r.consent == "import_consented" and r.categories == ["경제"] for r in everyone)

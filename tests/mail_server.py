@@ -1,0 +1,101 @@
+"""A real SMTP server for tests (aiosmtpd in a thread) that keeps what it received and
+answers from a script: a reply per recipient, used once each, then plain acceptance."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections import defaultdict, deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+__all__ = ["MailServer", "Received", "running_mail_server"]
+
+
+@dataclass(frozen=True)
+class Received:
+    sender: str
+    recipients: tuple[str, ...]
+    raw: bytes  # as it came over the wire, dot-unstuffed
+
+    def parsed(self) -> EmailMessage:
+        message = message_from_bytes(self.raw, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        return message
+
+
+@dataclass
+class MailServer:
+    host: str
+    port: int
+    received: list[Received] = field(default_factory=list)
+    # recipient -> replies to give at DATA's end, first one first
+    script: dict[str, deque[str]] = field(default_factory=lambda: defaultdict(deque))
+    # recipient -> replies to give at RCPT
+    rcpt_script: dict[str, deque[str]] = field(default_factory=lambda: defaultdict(deque))
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    # Seconds to take over each message: a slower server, for a send that lasts.
+    delay: float = 0.0
+
+    @property
+    def url(self) -> str:
+        return f"smtp://{self.host}:{self.port}"
+
+    def reply_to(self, recipient: str, *replies: str, at: str = "data") -> None:
+        target = self.script if at == "data" else self.rcpt_script
+        with self.lock:
+            target[recipient].extend(replies)
+
+    def to(self, recipient: str) -> list[Received]:
+        with self.lock:
+            return [r for r in self.received if recipient in r.recipients]
+
+    # aiosmtpd handler hooks
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        with self.lock:
+            scripted = self.rcpt_script.get(address)
+            if scripted:
+                return scripted.popleft()
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        recipients = tuple(envelope.rcpt_tos)
+        with self.lock:
+            for recipient in recipients:
+                scripted = self.script.get(recipient)
+                if scripted:
+                    return scripted.popleft()
+            self.received.append(
+                Received(envelope.mail_from, recipients, bytes(envelope.original_content))
+            )
+            number = len(self.received)
+        return f"250 2.0.0 Ok: queued as Q{number}"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def running_mail_server() -> Iterator[MailServer]:
+    server = MailServer("127.0.0.1", _free_port())
+    controller = Controller(server, hostname=server.host, port=server.port)
+    controller.start()
+    try:
+        yield server
+    finally:
+        controller.stop()
