@@ -1,8 +1,28 @@
-"""`syndicator partners …`."""
+"""`syndicator partners …`: the admin API's partner routes, on the database directly."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any, TypeVar
+
 import typer
+from rich.table import Table
+
+from syndicator.commands.output import console, fail, parse_since, print_json, when
+from syndicator.config import Settings, load_settings
+from syndicator.partners import delivery_log, registry
+from syndicator.partners.delivery_log import NotResendable
+from syndicator.partners.registry import (
+    EVENT_TYPES,
+    InvalidPartner,
+    PartnerNotFound,
+    PartnerPatch,
+    PartnerSpec,
+    PartnerView,
+)
+from syndicator.store.db import Database
 
 __all__ = ["app"]
 
@@ -10,3 +30,264 @@ app = typer.Typer(
     help="Partner webhook endpoints: add, list, rotate secrets, enable, disable.",
     no_args_is_help=True,
 )
+
+T = TypeVar("T")
+
+JSON = typer.Option(False, "--json", help="Print JSON.")
+EVENT_TYPE_HELP = f"Receive only this type ({', '.join(EVENT_TYPES)}); repeat for several."
+HEADER_HELP = "An extra request header, 'Name: value'; repeat for several."
+
+
+@contextmanager
+def _database() -> Iterator[tuple[Database, Settings]]:
+    settings = load_settings()
+    with Database(settings.database_url) as db:
+        yield db, settings
+
+
+def _call(action: Callable[[], T]) -> T:
+    """The registry's errors as one line each: 2 for bad input, 1 for the rest."""
+    try:
+        return action()
+    except InvalidPartner as exc:
+        fail(f"refused: {exc}", 2)
+    except PartnerNotFound as exc:
+        fail(str(exc))
+    except NotResendable as exc:
+        fail(str(exc))
+
+
+def _headers(pairs: list[str]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition(":")
+        if not sep:
+            name, sep, value = pair.partition("=")
+        if not sep:
+            fail(f"--header {pair!r}: write it as 'Name: value'", 2)
+        headers[name.strip()] = value.strip()
+    return headers
+
+
+def _table(partners: list[PartnerView]) -> Table:
+    table = Table("id", "name", "url", "state", "event types", "failing since", title="Partners")
+    for p in partners:
+        state = p.state if not p.disabled_reason else f"{p.state} ({p.disabled_reason})"
+        table.add_row(
+            str(p.id),
+            p.name,
+            p.url,
+            state,
+            ", ".join(p.event_types) if p.event_types else "all",
+            when(p.failing_since),
+        )
+    return table
+
+
+def _details(p: PartnerView) -> Table:
+    table = Table("field", "value", title=f"Partner {p.id}", show_header=False)
+    rows: list[tuple[str, Any]] = [
+        ("name", p.name),
+        ("url", p.url),
+        ("state", p.state),
+        ("disabled", f"{when(p.disabled_at)} {p.disabled_reason or ''}".strip()),
+        ("failing since", when(p.failing_since)),
+        ("event types", ", ".join(p.event_types) if p.event_types else "all"),
+        ("headers", ", ".join(f"{k}: {v}" for k, v in p.headers.items()) or "-"),
+        ("rate limit", "-" if p.rate_limit_per_s is None else f"{p.rate_limit_per_s:g}/s"),
+        ("max in flight", "default" if p.max_in_flight is None else str(p.max_in_flight)),
+        ("departments", ", ".join(p.departments) or "all"),
+        ("categories", ", ".join(p.categories) or "all"),
+        ("created", when(p.created_at)),
+        ("updated", when(p.updated_at)),
+    ]
+    for n, key in enumerate(p.signing_keys, 1):
+        expiry = "in use" if key.expires_at is None else f"signs until {when(key.expires_at)}"
+        rows.append((f"signing key {n}", f"made {when(key.created_at)}, {expiry}"))
+    for name, value in rows:
+        table.add_row(name, str(value))
+    return table
+
+
+def _show(view: PartnerView, as_json: bool, secret: str | None = None) -> None:
+    if as_json:
+        print_json({**view.model_dump(mode="json"), **({"secret": secret} if secret else {})})
+        return
+    console.print(_details(view))
+    if secret:
+        console.print(f"signing secret (shown only now): [bold]{secret}[/]", soft_wrap=True)
+
+
+@app.command("add")
+def add(
+    name: str = typer.Argument(..., help="Shown to operators, e.g. 연합뉴스."),
+    url: str = typer.Argument(..., help="Where deliveries are POSTed (http or https)."),
+    event_type: list[str] = typer.Option([], "--event-type", help=EVENT_TYPE_HELP),
+    header: list[str] = typer.Option([], "--header", help=HEADER_HELP),
+    rate_limit: float = typer.Option(None, "--rate-limit", help="Requests per second at most."),
+    max_in_flight: int = typer.Option(None, "--max-in-flight", help="Requests in flight at most."),
+    department: list[str] = typer.Option([], "--department", help="Only this department."),
+    category: list[str] = typer.Option([], "--category", help="Only this category."),
+    as_json: bool = JSON,
+) -> None:
+    """Register a partner; prints its signing secret, shown only this once."""
+    data: dict[str, Any] = {
+        "name": name,
+        "url": url,
+        "headers": _headers(header),
+        "departments": department,
+        "categories": category,
+    }
+    if event_type:
+        data["event_types"] = event_type
+    if rate_limit is not None:
+        data["rate_limit_per_s"] = rate_limit
+    if max_in_flight is not None:
+        data["max_in_flight"] = max_in_flight
+    with _database() as (db, settings):
+        spec: PartnerSpec = _call(lambda: registry.load_spec(PartnerSpec, data))
+        created = _call(lambda: registry.create(db, spec, settings.webhook_allowed_networks))
+    _show(created.partner, as_json, created.secret)
+
+
+@app.command("list")
+def list_(as_json: bool = JSON) -> None:
+    """Every partner (deleted ones excepted)."""
+    with _database() as (db, _):
+        partners = registry.list_partners(db)
+    if as_json:
+        print_json(partners)
+    elif partners:
+        console.print(_table(partners))
+    else:
+        console.print("no partner yet: syndicator partners add NAME URL")
+
+
+@app.command("show")
+def show(
+    partner_id: int = typer.Argument(..., help="The partner's id."), as_json: bool = JSON
+) -> None:
+    """One partner, with its signing keys' dates (never the keys)."""
+    with _database() as (db, _):
+        view = _call(lambda: registry.get(db, partner_id))
+    _show(view, as_json)
+
+
+@app.command("update")
+def update(
+    partner_id: int = typer.Argument(..., help="The partner's id."),
+    name: str = typer.Option(None, "--name", help="A new name."),
+    url: str = typer.Option(None, "--url", help="A new URL (checked by the SSRF guard)."),
+    event_type: list[str] = typer.Option([], "--event-type", help=EVENT_TYPE_HELP),
+    all_event_types: bool = typer.Option(False, "--all-event-types", help="Every type again."),
+    header: list[str] = typer.Option([], "--header", help=HEADER_HELP + " Replaces them all."),
+    no_headers: bool = typer.Option(False, "--no-headers", help="Remove every extra header."),
+    rate_limit: float = typer.Option(None, "--rate-limit", help="Requests per second at most."),
+    no_rate_limit: bool = typer.Option(False, "--no-rate-limit", help="Remove the rate limit."),
+    max_in_flight: int = typer.Option(None, "--max-in-flight", help="Requests in flight at most."),
+    department: list[str] = typer.Option([], "--department", help="Only this department."),
+    all_departments: bool = typer.Option(False, "--all-departments", help="Every department."),
+    category: list[str] = typer.Option([], "--category", help="Only this category."),
+    all_categories: bool = typer.Option(False, "--all-categories", help="Every category."),
+    as_json: bool = JSON,
+) -> None:
+    """Change a partner: only the options given change."""
+    data: dict[str, Any] = {}
+    if name is not None:
+        data["name"] = name
+    if url is not None:
+        data["url"] = url
+    if event_type or all_event_types:
+        data["event_types"] = None if all_event_types else event_type
+    if header or no_headers:
+        data["headers"] = {} if no_headers else _headers(header)
+    if rate_limit is not None or no_rate_limit:
+        data["rate_limit_per_s"] = None if no_rate_limit else rate_limit
+    if max_in_flight is not None:
+        data["max_in_flight"] = max_in_flight
+    if department or all_departments:
+        data["departments"] = [] if all_departments else department
+    if category or all_categories:
+        data["categories"] = [] if all_categories else category
+    if not data:
+        fail("nothing to change: give at least one option (see --help)", 2)
+    with _database() as (db, settings):
+        patch: PartnerPatch = _call(lambda: registry.load_spec(PartnerPatch, data))
+        view = _call(
+            lambda: registry.update(db, partner_id, patch, settings.webhook_allowed_networks)
+        )
+    _show(view, as_json)
+
+
+@app.command("delete")
+def delete(
+    partner_id: int = typer.Argument(..., help="The partner's id."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    as_json: bool = JSON,
+) -> None:
+    """Delete a partner: its keys and headers are erased, pending deliveries suppressed."""
+    if not yes and not typer.confirm(f"delete partner {partner_id}?"):
+        fail("not deleted", 1)
+    with _database() as (db, _):
+        suppressed = _call(lambda: registry.delete(db, partner_id))
+    if as_json:
+        print_json({"id": partner_id, "deleted": True, "suppressed_deliveries": suppressed})
+    else:
+        console.print(
+            f"partner {partner_id} deleted; {suppressed} pending deliveries will not be sent"
+        )
+
+
+@app.command("rotate-secret")
+def rotate_secret(
+    partner_id: int = typer.Argument(..., help="The partner's id."), as_json: bool = JSON
+) -> None:
+    """A new signing secret; the old one keeps signing alongside it for the grace period
+    (SYNDICATOR_WEBHOOK_SECRET_GRACE_HOURS, 24 h by default)."""
+    with _database() as (db, settings):
+        grace = timedelta(hours=settings.webhook_secret_grace_hours)
+        rotated = _call(lambda: registry.rotate_secret(db, partner_id, grace))
+    _show(rotated.partner, as_json, rotated.secret)
+
+
+@app.command("enable")
+def enable(
+    partner_id: int = typer.Argument(..., help="The partner's id."), as_json: bool = JSON
+) -> None:
+    """Enable a partner; clears the disabled reason and the failing-since clock."""
+    with _database() as (db, _):
+        view = _call(lambda: registry.enable(db, partner_id))
+    _show(view, as_json)
+
+
+@app.command("disable")
+def disable(
+    partner_id: int = typer.Argument(..., help="The partner's id."),
+    reason: str = typer.Option(None, "--reason", help="Why, for the other operators."),
+    as_json: bool = JSON,
+) -> None:
+    """Disable a partner: nothing is sent to it until it is enabled."""
+    with _database() as (db, _):
+        view = _call(lambda: registry.disable(db, partner_id, reason))
+    _show(view, as_json)
+
+
+@app.command("recover")
+def recover(
+    partner_id: int = typer.Argument(..., help="The partner's id."),
+    since: str = typer.Option(
+        ..., "--since", help="RFC 3339 (2026-11-28T09:00:00+09:00) or an age (24h, 7d)."
+    ),
+    as_json: bool = JSON,
+) -> None:
+    """Resend every delivery to the partner that failed since a time (logged as manual)."""
+    start = parse_since(since)
+    with _database() as (db, _):
+        resent = _call(lambda: delivery_log.recover(db, partner_id, start))
+    if as_json:
+        print_json({"partner_id": partner_id, "since": start.isoformat(), "resent": resent})
+    else:
+        console.print(
+            f"{resent} failed deliveries to partner {partner_id} since {when(start)} UTC are "
+            "due now; workers resend them within seconds (trigger: manual)"
+        )

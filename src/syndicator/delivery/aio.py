@@ -103,6 +103,7 @@ async def deliver_concurrently(
         lambda: asyncio.Semaphore(channel.group_limit)
     )
     unfinished = len(jobs)
+    all_done = asyncio.Event()
 
     async def one(job: Claimed) -> None:
         nonlocal unfinished
@@ -114,11 +115,15 @@ async def deliver_concurrently(
                     await _attempt(channel, job, batch, recorder)
         finally:
             unfinished -= 1
+            if not unfinished:
+                all_done.set()
 
     async def flush_while_running() -> None:
         # For slow rows: outcomes wait at most FLUSH_SECONDS even when few complete.
+        # It ends with the last row, not up to a poll later: the next batch waits on it.
         while unfinished:
-            await asyncio.sleep(_FLUSH_POLL_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(all_done.wait(), _FLUSH_POLL_SECONDS)
             if recorder.due():
                 recorder.flush()
 

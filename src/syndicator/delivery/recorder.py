@@ -22,6 +22,7 @@ from syndicator.logs import kv
 from syndicator.store.db import Database
 from syndicator.store.ledger import AttemptRecord, Claimed, Deferral, defer, record_attempts
 from syndicator.store.models import utcnow
+from syndicator.store.tallies import add_attempts
 
 __all__ = ["FLUSH_ROWS", "FLUSH_SECONDS", "Recorder", "failure"]
 
@@ -63,6 +64,16 @@ class Recorder:
                 written = self._write(session, self._buffer)
                 if also:
                     also(session)
+                # Last in the transaction: its row locks are held for the shortest time.
+                add_attempts(
+                    session,
+                    self.channel.name,
+                    [
+                        (i.outcome, i.duration_ms)
+                        for i, _ in written
+                        if isinstance(i, AttemptRecord)
+                    ],
+                )
             self._buffer = []
             self.recorded += len(written)
             for item, job in written:
@@ -76,7 +87,9 @@ class Recorder:
             return Deferral(job.delivery_id, outcome.not_before, outcome.error_class or "-")
         duration = outcome.duration_ms if outcome.duration_ms is not None else duration_ms
         retry = None
-        if not outcome.ok and outcome.retryable and outcome.final_status is None:
+        # A manual resend is tried once: an operator asked for it, and asks again if need be.
+        manual = job.trigger == "manual"
+        if not outcome.ok and outcome.retryable and outcome.final_status is None and not manual:
             delays = self.channel.retry_delays(job.target)
             retry = next_attempt_at(delays, job.attempt, utcnow(), outcome.retry_after)
         if outcome.ok:
@@ -92,7 +105,7 @@ class Recorder:
             error_class=outcome.error_class,
             detail=outcome.detail,
             next_attempt_at=retry,
-            trigger=self.trigger,
+            trigger="manual" if manual else self.trigger,
             status_code=outcome.status_code,
             response=outcome.response,
             endpoint=outcome.endpoint,

@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from syndicator.store.models import Delivery, DeliveryAttempt, utcnow
+from syndicator.store.models import ChannelPause, Delivery, DeliveryAttempt, utcnow
 
 __all__ = [
     "CHUNK",
@@ -84,6 +84,8 @@ class Claimed:
     target: str
     attempt: int
     token: str  # the claim's: only its holder may record, defer or release the row
+    # scheduled | manual (an operator's replay: logged as such, never retried by itself)
+    trigger: str = "scheduled"
 
 
 @dataclass(frozen=True)
@@ -216,12 +218,17 @@ def requeue(session: Session, event_id: str, channel: str, target: str) -> int:
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
-    return or_(
-        and_(
-            Delivery.status == "pending",
-            or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+    # A paused channel's rows are never due: they wait as they are (pending, or a dead
+    # worker's claim), and every claim and the sweeper pass them by until it resumes.
+    return and_(
+        Delivery.channel.not_in(select(ChannelPause.channel)),
+        or_(
+            and_(
+                Delivery.status == "pending",
+                or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+            ),
+            and_(Delivery.status == "in_progress", Delivery.claimed_at < now - CLAIM_LEASE),
         ),
-        and_(Delivery.status == "in_progress", Delivery.claimed_at < now - CLAIM_LEASE),
     )
 
 
@@ -243,11 +250,18 @@ def _take(session: Session, conditions: Iterable[ColumnElement[bool]]) -> list[C
             .execution_options(synchronize_session=False)
         )
     rows = session.execute(
-        select(Delivery.id, Delivery.event_id, Delivery.channel, Delivery.target, Delivery.attempts)
+        select(
+            Delivery.id,
+            Delivery.event_id,
+            Delivery.channel,
+            Delivery.target,
+            Delivery.attempts,
+            Delivery.trigger,
+        )
         .where(Delivery.claim_token == token)
         .order_by(Delivery.id)
     )
-    return [Claimed(*row, token=token) for row in rows]
+    return [Claimed(*row[:5], token=token, trigger=row[5]) for row in rows]
 
 
 def has_due(session: Session, channel: str) -> bool:
@@ -309,6 +323,8 @@ def record_attempts(
             next_attempt_at=bindparam("retry_at", type_=table.c.next_attempt_at.type),
             last_error=bindparam("error"),
             claim_token=None,
+            # A manual attempt is now logged: whatever comes next is scheduled again.
+            trigger="scheduled",
             updated_at=utcnow(),
         )
     )

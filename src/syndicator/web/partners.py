@@ -1,9 +1,204 @@
-"""HTTP API: partners."""
+"""HTTP API: partners (admin token required). The rules live in partners/registry.py."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Annotated
 
-__all__ = ["router"]
+from fastapi import APIRouter, Body, Path, Query, Request
+from pydantic import BaseModel, Field
 
-router = APIRouter()
+from syndicator.partners import delivery_log, registry
+from syndicator.partners.delivery_log import NotResendable
+from syndicator.partners.registry import (
+    InvalidPartner,
+    NewSecret,
+    PartnerNotFound,
+    PartnerPatch,
+    PartnerSpec,
+    PartnerView,
+)
+from syndicator.web.admin import ADMIN_RESPONSES, AdminOnly
+from syndicator.web.problem_route import VALIDATION_RESPONSES, ProblemRoute
+from syndicator.web.problems import Problem
+from syndicator.web.state import AppState
+
+__all__ = ["PartnerWithSecret", "aware", "router"]
+
+router = APIRouter(
+    prefix="/api/partners",
+    tags=["Partners"],
+    dependencies=[AdminOnly],
+    responses={
+        **ADMIN_RESPONSES,
+        **VALIDATION_RESPONSES,
+        404: {"description": "No such partner (or it was deleted)"},
+    },
+    route_class=ProblemRoute,
+)
+
+PartnerId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The partner's id.")]
+
+
+class PartnerWithSecret(PartnerView):
+    secret: str = Field(
+        description="The signing secret (whsec_…), shown only in this answer: store it now."
+    )
+
+
+class DisableRequest(BaseModel):
+    reason: str | None = Field(None, max_length=500, description="Shown to operators.")
+
+
+class Deleted(BaseModel):
+    id: int
+    deleted: bool = True
+    suppressed_deliveries: int = Field(description="Pending deliveries that will not be sent.")
+
+
+class Recovered(BaseModel):
+    partner_id: int
+    since: datetime
+    resent: int = Field(description="Failed deliveries made due now, as manual attempts.")
+
+
+def _state(request: Request) -> AppState:
+    state: AppState = request.app.state.syndicator
+    return state
+
+
+@contextmanager
+def _answers() -> Iterator[None]:
+    """The registry's errors, as problem documents."""
+    try:
+        yield
+    except InvalidPartner as exc:
+        raise Problem(422, "Invalid partner", str(exc), errors=exc.errors) from None
+    except PartnerNotFound as exc:
+        raise Problem(404, "Not found", str(exc)) from None
+    except NotResendable as exc:
+        raise Problem(409, "Cannot resend", str(exc)) from None
+
+
+def aware(value: datetime, field: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise Problem(
+            422,
+            "Invalid request",
+            f"{field}: must include a timezone offset",
+            errors=[{"field": field, "reason": "must include a timezone offset, e.g. +09:00"}],
+        )
+    return value
+
+
+def _with_secret(created: NewSecret) -> PartnerWithSecret:
+    return PartnerWithSecret(**created.partner.model_dump(), secret=created.secret)
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Register a partner endpoint",
+    description="Answers the partner with its signing secret, shown only this once. A URL "
+    "that the SSRF guard refuses (private, loopback, link-local, ... addresses) gets a 422 "
+    "whose `errors` name `url` and say why.",
+)
+def create_partner(spec: PartnerSpec, request: Request) -> PartnerWithSecret:
+    settings = _state(request).settings
+    with _answers():
+        created = registry.create(_state(request).db, spec, settings.webhook_allowed_networks)
+    return _with_secret(created)
+
+
+@router.get("", summary="Every partner (deleted ones excepted)")
+def list_partners(request: Request) -> list[PartnerView]:
+    return registry.list_partners(_state(request).db)
+
+
+@router.get("/{partner_id}", summary="One partner")
+def get_partner(request: Request, partner_id: PartnerId) -> PartnerView:
+    with _answers():
+        return registry.get(_state(request).db, partner_id)
+
+
+@router.patch(
+    "/{partner_id}",
+    summary="Change a partner",
+    description="Only the fields given change; `null` resets an optional one.",
+)
+def patch_partner(patch: PartnerPatch, request: Request, partner_id: PartnerId) -> PartnerView:
+    settings = _state(request).settings
+    with _answers():
+        return registry.update(
+            _state(request).db, partner_id, patch, settings.webhook_allowed_networks
+        )
+
+
+@router.delete(
+    "/{partner_id}",
+    summary="Delete a partner",
+    description="Its signing keys and headers are erased and its pending deliveries are "
+    "suppressed (a worker sending one right now finishes it). Past deliveries stay in the "
+    "log until retention removes their attempts; the id is never reused.",
+)
+def delete_partner(request: Request, partner_id: PartnerId) -> Deleted:
+    with _answers():
+        suppressed = registry.delete(_state(request).db, partner_id)
+    return Deleted(id=partner_id, suppressed_deliveries=suppressed)
+
+
+@router.post(
+    "/{partner_id}/secret/rotate",
+    summary="Rotate the signing secret",
+    description="A new secret, shown only in this answer. The previous key keeps signing "
+    "alongside it (two `v1,` signatures) for SYNDICATOR_WEBHOOK_SECRET_GRACE_HOURS "
+    "(24 h by default), so the partner can switch without losing a delivery.",
+)
+def rotate_secret(request: Request, partner_id: PartnerId) -> PartnerWithSecret:
+    state = _state(request)
+    grace = timedelta(hours=state.settings.webhook_secret_grace_hours)
+    with _answers():
+        return _with_secret(registry.rotate_secret(state.db, partner_id, grace))
+
+
+@router.post(
+    "/{partner_id}/enable",
+    summary="Enable a partner",
+    description="Clears the disabled reason and the failing-since clock.",
+)
+def enable_partner(request: Request, partner_id: PartnerId) -> PartnerView:
+    with _answers():
+        return registry.enable(_state(request).db, partner_id)
+
+
+@router.post("/{partner_id}/disable", summary="Disable a partner")
+def disable_partner(
+    request: Request,
+    partner_id: PartnerId,
+    body: DisableRequest | None = Body(None),
+) -> PartnerView:
+    with _answers():
+        return registry.disable(_state(request).db, partner_id, body.reason if body else None)
+
+
+@router.post(
+    "/{partner_id}/recover",
+    status_code=202,
+    summary="Resend every delivery that failed since a time",
+    description="Deliveries to this partner whose last attempt failed at or after `since` "
+    "are made due now; workers send them within seconds. Each is logged with trigger "
+    "`manual` and is not retried automatically if it fails again. 409 while the partner "
+    "is disabled.",
+    responses={409: {"description": "The partner is disabled"}},
+)
+def recover(
+    request: Request,
+    partner_id: PartnerId,
+    since: datetime = Query(description="RFC 3339 with an offset, e.g. 2026-11-28T09:00:00Z"),
+) -> Recovered:
+    since = aware(since, "since")
+    with _answers():
+        resent = delivery_log.recover(_state(request).db, partner_id, since)
+    return Recovered(partner_id=partner_id, since=since, resent=resent)

@@ -1,0 +1,60 @@
+"""What the partner and delivery commands share: consoles, one-line errors, JSON, times."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any, NoReturn
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.markup import escape
+
+__all__ = ["console", "errors", "fail", "parse_since", "print_json", "when"]
+
+console = Console()
+errors = Console(stderr=True)
+
+_AGO = re.compile(r"(\d{1,6})([smhd])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """One line an operator can act on, then exit (2: bad input, 1: anything else)."""
+    errors.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def print_json(value: BaseModel | list[Any] | dict[str, Any]) -> None:
+    if isinstance(value, BaseModel):
+        text = value.model_dump_json()
+    else:
+        text = json.dumps(
+            [v.model_dump(mode="json") if isinstance(v, BaseModel) else v for v in value]
+            if isinstance(value, list)
+            else value,
+            ensure_ascii=False,
+        )
+    # Plain print, not rich: no wrapping or colour codes in what is piped.
+    print(text)
+
+
+def when(value: datetime | None) -> str:
+    return "-" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """RFC 3339 with an offset (``2026-11-28T09:00:00+09:00``, ``…Z``) or an age
+    (``30m``, ``24h``, ``7d``)."""
+    if match := _AGO.fullmatch(text.strip()):
+        amount, unit = match.groups()
+        return (now or datetime.now(UTC)) - timedelta(**{_UNITS[unit]: int(amount)})
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        fail(f"--since {text!r}: use RFC 3339 (2026-11-28T09:00:00+09:00) or an age (24h)", 2)
+    if value.tzinfo is None:
+        fail(f"--since {text!r}: add a timezone offset, e.g. +09:00 or Z", 2)
+    return value

@@ -1,0 +1,1 @@
+"""Partner webhooks: who they are, what they receive, and how it is signed."""

@@ -1,0 +1,129 @@
+"""Which partners an event goes to, and what a delivery needs to know about one.
+
+Reads only: the admin API (registry.py) writes partners. Planning pages through active
+partners in short sessions, never holding one across a ``yield``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from syndicator.store.db import Database
+from syndicator.store.models import Partner, PartnerSecret
+
+__all__ = [
+    "PAGE",
+    "PartnerSnapshot",
+    "active_partner_targets",
+    "load_snapshots",
+    "partner_id",
+    "receives",
+]
+
+PAGE = 500
+_PREFIX = "partner:"
+
+
+@dataclass(frozen=True)
+class PartnerSnapshot:
+    """A partner as one delivery sees it; ``secrets`` are the keys still signing."""
+
+    id: int
+    name: str
+    url: str
+    state: str  # active | disabled | deleted
+    disabled_reason: str | None
+    headers: Mapping[str, str]
+    max_in_flight: int | None
+    rate_limit_per_s: float | None
+    secrets: tuple[str, ...]
+
+
+def partner_id(target: str) -> int:
+    """``partner:7`` -> 7."""
+    return int(target.removeprefix(_PREFIX))
+
+
+def _folded(names: Sequence[Any] | None) -> set[str]:
+    return {str(name).casefold() for name in names or ()}
+
+
+def receives(
+    event_type: str,
+    release: Mapping[str, Any],
+    event_types: Sequence[Any] | None,
+    departments: Sequence[Any] | None,
+    categories: Sequence[Any] | None,
+) -> bool:
+    """Whether a partner's filters take this event: no event types means every type, no
+    departments (categories) means every department (category); names match ignoring case."""
+    if event_types is not None and event_type not in event_types:
+        return False
+    if departments and str(release.get("department", "")).casefold() not in _folded(departments):
+        return False
+    return not categories or bool(_folded(release.get("categories")) & _folded(categories))
+
+
+def active_partner_targets(
+    db: Database, event_type: str, release: Mapping[str, Any]
+) -> Iterator[str]:
+    """``partner:<id>`` for every active partner whose filters take the event."""
+    after = 0
+    while True:
+        with db.session() as session:
+            rows = session.execute(
+                select(Partner.id, Partner.event_types, Partner.departments, Partner.categories)
+                .where(Partner.state == "active", Partner.id > after)
+                .order_by(Partner.id)
+                .limit(PAGE)
+            ).all()
+        if not rows:
+            return
+        for row in rows:
+            if receives(event_type, release, row.event_types, row.departments, row.categories):
+                yield f"{_PREFIX}{row.id}"
+        after = rows[-1].id
+
+
+def load_snapshots(session: Session, now: datetime) -> dict[int, PartnerSnapshot]:
+    """Every partner with the keys still signing, in two queries: a worker refreshes
+    them all every second rather than asking once per delivery."""
+    keys: dict[int, list[str]] = {}
+    for owner, secret in session.execute(
+        select(PartnerSecret.partner_id, PartnerSecret.secret)
+        .where(or_(PartnerSecret.expires_at.is_(None), PartnerSecret.expires_at > now))
+        .order_by(PartnerSecret.id.desc())  # the newest first
+    ):
+        keys.setdefault(owner, []).append(secret)
+    rows = session.execute(
+        select(
+            Partner.id,
+            Partner.name,
+            Partner.url,
+            Partner.state,
+            Partner.disabled_reason,
+            Partner.headers,
+            Partner.max_in_flight,
+            Partner.rate_limit_per_s,
+        )
+    )
+    return {
+        row.id: PartnerSnapshot(
+            id=row.id,
+            name=row.name,
+            url=row.url,
+            state=row.state,
+            disabled_reason=row.disabled_reason,
+            headers={str(k): str(v) for k, v in (row.headers or {}).items()},
+            max_in_flight=row.max_in_flight,
+            rate_limit_per_s=row.rate_limit_per_s,
+            secrets=tuple(keys.get(row.id, ())),
+        )
+        for row in rows
+    }

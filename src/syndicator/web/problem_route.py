@@ -1,0 +1,59 @@
+"""Routes whose request validation errors are problem documents naming each field.
+
+FastAPI's own 422 lists ``loc`` arrays; our API answers every error the same way
+(``web/problems.py``): one ``{"field", "reason"}`` per bad field, the field named as the
+client wrote it (``url``, ``headers``, ``status``), without FastAPI's ``body``/``query``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+
+from syndicator.web.problems import FieldError, problem
+
+__all__ = ["VALIDATION_RESPONSES", "ProblemRoute", "field_errors"]
+
+VALIDATION_RESPONSES: dict[int | str, dict[str, Any]] = {
+    422: {
+        "description": "Invalid input: a problem document whose `errors` name each field "
+        "and the reason",
+        "content": {"application/problem+json": {}},
+    }
+}
+
+_SOURCES = {"body", "query", "path", "header"}
+
+
+def field_errors(errors: Any) -> list[FieldError]:
+    out = []
+    for err in errors:
+        if err.get("type") == "json_invalid":
+            where = err.get("loc", ("body", "?"))[-1]
+            out.append({"field": "(body)", "reason": f"not valid JSON (at character {where})"})
+            continue
+        loc = [str(part) for part in err.get("loc", ())]
+        if loc and loc[0] in _SOURCES:
+            loc = loc[1:]
+        reason = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        out.append({"field": ".".join(loc) or "(body)", "reason": reason})
+    return out
+
+
+class ProblemRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def answer(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                errors = field_errors(exc.errors())
+                detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+                return problem(422, "Invalid request", detail, errors)
+
+        return answer
