@@ -6,9 +6,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from celery import current_task
 from celery.signals import (
     beat_init,
+    setup_logging,
     worker_init,
+    worker_process_init,
     worker_process_shutdown,
     worker_ready,
     worker_shutdown,
@@ -16,8 +19,9 @@ from celery.signals import (
 )
 
 from syndicator.config import load_settings
-from syndicator.logs import kv
+from syndicator.logs import configure_logging, kv
 from syndicator.runtime.preflight import preflight
+from syndicator.tracing import configure_tracing, instrument_celery
 from workers.heartbeat import Heartbeat
 from workers.process import close_runtime
 from workers.relay import Relay
@@ -26,6 +30,25 @@ log = logging.getLogger("syndicator.workers")
 
 _relay: Relay | None = None
 _heartbeat: Heartbeat | None = None
+
+
+class _TaskId(logging.Filter):
+    """Puts the running task's id on every line logged while it runs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        task = current_task
+        request = getattr(task, "request", None) if task else None
+        if request is not None and getattr(request, "id", None):
+            record.task_id = request.id
+        return True
+
+
+@setup_logging.connect
+def one_log_format(**_: Any) -> None:
+    """Connected, so Celery installs no handler of its own: worker and beat lines come out
+    like every other process's (SYNDICATOR_LOG_FORMAT), whatever --loglevel says."""
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format).addFilter(_TaskId())
 
 
 def _check_or_exit(role: str) -> None:
@@ -43,10 +66,18 @@ def check_before_consuming(**_: Any) -> None:
     _check_or_exit("worker")
 
 
+@worker_process_init.connect  # each prefork child: span exporters do not survive a fork
+def trace_tasks(**_: Any) -> None:
+    if configure_tracing(load_settings(), "syndicator-worker"):
+        instrument_celery()
+
+
 @beat_init.connect
 def start_relay(sender: Any = None, **_: Any) -> None:
     global _relay
     _check_or_exit("beat")
+    if configure_tracing(load_settings(), "syndicator-beat"):
+        instrument_celery()  # the relay's sends carry the hook's trace on
     _relay = Relay(sender.app)
     _relay.start()
     log.info(kv(msg="outbox relay started"))

@@ -11,7 +11,7 @@ from syndicator.delivery.coalescer import Coalescer
 from syndicator.delivery.runner import BATCH_SECONDS, Enqueue, load_event, plan_event, run_due
 from syndicator.logs import kv
 from syndicator.runtime.coordination import mark_consuming
-from syndicator.store.ledger import TASK_TIME_LIMIT_SECONDS, due_for_retry, has_due
+from syndicator.store.ledger import due_for_retry, has_due
 from syndicator.store.outbox import resend_unplanned
 from workers.app import RESTORE_SCAN_SECONDS, app
 from workers.process import runtime
@@ -20,8 +20,6 @@ from workers.task_names import DELIVER, DELIVER_PENDING, FANOUT, HEARTBEAT, SWEE
 __all__ = ["deliver", "deliver_pending", "enqueue", "fanout", "heartbeat", "sweep"]
 
 log = logging.getLogger("syndicator.tasks")
-
-LOCK_SECONDS = TASK_TIME_LIMIT_SECONDS + 10  # outlives the task holding it
 
 
 def enqueue(work: Iterable[Enqueue]) -> None:
@@ -62,12 +60,12 @@ def deliver_pending(channel_name: str) -> None:
     rt = runtime()
     channel = rt.channels[channel_name]
     assert isinstance(channel, CoalescingChannel), channel_name
-    coalescer = Coalescer(
-        rt.redis, channel_name, min_interval=channel.min_interval, lock_seconds=LOCK_SECONDS
-    )
+    # The lock's own short TTL, renewed while the run lasts: a worker killed with -9 holds
+    # the next run up for seconds, not for the task time limit.
+    coalescer = Coalescer(rt.redis, channel_name, min_interval=channel.min_interval)
 
     def has_work() -> bool:
-        with rt.db.session() as session:
+        with rt.db.read_session() as session:
             return has_due(session, channel_name)
 
     def run() -> None:

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,16 +17,20 @@ import psycopg
 import pytest
 import redis
 
+from syndicator.delivery.coalescer import LOCK_TTL
 from syndicator.events.schema import CmsEvent
-from syndicator.runtime.coordination import nudge_relay
+from syndicator.runtime.coordination import QueueHeartbeat, nudge_relay, queue_heartbeats
 from syndicator.store.db import Database
 from syndicator.store.intake import accept_event
 from syndicator.store.migrate import upgrade
 from syndicator.web.app import create_app
 from tests.factories import make_event
-from tests.integration.test_worker_crash import Processes
+from tests.integration import held_feeds
+from tests.integration.test_worker_crash import Processes, kill_group
 from tests.live_server import serve
 from tests.system import stored_document, system_env, wait_for
+
+RENDER_LOCK = "syndicator:lock:feeds"
 
 
 @pytest.fixture
@@ -38,26 +43,58 @@ def processes(
     running.stop_all()
 
 
-def test_a_render_lock_left_by_a_killed_worker_holds_nobody_up(
-    processes: Processes, database_url: str, redis_url: str
+def test_a_feeds_worker_killed_while_it_holds_the_render_lock_holds_nobody_up(
+    tmp_path: Path, database_url: str, redis_url: str, cms_secret: str
 ):
-    """The lock a worker killed with -9 leaves behind: taken, never renewed or released."""
+    """A real worker, SIGKILLed inside the feeds coalescer with the render lock taken: the
+    next publish reaches the feed within seconds of a worker being back, not after the
+    task time limit (the lock lived 310 s until it was cut to a renewed 15 s)."""
     upgrade(database_url)
+    data_dir = tmp_path / "var"
+    data_dir.mkdir()
+    hook = f"{held_feeds.__name__}:{held_feeds.HeldFeeds.__name__}"
+    env = system_env(tmp_path, database_url, redis_url, cms_secret, SYNDICATOR_EXTRA_CHANNELS=hook)
+    processes = Processes(env, tmp_path)
     client = redis.Redis.from_url(redis_url)
-    client.set("syndicator:lock:feeds", "token-of-a-dead-worker", px=15_000)
-    processes.worker("survivor")
-    event = make_event(777, title="잠금이 풀린 뒤의 보도자료")
-    with Database(database_url) as db:
-        accept_event(db, CmsEvent.model_validate(event), webhook_id="msg_lock")
-    processes.start("beat", "beat", "--schedule", str(Path(processes.logs) / "beat-schedule"))
-    nudge_relay(client)
-    # Before: the lock lived 310 s, and every render returned at once until it expired.
-    wait_for(
-        lambda: event["release"]["title"].encode() in (stored_document(database_url) or b""),
-        seconds=30,
-        what="the publish to render within 30 s of a worker being back",
-    )
-    client.close()
+    db = Database(database_url)
+    try:
+        held_feeds.hold_switch(data_dir).touch()
+        doomed = processes.worker("doomed")
+        processes.start("beat", "beat", "--schedule", str(tmp_path / "beat-schedule"))
+        first = make_event(777, title="렌더링 도중 멈춘 보도자료")
+        accept_event(db, CmsEvent.model_validate(first), webhook_id="msg_lock_1")
+        nudge_relay(client)
+        wait_for(held_feeds.held_marker(data_dir).exists, 120, "the render to be under way")
+        assert client.exists(RENDER_LOCK), "the worker renders without holding the lock"
+        kill_group(doomed)
+        assert client.exists(RENDER_LOCK), "the lock must outlive its holder for this test"
+        held_feeds.hold_switch(data_dir).unlink()
+
+        processes.worker("survivor")
+        wait_for(
+            lambda: (queue_heartbeats(client)["feeds"] or QueueHeartbeat(0, "")).worker.startswith(
+                "survivor@"
+            ),
+            120,
+            "the survivor to consume the feeds queue",
+        )
+        back = time.monotonic()
+        second = make_event(778, title="작업자가 돌아온 뒤의 보도자료")
+        accept_event(db, CmsEvent.model_validate(second), webhook_id="msg_lock_2")
+        nudge_relay(client)
+        # A lock left to expire on its own would hold this up for minutes; the bound
+        # leaves a loaded machine room over the renewed lock's 15 s.
+        wait_for(
+            lambda: second["release"]["title"].encode() in (stored_document(database_url) or b""),
+            30 + LOCK_TTL,
+            "the publish to render within seconds of a worker being back",
+        )
+        print(f"rendered {time.monotonic() - back:.1f} s after the survivor consumed feeds")
+        assert first["release"]["title"].encode() in (stored_document(database_url) or b"")
+    finally:
+        processes.stop_all()
+        client.close()
+        db.dispose()
 
 
 def test_a_worker_started_before_migrate_exits_with_the_hint(processes: Processes, tmp_path):

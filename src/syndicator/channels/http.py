@@ -27,6 +27,7 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 
 from syndicator.channels.base import MAX_RETRY_AFTER_SECONDS, DeliveryOutcome
+from syndicator.tracing import instrument_http_client
 
 __all__ = [
     "TIMEOUT",
@@ -142,4 +143,6 @@ def sync_client() -> httpx.Client:
 def async_client(max_connections: int = 200) -> httpx.AsyncClient:
     """Open inside the event loop that will use it (the aiohttp session binds to it)."""
     transport = AiohttpTransport(limits=httpx.Limits(max_connections=max_connections))
-    return httpx.AsyncClient(transport=transport, timeout=TIMEOUT, follow_redirects=False)
+    client = httpx.AsyncClient(transport=transport, timeout=TIMEOUT, follow_redirects=False)
+    instrument_http_client(client)
+    return client

@@ -74,7 +74,7 @@ class Enqueue:
 
 
 def load_event(db: Database, event_id: str) -> EventRecord | None:
-    with db.session() as session:
+    with db.read_session() as session:
         row = session.scalar(select(Event).where(Event.id == event_id))
         if row is None:
             return None
@@ -119,7 +119,7 @@ def _plan_channel(
         return 0
     sent, after = 0, 0
     while True:
-        with db.session() as session:
+        with db.read_session() as session:
             ids = pending_ids(session, event.id, channel.name, after)
         if not ids:
             return sent

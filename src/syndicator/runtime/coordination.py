@@ -18,10 +18,12 @@ from syndicator.channels.registry import ALL_QUEUES
 
 __all__ = [
     "BEAT_KEY",
+    "CONSUMER_WINDOW",
     "HEARTBEAT_TTL",
     "OUTBOX_NUDGE_KEY",
     "QueueHeartbeat",
     "beat_seen",
+    "consumers_seen",
     "consuming_queues",
     "mark_beat",
     "mark_consuming",
@@ -32,7 +34,10 @@ __all__ = [
 OUTBOX_NUDGE_KEY = "syndicator:outbox:nudge"
 BEAT_KEY = "syndicator:beat:alive"
 HEARTBEAT_TTL = 45
+# "Seen consuming within the last minute" (workers send a heartbeat every 10 s).
+CONSUMER_WINDOW = 60.0
 _HEARTBEAT = "syndicator:consuming:{queue}"
+_CONSUMERS = "syndicator:consumers:{queue}"
 
 
 @dataclass(frozen=True)
@@ -49,8 +54,25 @@ def nudge_relay(client: redis.Redis) -> None:
 
 def mark_consuming(client: redis.Redis, queue: str, database: str = "ok", worker: str = "") -> None:
     """Called from a task a worker actually took off ``queue``: proof of consumption."""
-    value = json.dumps({"at": time.time(), "database": database, "worker": worker})
-    client.set(_HEARTBEAT.format(queue=queue), value, ex=HEARTBEAT_TTL)
+    now = time.time()
+    value = json.dumps({"at": now, "database": database, "worker": worker})
+    consumers = _CONSUMERS.format(queue=queue)
+    pipe = client.pipeline(transaction=False)
+    pipe.set(_HEARTBEAT.format(queue=queue), value, ex=HEARTBEAT_TTL)
+    # Every worker's last proof, so /metrics can count them (the key above keeps one).
+    pipe.zadd(consumers, {worker or "unnamed": now})
+    pipe.zremrangebyscore(consumers, "-inf", now - CONSUMER_WINDOW)
+    pipe.expire(consumers, int(CONSUMER_WINDOW) * 2)
+    pipe.execute()
+
+
+def consumers_seen(client: redis.Redis, within: float = CONSUMER_WINDOW) -> dict[str, int]:
+    """How many workers proved they consume each queue in the last ``within`` seconds."""
+    since = time.time() - within
+    pipe = client.pipeline(transaction=False)
+    for queue in ALL_QUEUES:
+        pipe.zcount(_CONSUMERS.format(queue=queue), since, "+inf")
+    return {q: int(n) for q, n in zip(ALL_QUEUES, pipe.execute(), strict=True)}
 
 
 def _parse(value: bytes | str | None) -> QueueHeartbeat | None:

@@ -190,6 +190,7 @@ def _print_welcome(
     console.print(f"  RSS 피드       {web_url}/feeds/rss.xml")
     console.print(f"  피드 목록      {web_url}/feeds/")
     console.print(f"  API 문서       {web_url}/docs")
+    console.print(f"  운영 콘솔      {web_url}/ops")
     console.print(f"  준비 상태      {web_url}/readyz")
     console.print(f"  Redis          {'embedded, ' if embedded else ''}{redis}")
     console.print(f"  Database       {redact_url(settings.database_url)}")

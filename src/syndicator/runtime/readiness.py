@@ -8,6 +8,8 @@ cause is one sentence naming what is wrong.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import redis
 
 from syndicator.runtime.coordination import beat_seen, queue_heartbeats
@@ -15,7 +17,14 @@ from syndicator.runtime.preflight import Problem, check_database, check_redis
 from syndicator.store.db import Database
 from syndicator.store.outbox import backlog
 
-__all__ = ["OUTBOX_STALE_SECONDS", "pipeline_causes", "web_problems"]
+__all__ = [
+    "CAUSE_KINDS",
+    "OUTBOX_STALE_SECONDS",
+    "PipelineCause",
+    "pipeline_causes",
+    "pipeline_problems",
+    "web_problems",
+]
 
 # An event waiting longer than this in the outbox means the relay or the broker is stuck.
 OUTBOX_STALE_SECONDS = 60.0
@@ -25,27 +34,54 @@ def web_problems(db: Database, client: redis.Redis) -> list[Problem]:
     return [p for p in (check_database(db), check_redis(client)) if p is not None]
 
 
-def pipeline_causes(db: Database, client: redis.Redis) -> list[str]:
-    causes: list[str] = []
+@dataclass(frozen=True)
+class PipelineCause:
+    """One thing blocking the pipeline: a kind for metrics and alerts (``CAUSE_KINDS``),
+    the queue it is about (or ""), and the sentence operators read."""
+
+    kind: str
+    queue: str
+    text: str
+
+
+CAUSE_KINDS = (
+    "redis_unreachable",
+    "no_consumer",
+    "worker_database",
+    "beat_down",
+    "outbox_unreadable",
+    "outbox_stale",
+)
+
+
+def pipeline_problems(db: Database, client: redis.Redis) -> list[PipelineCause]:
+    causes: list[PipelineCause] = []
     try:
         beats = queue_heartbeats(client)
         beat = beat_seen(client)
     except redis.RedisError as exc:
-        return [f"cannot reach Redis: {exc}"]
+        return [PipelineCause("redis_unreachable", "", f"cannot reach Redis: {exc}")]
     for queue, heartbeat in beats.items():
         if heartbeat is None:
-            causes.append(f"no worker has consumed the {queue} queue in the last minute")
+            text = f"no worker has consumed the {queue} queue in the last minute"
+            causes.append(PipelineCause("no_consumer", queue, text))
         elif heartbeat.database != "ok":
-            causes.append(
-                f"workers on the {queue} queue cannot reach the database: {heartbeat.database}"
-            )
+            text = f"workers on the {queue} queue cannot reach the database: {heartbeat.database}"
+            causes.append(PipelineCause("worker_database", queue, text))
     if beat is None:
-        causes.append("beat is not running: the outbox is not relayed and retries are not swept")
+        text = "beat is not running: the outbox is not relayed and retries are not swept"
+        causes.append(PipelineCause("beat_down", "", text))
     try:
         waiting, oldest = backlog(db)
     except Exception as exc:
-        causes.append(f"cannot read the outbox: {type(exc).__name__}")
+        text = f"cannot read the outbox: {type(exc).__name__}"
+        causes.append(PipelineCause("outbox_unreadable", "", text))
     else:
         if oldest is not None and oldest > OUTBOX_STALE_SECONDS:
-            causes.append(f"{waiting} event(s) wait in the outbox, the oldest for {oldest:.0f} s")
+            text = f"{waiting} event(s) wait in the outbox, the oldest for {oldest:.0f} s"
+            causes.append(PipelineCause("outbox_stale", "", text))
     return causes
+
+
+def pipeline_causes(db: Database, client: redis.Redis) -> list[str]:
+    return [cause.text for cause in pipeline_problems(db, client)]

@@ -8,7 +8,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+# create_engine through the module: tracing patches it there (syndicator.tracing).
+import sqlalchemy
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,10 +36,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# An execution option marking the connections of Database.read_session.
+_READ_ONLY = "syndicator_read_only"
+
+
 def _sqlite_begin_immediate(conn: Any) -> None:
     # Writers take the lock at BEGIN, so a read-then-write never fails half-way
     # with "database is locked" after the busy timeout was already waited out.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Read-only units of work begin deferred: in WAL mode a reader neither waits for
+    # the writer nor holds it up, so a worker checking for work never stalls a publish.
+    read_only = conn.get_execution_options().get(_READ_ONLY, False)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def _create_private_sqlite(path: Path) -> None:
@@ -57,7 +66,7 @@ class Database:
         if self.is_sqlite:
             if parsed.database and parsed.database != ":memory:":
                 _create_private_sqlite(Path(parsed.database))
-            self.engine: Engine = create_engine(
+            self.engine: Engine = sqlalchemy.create_engine(
                 self.url, connect_args={"check_same_thread": False, "timeout": 30}
             )
             event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -69,13 +78,22 @@ class Database:
             )
             event.listen(self.engine, "begin", _sqlite_begin_immediate)
         else:
-            self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=5)
+            self.engine = sqlalchemy.create_engine(self.url, pool_pre_ping=True, pool_size=5)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        readers = self.engine.execution_options(**{_READ_ONLY: True})
+        self.read_sessions = sessionmaker(readers, expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A unit of work: commit on success, roll back on any error."""
         with self.sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A unit of work that only reads (a write in it may fail with "database is
+        locked" on SQLite): it sees the last commit and takes no write lock."""
+        with self.read_sessions() as session, session.begin():
             yield session
 
     def ping(self) -> None:

@@ -10,13 +10,14 @@ from sqlalchemy.orm import Session
 
 from syndicator.store.db import Database
 from syndicator.store.models import OutboxEntry, utcnow
+from syndicator.tracing import resumed
 
 __all__ = ["awaiting_fanout", "backlog", "mark_planned", "relay_once", "resend_unplanned"]
 
 
 def backlog(db: Database) -> tuple[int, float | None]:
     """Rows waiting, and the age in seconds of the oldest: the alert operators want."""
-    with db.session() as session:
+    with db.read_session() as session:
         count, oldest = session.execute(
             select(func.count(), func.min(OutboxEntry.created_at)).where(
                 OutboxEntry.relayed_at.is_(None)
@@ -28,7 +29,7 @@ def backlog(db: Database) -> tuple[int, float | None]:
 
 def awaiting_fanout(db: Database) -> int:
     """Events on the broker whose fan-out has not run: queued, in a worker, or lost."""
-    with db.session() as session:
+    with db.read_session() as session:
         count = session.scalar(
             select(func.count()).where(
                 OutboxEntry.planned_at.is_(None), OutboxEntry.relayed_at.is_not(None)
@@ -85,17 +86,19 @@ def relay_once(db: Database, send: Callable[[str], None], limit: int = 500) -> i
     Marking happens after sending, so a crash in between sends twice, and the
     ledger makes the second fan-out a no-op.
     """
-    with db.session() as session:
+    with db.read_session() as session:
         rows = session.execute(
-            select(OutboxEntry.id, OutboxEntry.event_id)
+            select(OutboxEntry.id, OutboxEntry.event_id, OutboxEntry.traceparent)
             .where(OutboxEntry.relayed_at.is_(None))
             .order_by(OutboxEntry.id)
             .limit(limit)
         ).all()
     sent = 0
-    for row_id, event_id in rows:
+    for row_id, event_id, traceparent in rows:
         try:
-            send(event_id)
+            # In the hook's trace: the task sent now carries it on to the fan-out.
+            with resumed(traceparent):
+                send(event_id)
         except Exception as exc:
             with db.session() as session:
                 session.execute(

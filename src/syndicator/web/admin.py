@@ -3,28 +3,35 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterable
 
 from fastapi import Depends, Header, Request
 
 from syndicator.web.problems import Problem
 from syndicator.web.state import AppState
 
-__all__ = ["ADMIN_RESPONSES", "AdminOnly", "require_admin"]
+__all__ = ["ADMIN_RESPONSES", "AdminOnly", "bearer_matches", "require_admin"]
 
 ADMIN_RESPONSES: dict[int | str, dict[str, str]] = {
     401: {"description": "Missing or wrong admin token"}
 }
 
 
+def bearer_matches(authorization: str, tokens: Iterable[str | None]) -> bool:
+    """``Bearer <one of tokens>`` (unset ones never match), each compared in constant time
+    and every one compared, so the time taken says nothing."""
+    scheme, _, given = authorization.partition(" ")
+    found = False
+    for token in tokens:
+        same = hmac.compare_digest(given.strip().encode(), (token or "").encode())
+        found |= same and token is not None
+    return scheme.lower() == "bearer" and found
+
+
 async def require_admin(request: Request, authorization: str = Header(default="")) -> None:
     """``Authorization: Bearer <SYNDICATOR_ADMIN_TOKEN>``, compared in constant time."""
     state: AppState = request.app.state.syndicator
-    token = state.settings.admin_token
-    scheme, _, given = authorization.partition(" ")
-    ok = scheme.lower() == "bearer" and token is not None
-    # Compared even when the scheme is wrong, so the time taken says nothing.
-    same = hmac.compare_digest(given.strip().encode(), (token or "").encode())
-    if not (ok and same):
+    if not bearer_matches(authorization, [state.settings.admin_token]):
         raise Problem(
             401,
             "Unauthorized",

@@ -5,13 +5,16 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from syndicator.ops.metrics import CONTENT_TYPE, exposition
+from syndicator.ops.readings import collect_readings
 from syndicator.runtime.readiness import pipeline_causes, web_problems
 from syndicator.runtime.status import collect_status
-from syndicator.web.admin import ADMIN_RESPONSES, AdminOnly
+from syndicator.web.admin import ADMIN_RESPONSES, AdminOnly, bearer_matches
+from syndicator.web.problems import Problem
 from syndicator.web.state import AppState
 
 __all__ = ["router"]
@@ -75,3 +78,28 @@ async def admin_status(request: Request) -> Any:
     state: AppState = request.app.state.syndicator
     status = await run_in_threadpool(collect_status, state.db, state.redis)
     return dataclasses.asdict(status)
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics: queues, oldest pending ages, attempts, pipeline health",
+    description=(
+        "The Prometheus text format. Send `Authorization: Bearer <SYNDICATOR_METRICS_TOKEN>` "
+        "(read-only; the admin token works too): the numbers describe partners and "
+        "subscribers, and the web tier also serves the public."
+    ),
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE: {}}}, **ADMIN_RESPONSES},
+)
+async def metrics(request: Request, authorization: str = Header(default="")) -> Response:
+    state: AppState = request.app.state.syndicator
+    accepted = (state.settings.metrics_token, state.settings.admin_token)
+    if not bearer_matches(authorization, accepted):
+        raise Problem(
+            401,
+            "Unauthorized",
+            "send Authorization: Bearer <SYNDICATOR_METRICS_TOKEN>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    readings = await run_in_threadpool(collect_readings, state.db, state.redis)
+    return Response(exposition(readings), media_type=CONTENT_TYPE)

@@ -1,0 +1,45 @@
+"""`syndicator queues …`: the broker's queues (purge)."""
+
+from __future__ import annotations
+
+import getpass
+
+import typer
+
+from syndicator.commands.output import console, fail
+from syndicator.config import load_settings
+from syndicator.ops.audit import write_audit
+from syndicator.ops.purge import UnknownQueue, purge_queue, queue_depth
+from syndicator.runtime.redis_urls import redis_client
+from syndicator.store.db import Database
+
+__all__ = ["app"]
+
+app = typer.Typer(help="The broker's queues.", no_args_is_help=True)
+
+
+@app.command("purge")
+def purge(
+    queue: str = typer.Argument(..., help="events, or a channel's queue (feeds, email, …)."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Delete every message waiting in QUEUE, after asking.
+
+    Nothing durable is lost: deliveries and outbox rows stay in the database, and the
+    sweeper enqueues what is due again within a minute. Use it to drop a flood of
+    duplicate or poisoned messages. The purge is written to the audit log.
+    """
+    settings = load_settings()
+    client = redis_client(settings, timeout=5)
+    try:
+        depth = queue_depth(client, queue)
+    except UnknownQueue as exc:
+        fail(str(exc), code=2)
+    if not yes and not typer.confirm(f"delete {depth} messages waiting in the {queue} queue?"):
+        fail("not purged", code=1)
+    removed = purge_queue(client, queue)
+    with Database(settings.database_url) as db, db.session() as session:
+        write_audit(
+            session, f"cli:{getpass.getuser()}", "purge", f"queue:{queue}", f"{removed} messages"
+        )
+    console.print(f"purged {removed} messages from the {queue} queue")

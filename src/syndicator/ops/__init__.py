@@ -1,0 +1,1 @@
+"""What operators watch: readings of the pipeline, and their Prometheus exposition."""

@@ -1,0 +1,134 @@
+"""What an operator can do from the console, each written to the audit log.
+
+Resends go through the ledger, never the broker: the row is made due now with
+``trigger = 'manual'`` in a committed transaction and the sweeper enqueues it within
+seconds (partners.delivery_log explains why). Pausing a channel is a row in
+``channel_pauses``: the ledger's claims skip the channel's rows, which stay as they are
+until it resumes, so nothing is lost and the sweeper has nothing to spin on.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+
+from syndicator.channels.registry import CHANNEL_TYPES
+from syndicator.ops.audit import write_audit
+from syndicator.partners import delivery_log
+from syndicator.partners.registry import CHANNEL as PARTNER_CHANNEL
+from syndicator.store.db import Database
+from syndicator.store.models import ChannelPause, Delivery, utcnow
+from syndicator.subscriptions.resend import requeue_release_email
+
+__all__ = [
+    "CHANNEL_NAMES",
+    "ActionRefused",
+    "pause_channel",
+    "paused_channels",
+    "recover_partner",
+    "replay_delivery",
+    "resend_release_email",
+    "resume_channel",
+]
+
+CHANNEL_NAMES = tuple(kind.name for kind in CHANNEL_TYPES)
+
+
+class ActionRefused(ValueError):
+    """The action cannot be taken as asked; the message says why (shown to the operator)."""
+
+
+def paused_channels(db: Database) -> dict[str, ChannelPause]:
+    with db.read_session() as session:
+        rows = list(session.scalars(select(ChannelPause)))
+        session.expunge_all()
+    return {row.channel: row for row in rows}
+
+
+def _known(channel: str) -> None:
+    if channel not in CHANNEL_NAMES:
+        raise ActionRefused(f"unknown channel {channel!r}: one of {', '.join(CHANNEL_NAMES)}")
+
+
+def pause_channel(db: Database, who: str, channel: str) -> bool:
+    """False when it was already paused (nothing changes, nothing is logged)."""
+    _known(channel)
+    with db.session() as session:
+        if session.get(ChannelPause, channel) is not None:
+            return False
+        session.add(ChannelPause(channel=channel, paused_at=utcnow(), paused_by=who[:200]))
+        write_audit(session, who, "pause", f"channel:{channel}")
+    return True
+
+
+def resume_channel(db: Database, who: str, channel: str) -> bool:
+    _known(channel)
+    with db.session() as session:
+        removed = session.execute(delete(ChannelPause).where(ChannelPause.channel == channel))
+        if not getattr(removed, "rowcount", 0):
+            return False
+        write_audit(session, who, "resume", f"channel:{channel}")
+    return True
+
+
+def replay_delivery(db: Database, who: str, delivery_id: int) -> str:
+    """Resend one delivery now, whatever its status; returns its channel."""
+    with db.session() as session:
+        channel = session.scalar(select(Delivery.channel).where(Delivery.id == delivery_id))
+    if channel is None:
+        raise ActionRefused(f"no delivery {delivery_id}")
+    if channel == PARTNER_CHANNEL:
+        # The partner log's own replay checks that the partner can receive.
+        try:
+            delivery_log.replay(db, delivery_id)
+        except delivery_log.NotResendable as exc:
+            raise ActionRefused(str(exc)) from None
+    else:
+        _make_due_manual(db, delivery_id)
+    with db.session() as session:
+        write_audit(session, who, "replay", f"delivery:{delivery_id}", f"channel {channel}")
+    return channel
+
+
+def _make_due_manual(db: Database, delivery_id: int) -> None:
+    with db.session() as session:
+        result = session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id, Delivery.status != "in_progress")
+            .values(
+                status="pending",
+                next_attempt_at=None,
+                claim_token=None,
+                trigger="manual",
+                updated_at=utcnow(),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if not getattr(result, "rowcount", 0):
+            raise ActionRefused(
+                f"delivery {delivery_id} is being sent right now; replay it once it is logged"
+            )
+
+
+def recover_partner(db: Database, who: str, partner_id: int, since: datetime) -> int:
+    try:
+        count = delivery_log.recover(db, partner_id, since)
+    except delivery_log.NotResendable as exc:
+        raise ActionRefused(str(exc)) from None
+    except LookupError:
+        raise ActionRefused(f"no partner {partner_id}") from None
+    with db.session() as session:
+        detail = f"{count} failed deliveries since {since.isoformat()}"
+        write_audit(session, who, "recover", f"partner:{partner_id}", detail)
+    return count
+
+
+def resend_release_email(db: Database, who: str, release_id: int) -> int:
+    with db.session() as session:
+        try:
+            count = requeue_release_email(session, release_id)
+        except LookupError:
+            raise ActionRefused(f"no release {release_id}") from None
+        write_audit(session, who, "resend-email", f"release:{release_id}", f"{count} emails")
+    return count

@@ -1,0 +1,200 @@
+"""The Prometheus exposition of one reading: pure, no I/O.
+
+Names follow Prometheus conventions: the ``syndicator_`` prefix, base units (seconds),
+``_total`` on counters, and labels drawn from small fixed sets (queue, channel, outcome,
+state, kind), never ids, addresses or URLs. Every known label value is always exported,
+at 0 when nothing happened, so ``rate()`` and alerts see a series from the start.
+
+The counters and the duration histogram come from ``attempt_tallies``, which the
+transaction recording each attempt updates: they survive restarts of any process, are the
+same whichever web node is scraped, and never fall when old attempts are deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
+
+from syndicator.channels.registry import CHANNEL_TYPES
+from syndicator.ops.readings import Readings
+from syndicator.runtime.readiness import CAUSE_KINDS
+from syndicator.store.tallies import DURATION_BUCKETS
+
+__all__ = ["ATTEMPT_OUTCOMES", "CONTENT_TYPE", "exposition", "metric_families"]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# The ledger's attempt outcomes (store.ledger): what a ``_total`` series may be labelled.
+ATTEMPT_OUTCOMES = ("succeeded", "retrying", "failed", "suppressed", "uncertain")
+
+
+def _gauge(name: str, doc: str, labels: list[str] | None = None) -> GaugeMetricFamily:
+    return GaugeMetricFamily(f"syndicator_{name}", doc, labels=labels)
+
+
+def _queue_families(readings: Readings) -> Iterator[Metric]:
+    redis_up = _gauge("redis_up", "1 when Redis answered this scrape.")
+    redis_up.add_metric([], 0 if readings.queues is None else 1)
+    yield redis_up
+    if readings.queues is None:
+        return
+    depth = _gauge("queue_messages", "Messages waiting in the queue (all priorities).", ["queue"])
+    unacked = _gauge(
+        "queue_unacked_messages", "Messages a worker took, not acknowledged yet.", ["queue"]
+    )
+    oldest = _gauge(
+        "queue_oldest_pending_age_seconds",
+        "How long the oldest work due on this queue has waited (0: none).",
+        ["queue"],
+    )
+    consumers = _gauge(
+        "queue_consumers", "Workers seen consuming this queue in the last minute.", ["queue"]
+    )
+    heartbeat = _gauge(
+        "queue_heartbeat_age_seconds",
+        "Seconds since a worker last proved it consumes this queue (absent: none in 45 s).",
+        ["queue"],
+    )
+    for queue in readings.queues:
+        depth.add_metric([queue.name], queue.messages)
+        unacked.add_metric([queue.name], queue.unacked)
+        oldest.add_metric([queue.name], queue.oldest_pending_seconds)
+        consumers.add_metric([queue.name], queue.consumers)
+        if queue.heartbeat_age_seconds is not None:
+            heartbeat.add_metric([queue.name], queue.heartbeat_age_seconds)
+    yield from (depth, unacked, oldest, consumers, heartbeat)
+
+
+def _channel_families(readings: Readings) -> Iterator[Metric]:
+    oldest = _gauge(
+        "channel_oldest_pending_age_seconds",
+        "How long the channel's oldest due delivery has waited (0: none).",
+        ["channel"],
+    )
+    retries = _gauge(
+        "channel_retries_scheduled", "Deliveries waiting for a scheduled retry.", ["channel"]
+    )
+    overdue = _gauge(
+        "channel_deliveries_overdue",
+        "Deliveries whose next attempt is more than a minute past.",
+        ["channel"],
+    )
+    for channel in readings.channels:
+        oldest.add_metric([channel.name], channel.oldest_pending_seconds)
+        retries.add_metric([channel.name], channel.retries_scheduled)
+        overdue.add_metric([channel.name], channel.overdue)
+    yield from (oldest, retries, overdue)
+
+
+def _attempt_families(readings: Readings) -> Iterator[Metric]:
+    channels = [kind.name for kind in CHANNEL_TYPES]
+    totals = dict.fromkeys(((c, o) for c in channels for o in ATTEMPT_OUTCOMES), 0)
+    buckets = {c: [0] * (len(DURATION_BUCKETS) + 1) for c in channels}
+    sums = dict.fromkeys(channels, 0.0)
+    for tally in readings.tallies:
+        totals[tally.channel, tally.outcome] = (
+            totals.get((tally.channel, tally.outcome), 0) + tally.attempts
+        )
+        buckets.setdefault(tally.channel, [0] * (len(DURATION_BUCKETS) + 1))
+        buckets[tally.channel][min(tally.bucket, len(DURATION_BUCKETS))] += tally.attempts
+        sums[tally.channel] = sums.get(tally.channel, 0.0) + tally.duration_seconds
+    counter = CounterMetricFamily(
+        "syndicator_delivery_attempts",
+        "Delivery attempts recorded, by channel and outcome (from the database).",
+        labels=["channel", "outcome"],
+    )
+    for (channel, outcome), n in sorted(totals.items()):
+        counter.add_metric([channel, outcome], n)
+    histogram = HistogramMetricFamily(
+        "syndicator_delivery_attempt_duration_seconds",
+        "How long delivery attempts took, by channel (from the database).",
+        labels=["channel"],
+    )
+    for channel in sorted(buckets):
+        histogram.add_metric([channel], _cumulative(buckets[channel]), sums[channel])
+    yield from (counter, histogram)
+
+
+def _cumulative(counts: list[int]) -> list[tuple[str, float]]:
+    bounds = [*(floatToGoString(b) for b in DURATION_BUCKETS), "+Inf"]
+    running, out = 0, []
+    for bound, n in zip(bounds, counts, strict=True):
+        running += n
+        out.append((bound, float(running)))
+    return out
+
+
+def _pipeline_families(readings: Readings) -> Iterator[Metric]:
+    outbox = _gauge("outbox_backlog", "Events committed but not yet handed to the broker.")
+    outbox.add_metric([], readings.outbox_backlog)
+    outbox_age = _gauge(
+        "outbox_oldest_age_seconds", "Age of the oldest event waiting in the outbox (0: none)."
+    )
+    outbox_age.add_metric([], readings.outbox_oldest_seconds)
+    awaiting = _gauge(
+        "outbox_awaiting_fanout", "Events on the broker whose fan-out has not run yet."
+    )
+    awaiting.add_metric([], readings.outbox_awaiting_fanout)
+    healthy = _gauge(
+        "pipeline_healthy", "1 when events flow: what /readyz/pipeline answers 200 for."
+    )
+    healthy.add_metric([], 0 if readings.pipeline else 1)
+    problems = _gauge(
+        "pipeline_problems", "What blocks the pipeline, by kind (see /readyz/pipeline).", ["kind"]
+    )
+    active = [cause.kind for cause in readings.pipeline]
+    for kind in CAUSE_KINDS:
+        problems.add_metric([kind], active.count(kind))
+    beat_up = _gauge("beat_up", "1 when beat's heartbeat is fresh (relay and sweeper run).")
+    beat_up.add_metric([], 0 if readings.beat_age_seconds is None else 1)
+    beat_age = _gauge(
+        "beat_heartbeat_age_seconds", "Seconds since beat's last heartbeat (absent: none in 45 s)."
+    )
+    if readings.beat_age_seconds is not None:
+        beat_age.add_metric([], readings.beat_age_seconds)
+    yield from (outbox, outbox_age, awaiting, healthy, problems, beat_up, beat_age)
+
+
+def _people_families(readings: Readings) -> Iterator[Metric]:
+    partners = _gauge(
+        "partners", "Webhook partners by state (failing: active, failing since a while).", ["state"]
+    )
+    for state, n in readings.partners.items():
+        partners.add_metric([state], n)
+    subscribers = _gauge("subscribers", "Mailing-list subscribers by status.", ["status"])
+    for status, n in readings.subscribers.items():
+        subscribers.add_metric([status], n)
+    yield from (partners, subscribers)
+
+
+def metric_families(readings: Readings) -> list[Metric]:
+    return [
+        *_queue_families(readings),
+        *_channel_families(readings),
+        *_attempt_families(readings),
+        *_pipeline_families(readings),
+        *_people_families(readings),
+    ]
+
+
+class _Fixed(Collector):
+    def __init__(self, families: Iterable[Metric]) -> None:
+        self.families = list(families)
+
+    def collect(self) -> Iterable[Metric]:
+        return self.families
+
+
+def exposition(readings: Readings) -> bytes:
+    """The text format Prometheus scrapes (version 0.0.4)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Fixed(metric_families(readings)))
+    return generate_latest(registry)

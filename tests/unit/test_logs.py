@@ -1,0 +1,83 @@
+"""One log format: key=value or JSON lines, with routine Celery announcements demoted."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from syndicator.logs import configure_logging, kv
+
+
+@pytest.fixture
+def restore_root() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def _lines(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    return [line for line in capsys.readouterr().out.splitlines() if line]
+
+
+def test_json_lines_keep_each_field_as_a_key(capsys, restore_root) -> None:
+    configure_logging("INFO", "json")
+    logging.getLogger("syndicator.delivery").info(
+        kv(msg="delivery attempt", channel="email", target="subscriber:7", attempt=2)
+    )
+    (line,) = _lines(capsys)
+    record = json.loads(line)
+    assert record["msg"] == "delivery attempt"
+    assert (record["channel"], record["target"], record["attempt"]) == ("email", "subscriber:7", 2)
+    assert record["level"] == "INFO" and record["logger"] == "syndicator.delivery"
+
+
+def test_plain_messages_and_errors_are_json_too(capsys, restore_root) -> None:
+    configure_logging("INFO", "json")
+    log = logging.getLogger("syndicator.web")
+    log.info("Started server process [%d]", 42)
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        log.exception("failed")
+    started, failed = (json.loads(line) for line in _lines(capsys))
+    assert started["msg"] == "Started server process [42]"
+    assert failed["level"] == "ERROR" and "RuntimeError: boom" in failed["exc"]
+
+
+def test_routine_celery_announcements_are_debug(capsys, restore_root) -> None:
+    configure_logging("INFO", "text")
+    logging.getLogger("celery.app.trace").info("Task heartbeat[1] succeeded in 0.01s")
+    logging.getLogger("celery.beat").info("Scheduler: Sending due task sweep")
+    logging.getLogger("celery.app.trace").error("Task fanout[2] raised: boom")
+    assert [line.split(" ", 2)[1] for line in _lines(capsys)] == ["ERROR"]
+    configure_logging("DEBUG", "text")
+    logging.getLogger("celery.beat").info("Scheduler: Sending due task sweep")
+    (line,) = _lines(capsys)
+    assert " DEBUG celery.beat " in line
+
+
+def test_a_task_id_on_the_record_is_shown(capsys, restore_root) -> None:
+    handler = configure_logging("INFO", "text")
+
+    def add_task(record: logging.LogRecord) -> bool:
+        record.task_id = "abc-123"
+        return True
+
+    handler.addFilter(add_task)
+    logging.getLogger("syndicator.tasks").info(kv(msg="event planned"))
+    assert _lines(capsys)[0].endswith('msg="event planned" task_id=abc-123')
+
+
+@given(st.dictionaries(st.from_regex(r"[a-z_]{1,10}", fullmatch=True), st.text(), max_size=5))
+def test_a_line_keeps_every_field_it_shows(fields: dict[str, str]) -> None:
+    line = kv(**fields)
+    assert line.fields == fields
+    for key in fields:
+        assert f"{key}=" in line
