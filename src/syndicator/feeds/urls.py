@@ -15,6 +15,7 @@ __all__ = [
     "FEEDS_PATH",
     "FORMAT_FILES",
     "INDEX_PATH",
+    "MAX_AGE_SECONDS",
     "SERVABLE_PATH",
     "Format",
     "absolute_url",
@@ -31,6 +32,9 @@ FEEDS_PATH = "/feeds"
 INDEX_PATH = "index.json"
 Format = Literal["rss", "atom", "json"]
 FORMAT_FILES: dict[Format, str] = {"rss": "rss.xml", "atom": "atom.xml", "json": "feed.json"}
+# How long HTTP caches and readers may keep a feed document (Cache-Control, RSS <ttl>).
+MAX_AGE_SECONDS = 300
+
 _SCOPE_DIRS = {"site": "", "department": "departments/", "category": "categories/"}
 _ARCHIVE_DIR = "archive/"
 _MONTH_FILE = "[0-9]{4}-[0-9]{2}\\.xml"
@@ -85,9 +89,11 @@ def index_url(settings: Settings) -> str:
     return f"{settings.base_url}{FEEDS_PATH}/"
 
 
+_BOARD_DIRS = {"department": "departments", "category": "categories"}
+
+
 def html_url(settings: Settings, scope: Scope) -> str:
-    """The HTML page a feed's alternate link names. Only the home page exists so far, so
-    department and category feeds point at their entry on the feeds index page."""
+    """The HTML page a feed's alternate link names: the board, or the scope's board page."""
     if scope.kind == "site":
         return f"{settings.base_url}/"
-    return iri_to_uri(f"{index_url(settings)}#{scope.kind}-{scope.slug}")
+    return iri_to_uri(f"{settings.base_url}/{_BOARD_DIRS[scope.kind]}/{scope.slug}")

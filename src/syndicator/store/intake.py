@@ -18,7 +18,9 @@ from syndicator.logs import kv
 from syndicator.store.db import Database
 from syndicator.store.models import Event, OutboxEntry, Release, ReleaseCategory
 from syndicator.store.quarantine import lift
+from syndicator.store.search import index_release
 from syndicator.store.taxonomy import slug_for
+from syndicator.tracing import current_traceparent
 
 __all__ = [
     "MAX_WEBHOOK_ID",
@@ -95,7 +97,9 @@ def _apply(session: Session, event: CmsEvent, event_id: str, existing: Release |
     row.attachments = [a.model_dump(mode="json") for a in data.attachments]
     row.license = data.license
     row.views = data.views
-    row.retracted_at = data.updated_at if event.type == EventType.RETRACTED else None
+    retracted = event.type == EventType.RETRACTED
+    row.retracted_at = data.updated_at if retracted else None
+    row.retraction_reason = (event.reason or None) if retracted else None
     row.last_event_id = event_id
     if existing is None:
         session.add(row)
@@ -108,6 +112,8 @@ def _apply(session: Session, event: CmsEvent, event_id: str, existing: Release |
         ReleaseCategory(release_id=data.id, slug=s, published_at=data.published_at)
         for s in sorted(slugs)
     )
+    session.flush()  # the index row refers to the release (PostgreSQL's foreign key)
+    index_release(session, data.id, data.title, data.subtitle, data.body_html)
 
 
 def store_event(
@@ -144,7 +150,7 @@ def store_event(
     if outcome == "applied":
         _apply(session, event, event_id, existing)
         if enqueue:
-            session.add(OutboxEntry(event_id=event_id))
+            session.add(OutboxEntry(event_id=event_id, traceparent=current_traceparent()))
             queued = True
     return IntakeResult(event_id=event_id, outcome=outcome, queued=queued)
 

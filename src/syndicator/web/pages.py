@@ -1,35 +1,230 @@
-"""Public pages for residents, in Korean."""
+"""Public pages for residents, in Korean: the board, scope boards and release pages."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+import time
+from dataclasses import dataclass, field
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from syndicator.store.models import Release
-from syndicator.web.html.pages import render_home
+from syndicator.feeds.scopes import SITE, Scope
+from syndicator.store.board import BoardFilter, BoardRows, board_rows, release, taxa
+from syndicator.store.models import Release, ReleaseCategory, Taxon, TaxonAlias
+from syndicator.web.html.pages import BoardView, render_board, render_not_found, render_release
 from syndicator.web.state import AppState
 
-__all__ = ["router"]
+__all__ = ["PAGE_CACHE_CONTROL", "router"]
 
 router = APIRouter(tags=["Pages"])
 
+# Browsers and a front cache may reuse a page briefly; a new release shows within a minute.
+PAGE_CACHE_CONTROL = "public, max-age=60"
+# The board's totals are counted at most this often per filter (they only number rows).
+COUNT_SECONDS = 30.0
+# Past this the page number is a typo or a crawler, not a resident.
+MAX_PAGE = 100_000
+_DIRS = {"department": "departments", "category": "categories"}
 
-def _latest(state: AppState, limit: int = 20) -> list[Release]:
-    with state.db.session() as session:
-        return list(
-            session.scalars(
-                select(Release)
-                .where(Release.retracted_at.is_(None))
-                .order_by(Release.published_at.desc(), Release.id.desc())
-                .limit(limit)
-            )
+
+@dataclass
+class _Counts:
+    """Totals per filter, kept COUNT_SECONDS: counting is the one step that grows with
+    the history, so it is done once per half minute rather than on every page."""
+
+    seen: dict[BoardFilter, tuple[float, int]] = field(default_factory=dict)
+
+    def get(self, board: BoardFilter) -> int | None:
+        found = self.seen.get(board)
+        if found is None or time.monotonic() - found[0] > COUNT_SECONDS:
+            return None
+        return found[1]
+
+    def put(self, board: BoardFilter, total: int) -> None:
+        if len(self.seen) > 1000:
+            self.seen.clear()
+        self.seen[board] = (time.monotonic(), total)
+
+
+@dataclass(frozen=True)
+class _Taxa:
+    departments: list[tuple[str, str]]
+    categories: list[tuple[str, str]]
+
+    def name(self, kind: str, slug: str) -> str | None:
+        pairs = self.departments if kind == "department" else self.categories
+        return next((name for s, name in pairs if s == slug), None)
+
+
+def _counts(request: Request) -> _Counts:
+    counts: _Counts | None = getattr(request.app.state, "board_counts", None)
+    if counts is None:
+        counts = request.app.state.board_counts = _Counts()
+    return counts
+
+
+def _state(request: Request) -> AppState:
+    return request.app.state.syndicator
+
+
+def _html(html: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(html, status_code=status, headers={"Cache-Control": PAGE_CACHE_CONTROL})
+
+
+def _load_taxa(state: AppState) -> _Taxa:
+    with state.db.read_session() as session:
+        rows = taxa(session)
+    return _Taxa(
+        [(t.slug, t.name) for t in rows if t.kind == "department"],
+        [(t.slug, t.name) for t in rows if t.kind == "category"],
+    )
+
+
+def _rows(state: AppState, board: BoardFilter, page: int, total: int | None) -> BoardRows:
+    with state.db.read_session() as session:
+        return board_rows(session, board, page, total)
+
+
+def _page_number(raw: str) -> int | None:
+    """A resident's typo is a Korean 404 page, not a JSON validation error."""
+    return int(raw) if raw.isdigit() and 1 <= int(raw) <= MAX_PAGE else None
+
+
+def _no_such_page(state: AppState) -> Response:
+    html = render_not_found(
+        state.settings, "쪽을 찾을 수 없습니다", "목록에 그런 쪽 번호는 없습니다."
+    )
+    return _html(html, 404)
+
+
+async def _board(request: Request, board: BoardFilter, raw_page: str, scope: Scope) -> Response:
+    state = _state(request)
+    page = _page_number(raw_page)
+    if page is None:
+        return _no_such_page(state)
+    known = await run_in_threadpool(_load_taxa, state)
+    # An unknown filter value (an old bookmark) is dropped: the form then shows 전체.
+    board = BoardFilter(
+        department=board.department if known.name("department", board.department or "") else None,
+        category=board.category if known.name("category", board.category or "") else None,
+        query=board.query.strip()[:200],
+    )
+    counts = _counts(request)
+    rows = await run_in_threadpool(_rows, state, board, page, counts.get(board))
+    if not board.query:
+        counts.put(board, rows.total)
+    if page > 1 and not rows.releases:
+        return _no_such_page(state)
+    view = BoardView(
+        board=board,
+        page=page,
+        total=rows.total,
+        departments=known.departments,
+        categories=known.categories,
+        scope=scope,
+        path=str(request.url.path),
+    )
+    return _html(render_board(state.settings, view, rows.releases))
+
+
+_PAGE = Query("1", max_length=20, description="Page number, from 1")
+_Q = Query("", max_length=200, description="Search words (titles and bodies)")
+
+
+@router.get("/", response_class=HTMLResponse, summary="The board: newest releases, numbered")
+async def home(
+    request: Request,
+    page: str = _PAGE,
+    q: str = _Q,
+    department: str = Query("", max_length=200),
+    category: str = Query("", max_length=200),
+) -> Response:
+    board = BoardFilter(department or None, category or None, q)
+    return await _board(request, board, page, SITE)
+
+
+def _alias(state: AppState, kind: str, slug: str) -> str | None:
+    with state.db.read_session() as session:
+        return session.scalar(
+            select(Taxon.slug)
+            .join(TaxonAlias, TaxonAlias.taxon_id == Taxon.id)
+            .where(TaxonAlias.kind == kind, TaxonAlias.slug == slug)
         )
 
 
-@router.get("/", response_class=HTMLResponse, summary="Home page: the newest releases")
-async def home(request: Request) -> HTMLResponse:
-    state: AppState = request.app.state.syndicator
-    releases = await run_in_threadpool(_latest, state)
-    return HTMLResponse(render_home(state.settings, releases))
+async def _scope_board(request: Request, kind: str, slug: str, page: str, q: str) -> Response:
+    state = _state(request)
+    known = await run_in_threadpool(_load_taxa, state)
+    name = known.name(kind, slug)
+    if name is None:
+        moved = await run_in_threadpool(_alias, state, kind, slug)
+        if moved is not None:
+            target = f"{state.settings.base_url}/{_DIRS[kind]}/{moved}"
+            if request.url.query:
+                target += f"?{request.url.query}"
+            return RedirectResponse(
+                target, status_code=301, headers={"Cache-Control": "public, max-age=86400"}
+            )
+        what = "부서" if kind == "department" else "분야"
+        return _html(
+            render_not_found(
+                state.settings, f"{what}를 찾을 수 없습니다", f"‘{slug}’라는 {what}는 없습니다."
+            ),
+            404,
+        )
+    board = BoardFilter(
+        department=slug if kind == "department" else None,
+        category=slug if kind == "category" else None,
+        query=q,
+    )
+    return await _board(request, board, page, Scope(kind, slug, name))  # type: ignore[arg-type]
+
+
+@router.get("/departments/{slug}", response_class=HTMLResponse, summary="A department's board")
+async def department_board(request: Request, slug: str, page: str = _PAGE, q: str = _Q) -> Response:
+    return await _scope_board(request, "department", slug, page, q)
+
+
+@router.get("/categories/{slug}", response_class=HTMLResponse, summary="A category's board")
+async def category_board(request: Request, slug: str, page: str = _PAGE, q: str = _Q) -> Response:
+    return await _scope_board(request, "category", slug, page, q)
+
+
+def _release_and_scopes(state: AppState, release_id: int) -> tuple[Release, list[Scope]] | None:
+    with state.db.read_session() as session:
+        row = release(session, release_id)
+        if row is None:
+            return None
+        category_slugs = session.scalars(
+            select(ReleaseCategory.slug).where(ReleaseCategory.release_id == release_id)
+        ).all()
+        names = {
+            (t.kind, t.slug): t.name
+            for t in session.scalars(
+                select(Taxon).where(
+                    ((Taxon.kind == "department") & (Taxon.slug == row.department_slug))
+                    | ((Taxon.kind == "category") & Taxon.slug.in_(category_slugs))
+                )
+            )
+        }
+    department = names.get(("department", row.department_slug), row.department)
+    scopes = [Scope("department", row.department_slug, department)]
+    scopes += [Scope("category", s, names.get(("category", s), s)) for s in sorted(category_slugs)]
+    return row, scopes
+
+
+@router.get("/releases/{release_id}", response_class=HTMLResponse, summary="One release's page")
+async def release_page(request: Request, release_id: str) -> Response:
+    state = _state(request)
+    found = None
+    if release_id.isdigit() and 0 < int(release_id) < 2**31:
+        found = await run_in_threadpool(_release_and_scopes, state, int(release_id))
+    if found is None:
+        html = render_not_found(
+            state.settings, "보도자료를 찾을 수 없습니다", f"{release_id}번 보도자료는 없습니다."
+        )
+        return _html(html, 404)
+    row, scopes = found
+    return _html(render_release(state.settings, row, scopes))
