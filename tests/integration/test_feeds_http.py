@@ -173,7 +173,7 @@ def test_a_department_archive_is_served_and_linked_from_its_feed(
     assert archive.status_code == 200
     assert archive.headers["content-type"] == "application/atom+xml; charset=utf-8"
     entries = feedparser.parse(archive.content).entries
-    assert entries and all(e.author == "관광과" for e in entries)
+    assert entries and all(e.author == "대구광역시 관광과" for e in entries)
 
 
 @pytest.mark.parametrize(

@@ -77,7 +77,9 @@ def test_walking_archives_reaches_every_release_exactly_once(db: Database, feeds
 
     numbers = walk_archives(feeds)
     assert Counter(numbers).most_common(1)[0][1] == 1, "a release appears twice"
-    assert set(numbers) == set(range(1, 52)) - {48, 5}
+    # The live retraction leaves the live Atom feed (a tombstone says so); the archived one
+    # stays in its archive as a notice.
+    assert set(numbers) == set(range(1, 52)) - {48}
     assert len(atom_ids(feeds.feeds_export_dir / "atom.xml")) == 20
     _check_every_document(feeds)
 
@@ -97,7 +99,7 @@ def _expected_in(kind: str, name: str, ids: range, moved: dict[int, str]) -> set
     ("scope_dir", "kind", "name"),
     [
         ("departments/gwangwanggwa/", "department", "관광과"),
-        ("departments/wisaengjeongcaeggwa/", "department", "위생정책과"),
+        ("departments/wisaengjeongchaekgwa/", "department", "위생정책과"),
         ("categories/gwangwang/", "category", "관광"),
     ],
 )
@@ -115,8 +117,18 @@ def test_each_department_and_category_has_its_own_walkable_archive(
     publish(db, small, _retract(10))
     numbers = walk_archives(small, scope_dir)
     assert Counter(numbers).most_common(1)[0][1] == 1, "a release appears twice"
-    expected = _expected_in(kind, name, range(1, 41), {8: "관광과"}) - {10}
+    expected = _expected_in(kind, name, range(1, 41), {8: "관광과"})
     assert set(numbers) == expected
+    # The retracted release keeps its place in its archive, as a notice and nothing more.
+    if 10 in expected:
+        shown = [
+            entry
+            for page in (small.feeds_export_dir / scope_dir / "archive").glob("*.xml")
+            for entry in parsed_feed(page).entries
+            if entry.id.endswith(":press/10")
+        ]
+        assert [e.title[:5] for e in shown] == ["[철회] "]
+        assert not shown[0].get("enclosures") and "철회되었습니다" in shown[0].summary
     assert len(atom_ids(small.feeds_export_dir / scope_dir / "atom.xml")) == 4
     archive = next((small.feeds_export_dir / scope_dir / "archive").glob("*.xml"))
     parsed = parsed_feed(archive)
@@ -190,11 +202,11 @@ def test_a_department_change_moves_the_entry_between_feeds(db: Database, feeds: 
     publish(db, feeds, *(event(n, department="위생정책과") for n in range(1, 4)))
     later = (published_at(2) + timedelta(days=1)).isoformat()
     changed = publish(db, feeds, event(2, department="관광과", updated_at=later))
-    old = feeds.feeds_export_dir / "departments" / "wisaengjeongcaeggwa" / "atom.xml"
+    old = feeds.feeds_export_dir / "departments" / "wisaengjeongchaekgwa" / "atom.xml"
     new = feeds.feeds_export_dir / "departments" / "gwangwanggwa" / "atom.xml"
     assert atom_ids(old) == [3, 1]
     assert atom_ids(new) == [2]
-    assert f"{feeds.base_url}/feeds/departments/wisaengjeongcaeggwa/atom.xml" in changed
+    assert f"{feeds.base_url}/feeds/departments/wisaengjeongchaekgwa/atom.xml" in changed
 
 
 def test_a_retraction_leaves_the_live_feeds_and_leaves_a_tombstone(

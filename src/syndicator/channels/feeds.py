@@ -16,13 +16,12 @@ from syndicator.channels.base import (
     FollowUp,
 )
 from syndicator.feeds.publish import publish_changes
+from syndicator.feeds.queries import SITE_TARGET
 from syndicator.store.ledger import Claimed
 from syndicator.store.models import Event
 from syndicator.store.quarantine import QuarantinedRelease, quarantined_among
 
-__all__ = ["FeedsChannel"]
-
-SITE_TARGET = "site"
+__all__ = ["SITE_TARGET", "FeedsChannel"]
 
 
 class FeedsChannel(CoalescingChannel):
@@ -37,11 +36,11 @@ class FeedsChannel(CoalescingChannel):
 
     def deliver_batch(self, jobs: Sequence[Claimed], batch: BatchContext) -> DeliveryReport:
         event_ids = [job.event_id for job in jobs]
-        with self.ctx.db.session() as session:
+        with self.ctx.db.read_session() as session:
             query = select(Event.id, Event.release_id).where(Event.id.in_(event_ids))
             release_of = {event_id: release_id for event_id, release_id in session.execute(query)}
         changed = publish_changes(self.ctx.db, self.ctx.settings, set(release_of.values()))
-        with self.ctx.db.session() as session:
+        with self.ctx.db.read_session() as session:
             held = quarantined_among(session, self.name, release_of.values())
         outcomes = [
             self._outcome(job, held.get(release_of.get(job.event_id, -1)), len(changed))

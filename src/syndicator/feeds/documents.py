@@ -11,9 +11,16 @@ from typing import ClassVar
 
 from syndicator.config import Settings
 from syndicator.events.uris import xml_safe
-from syndicator.feeds.render.entries import entry_from_release, tombstone_from_release
+from syndicator.feeds.render.entries import (
+    entry_from_release,
+    license_url,
+    notice_from_release,
+    rights_text,
+    tombstone_from_release,
+)
 from syndicator.feeds.render.formats import render_atom, render_json, render_rss
 from syndicator.feeds.render.model import (
+    Branding,
     DocumentKind,
     FeedDocument,
     FeedEntry,
@@ -22,6 +29,7 @@ from syndicator.feeds.render.model import (
 )
 from syndicator.feeds.scopes import Month, Scope
 from syndicator.feeds.urls import (
+    MAX_AGE_SECONDS,
     archive_path,
     archive_url,
     feed_path,
@@ -35,6 +43,7 @@ __all__ = [
     "EntryCache",
     "Output",
     "archive_document",
+    "branding",
     "live_document",
     "render_archive",
     "render_live",
@@ -42,7 +51,8 @@ __all__ = [
 
 # Tag URIs need a date on which the authority held the domain; any fixed year will do.
 FEED_ID_YEAR = 2020
-PUBLISHER = "대구광역시"
+# The licence a feed as a whole carries; each entry still carries its release's own.
+FEED_LICENSE = "KOGL-1"
 
 
 @dataclass(frozen=True)
@@ -61,32 +71,39 @@ class EntryCache:
     intake can change content without changing updated_at.
     """
 
-    _shared: ClassVar[OrderedDict[tuple[str, int, str], FeedEntry]] = OrderedDict()
+    _shared: ClassVar[OrderedDict[tuple[str, str, int, str], FeedEntry]] = OrderedDict()
     _lock: ClassVar[threading.Lock] = threading.Lock()
     MAX_ENTRIES: ClassVar[int] = 4096
 
-    def __init__(self, site_domain: str, *, shared: bool = True) -> None:
+    def __init__(self, site_domain: str, org_name: str = "", *, shared: bool = True) -> None:
         # shared=False: a one-off pass (a rebuild's walk through old archives) that must not
         # push the entries publishes keep needing out of the process-wide cache.
         self.site_domain = site_domain
+        self.org_name = org_name
         self._store = self._shared if shared else OrderedDict()
 
     def entries(self, rows: Sequence[Release]) -> tuple[FeedEntry, ...]:
         return tuple(self._entry(row) for row in rows)
 
     def _entry(self, row: Release) -> FeedEntry:
-        key = (self.site_domain, row.id, row.last_event_id)
+        key = (self.site_domain, self.org_name, row.id, row.last_event_id)
         with self._lock:
             found = self._store.get(key)
             if found is not None:
                 self._store.move_to_end(key)
                 return found
-        found = entry_from_release(row, site_domain=self.site_domain)
+        found = entry_from_release(row, site_domain=self.site_domain, org_name=self.org_name)
         with self._lock:
             self._store[key] = found
             while len(self._store) > self.MAX_ENTRIES:
                 self._store.popitem(last=False)
         return found
+
+    def notices(self, rows: Sequence[Release]) -> tuple[FeedEntry, ...]:
+        return tuple(
+            notice_from_release(r, site_domain=self.site_domain, org_name=self.org_name)
+            for r in rows
+        )
 
     def tombstones(self, rows: Sequence[Release]) -> tuple[Tombstone, ...]:
         return tuple(tombstone_from_release(r, site_domain=self.site_domain) for r in rows)
@@ -107,12 +124,28 @@ def _title(settings: Settings, scope: Scope) -> tuple[str, str]:
     return settings.site_title, settings.site_description
 
 
+def branding(settings: Settings) -> Branding:
+    custom = settings.emblem_url
+    shipped = f"{settings.base_url}/static/"
+    return Branding(
+        rights=f"{settings.org_name} · {rights_text(FEED_LICENSE)}",
+        license_url=license_url(FEED_LICENSE),
+        icon_url=custom or shipped + "emblem-512.png",
+        favicon_url=custom or shipped + "emblem-64.png",
+        logo_url=custom or shipped + "logo-288x144.png",
+        image_url=custom or shipped + "emblem-144.png",
+        image_size=None if custom else (144, 144),
+        ttl_minutes=MAX_AGE_SECONDS // 60,
+    )
+
+
 def live_document(
     settings: Settings,
     scope: Scope,
     entries: tuple[FeedEntry, ...],
     tombstones: tuple[Tombstone, ...],
     prev_archive: Month | None,
+    notices: tuple[FeedEntry, ...] = (),
 ) -> FeedDocument:
     title, description = _title(settings, scope)
     return FeedDocument(
@@ -124,9 +157,11 @@ def live_document(
         self_urls=scope_urls(settings, scope),
         entries=entries,
         tombstones=tombstones,
-        author_name=PUBLISHER,
+        notices=notices,
+        author_name=settings.org_name,
         prev_archive=archive_url(settings, scope, prev_archive) if prev_archive else None,
         hub_url=settings.websub_hub,
+        branding=branding(settings),
     )
 
 
@@ -137,6 +172,7 @@ def archive_document(
     entries: tuple[FeedEntry, ...],
     older: Month | None,
     newer: Month | None,
+    notices: tuple[FeedEntry, ...] = (),
 ) -> FeedDocument:
     title, _ = _title(settings, scope)
     about = f"{xml_safe(scope.name)} " if scope.kind != "site" else ""
@@ -151,7 +187,9 @@ def archive_document(
         html_url=html_url(settings, scope) if scope.kind != "site" else index_url(settings),
         self_urls=FormatUrls(atom=archive_url(settings, scope, month)),
         entries=entries,
-        author_name=PUBLISHER,
+        notices=notices,
+        author_name=settings.org_name,
+        branding=branding(settings),
         prev_archive=archive_url(settings, scope, older) if older else None,
         next_archive=archive_url(settings, scope, newer) if newer else None,
         current_url=scope_urls(settings, scope).atom,

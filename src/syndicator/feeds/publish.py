@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy.orm import Session
@@ -29,9 +30,10 @@ from syndicator.feeds.documents import (
 )
 from syndicator.feeds.index import render_index
 from syndicator.feeds.render.model import EMPTY_FEED_UPDATED
+from syndicator.feeds.retractions import notice_cutoff
 from syndicator.feeds.scopes import SITE, Month, Scope
 from syndicator.feeds.storage import (
-    export_document,
+    export_documents,
     is_archive_path,
     remove_export,
     sweep_exports,
@@ -41,7 +43,7 @@ from syndicator.logs import kv
 from syndicator.store import documents
 from syndicator.store.db import Database
 from syndicator.store.locks import exclusive
-from syndicator.store.models import Release
+from syndicator.store.models import Release, utcnow
 from syndicator.store.quarantine import quarantine
 
 __all__ = ["TOMBSTONE_LIMIT", "Culprits", "publish_changes", "rebuild_all"]
@@ -77,6 +79,13 @@ class _LivePlan:
     rows: list[Release]
     retracted: list[Release]
     prev_archive: Month | None
+    # Retractions since then still show as notices in RSS and JSON Feed (decided here, at
+    # planning time, so rendering stays a pure function of its input).
+    notices_since: datetime
+
+
+def _showing_notices(retracted: Sequence[Release], since: datetime) -> list[Release]:
+    return [r for r in retracted if r.retracted_at is not None and r.retracted_at >= since]
 
 
 @dataclass
@@ -86,6 +95,8 @@ class _ArchivePlan:
     rows: list[Release]
     older: Month | None
     newer: Month | None
+    # Releases of the month retracted since: an archive keeps the notice, never the text.
+    retracted: list[Release] = field(default_factory=list)
 
 
 @dataclass
@@ -117,7 +128,8 @@ def _scope_state(session: Session, settings: Settings, scope: Scope, spread: int
     newest = Month.of(rows[size].published_at) if len(rows) > size else None
     near = {Month.of(r.published_at) for r in rows[max(0, size - spread) :]}
     retracted = q.recent_retractions(session, scope, TOMBSTONE_LIMIT)
-    return _ScopeState(_LivePlan(scope, live, retracted, newest), cutoff, near)
+    since = notice_cutoff(utcnow(), settings.retraction_notice_days)
+    return _ScopeState(_LivePlan(scope, live, retracted, newest, since), cutoff, near)
 
 
 def _touched_scopes(session: Session, ids: Sequence[int]) -> tuple[set[Scope], set[Month]]:
@@ -163,7 +175,8 @@ def _archive_plans(
     for month in sorted(to_render, reverse=True):
         rows = contents.get(month) or archived(month)
         older = q.older_archived_month(session, scope, month, cutoff)
-        plans.append(_ArchivePlan(scope, month, rows, older, newer_than(month)))
+        gone = q.retracted_in_month(session, scope, month, cutoff)
+        plans.append(_ArchivePlan(scope, month, rows, older, newer_than(month), gone))
     removals = sorted((scope, m) for m, rows in contents.items() if not rows)
     return plans, removals
 
@@ -237,6 +250,7 @@ def _render_live(settings: Settings, cache: EntryCache, plan: _LivePlan) -> list
             cache.entries(rows),
             cache.tombstones(retracted),
             plan.prev_archive,
+            notices=cache.notices(_showing_notices(retracted, plan.notices_since)),
         )
         return render_live(plan.scope, doc)
 
@@ -244,13 +258,19 @@ def _render_live(settings: Settings, cache: EntryCache, plan: _LivePlan) -> list
 
 
 def _render_archive(settings: Settings, cache: EntryCache, plan: _ArchivePlan) -> Output:
-    def render(rows: Sequence[Release], _: Sequence[Release]) -> list[Output]:
+    def render(rows: Sequence[Release], retracted: Sequence[Release]) -> list[Output]:
         doc = archive_document(
-            settings, plan.scope, plan.month, cache.entries(rows), plan.older, plan.newer
+            settings,
+            plan.scope,
+            plan.month,
+            cache.entries(rows),
+            plan.older,
+            plan.newer,
+            notices=cache.notices(retracted),
         )
         return [render_archive(plan.scope, plan.month, doc)]
 
-    return _guarded(render, plan.rows, ())[0]
+    return _guarded(render, plan.rows, plan.retracted)[0]
 
 
 @dataclass
@@ -263,7 +283,7 @@ class _Rendered:
 
 
 def _render_plan(settings: Settings, plan: _Plan) -> _Rendered:
-    cache = EntryCache(settings.site_domain)
+    cache = EntryCache(settings.site_domain, settings.org_name)
     rendered = _Rendered()
     index_time = EMPTY_FEED_UPDATED
     for live in plan.live:
@@ -287,9 +307,13 @@ def _save(
         changed = documents.save(session, outputs, removals)
     root = settings.feeds_export_dir
     if root is not None:
-        for out in outputs:
-            if out.path in changed:
-                export_document(root / out.path, out.data, changed[out.path])
+        export_documents(
+            [
+                (root / out.path, out.data, changed[out.path])
+                for out in outputs
+                if out.path in changed
+            ]
+        )
         for path in removals:
             remove_export(root / path)
     # The index is not a feed, so not a WebSub topic: stored, never reported.
@@ -335,11 +359,19 @@ def publish_changes(db: Database, settings: Settings, release_ids: Iterable[int]
     started = time.perf_counter()
 
     def attempt() -> tuple[_Plan, list[str]]:
-        # Read in one short transaction, render and write after it: SQLite sessions here
-        # take the write lock at BEGIN, and intake must not wait for lxml.
-        with db.session() as session:
+        # Read in one snapshot that takes no write lock, then render, then write: intake
+        # and fan-out never wait for the plan's queries or for lxml.
+        with db.read_session() as session:
             plan = _plan_changes(session, settings, ids)
-        return plan, _save_rendered(db, settings, _render_plan(settings, plan))
+        # The live feeds and the index are stored (and exported) before the archives are
+        # rendered: readers poll the live feeds, so a publish reaches them a render sooner.
+        # The archives follow as the next version, as in a rebuild.
+        live = _Plan(live=plan.live, index=plan.index)
+        archives = _Plan(archives=plan.archives, removals=plan.removals)
+        changed = _save_rendered(db, settings, _render_plan(settings, live))
+        if archives.archives or archives.removals:
+            changed += _save_rendered(db, settings, _render_plan(settings, archives))
+        return plan, changed
 
     with exclusive(db, PUBLISH_LOCK):
         plan, changed = _with_quarantine(db, attempt)
@@ -370,7 +402,7 @@ class _ArchiveWalk:
         self.db = db
         self.settings = settings
         self.cutoffs = cutoffs
-        self.cache = EntryCache(settings.site_domain, shared=False)
+        self.cache = EntryCache(settings.site_domain, settings.org_name, shared=False)
         self.waiting: dict[Scope, _ArchivePlan] = {}
         self.pending: list[Output] = []
         self.changed: list[str] = []

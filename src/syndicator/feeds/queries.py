@@ -18,6 +18,7 @@ from syndicator.store.quarantine import not_quarantined
 __all__ = [
     "CHANNEL",
     "RETRACTION_WINDOW",
+    "SITE_TARGET",
     "Cutoff",
     "ReleaseHistory",
     "all_scopes",
@@ -30,11 +31,14 @@ __all__ = [
     "older_archived_month",
     "recent_retractions",
     "releases_by_id",
+    "retracted_in_month",
     "scopes_named",
 ]
 
 # The ledger's name for this channel: what it quarantines, feeds leave out.
 CHANNEL = "feeds"
+# Its one target: a render covers every feed document.
+SITE_TARGET = "site"
 _RENDERABLE = not_quarantined(CHANNEL)
 _LIVE = and_(Release.retracted_at.is_(None), _RENDERABLE)
 # How many of the newest retractions (site-wide) are candidates for a feed's tombstones.
@@ -132,6 +136,27 @@ def archived_in_month(
     published, _ = _timeline(scope)
     query = _in_scope(select(Release), scope).where(
         _archived(scope, cutoff), published >= month.start, published < month.end
+    )
+    return list(session.scalars(query.order_by(*_NEWEST_FIRST)))
+
+
+def retracted_in_month(
+    session: Session, scope: Scope, month: Month, cutoff: Cutoff | None
+) -> list[Release]:
+    """Releases of an archived month that were retracted: the archive shows their notice."""
+    if cutoff is None:
+        return []
+    published, ident = _timeline(scope)
+    older = or_(
+        published < cutoff.published_at,
+        and_(published == cutoff.published_at, ident < cutoff.id),
+    )
+    query = _in_scope(select(Release), scope).where(
+        Release.retracted_at.is_not(None),
+        _RENDERABLE,
+        older,
+        published >= month.start,
+        published < month.end,
     )
     return list(session.scalars(query.order_by(*_NEWEST_FIRST)))
 

@@ -19,6 +19,8 @@ __all__ = [
     "absolute_body",
     "entry_from_release",
     "entry_id",
+    "license_url",
+    "notice_from_release",
     "rights_text",
     "tombstone_from_release",
 ]
@@ -64,11 +66,20 @@ class ReleaseLike(Protocol):
     def license(self) -> str: ...
     @property
     def retracted_at(self) -> datetime | None: ...
+    @property
+    def retraction_reason(self) -> str | None: ...
 
 
 def entry_id(site_domain: str, release_id: int, published_at: datetime) -> str:
     """RFC 4151 tag URI; the year of first publication (KST) never changes on update."""
     return f"tag:{site_domain},{published_at.astimezone(KST).year}:press/{release_id}"
+
+
+def license_url(license_code: str) -> str | None:
+    """The KOGL page that explains a type (제1유형 … 제4유형), for rel="license"."""
+    if license_code in _KOGL:
+        return f"https://www.kogl.or.kr/info/licenseType{license_code[-1]}.do"
+    return None
 
 
 def rights_text(license_code: str) -> str:
@@ -163,7 +174,9 @@ def _summary(release: ReleaseLike) -> str:
     return text or xml_safe(release.title)
 
 
-def entry_from_release(release: ReleaseLike, *, site_domain: str) -> FeedEntry:
+def entry_from_release(release: ReleaseLike, *, site_domain: str, org_name: str = "") -> FeedEntry:
+    """``org_name`` prefixes the department as the author ("대구광역시 위생정책과"): a resident
+    who mixes several cities' feeds must tell their 위생정책과 apart."""
     permalink = iri_to_uri(release.url)
     enclosures = _enclosures(release.attachments)
     return FeedEntry(
@@ -173,7 +186,7 @@ def entry_from_release(release: ReleaseLike, *, site_domain: str) -> FeedEntry:
         url=permalink,
         summary=_summary(release),
         content_html=_content_html(release, permalink, enclosures),
-        author=xml_safe(release.department),
+        author=" ".join(filter(None, (org_name, xml_safe(release.department)))),
         categories=tuple(xml_safe(str(c)) for c in release.categories),
         published=release.published_at.astimezone(KST),
         updated=release.updated_at.astimezone(KST),
@@ -182,11 +195,40 @@ def entry_from_release(release: ReleaseLike, *, site_domain: str) -> FeedEntry:
     )
 
 
+def _retraction_text(release: ReleaseLike) -> tuple[datetime, str, str | None]:
+    when = (release.retracted_at or release.updated_at).astimezone(KST)
+    said = f"「{xml_safe(release.title)}」 보도자료가 {when:%Y년 %m월 %d일} 철회되었습니다."
+    reason = xml_safe(release.retraction_reason or "").strip() or None
+    return when, said, reason
+
+
 def tombstone_from_release(release: ReleaseLike, *, site_domain: str) -> Tombstone:
-    when = release.retracted_at or release.updated_at
+    when, said, reason = _retraction_text(release)
     return Tombstone(
         ref=entry_id(site_domain, release.id, release.published_at),
-        when=when.astimezone(KST),
-        comment=f"「{xml_safe(release.title)}」 보도자료가 철회되었습니다.",
+        when=when,
+        comment=f"{said} 사유: {reason}" if reason else said,
         url=iri_to_uri(release.url),
+    )
+
+
+def notice_from_release(release: ReleaseLike, *, site_domain: str, org_name: str = "") -> FeedEntry:
+    """A retracted release as readers that ignore tombstones must see it: the same id with
+    a new ``updated``, so the entry they hold is replaced in place by a notice. Nothing of
+    the original text or attachments is kept."""
+    when, said, reason = _retraction_text(release)
+    title = f"[철회] {xml_safe(release.title)}"
+    body = f"<p>{escape(said)}</p>" + (f"<p>사유: {escape(reason)}</p>" if reason else "")
+    return FeedEntry(
+        number=release.id,
+        id=entry_id(site_domain, release.id, release.published_at),
+        title=title,
+        url=iri_to_uri(release.url),
+        summary=f"{said} 사유: {reason}" if reason else said,
+        content_html=body,
+        author=" ".join(filter(None, (org_name, xml_safe(release.department)))),
+        categories=tuple(xml_safe(str(c)) for c in release.categories),
+        published=release.published_at.astimezone(KST),
+        updated=max(when, release.updated_at.astimezone(KST)),
+        rights=rights_text(release.license),
     )

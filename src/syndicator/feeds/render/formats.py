@@ -67,6 +67,8 @@ def _generator(doc: FeedDocument, text: Callable[[str], str] = _as_is) -> Any:
     fg.generator(GENERATOR)
     if doc.author_name:
         fg.author(name=doc.author_name)
+    if doc.branding:
+        fg.rights(text(doc.branding.rights))  # RSS <copyright>, Atom <rights>
     return fg
 
 
@@ -108,7 +110,12 @@ def render_atom(doc: FeedDocument) -> bytes:
     fg.link(href=doc.html_url, rel="alternate", type="text/html")
     for rel, href, media_type in _archive_links(doc):
         fg.link(href=href, rel=rel, **({"type": media_type} if media_type else {}))
-    for entry in doc.sorted_entries:
+    if brand := doc.branding:
+        fg.icon(brand.icon_url)
+        fg.logo(brand.logo_url)
+        if brand.license_url:
+            fg.link(href=brand.license_url, rel="license", type="text/html")
+    for entry in doc.shown_entries(atom=True):
         fe = _add_common_entry(fg, entry)
         fe.updated(entry.updated)
         fe.published(entry.published)
@@ -131,7 +138,17 @@ def render_rss(doc: FeedDocument) -> bytes:
     # The channel <link> is the last link added: self first, the HTML page last.
     fg.link(href=doc.self_urls.rss, rel="self", type=RSS_TYPE)
     fg.link(href=doc.html_url, rel="alternate", type="text/html")
-    for entry in doc.sorted_entries:
+    if brand := doc.branding:
+        width, height = brand.image_size or (None, None)
+        fg.image(
+            url=brand.image_url,
+            title=_rss_text(doc.title),  # the spec asks for the channel's title and link
+            link=doc.html_url,
+            width=str(width) if width else None,
+            height=str(height) if height else None,
+        )
+        fg.ttl(brand.ttl_minutes)
+    for entry in doc.shown_entries(atom=False):
         fe = _add_common_entry(fg, entry, _rss_text)
         if entry.enclosures:
             first = entry.enclosures[0]
@@ -177,12 +194,19 @@ def render_json(doc: FeedDocument) -> bytes:
     }
     if doc.author_name:
         feed["authors"] = [{"name": doc.author_name}]
+    if brand := doc.branding:
+        feed["icon"] = brand.icon_url
+        feed["favicon"] = brand.favicon_url
+        # JSON Feed has no licence field; underscore keys are its extension mechanism.
+        feed["_rights"] = {"license": brand.rights} | (
+            {"url": brand.license_url} if brand.license_url else {}
+        )
     if doc.hub_url:
         feed["hubs"] = [{"type": "WebSub", "url": doc.hub_url}]
     history = {rel: href for rel, href, _ in _archive_links(doc) if rel != "hub"}
     if history:
         # JSON Feed has no paging links; underscore keys are its extension mechanism.
         feed["_rfc5005"] = history
-    feed["items"] = [_json_item(e) for e in doc.sorted_entries]
+    feed["items"] = [_json_item(e) for e in doc.shown_entries(atom=False)]
     # Compact: json's C encoder is only used without indent, and readers don't need it.
     return json.dumps(feed, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 __all__ = [
     "EMPTY_FEED_UPDATED",
     "KST",
+    "Branding",
     "DocumentKind",
     "Enclosure",
     "FeedDocument",
@@ -77,6 +78,20 @@ class Tombstone:
 
 
 @dataclass(frozen=True)
+class Branding:
+    """Who publishes under which licence, as readers show it at feed level."""
+
+    rights: str  # "공공누리 제1유형: 출처표시"
+    license_url: str | None  # the KOGL page of that type
+    icon_url: str  # square (Atom icon, JSON Feed icon)
+    favicon_url: str  # small square (JSON Feed favicon)
+    logo_url: str  # 2:1 (Atom logo)
+    image_url: str  # RSS <image>: at most 144 pixels wide
+    image_size: tuple[int, int] | None  # (width, height) when known
+    ttl_minutes: int  # RSS <ttl>: as long as HTTP caches keep the document
+
+
+@dataclass(frozen=True)
 class FeedDocument:
     kind: DocumentKind
     feed_id: str
@@ -92,11 +107,21 @@ class FeedDocument:
     current_url: str | None = None  # the live Atom document, linked from archives
     hub_url: str | None = None
     language: str = "ko"
+    branding: Branding | None = None
+    # Retracted releases as notices ("[철회] …", same id): shown where readers need them to
+    # replace what they hold. RSS and JSON Feed have no tombstones, so they always show
+    # them; a live Atom document has its tombstones instead; an archive keeps the notice.
+    notices: tuple[FeedEntry, ...] = ()
 
     @property
     def sorted_entries(self) -> tuple[FeedEntry, ...]:
         """Newest first, ties by release number: the order never depends on the input's."""
         return tuple(sorted(self.entries, key=lambda e: e.sort_key, reverse=True))
+
+    def shown_entries(self, *, atom: bool) -> tuple[FeedEntry, ...]:
+        """The entries one format shows, notices included where they belong, newest first."""
+        notices = self.notices if not atom or self.kind is DocumentKind.ARCHIVE else ()
+        return tuple(sorted((*self.entries, *notices), key=lambda e: e.sort_key, reverse=True))
 
     @property
     def sorted_tombstones(self) -> tuple[Tombstone, ...]:
@@ -105,5 +130,6 @@ class FeedDocument:
     @property
     def updated(self) -> datetime:
         """The newest change shown: entry updates and retractions, never the render time."""
-        times = [e.updated for e in self.entries] + [t.when for t in self.tombstones]
+        times = [e.updated for e in (*self.entries, *self.notices)]
+        times += [t.when for t in self.tombstones]
         return max(times, default=EMPTY_FEED_UPDATED)

@@ -14,6 +14,7 @@ from tests.factories import make_event
 
 BASE = "https://press.example.kr"
 DOMAIN = "daegu.go.kr"
+ORG = "대구광역시"
 URLS = FormatUrls(
     atom=f"{BASE}/feeds/atom.xml", rss=f"{BASE}/feeds/rss.xml", json=f"{BASE}/feeds/feed.json"
 )
@@ -28,6 +29,7 @@ def release(release_id: int, *, retracted_at: datetime | None = None, **fields: 
         published_at=event.published_at,
         updated_at=event.updated_at,
         retracted_at=retracted_at,
+        retraction_reason=None,
     )
     return SimpleNamespace(**data)
 
@@ -39,7 +41,7 @@ def raw_release(release_id: int, **fields: Any) -> Any:
 
 
 def entry(release_id: int, **fields: Any) -> FeedEntry:
-    return entry_from_release(release(release_id, **fields), site_domain=DOMAIN)
+    return entry_from_release(release(release_id, **fields), site_domain=DOMAIN, org_name=ORG)
 
 
 def document(entries: tuple[FeedEntry, ...], **changes: Any) -> FeedDocument:

@@ -67,7 +67,7 @@ def test_rss_reads_as_rss20_with_korean_text_and_kst_dates() -> None:
     assert first.title == "대구, 이용기술의 챔피언을 찾아라! (5)"
     assert first.id == f"tag:{DOMAIN},2024:press/5"
     assert first.published == "Wed, 06 Mar 2024 09:00:00 +0900"
-    assert first.author == "위생정책과"  # dc:creator
+    assert first.author == "대구광역시 위생정책과"  # dc:creator
     assert first.rights == "공공누리 제1유형: 출처표시"  # dc:rights
     assert [t.term for t in first.tags] == ["경제", "관광"]
     assert first.summary == "대구시가 이용기술 경연대회를 엽니다."
@@ -96,7 +96,7 @@ def test_atom_reads_as_atom10_with_kst_dates_and_ids() -> None:
     assert first.id == f"tag:{DOMAIN},2024:press/5"
     assert first.updated == first.published == _day(5)
     assert first.updated.endswith("+09:00")
-    assert first.author == "위생정책과"
+    assert first.author == "대구광역시 위생정책과"
     assert first.rights == "공공누리 제1유형: 출처표시"
     assert first.link == "https://www.daegu.go.kr/news/press/5"
 

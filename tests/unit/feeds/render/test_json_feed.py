@@ -72,7 +72,7 @@ def test_version_ids_dates_and_korean_text() -> None:
             parsed = datetime.fromisoformat(item[key])
             assert parsed.utcoffset() is not None and item[key].endswith("+09:00")
         assert item["content_html"]
-        assert item["authors"] == [{"name": "위생정책과"}]
+        assert item["authors"] == [{"name": "대구광역시 위생정책과"}]
         assert item["_rights"] == {"license": "공공누리 제1유형: 출처표시"}
     assert second["tags"] == ["경제", "보건"]
     assert "tags" not in first
