@@ -14,7 +14,7 @@ UV_COMPILE = env -u UV_INDEX -u UV_INDEX_URL -u UV_DEFAULT_INDEX -u UV_EXTRA_IND
 	--python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" $(LOCK_FLAGS)
 
-.PHONY: setup lock run test bench lint format clean
+.PHONY: setup lock run test bench lint format clean screenshots
 
 setup: $(STAMP)
 
@@ -45,6 +45,11 @@ test: setup
 
 bench: setup
 	$(BIN)/python -m bench
+
+# The residents' site in Chromium: the board, a release and the subscribe page, for the README.
+screenshots: setup
+	SYNDICATOR_SCREENSHOTS_DIR=docs/screenshots $(BIN)/python -m pytest -q -p no:randomly \
+		tests/integration/test_site_browser.py -k "board_filter or phone"
 
 lint: setup
 	$(BIN)/ruff check .

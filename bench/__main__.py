@@ -18,6 +18,9 @@ BENCHMARKS = {
     "serve_feeds": "live RSS feed under 50 clients vs a 1-byte route",
     "publish_latency": "publish to feed file vs the hook's round trip",
     "plan_scaling": "planning 100,000 targets vs 1,000: time and peak memory",
+    "newsletter": "one release to 20,000 subscribers vs the SMTP ceiling; worker memory",
+    "webhooks": "20 releases to 200 partners vs a plain aiohttp client",
+    "board": "the residents' board: page 400 vs page 1 with 10,000 releases",
 }
 
 

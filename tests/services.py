@@ -28,18 +28,48 @@ OWNER_KEY = "syndicator:tests:owner"
 
 def claim_databases(url: str, run_id: str, candidates: range = range(1, 16)) -> list[int]:
     """The logical databases of a shared Redis the suite may use: empty ones, or ones an
-    earlier run of the suite marked. Nothing else is ever flushed."""
+    earlier run of the suite marked and that no running suite holds. Nothing else is ever
+    flushed, and two suites running at once never share a database."""
     claimed = []
     for number in candidates:
         client = redis.Redis.from_url(with_db(url, number))
         try:
-            ours = client.get(OWNER_KEY) is not None
-            if ours or client.dbsize() == 0:
-                client.set(OWNER_KEY, run_id)
+            if _claim(client, run_id):
                 claimed.append(number)
         finally:
             client.close()
     return claimed
+
+
+def _claim(client: redis.Redis, run_id: str) -> bool:
+    with client.pipeline() as pipe:
+        try:
+            pipe.watch(OWNER_KEY)  # a suite claiming it at the same moment makes EXEC fail
+            owner = pipe.get(OWNER_KEY)
+            if owner is None and pipe.dbsize() != 0:
+                return False  # someone's own data
+            if owner is not None and owner.decode() != run_id and _running(owner.decode()):
+                return False  # another suite, still running, holds it
+            pipe.multi()
+            pipe.set(OWNER_KEY, run_id)
+            pipe.execute()
+            return True
+        except redis.WatchError:
+            return False
+
+
+def _running(owner: str) -> bool:
+    """Whether the suite that marked a database (``syndicator-tests-<pid>``) still runs."""
+    pid = owner.rpartition("-")[2]
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def reset_database(url: str, run_id: str) -> None:

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from celery import Celery
+from celery.schedules import crontab
 from kombu import Exchange, Queue
 
 from syndicator.channels.registry import ALL_QUEUES, EVENTS_QUEUE
 from syndicator.config import load_settings
 from syndicator.runtime.redis_urls import broker_url
 from syndicator.store.ledger import TASK_SOFT_TIME_LIMIT_SECONDS, TASK_TIME_LIMIT_SECONDS
-from workers.task_names import FANOUT, SWEEP
+from workers.task_names import DIGESTS, EXPIRE_NOTICES, FANOUT, PRUNE_ATTEMPTS, SWEEP
 
 __all__ = ["RESTORE_SCAN_SECONDS", "app"]
 
 SWEEP_SECONDS = 5.0
+# Attempt-log retention runs hourly: each run is short, batches of 1,000 rows.
+PRUNE_ATTEMPTS_SECONDS = 3600.0
+# Digests: each run checks whether a daily or weekly digest is due (SYNDICATOR_DIGEST_HOUR,
+# KST) and plans it once; checking often means a restart never skips a day.
+DIGEST_CHECK_SECONDS = 300.0
 
 settings = load_settings()
 # kombu only looks for abandoned messages every interval x throttle seconds (100 s by
@@ -23,7 +29,13 @@ RESTORE_SCAN_SECONDS = max(1, min(10, settings.visibility_timeout // 10))
 app = Celery(
     "syndicator",
     broker=broker_url(settings),
-    include=["workers.tasks", "workers.mail_tasks", "workers.webhook_tasks", "workers.lifecycle"],
+    include=[
+        "workers.tasks",
+        "workers.mail_tasks",
+        "workers.webhook_tasks",
+        "workers.feed_tasks",
+        "workers.lifecycle",
+    ],
 )
 app.conf.update(
     # At-least-once: ack after the task body ran, requeue when the child dies.
@@ -62,9 +74,19 @@ app.conf.update(
     task_routes={
         FANOUT: {"queue": EVENTS_QUEUE},
         SWEEP: {"queue": EVENTS_QUEUE},
+        PRUNE_ATTEMPTS: {"queue": EVENTS_QUEUE},
+        DIGESTS: {"queue": EVENTS_QUEUE},
+        EXPIRE_NOTICES: {"queue": EVENTS_QUEUE},
     },
     beat_schedule={
         "sweep-due-deliveries": {"task": SWEEP, "schedule": SWEEP_SECONDS},
+        "prune-delivery-attempts": {"task": PRUNE_ATTEMPTS, "schedule": PRUNE_ATTEMPTS_SECONDS},
+        "plan-due-digests": {"task": DIGESTS, "schedule": DIGEST_CHECK_SECONDS},
+        # 04:00 KST (Celery's clock is UTC): retraction notices past their window leave.
+        "expire-retraction-notices": {
+            "task": EXPIRE_NOTICES,
+            "schedule": crontab(hour=19, minute=0),
+        },
     },
 )
 

@@ -1,9 +1,21 @@
 """Task names, so code that only sends a task (the relay) never imports the tasks module."""
 
-__all__ = ["DELIVER", "DELIVER_PENDING", "FANOUT", "HEARTBEAT", "SWEEP"]
+__all__ = [
+    "DELIVER",
+    "DELIVER_PENDING",
+    "DIGESTS",
+    "EXPIRE_NOTICES",
+    "FANOUT",
+    "HEARTBEAT",
+    "PRUNE_ATTEMPTS",
+    "SWEEP",
+]
 
 FANOUT = "workers.tasks.fanout"
 DELIVER = "workers.tasks.deliver"
 DELIVER_PENDING = "workers.tasks.deliver_pending"
 SWEEP = "workers.tasks.sweep"
 HEARTBEAT = "workers.tasks.heartbeat"
+PRUNE_ATTEMPTS = "workers.webhook_tasks.prune_attempts"
+DIGESTS = "workers.mail_tasks.digests"
+EXPIRE_NOTICES = "workers.feed_tasks.expire_retraction_notices"

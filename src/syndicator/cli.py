@@ -44,7 +44,8 @@ def run(
     """Start the web app, a worker on every queue and the scheduler (embedded Redis by default)."""
     from syndicator.runtime.launcher import launch
 
-    configure_logging()
+    settings = load_settings(host=host, port=port)
+    configure_logging(settings.log_level, settings.log_format)
     raise typer.Exit(launch(host, port, demo, console))
 
 
@@ -68,8 +69,8 @@ def web(
     from syndicator.runtime.preflight import preflight
     from syndicator.web.server import CoalescingHttpToolsProtocol
 
-    configure_logging()
     settings = load_settings(host=host, port=port)
+    configure_logging(settings.log_level, settings.log_format)
     problems = preflight(settings)
     for problem in problems:
         if problem.check == "redis":
@@ -81,7 +82,7 @@ def web(
     # Every uvicorn worker process builds its app from the environment: pass the URL on.
     os.environ.setdefault("SYNDICATOR_BASE_URL", settings.base_url)
     uvicorn.run(
-        "syndicator.web.app:create_app",
+        "syndicator.web.app:served_app",
         factory=True,
         host=host,
         port=port,
@@ -209,14 +210,19 @@ def import_(
 @app.command()
 def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Queue depths, outbox backlog and delivery counts by status."""
+    from syndicator.commands.readings_view import print_readings
+    from syndicator.ops.readings import collect_readings
     from syndicator.runtime.redis_urls import redis_client
     from syndicator.runtime.status import collect_status
     from syndicator.store.db import Database
 
     settings = load_settings()
-    report = collect_status(Database(settings.database_url), redis_client(settings, timeout=2))
+    db, client = Database(settings.database_url), redis_client(settings, timeout=2)
+    report = collect_status(db, client)
+    readings = collect_readings(db, client)  # the numbers /metrics exports
     if as_json:
-        console.print_json(json.dumps(dataclasses.asdict(report)))
+        output = {**dataclasses.asdict(report), "metrics": dataclasses.asdict(readings)}
+        console.print_json(json.dumps(output))
         return
     queues = Table("queue", "waiting", "consumed (s ago)", title="Queues")
     for name, depth in (report.queues or {}).items():
@@ -238,6 +244,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
         for state, n in counts.items():
             ledger.add_row(channel, state, str(n))
     console.print(ledger)
+    print_readings(console, readings)
     if report.pipeline:
         console.print("[red]pipeline blocked:[/]")
         for cause in report.pipeline:
@@ -346,11 +353,12 @@ def releases_retry(
 
 
 def _add_command_groups() -> None:
-    from syndicator.commands import deliveries, partners, subscribers
+    from syndicator.commands import deliveries, partners, queues, subscribers
 
     app.add_typer(subscribers.app, name="subscribers")
     app.add_typer(partners.app, name="partners")
     app.add_typer(deliveries.app, name="deliveries")
+    app.add_typer(queues.app, name="queues")
 
 
 _add_command_groups()

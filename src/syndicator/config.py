@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_PORT",
     "DEMO_DIR",
     "PROJECT_ROOT",
+    "STATIC_DIR",
     "TEMPLATES_DIR",
     "Settings",
     "load_settings",
@@ -40,6 +41,8 @@ def _data_path(packaged: str, checkout: str) -> Path:
 
 
 TEMPLATES_DIR = _data_path("_templates", "templates")
+# Images and styles served under /static (the default emblem); shipped with the templates.
+STATIC_DIR = TEMPLATES_DIR / "static"
 DEMO_DIR = _data_path("_demo/releases", "demo/releases")
 
 DEFAULT_HOST = "127.0.0.1"
@@ -61,9 +64,16 @@ class Settings:
     smtp_url: str | None
     websub_hub: str | None = None
     feed_size: int = 20
+    # A retracted release stays in live RSS and JSON Feed this long, as a notice.
+    retraction_notice_days: int = 30
     site_title: str = "대구광역시 보도자료"
     site_description: str = "대구광역시가 발표하는 보도자료"
     site_domain: str = "daegu.go.kr"
+    # Who publishes: feed authors read "대구광역시 위생정책과", never a bare department.
+    org_name: str = "대구광역시"
+    # A square PNG standing for the organisation in readers (icon, logo, RSS image);
+    # None: the neutral emblem shipped in templates/static.
+    emblem_url: str | None = None
     # Redis re-delivers an unacked message after this many seconds; every
     # countdown we schedule must stay well below it (Celery "Redis caveats").
     visibility_timeout: int = 900
@@ -77,6 +87,11 @@ class Settings:
     document_check_seconds: float = 1.0
     # Channels beyond the built-in ones, as ``module:Class`` (tests, plugins).
     extra_channels: tuple[str, ...] = ()
+    # text (key=value lines) or json (one object per line), for every process.
+    log_format: str = "text"
+    log_level: str = "INFO"
+    # otlp | console | None (tracing off): see syndicator.tracing.
+    otel_exporter: str | None = None
 
     # --- Newsletters ---
     # "Name <address>"; None: 보도자료 <noreply@site_domain>.
@@ -105,6 +120,11 @@ class Settings:
     webhook_secret_grace_hours: float = 24.0
     # Attempt log rows older than this are deleted, in small batches.
     attempt_retention_days: int = 30
+
+    # --- Operations ---
+    # The bearer Prometheus sends to /metrics: read-only, unlike the admin token (which
+    # /metrics also accepts). None: only the admin token is accepted.
+    metrics_token: str | None = None
 
     @property
     def sender(self) -> str:
@@ -184,10 +204,16 @@ def load_settings(
         smtp_url=env.get("SYNDICATOR_SMTP_URL") or None,
         websub_hub=env.get("SYNDICATOR_WEBSUB_HUB") or None,
         feed_size=int(env.get("SYNDICATOR_FEED_SIZE", "20")),
+        retraction_notice_days=int(env.get("SYNDICATOR_RETRACTION_NOTICE_DAYS", "30")),
+        org_name=env.get("SYNDICATOR_ORG_NAME") or Settings.org_name,
+        emblem_url=env.get("SYNDICATOR_EMBLEM_URL") or None,
         visibility_timeout=int(env.get("SYNDICATOR_VISIBILITY_TIMEOUT", "900")),
         feeds_export_dir=_optional_path(env.get("SYNDICATOR_FEEDS_EXPORT_DIR")),
         document_check_seconds=float(env.get("SYNDICATOR_DOCUMENT_CHECK_SECONDS", "1")),
         extra_channels=tuple(env.get("SYNDICATOR_EXTRA_CHANNELS", "").replace(",", " ").split()),
+        log_format="json" if env.get("SYNDICATOR_LOG_FORMAT", "").lower() == "json" else "text",
+        log_level=env.get("SYNDICATOR_LOG_LEVEL", "INFO").upper(),
+        otel_exporter=(env.get("SYNDICATOR_OTEL_EXPORTER") or "").lower() or None,
         mail_from=env.get("SYNDICATOR_MAIL_FROM") or None,
         token_keys=_token_keys(env, data_dir),
         digest_hour=int(env.get("SYNDICATOR_DIGEST_HOUR", "8")),
@@ -205,6 +231,7 @@ def load_settings(
         webhook_timeout=float(env.get("SYNDICATOR_WEBHOOK_TIMEOUT", "15")),
         webhook_secret_grace_hours=float(env.get("SYNDICATOR_WEBHOOK_SECRET_GRACE_HOURS", "24")),
         attempt_retention_days=int(env.get("SYNDICATOR_ATTEMPT_RETENTION_DAYS", "30")),
+        metrics_token=env.get("SYNDICATOR_METRICS_TOKEN") or None,
     )
 
 

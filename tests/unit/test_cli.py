@@ -47,7 +47,7 @@ def test_import_rejects_a_bad_file_and_stores_nothing(tmp_path, monkeypatch) -> 
 def test_web_makes_links_from_its_own_port_without_a_base_url(tmp_path, monkeypatch) -> None:
     served: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(options, app=app))
-    monkeypatch.setattr(cli, "configure_logging", lambda: None)
+    monkeypatch.setattr(cli, "configure_logging", lambda *_: None)
     monkeypatch.delenv("SYNDICATOR_BASE_URL", raising=False)
     monkeypatch.setenv("SYNDICATOR_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("SYNDICATOR_DATABASE_URL", f"sqlite:///{tmp_path / 'web.db'}")
@@ -56,6 +56,6 @@ def test_web_makes_links_from_its_own_port_without_a_base_url(tmp_path, monkeypa
     assert result.exit_code == 0, result.output
     assert (served["host"], served["port"], served["factory"]) == ("0.0.0.0", 8011, True)
     # Every uvicorn worker process builds its app from the environment the command set.
-    assert served["app"] == "syndicator.web.app:create_app"
+    assert served["app"] == "syndicator.web.app:served_app"
     web_app = create_app()
     assert web_app.state.syndicator.settings.base_url == "http://127.0.0.1:8011"

@@ -39,7 +39,11 @@ def test_private_dir_tightens_an_existing_directory_we_own(tmp_path: Path) -> No
 
 def test_generated_secrets_live_in_a_private_directory(tmp_path: Path) -> None:
     generated = generated_secrets(tmp_path / "var" / "secrets", {})
-    assert set(generated) == {"SYNDICATOR_CMS_SECRET", "SYNDICATOR_ADMIN_TOKEN"}
+    assert set(generated) == {
+        "SYNDICATOR_CMS_SECRET",
+        "SYNDICATOR_ADMIN_TOKEN",
+        "SYNDICATOR_TOKEN_KEYS",
+    }
     assert mode(tmp_path / "var" / "secrets") == 0o700
     assert mode(tmp_path / "var" / "secrets" / "cms_secret") == 0o600
 

@@ -26,7 +26,10 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "AttemptTally",
+    "AuditEntry",
     "Base",
+    "ChannelPause",
     "Delivery",
     "DeliveryAttempt",
     "Event",
@@ -126,6 +129,8 @@ class Release(Base):
     license: Mapped[str] = mapped_column(String(50))
     views: Mapped[int | None]
     retracted_at: Mapped[datetime | None]
+    # The CMS's reason, shown in the retraction notice; None when it gave none.
+    retraction_reason: Mapped[str | None] = mapped_column(Text)
     last_event_id: Mapped[str] = mapped_column(String(40))
 
     __table_args__ = (
@@ -192,6 +197,8 @@ class OutboxEntry(Base):
     planned_at: Mapped[datetime | None]
     relay_attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The hook's W3C trace context, so the fan-out joins its trace (syndicator.tracing).
+    traceparent: Mapped[str | None] = mapped_column(String(60))
 
     __table_args__ = (
         Index(
@@ -228,12 +235,24 @@ class Delivery(Base):
     claimed_at: Mapped[datetime | None]
     claim_token: Mapped[str | None] = mapped_column(String(40))
     last_error: Mapped[str | None] = mapped_column(Text)
+    # What the next attempt is logged as: ``manual`` after an operator's replay or
+    # recover (never retried by itself), back to ``scheduled`` once it is recorded.
+    # (A server default only: bulk planning binds no extra parameter per row.)
+    trigger: Mapped[str] = mapped_column(String(20), server_default="scheduled")
 
     __table_args__ = (
         Index("ix_deliveries_work", "channel", "status", "next_attempt_at"),
         Index("ix_deliveries_claim", "claim_token"),
         # One partner's or subscriber's deliveries, newest first, whatever the history size.
         Index("ix_deliveries_target", "channel", "target", "id"),
+        # The oldest fresh row of a channel, for /metrics: one index seek per channel.
+        Index(
+            "ix_deliveries_fresh",
+            "channel",
+            "created_at",
+            sqlite_where=text("status = 'pending' AND next_attempt_at IS NULL"),
+            postgresql_where=text("status = 'pending' AND next_attempt_at IS NULL"),
+        ),
     )
 
 
@@ -262,6 +281,21 @@ class DeliveryAttempt(Base):
     message_id: Mapped[str | None] = mapped_column(String(300))
 
     __table_args__ = (Index("ix_delivery_attempts_delivery", "delivery_id", "started_at"),)
+
+
+class AttemptTally(Base):
+    """Attempts recorded so far by channel, outcome and duration bucket (an index into
+    ``syndicator.store.tallies.DURATION_BUCKETS``), counted in the transaction that records
+    them: /metrics reads counters and histograms that survive restarts and attempt
+    retention in one small query."""
+
+    __tablename__ = "attempt_tallies"
+
+    channel: Mapped[str] = mapped_column(String(40), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(20), primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    attempts: Mapped[int] = mapped_column(BigInteger)
+    duration_seconds: Mapped[float] = mapped_column(Float)
 
 
 class Quarantine(Base):
@@ -364,7 +398,7 @@ class Partner(Base):
     # Empty: every release.
     departments: Mapped[list[Any]]
     categories: Mapped[list[Any]]
-    state: Mapped[str] = mapped_column(String(20), default="active")  # | disabled
+    state: Mapped[str] = mapped_column(String(20), default="active")  # | disabled | deleted
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     disabled_at: Mapped[datetime | None]
     # The first failure since the last success: five days of only failures disables it.
@@ -385,3 +419,26 @@ class PartnerSecret(Base):
     secret: Mapped[str] = mapped_column(String(200))  # whsec_<base64>
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime | None]
+
+
+class AuditEntry(Base):
+    """One operator action taken in the ops console: who, what, when, on what."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    who: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class ChannelPause(Base):
+    """A paused channel: its rows stay pending and no claim takes them until resumed."""
+
+    __tablename__ = "channel_pauses"
+
+    channel: Mapped[str] = mapped_column(String(40), primary_key=True)
+    paused_at: Mapped[datetime] = mapped_column(default=utcnow)
+    paused_by: Mapped[str] = mapped_column(String(200))

@@ -7,18 +7,34 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from syndicator import __version__
-from syndicator.config import Settings, load_settings
+from syndicator.config import STATIC_DIR, Settings, load_settings
 from syndicator.events.schema import CmsEvent
+from syndicator.logs import configure_logging
 from syndicator.runtime.redis_urls import redis_client
 from syndicator.store.db import Database
-from syndicator.web import deliveries, hooks, ops, pages, partners, subscriptions
+from syndicator.tracing import configure_tracing, instrument_app
+from syndicator.web import (
+    api_docs,
+    console,
+    deliveries,
+    hooks,
+    ops,
+    pages,
+    partners,
+    subscribe_page,
+    subscriptions,
+)
+from syndicator.web.feed_lists import feed_list_routes
 from syndicator.web.feeds import feed_routes
 from syndicator.web.problems import install_problem_handler
+from syndicator.web.site_headers import SiteHeaders
 from syndicator.web.state import AppState
+from syndicator.web.webhook_docs import document_partner_webhooks
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "served_app"]
 
 DESCRIPTION = """
 syndicator receives signed release events from the CMS, stores them durably and
@@ -27,6 +43,14 @@ delivers them to every channel: feeds, newsletters and partner webhooks.
 The CMS signs each request with the [Standard Webhooks](https://www.standardwebhooks.com/)
 scheme using `SYNDICATOR_CMS_SECRET`.
 """
+
+
+def served_app() -> FastAPI:
+    """What `syndicator web` serves: every uvicorn worker process logs in the one format."""
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    configure_tracing(settings, "syndicator-web")  # before the app makes its engine
+    return create_app(settings)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -41,19 +65,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db.dispose()
 
     app = FastAPI(
-        title="syndicator", version=__version__, description=DESCRIPTION, lifespan=lifespan
+        title="syndicator",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        # /docs is served from vendored assets (web.api_docs): no CDN, no ReDoc.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.syndicator = state
     install_problem_handler(app)
+    app.add_middleware(SiteHeaders)  # CSP and caching for the residents' pages
+    instrument_app(app)
     # Feeds first: the hottest path should not try every API route before matching.
+    app.router.routes.extend(feed_list_routes(settings, db))  # before /feeds/{path}
     app.router.routes.extend(feed_routes(settings, db))
+    # The shipped emblem (feeds' icon and logo), and the site's styles to come.
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(hooks.router)
     app.include_router(ops.router)
+    app.include_router(console.router)
+    app.include_router(api_docs.router)
     app.include_router(subscriptions.router)
     app.include_router(partners.router)
     app.include_router(deliveries.router)
+    app.include_router(subscribe_page.router)
     app.include_router(pages.router)
     _document_event_schema(app)
+    document_partner_webhooks(app)
     return app
 
 

@@ -19,7 +19,13 @@ from starlette.types import Receive, Scope, Send
 from syndicator.config import Settings
 from syndicator.events.uris import iri_to_uri
 from syndicator.feeds.render.formats import ATOM_TYPE, JSON_TYPE, RSS_TYPE
-from syndicator.feeds.urls import FORMAT_FILES, INDEX_PATH, SERVABLE_PATH, absolute_url
+from syndicator.feeds.urls import (
+    FORMAT_FILES,
+    INDEX_PATH,
+    MAX_AGE_SECONDS,
+    SERVABLE_PATH,
+    absolute_url,
+)
 from syndicator.store.db import Database
 from syndicator.web.aliases import AliasMap
 from syndicator.web.html.feeds_page import render_feeds_page
@@ -40,7 +46,7 @@ CONTENT_TYPES = {
     INDEX_PATH: b"application/json",
 }
 _ARCHIVE_TYPE = CONTENT_TYPES[FORMAT_FILES["atom"]]
-CACHE_CONTROL = b"public, max-age=300"
+CACHE_CONTROL = f"public, max-age={MAX_AGE_SECONDS}".encode()
 _COMMON: Headers = [
     (b"cache-control", CACHE_CONTROL),
     (b"vary", b"Accept-Encoding"),

@@ -29,7 +29,12 @@ def test_extra_channels_come_from_the_environment(tmp_path: Path) -> None:
 def test_without_the_setting_only_the_built_in_channels_exist(tmp_path: Path) -> None:
     settings = load_settings({"SYNDICATOR_DATA_DIR": str(tmp_path)})
     with Database(settings.database_url) as db:
-        assert set(build_channels(ChannelContext(settings, db))) == {"feeds", "websub"}
+        assert set(build_channels(ChannelContext(settings, db))) == {
+            "feeds",
+            "websub",
+            "email",
+            "webhooks",
+        }
 
 
 def test_a_spec_must_name_a_channel_class() -> None:

@@ -103,6 +103,9 @@ def upgrade() -> None:
         )
 
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("trigger", sa.String(length=20), server_default="scheduled", nullable=False)
+        )
         batch_op.create_index("ix_deliveries_target", ["channel", "target", "id"], unique=False)
 
     with op.batch_alter_table("delivery_attempts", schema=None) as batch_op:
@@ -116,8 +119,30 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("endpoint", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("message_id", sa.String(length=300), nullable=True))
 
+    op.create_table(
+        "attempt_tallies",
+        sa.Column("channel", sa.String(length=40), nullable=False),
+        sa.Column("outcome", sa.String(length=20), nullable=False),
+        sa.Column("bucket", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("attempts", sa.BigInteger(), nullable=False),
+        sa.Column("duration_seconds", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("channel", "outcome", "bucket", name=op.f("pk_attempt_tallies")),
+    )
+    with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_deliveries_fresh",
+            ["channel", "created_at"],
+            unique=False,
+            sqlite_where=sa.text("status = 'pending' AND next_attempt_at IS NULL"),
+            postgresql_where=sa.text("status = 'pending' AND next_attempt_at IS NULL"),
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.drop_index("ix_deliveries_fresh")
+    op.drop_table("attempt_tallies")
+
     with op.batch_alter_table("delivery_attempts", schema=None) as batch_op:
         batch_op.drop_column("message_id")
         batch_op.drop_column("endpoint")
@@ -127,6 +152,7 @@ def downgrade() -> None:
 
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.drop_index("ix_deliveries_target")
+        batch_op.drop_column("trigger")
 
     with op.batch_alter_table("subscriber_topics", schema=None) as batch_op:
         batch_op.drop_index("ix_subscriber_topics_topic")
