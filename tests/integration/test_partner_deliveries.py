@@ -18,7 +18,7 @@ from syndicator.config import Settings
 from syndicator.delivery.runner import run_due
 from syndicator.store.db import Database
 from syndicator.store.ledger import Claimed
-from syndicator.store.models import Delivery, DeliveryAttempt, utcnow
+from syndicator.store.models import AuditEntry, Delivery, DeliveryAttempt, utcnow
 from tests.integration.test_partner_admin import ADMIN, add_delivery, add_event, create
 
 
@@ -205,6 +205,10 @@ def test_replay_is_manual_and_never_retried_by_itself(
     shown = client.get(f"/api/deliveries/{delivery_id}", headers=ADMIN).json()
     assert [a["trigger"] for a in shown["attempts"]] == ["scheduled"] * 3 + ["manual"] * 2
     assert shown["status"] == "succeeded"
+    # Each replay is in the audit log, as the console's actions are.
+    with store.session() as session:
+        audited = session.execute(select(AuditEntry.who, AuditEntry.action, AuditEntry.target))
+        assert list(audited) == [("api", "replay", f"delivery:{delivery_id}")] * 2
 
 
 def test_a_succeeded_delivery_can_be_replayed(

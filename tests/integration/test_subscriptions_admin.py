@@ -16,7 +16,14 @@ from syndicator.events.schema import CmsEvent
 from syndicator.store.db import Database
 from syndicator.store.intake import import_events
 from syndicator.store.ledger import insert_targets
-from syndicator.store.models import Delivery, DeliveryAttempt, Event, Subscriber, utcnow
+from syndicator.store.models import (
+    AuditEntry,
+    Delivery,
+    DeliveryAttempt,
+    Event,
+    Subscriber,
+    utcnow,
+)
 from syndicator.subscriptions.importing import ImportRow, import_chunk, parse_rows
 from tests.factories import make_event
 from tests.system import run_cli
@@ -224,3 +231,27 @@ def test_cli_list_export_erase_resend(
     resent = run_cli("subscribers", "resend", "41", **env)
     assert resent.returncode == 0 and "1 email deliveries" in resent.stdout
     assert run_cli("subscribers", "resend", "999", **env).returncode == 1
+
+
+def _audit(store: Database) -> list[tuple[str, str, str]]:
+    with store.session() as session:
+        rows = session.scalars(select(AuditEntry).order_by(AuditEntry.id))
+        return [(row.who, row.action, row.target) for row in rows]
+
+
+def test_admin_actions_are_audited_with_who_did_them(
+    client: httpx.Client, store: Database, app_settings: Settings
+) -> None:
+    _import(store, "r0@example.org\n", True)
+    _ledger_for(store, 1)
+    assert client.post("/api/releases/41/resend-email", headers=ADMIN).status_code == 202
+    operator = {**ADMIN, "X-Operator": "kim"}
+    assert client.delete("/api/subscribers/1", headers=operator).status_code == 204
+    resent = run_cli("subscribers", "resend", "41", **_cli_env(app_settings))
+    assert resent.returncode == 0, resent.stderr
+    who, action, target = _audit(store)[-1]
+    assert (who.startswith("cli"), action, target) == (True, "resend", "release:41")
+    assert _audit(store)[:2] == [
+        ("api", "resend", "release:41"),
+        ("api:kim", "erase", "subscriber:1"),
+    ]

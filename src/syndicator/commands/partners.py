@@ -12,6 +12,7 @@ from rich.table import Table
 
 from syndicator.commands.output import console, fail, parse_since, print_json, when
 from syndicator.config import Settings, load_settings
+from syndicator.ops.audit import audit, cli_operator
 from syndicator.partners import delivery_log, registry
 from syndicator.partners.delivery_log import NotResendable
 from syndicator.partners.registry import (
@@ -284,6 +285,8 @@ def recover(
     start = parse_since(since)
     with _database() as (db, _):
         resent = _call(lambda: delivery_log.recover(db, partner_id, start))
+        detail = f"{resent} deliveries failed since {start.isoformat()}"
+        audit(db, cli_operator(), "recover", f"partner:{partner_id}", detail)
     if as_json:
         print_json({"partner_id": partner_id, "since": start.isoformat(), "resent": resent})
     else:

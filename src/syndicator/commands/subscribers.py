@@ -243,6 +243,7 @@ def erase(
     """Erase a subscriber's personal data (address, topics, mail server replies).
 
     The row stays, status `erased`, so the ledger's `subscriber:<id>` still resolves."""
+    from syndicator.ops.audit import cli_operator, write_audit
     from syndicator.subscriptions.erasure import erase as erase_subscriber
 
     if not yes:
@@ -250,6 +251,8 @@ def erase(
     settings = load_settings()
     with _database(settings) as db, db.session() as session:
         found = erase_subscriber(session, subscriber_id)
+        if found:
+            write_audit(session, cli_operator(), "erase", f"subscriber:{subscriber_id}")
     if not found:
         fail(f"no subscriber {subscriber_id}", 1)
     console.print(f"subscriber {subscriber_id}: personal data erased")
@@ -260,6 +263,7 @@ def resend(release_id: int = typer.Argument(..., help="The release's id.")) -> N
     """Send a release's newsletter again to the recipients it failed (or is uncertain) for.
 
     The rows become due now; a running email worker's sweeper sends them within seconds."""
+    from syndicator.ops.audit import cli_operator, write_audit
     from syndicator.subscriptions.resend import UnknownRelease, requeue_release_email
 
     settings = load_settings()
@@ -267,6 +271,8 @@ def resend(release_id: int = typer.Argument(..., help="The release's id.")) -> N
         try:
             with db.session() as session:
                 count = requeue_release_email(session, release_id)
+                detail = f"{count} deliveries"
+                write_audit(session, cli_operator(), "resend", f"release:{release_id}", detail)
         except UnknownRelease:
             fail(f"no release {release_id}", 1)
     console.print(f"release {release_id}: {count} email deliveries due again (failed or uncertain)")

@@ -1,7 +1,9 @@
-"""The audit log: every operator action taken in the ops console, who, what and when."""
+"""The audit log: every operator action, who, what and when, whether it was taken in the
+ops console, through the admin API or on the command line."""
 
 from __future__ import annotations
 
+import getpass
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,7 +13,7 @@ from sqlalchemy.orm import Session
 from syndicator.store.db import Database
 from syndicator.store.models import AuditEntry, utcnow
 
-__all__ = ["AuditLine", "recent_actions", "write_audit"]
+__all__ = ["AuditLine", "audit", "cli_operator", "recent_actions", "write_audit"]
 
 _WHO_CHARS = 200
 _TARGET_CHARS = 200
@@ -37,6 +39,20 @@ def write_audit(session: Session, who: str, action: str, target: str, detail: st
             detail=detail or None,
         )
     )
+
+
+def audit(db: Database, who: str, action: str, target: str, detail: str = "") -> None:
+    """Record an action that committed in its own transactions (an API or CLI call)."""
+    with db.session() as session:
+        write_audit(session, who, action, target, detail)
+
+
+def cli_operator() -> str:
+    """Who runs a command: the operating-system user, as ``cli:<user>``."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no name for this uid (a container)
+        return "cli"
 
 
 def recent_actions(db: Database, limit: int = 50) -> list[AuditLine]:

@@ -10,7 +10,7 @@ from fastapi import Depends, Header, Request
 from syndicator.web.problems import Problem
 from syndicator.web.state import AppState
 
-__all__ = ["ADMIN_RESPONSES", "AdminOnly", "bearer_matches", "require_admin"]
+__all__ = ["ADMIN_RESPONSES", "AdminOnly", "api_operator", "bearer_matches", "require_admin"]
 
 ADMIN_RESPONSES: dict[int | str, dict[str, str]] = {
     401: {"description": "Missing or wrong admin token"}
@@ -38,6 +38,13 @@ async def require_admin(request: Request, authorization: str = Header(default=""
             "send Authorization: Bearer <SYNDICATOR_ADMIN_TOKEN>",
             headers={"WWW-Authenticate": "Bearer"},
         )
+
+
+def api_operator(request: Request) -> str:
+    """Who the audit log names for an admin API call: ``api``, or ``api:<name>`` when the
+    script says who it acts for in an ``X-Operator`` header (everyone shares the token)."""
+    name = request.headers.get("x-operator", "").strip()[:100]
+    return f"api:{name}" if name else "api"
 
 
 # ``dependencies=[AdminOnly]`` on a route or a router.

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 
+from syndicator.ops.audit import audit
 from syndicator.partners import delivery_log
 from syndicator.partners.delivery_log import (
     DEFAULT_PAGE,
@@ -17,7 +18,7 @@ from syndicator.partners.delivery_log import (
     NotResendable,
 )
 from syndicator.store.db import Database
-from syndicator.web.admin import ADMIN_RESPONSES, AdminOnly
+from syndicator.web.admin import ADMIN_RESPONSES, AdminOnly, api_operator
 from syndicator.web.partners import aware
 from syndicator.web.problem_route import VALIDATION_RESPONSES, ProblemRoute
 from syndicator.web.problems import Problem
@@ -102,8 +103,10 @@ def get_delivery(request: Request, delivery_id: DeliveryId) -> DeliveryView:
 )
 def replay(request: Request, delivery_id: DeliveryId) -> DeliveryView:
     try:
-        return delivery_log.replay(_db(request), delivery_id)
+        view = delivery_log.replay(_db(request), delivery_id)
     except DeliveryNotFound as exc:
         raise Problem(404, "Not found", str(exc)) from None
     except NotResendable as exc:
         raise Problem(409, "Cannot resend", str(exc)) from None
+    audit(_db(request), api_operator(request), "replay", f"delivery:{delivery_id}")
+    return view

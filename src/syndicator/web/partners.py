@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query, Request
 from pydantic import BaseModel, Field
 
+from syndicator.ops.audit import audit
 from syndicator.partners import delivery_log, registry
 from syndicator.partners.delivery_log import NotResendable
 from syndicator.partners.registry import (
@@ -20,7 +21,7 @@ from syndicator.partners.registry import (
     PartnerSpec,
     PartnerView,
 )
-from syndicator.web.admin import ADMIN_RESPONSES, AdminOnly
+from syndicator.web.admin import ADMIN_RESPONSES, AdminOnly, api_operator
 from syndicator.web.problem_route import VALIDATION_RESPONSES, ProblemRoute
 from syndicator.web.problems import Problem
 from syndicator.web.state import AppState
@@ -199,6 +200,9 @@ def recover(
     since: datetime = Query(description="RFC 3339 with an offset, e.g. 2026-11-28T09:00:00Z"),
 ) -> Recovered:
     since = aware(since, "since")
+    db = _state(request).db
     with _answers():
-        resent = delivery_log.recover(_state(request).db, partner_id, since)
+        resent = delivery_log.recover(db, partner_id, since)
+    detail = f"{resent} deliveries failed since {since.isoformat()}"
+    audit(db, api_operator(request), "recover", f"partner:{partner_id}", detail)
     return Recovered(partner_id=partner_id, since=since, resent=resent)

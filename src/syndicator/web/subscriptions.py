@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from syndicator.logs import kv
+from syndicator.ops.audit import write_audit
 from syndicator.store.models import Taxon
 from syndicator.subscriptions import states
 from syndicator.subscriptions.addresses import InvalidAddress, address_key, normalise_address
@@ -54,7 +55,7 @@ from syndicator.subscriptions.tokens import (
     preferences_url,
     read_token,
 )
-from syndicator.web.admin import ADMIN_RESPONSES, AdminOnly
+from syndicator.web.admin import ADMIN_RESPONSES, AdminOnly, api_operator
 from syndicator.web.csrf import SameSiteForm
 from syndicator.web.html.subscribe import FIELD_MESSAGES
 from syndicator.web.html.subscription_pages import (
@@ -682,9 +683,12 @@ async def export_subscribers(
     )
 
 
-def _erase(state: AppState, subscriber_id: int) -> bool:
+def _erase(state: AppState, subscriber_id: int, who: str) -> bool:
     with state.db.session() as session:
-        return erase(session, subscriber_id)
+        erased = erase(session, subscriber_id)
+        if erased:
+            write_audit(session, who, "erase", subscriber_ref(subscriber_id))
+        return erased
 
 
 @router.delete(
@@ -702,15 +706,17 @@ def _erase(state: AppState, subscriber_id: int) -> bool:
 )
 async def erase_subscriber(request: Request, subscriber_id: int) -> Response:
     state: AppState = request.app.state.syndicator
-    if not await run_in_threadpool(_erase, state, subscriber_id):
+    if not await run_in_threadpool(_erase, state, subscriber_id, api_operator(request)):
         raise Problem(404, "Not Found", f"no subscriber {subscriber_id}")
     log.info(kv(msg="subscriber erased", target=subscriber_ref(subscriber_id)))
     return Response(status_code=204)
 
 
-def _resend(state: AppState, release_id: int) -> int:
+def _resend(state: AppState, release_id: int, who: str) -> int:
     with state.db.session() as session:
-        return requeue_release_email(session, release_id)
+        count = requeue_release_email(session, release_id)
+        write_audit(session, who, "resend", f"release:{release_id}", f"{count} deliveries")
+        return count
 
 
 @router.post(
@@ -730,7 +736,7 @@ def _resend(state: AppState, release_id: int) -> int:
 async def resend_email(request: Request, release_id: int) -> ResendAccepted:
     state: AppState = request.app.state.syndicator
     try:
-        count = await run_in_threadpool(_resend, state, release_id)
+        count = await run_in_threadpool(_resend, state, release_id, api_operator(request))
     except UnknownRelease as exc:
         raise Problem(404, "Not Found", f"no release {release_id}") from exc
     log.info(kv(msg="email resend requested", release_id=release_id, requeued=count))
