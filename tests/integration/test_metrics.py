@@ -24,6 +24,7 @@ from syndicator.channels.registry import ALL_QUEUES, EVENTS_QUEUE
 from syndicator.config import Settings, load_settings
 from syndicator.delivery.runner import plan_event, run_claimed
 from syndicator.events.schema import CmsEvent
+from syndicator.ops.actions import pause_channel
 from syndicator.runtime.coordination import mark_beat, mark_consuming
 from syndicator.store.db import Database
 from syndicator.store.intake import accept_event
@@ -251,6 +252,14 @@ def test_metrics_ask_for_a_bearer(client: httpx.Client):
     wrong = client.get("/metrics", headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401
     assert wrong.headers["www-authenticate"] == "Bearer"
+
+
+def test_a_paused_channel_says_so(client: httpx.Client, store: Database):
+    assert value(scrape(client), "syndicator_channel_paused", channel="webhooks") == 0
+    pause_channel(store, "test", "webhooks")
+    samples = scrape(client)
+    assert value(samples, "syndicator_channel_paused", channel="webhooks") == 1
+    assert value(samples, "syndicator_channel_paused", channel="email") == 0
 
 
 def test_every_metric_an_alert_rule_names_is_exported(client: httpx.Client):

@@ -87,11 +87,17 @@ def _channel_families(readings: Readings) -> Iterator[Metric]:
         "Deliveries whose next attempt is more than a minute past.",
         ["channel"],
     )
+    paused = _gauge(
+        "channel_paused",
+        "1 while an operator has paused the channel (its rows wait on purpose).",
+        ["channel"],
+    )
     for channel in readings.channels:
         oldest.add_metric([channel.name], channel.oldest_pending_seconds)
         retries.add_metric([channel.name], channel.retries_scheduled)
         overdue.add_metric([channel.name], channel.overdue)
-    yield from (oldest, retries, overdue)
+        paused.add_metric([channel.name], 1 if channel.paused else 0)
+    yield from (oldest, retries, overdue, paused)
 
 
 def _attempt_families(readings: Readings) -> Iterator[Metric]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import redis
@@ -25,7 +25,14 @@ from syndicator.channels.registry import ALL_QUEUES, CHANNEL_TYPES, EVENTS_QUEUE
 from syndicator.runtime.coordination import beat_seen, consumers_seen, queue_heartbeats
 from syndicator.runtime.readiness import PipelineCause, pipeline_problems
 from syndicator.store.db import Database
-from syndicator.store.models import Delivery, OutboxEntry, Partner, Subscriber, utcnow
+from syndicator.store.models import (
+    ChannelPause,
+    Delivery,
+    OutboxEntry,
+    Partner,
+    Subscriber,
+    utcnow,
+)
 from syndicator.store.tallies import Tally, read_tallies
 
 __all__ = [
@@ -54,6 +61,7 @@ class ChannelReading:
     oldest_pending_seconds: float  # 0 when nothing is due
     retries_scheduled: int  # pending, attempted before, next attempt in the future
     overdue: int  # pending, next attempt more than OVERDUE_AFTER past
+    paused: bool = False  # an operator paused it: its rows wait on purpose
 
 
 @dataclass(frozen=True)
@@ -193,7 +201,11 @@ def _queue_readings(
 def collect_readings(db: Database, client: redis.Redis) -> Readings:
     now = utcnow()
     with db.read_session() as session:
-        channels = [_channel_reading(session, k.name, k.queue, now) for k in CHANNEL_TYPES]
+        paused = set(session.scalars(select(ChannelPause.channel)))
+        channels = [
+            replace(_channel_reading(session, k.name, k.queue, now), paused=k.name in paused)
+            for k in CHANNEL_TYPES
+        ]
         backlog, outbox_oldest, awaiting, events_oldest = _outbox(session, now)
         readings = Readings(
             channels=channels,
