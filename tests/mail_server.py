@@ -12,9 +12,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+
+from tests.system import RunningSystem, system_env, wait_for
 
 __all__ = ["MailServer", "Received", "running_mail_server"]
 
@@ -99,3 +102,29 @@ def running_mail_server() -> Iterator[MailServer]:
         yield server
     finally:
         controller.stop()
+
+
+@contextmanager
+def system_with_mail(
+    tmp_path: Path, database_url: str, redis_url: str, cms_secret: str, token_key: str
+) -> Iterator[tuple[RunningSystem, MailServer]]:
+    """`syndicator run` sending its mail to a real SMTP server of the test's own."""
+    with running_mail_server() as smtp:
+        env = system_env(
+            tmp_path,
+            database_url,
+            redis_url,
+            cms_secret,
+            SYNDICATOR_SMTP_URL=smtp.url,
+            SYNDICATOR_TOKEN_KEYS=token_key,
+        )
+        running = RunningSystem(env, tmp_path / "system.log")
+        try:
+            yield running.start(), smtp
+        finally:
+            running.stop()
+
+
+def mails_to(smtp: MailServer, address: str, count: int) -> list[Received]:
+    """Once ``address`` has received at least ``count`` messages: all of them."""
+    return wait_for(lambda: smtp.to(address) if len(smtp.to(address)) >= count else None, 90)

@@ -36,9 +36,9 @@ from tests.integration.site_browser import (
     screenshots_dir,
 )
 from tests.live_server import serve
-from tests.mail_server import MailServer, Received, running_mail_server
+from tests.mail_server import MailServer, Received, mails_to, system_with_mail
 from tests.services import free_port
-from tests.system import RunningSystem, system_env, wait_for
+from tests.system import RunningSystem, wait_for
 
 DEMO = Path(__file__).resolve().parents[2] / "demo" / "releases"
 
@@ -249,24 +249,14 @@ ADDRESS = "browser-resident@example.org"
 def mail_system(
     tmp_path: Path, sqlite_url: str, redis_url: str, cms_secret: str
 ) -> Iterator[tuple[RunningSystem, MailServer]]:
-    with running_mail_server() as smtp:
-        env = system_env(
-            tmp_path,
-            sqlite_url,
-            redis_url,
-            cms_secret,
-            SYNDICATOR_SMTP_URL=smtp.url,
-            SYNDICATOR_TOKEN_KEYS="browser-system-key",
-        )
-        running = RunningSystem(env, tmp_path / "system.log")
-        try:
-            yield running.start(), smtp
-        finally:
-            running.stop()
+    with system_with_mail(
+        tmp_path, sqlite_url, redis_url, cms_secret, "browser-system-key"
+    ) as running:
+        yield running
 
 
 def _mails(smtp: MailServer, count: int) -> list[Received]:
-    return wait_for(lambda: smtp.to(ADDRESS) if len(smtp.to(ADDRESS)) >= count else None, 90)
+    return mails_to(smtp, ADDRESS, count)
 
 
 def _link(mail: Received, part: str) -> str:

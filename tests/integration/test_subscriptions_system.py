@@ -16,8 +16,8 @@ from sqlalchemy import select
 from syndicator.store.db import Database
 from syndicator.store.models import Delivery, OutboxEntry
 from tests.factories import make_event
-from tests.mail_server import MailServer, Received, running_mail_server
-from tests.system import RunningSystem, system_env, wait_for
+from tests.mail_server import MailServer, Received, mails_to, system_with_mail
+from tests.system import RunningSystem, wait_for
 
 ADDRESS = "resident@example.org"
 
@@ -26,24 +26,14 @@ ADDRESS = "resident@example.org"
 def mail_system(
     tmp_path: Path, database_url: str, redis_url: str, cms_secret: str
 ) -> Iterator[tuple[RunningSystem, MailServer]]:
-    with running_mail_server() as smtp:
-        env = system_env(
-            tmp_path,
-            database_url,
-            redis_url,
-            cms_secret,
-            SYNDICATOR_SMTP_URL=smtp.url,
-            SYNDICATOR_TOKEN_KEYS="system-test-key",
-        )
-        running = RunningSystem(env, tmp_path / "system.log")
-        try:
-            yield running.start(), smtp
-        finally:
-            running.stop()
+    with system_with_mail(
+        tmp_path, database_url, redis_url, cms_secret, "system-test-key"
+    ) as running:
+        yield running
 
 
 def _mails(smtp: MailServer, count: int) -> list[Received]:
-    return wait_for(lambda: smtp.to(ADDRESS) if len(smtp.to(ADDRESS)) >= count else None, 90)
+    return mails_to(smtp, ADDRESS, count)
 
 
 def _links(mail: Received) -> list[str]:

@@ -385,16 +385,24 @@ _TOKEN_PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     responses=_TOKEN_PAGE_RESPONSES,
 )
 async def confirm_page(request: Request, token: str = _TOKEN) -> HTMLResponse:
+    return _button_page(request, "confirm", token, "구독 확인", "뉴스레터 구독을 확인하려면")
+
+
+def _button_page(
+    request: Request, purpose: Purpose, token: str, title: str, to_do: str
+) -> HTMLResponse:
+    """What a link in a mail opens: a page whose button POSTs back, since mail scanners
+    follow links and a GET must never act."""
     state: AppState = request.app.state.syndicator
     try:
-        _subscriber_id(state, "confirm", token)
+        _subscriber_id(state, purpose, token)
     except _BadLink as bad:
         return _bad_link_page(state, bad)
     html = render_message(
         state.settings,
-        "구독 확인",
-        [f"{state.settings.site_title} 뉴스레터 구독을 확인하려면 아래 단추를 눌러 주세요."],
-        button=Button(action=str(request.url.path), label="구독 확인"),
+        title,
+        [f"{state.settings.site_title} {to_do} 아래 단추를 눌러 주세요."],
+        button=Button(action=str(request.url.path), label=title),
     )
     return _page(state, html)
 
@@ -548,18 +556,7 @@ async def _unsubscribed_page(state: AppState, subscriber_id: int) -> HTMLRespons
     responses=_TOKEN_PAGE_RESPONSES,
 )
 async def unsubscribe_page(request: Request, token: str = _TOKEN) -> HTMLResponse:
-    state: AppState = request.app.state.syndicator
-    try:
-        _subscriber_id(state, "unsubscribe", token)
-    except _BadLink as bad:
-        return _bad_link_page(state, bad)
-    html = render_message(
-        state.settings,
-        "구독 해지",
-        [f"{state.settings.site_title} 뉴스레터를 그만 받으려면 아래 단추를 눌러 주세요."],
-        button=Button(action=str(request.url.path), label="구독 해지"),
-    )
-    return _page(state, html)
+    return _button_page(request, "unsubscribe", token, "구독 해지", "뉴스레터를 그만 받으려면")
 
 
 @router.post(
