@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import redis
 
 from syndicator.delivery.coalescer import LOCK_TTL, Coalescer
@@ -42,4 +44,23 @@ def test_a_lock_left_by_a_dead_worker_frees_itself(redis_url: str) -> None:
     wait_for(lambda: client.exists(coalescer.lock_key) == 0, seconds=30, what="expiry")
     coalescer.request(lambda: ran.append(True), lambda: True)
     assert ran == [True]
+    client.close()
+
+
+def test_a_burst_is_spaced_without_a_worker_waiting_it_out(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    coalescer = Coalescer(client, "spaced", min_interval=2.0)
+    runs: list[float] = []
+    assert coalescer.request(lambda: runs.append(time.monotonic()), lambda: True) is None
+    again = coalescer.request(lambda: runs.append(time.monotonic()), lambda: True)
+    # The second request comes back at once: asked to call again when the spacing ends,
+    # the lock free meanwhile, and the request kept (the flag stays raised).
+    assert len(runs) == 1 and again is not None and 0 < again <= 2.0
+    assert client.exists(coalescer.lock_key) == 0 and client.exists(coalescer.dirty_key) == 1
+    # More requests meanwhile schedule no second call; they fold into the one due.
+    assert coalescer.request(lambda: runs.append(time.monotonic()), lambda: True) is None
+    time.sleep(again)
+    assert coalescer.request(lambda: runs.append(time.monotonic()), lambda: True) is None
+    assert len(runs) == 2 and runs[1] - runs[0] >= 2.0 - 0.05
+    assert client.exists(coalescer.dirty_key) == 0
     client.close()

@@ -5,6 +5,11 @@ holder keeps running while the flag is raised again, then checks it once more
 after releasing, so no request is lost between its last run and the release.
 No worker ever blocks on the lock, so a burst cannot starve other tasks.
 
+Runs in a burst are spaced ``min_interval`` apart. The holder never sleeps out that
+space: it leaves the flag raised, releases the lock and asks to be called again when the
+space is over (one such call at a time), so a worker process is never held just waiting,
+and other tasks (a fan-out) take it meanwhile.
+
 The lock lives only :data:`LOCK_TTL` seconds and is renewed while its holder works, so a
 worker killed with -9 holds up the next run for seconds, not for a task time limit.
 """
@@ -63,48 +68,74 @@ class Coalescer:
         self.lock_key = f"syndicator:lock:{name}"
         self.last_run_key = f"syndicator:last-run:{name}"
         self.recheck_key = f"syndicator:recheck:{name}"
+        self.resume_key = f"syndicator:resume:{name}"
 
     def request(self, run: Callable[[], None], has_work: Callable[[], bool]) -> float | None:
         """Ask for a run. Returns None when done, or in how many seconds the caller should
-        ask again: at once when this worker ran out of its time budget with requests still
-        arriving, or when the lock would expire if another holder is busy, because that
-        holder may be dead and then nobody would see the flag."""
+        ask again: when the next run of a burst is due, at once when this worker ran out of
+        its time budget with requests still arriving, or when the lock would expire if
+        another holder is busy, because that holder may be dead and then nobody would see
+        the flag."""
         self.client.set(self.dirty_key, "1")
         while True:
             # Not thread-local: the renewing thread must see the token the holder took.
             lock = self.client.lock(self.lock_key, timeout=self.lock_seconds, thread_local=False)
             if not lock.acquire(blocking=False):
                 delay = max(self.client.pttl(self.lock_key), 0) / 1000 + 0.5
-                # One scheduled re-check at a time, however many requests met the holder.
-                if self.client.set(self.recheck_key, "1", px=int(delay * 1000), nx=True):
-                    return delay
-                return None
+                return self._recheck_in(delay)
             try:
                 with renewed(lock, self.lock_seconds):
-                    if self._drain(run, has_work):
-                        return 0.0
+                    again = self._drain(run, has_work)
             finally:
                 # It may have expired while Redis was away; then nobody holds our token.
                 with suppress(redis.exceptions.LockError):
                     lock.release()
+            if again is not None:
+                return again if again == 0.0 else self._resume_in(again)
             if not self.client.exists(self.dirty_key):
                 return None
 
-    def _drain(self, run: Callable[[], None], has_work: Callable[[], bool]) -> bool:
+    def _recheck_in(self, delay: float) -> float | None:
+        """``delay``, unless a re-check is already scheduled: one at a time, however many
+        requests met the holder or the spacing."""
+        if self.client.set(self.recheck_key, "1", px=max(1, int(delay * 1000)), nx=True):
+            return delay
+        return None
+
+    def _resume_in(self, wait: float) -> float | None:
+        """``wait``, unless a call is already due later to take the raised flag. A call
+        that is due by now may already have looked: then this one is needed too."""
+        due = time.time() + wait
+        expiry = int(wait * 1000) + 1000
+        if self.client.set(self.resume_key, repr(due), px=expiry, nx=True):
+            return wait
+        scheduled = self.client.get(self.resume_key)
+        if scheduled is not None and float(scheduled) > time.time():
+            return None
+        self.client.set(self.resume_key, repr(due), px=expiry)
+        return wait
+
+    def _drain(self, run: Callable[[], None], has_work: Callable[[], bool]) -> float | None:
+        """Run while requests keep coming. Returns None when none is left, or when to
+        come back: the spacing's end (the flag stays raised), or 0 past the budget."""
         started = time.monotonic()
-        while self.client.delete(self.dirty_key):
+        while self.client.exists(self.dirty_key):
+            wait = self._spacing()
+            if wait > 0:
+                return wait
+            if not self.client.delete(self.dirty_key):
+                return None
             if has_work():
-                self._pace()
+                self.client.set(self.last_run_key, str(time.time()), ex=3600)
                 run()
             if time.monotonic() - started > self.budget_seconds:
-                return True
-        return False
+                return 0.0
+        return None
 
-    def _pace(self) -> None:
+    def _spacing(self) -> float:
         """A lone request runs at once; in a burst, runs are spaced so each takes more."""
         last = self.client.get(self.last_run_key)
-        if last is not None:
-            wait = float(last) + self.min_interval - time.time()
-            if 0 < wait <= self.min_interval:
-                time.sleep(wait)
-        self.client.set(self.last_run_key, str(time.time()), ex=3600)
+        if last is None:
+            return 0.0
+        wait = float(last) + self.min_interval - time.time()
+        return wait if 0 < wait <= self.min_interval else 0.0
