@@ -48,10 +48,11 @@ def fanout(event_id: str) -> None:
 @app.task(name=DELIVER)
 def deliver(channel: str, delivery_ids: list[int]) -> None:
     """Rows not started by the deadline, safely before the soft time limit, go back to
-    pending unspent and are queued again; the outcomes of the others are already recorded."""
+    pending unspent and are queued again; the outcomes of the others are already recorded.
+    An async channel's batch also takes due rows queued for later tasks as its own finish."""
     batch = BatchContext(Deadline.after(BATCH_SECONDS))
     rt = runtime()
-    enqueue(run_due(rt.db, rt.channels[channel], delivery_ids, batch))
+    enqueue(run_due(rt.db, rt.channels[channel], delivery_ids, batch, top_up=True))
 
 
 @app.task(name=DELIVER_PENDING)
@@ -73,7 +74,8 @@ def deliver_pending(channel_name: str) -> None:
 
     again = coalescer.request(run, has_work)
     if again is not None:
-        # A short countdown (the lock's few seconds), far below the visibility timeout.
+        # A short countdown (the spacing of a burst, or the lock's few seconds), far
+        # below the visibility timeout.
         deliver_pending.apply_async(args=[channel_name], queue=channel.queue, countdown=again)
 
 

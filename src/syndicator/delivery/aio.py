@@ -14,7 +14,7 @@ import logging
 import os
 import time
 from collections import defaultdict
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any, TypeVar
 
 from syndicator.channels.base import (
@@ -30,7 +30,7 @@ from syndicator.logs import kv
 from syndicator.store.ledger import Claimed
 from syndicator.store.models import utcnow
 
-__all__ = ["close_channels", "deliver_concurrently", "run"]
+__all__ = ["TOP_UP_SECONDS", "ClaimMore", "close_channels", "deliver_concurrently", "run"]
 
 log = logging.getLogger("syndicator.delivery")
 
@@ -40,6 +40,15 @@ T = TypeVar("T")
 _FLUSH_POLL_SECONDS = 0.1
 # How long an interrupted batch gets to record its cancelled rows.
 _CANCEL_GRACE_SECONDS = 5.0
+# How long a batch keeps topping itself up with due rows (see deliver_concurrently):
+# long enough that a fan-out flows without gaps, short enough that a fan-out or another
+# queue's task waiting for this process is not held up for long.
+TOP_UP_SECONDS = 15.0
+# No top-up this close to the batch deadline: rows claimed then would only be handed back.
+TOP_UP_MARGIN = 30.0
+
+# Claims up to n more due rows of the batch's channel (and hands them to the runner).
+ClaimMore = Callable[[int], Sequence[Claimed]]
 
 _loop: tuple[int, asyncio.AbstractEventLoop] | None = None
 
@@ -92,21 +101,38 @@ async def deliver_concurrently(
     batch: BatchContext,
     recorder: Recorder,
     reached: set[int],
+    claim_more: ClaimMore | None = None,
 ) -> None:
     """Deliver ``jobs`` concurrently until done or the deadline; record each as it ends.
 
     Rows not started by the deadline are left out of ``reached`` (the caller hands them
     back); rows in flight at the deadline are cancelled and recorded as retryable.
+
+    With ``claim_more``, the batch tops itself up: whenever a quarter of a batch's worth
+    of rows (``batch_size``) has finished, it claims that many more due rows of the
+    channel (rows that queued tasks were about to bring, or retries now due), for up to
+    :data:`TOP_UP_SECONDS`. The process then keeps a batch's worth of rows going instead
+    of idling while its last answers arrive and between tasks; the tasks whose rows it
+    took find them claimed and end at once. ``claim_more`` must also hand the rows to the
+    caller, which settles them like its own.
     """
     slots = asyncio.Semaphore(channel.concurrency)
     groups: defaultdict[str, asyncio.Semaphore] = defaultdict(
         lambda: asyncio.Semaphore(channel.group_limit)
     )
-    unfinished = len(jobs)
+    # Rows claimed and not finished, plus one while the top-up runs.
+    unfinished = len(jobs) + (1 if claim_more else 0)
     all_done = asyncio.Event()
+    room = asyncio.Event()  # a row finished: the top-up may claim more
+
+    def finished() -> None:
+        nonlocal unfinished
+        unfinished -= 1
+        room.set()
+        if not unfinished:
+            all_done.set()
 
     async def one(job: Claimed) -> None:
-        nonlocal unfinished
         try:
             # The group first: a row waiting for its partner holds no global slot.
             async with groups[channel.group(job.target)], slots:
@@ -114,9 +140,7 @@ async def deliver_concurrently(
                     reached.add(job.delivery_id)
                     await _attempt(channel, job, batch, recorder)
         finally:
-            unfinished -= 1
-            if not unfinished:
-                all_done.set()
+            finished()
 
     async def flush_while_running() -> None:
         # For slow rows: outcomes wait at most FLUSH_SECONDS even when few complete.
@@ -127,11 +151,40 @@ async def deliver_concurrently(
             if recorder.due():
                 recorder.flush()
 
+    async def top_up(rows: asyncio.TaskGroup, claim: ClaimMore) -> None:
+        nonlocal unfinished
+        try:
+            this = asyncio.current_task()
+            assert this is not None
+            window = max(1, channel.batch_size)
+            low = window - max(1, window // 4)
+            until = time.monotonic() + TOP_UP_SECONDS
+            while time.monotonic() < until and batch.deadline.remaining() > TOP_UP_MARGIN:
+                while unfinished - 1 > low:
+                    room.clear()
+                    await room.wait()
+                if this.cancelling():  # the batch is ending: rows are finishing as cancelled
+                    return
+                try:
+                    more = claim(window - (unfinished - 1))
+                except Exception:  # the batch goes on with what it holds
+                    log.exception(kv(msg="could not claim more rows", channel=channel.name))
+                    return
+                if not more:
+                    return
+                unfinished += len(more)
+                for job in more:
+                    rows.create_task(one(job))
+        finally:
+            finished()
+
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(batch.deadline.remaining()), asyncio.TaskGroup() as rows:
             for job in jobs:
                 rows.create_task(one(job))
             rows.create_task(flush_while_running())
+            if claim_more is not None:
+                rows.create_task(top_up(rows, claim_more))
 
 
 async def _attempt(

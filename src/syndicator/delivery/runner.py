@@ -40,6 +40,7 @@ from syndicator.store.ledger import (
     Claimed,
     chunked,
     claim,
+    claim_due,
     claim_pending,
     ensure_deliveries,
     insert_targets,
@@ -132,8 +133,11 @@ def run_due(
     channel: Channel,
     delivery_ids: Sequence[int] | None,
     batch: BatchContext | None = None,
+    top_up: bool = False,
 ) -> list[Enqueue]:
-    """Claim (given rows, or every due row of a coalescing channel) and deliver them."""
+    """Claim (given rows, or every due row of a coalescing channel) and deliver them.
+    ``top_up``: an async channel's batch claims more due rows as its own finish (what a
+    worker's task does; see :func:`syndicator.delivery.aio.deliver_concurrently`)."""
     batch = batch or BatchContext(Deadline.after(BATCH_SECONDS))
     with db.session() as session:
         jobs = (
@@ -141,11 +145,15 @@ def run_due(
             if delivery_ids is None
             else claim(session, delivery_ids)
         )
-    return run_claimed(db, channel, jobs, batch)
+    return run_claimed(db, channel, jobs, batch, top_up)
 
 
 def run_claimed(
-    db: Database, channel: Channel, jobs: Sequence[Claimed], batch: BatchContext | None = None
+    db: Database,
+    channel: Channel,
+    jobs: Sequence[Claimed],
+    batch: BatchContext | None = None,
+    top_up: bool = False,
 ) -> list[Enqueue]:
     """Deliver rows this worker holds, recording outcomes as they arrive; returns the work
     to enqueue next (follow-ups, and rows the deadline left, when the batch made progress).
@@ -159,8 +167,9 @@ def run_claimed(
     batch = batch or BatchContext(Deadline.after(BATCH_SECONDS))
     recorder = Recorder(db, channel, batch.trigger)
     reached: set[int] = set()
+    jobs = list(jobs)  # a batch that tops itself up adds the rows it claims
     try:
-        follow_ups = _drive(db, channel, jobs, batch, recorder, reached)
+        follow_ups = _drive(db, channel, jobs, batch, recorder, reached, top_up)
     except BaseException:
         _settle(db, recorder, jobs, reached, quiet=True)
         raise
@@ -174,13 +183,15 @@ def run_claimed(
 def _drive(
     db: Database,
     channel: Channel,
-    jobs: Sequence[Claimed],
+    jobs: list[Claimed],
     batch: BatchContext,
     recorder: Recorder,
     reached: set[int],
+    top_up: bool = False,
 ) -> list[Enqueue]:
     if isinstance(channel, AsyncChannel):
-        aio.run(aio.deliver_concurrently(channel, jobs, batch, recorder, reached))
+        more = _claimer(db, channel, jobs) if top_up and channel.top_up else None
+        aio.run(aio.deliver_concurrently(channel, list(jobs), batch, recorder, reached, more))
         return []
     if isinstance(channel, CoalescingChannel):
         return _deliver_coalesced(channel, jobs, batch, recorder, reached)
@@ -188,6 +199,19 @@ def _drive(
         _deliver_each(channel, jobs, batch, recorder, reached)
         return []
     raise TypeError(f"{type(channel).__name__} is not a SyncChannel, AsyncChannel or Coalescing")
+
+
+def _claimer(db: Database, channel: Channel, held: list[Claimed]) -> aio.ClaimMore:
+    """Claims up to n more due rows of ``channel``, adding them to ``held`` (which the
+    runner settles once the batch ends)."""
+
+    def claim_more(n: int) -> list[Claimed]:
+        with db.session() as session:
+            more = claim_due(session, channel.name, n)
+        held.extend(more)
+        return more
+
+    return claim_more
 
 
 def _settle(

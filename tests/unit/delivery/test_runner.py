@@ -12,10 +12,18 @@ import pytest
 from sqlalchemy import event, func, select
 
 from syndicator.channels.base import BatchContext, Deadline
+from syndicator.delivery import aio, runner
 from syndicator.delivery.recorder import FLUSH_ROWS
 from syndicator.delivery.runner import Enqueue, plan_event, run_claimed, run_due
 from syndicator.store.db import Database
-from syndicator.store.ledger import CHUNK, Claimed, InvalidTarget, claim, due_for_retry
+from syndicator.store.ledger import (
+    CHUNK,
+    Claimed,
+    InvalidTarget,
+    claim,
+    claim_due,
+    due_for_retry,
+)
 from syndicator.store.models import Delivery, DeliveryAttempt, OutboxEntry
 from tests.unit.delivery.fakes import (
     Busy,
@@ -220,3 +228,52 @@ def test_a_worker_that_lost_its_claim_records_nothing(db: Database):
     run_claimed(db, channel, [mine])
     assert attempt_outcomes(db) == {}  # the current holder records it, not us
     assert statuses(db) == {("in_progress", 1): 1}
+
+
+def test_a_topped_up_batch_takes_the_rows_queued_for_later_tasks(db: Database):
+    channel = Partners(count=1000, groups=300, seconds=0.004)
+    ids = planned_ids(db, channel)
+    # The first task's 100 rows; the other 900 wait for tasks still in the queue.
+    assert run_due(db, channel, ids[:100], top_up=True) == []
+    assert sorted(channel.delivered) == sorted(f"partner:{n}" for n in range(1000))
+    assert statuses(db) == {("succeeded", 1): 1000}  # one attempt each, none repeated
+    # It never held more than a batch's worth at once, nor broke a cap.
+    assert channel.most_overall <= Partners.concurrency
+    assert channel.most_per_group <= Partners.group_limit
+    # The queued tasks find their rows done and deliver nothing.
+    for start in range(100, 1000, 100):
+        assert run_due(db, channel, ids[start : start + 100], top_up=True) == []
+    assert len(channel.delivered) == 1000 and attempt_outcomes(db) == {"succeeded": 1000}
+
+
+def test_a_batch_without_top_up_delivers_only_its_own_rows(db: Database):
+    channel = Partners(count=300, groups=300)
+    ids = planned_ids(db, channel)
+    run_due(db, channel, ids[:100])
+    assert len(channel.delivered) == 100
+    assert statuses(db) == {("succeeded", 1): 100, ("pending", 0): 200}
+
+
+def test_rows_a_top_up_claimed_but_never_started_go_back_unspent(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(aio, "TOP_UP_MARGIN", 0.0)  # top up even a half-second batch
+    taken: list[int] = []
+
+    def counted(session: Any, channel: str, limit: int) -> list[Claimed]:
+        more = claim_due(session, channel, limit)
+        taken.extend(job.delivery_id for job in more)
+        return more
+
+    monkeypatch.setattr(runner, "claim_due", counted)
+    channel = Partners(count=200, groups=1)  # one partner: 5 rows at a time
+    channel.hang = {"g0"}
+    ids = planned_ids(db, channel)
+    run_due(db, channel, ids[:10], BatchContext(Deadline.after(0.5)), top_up=True)
+    assert len(taken) == Partners.batch_size - 10  # topped up to a batch's worth
+    # The 5 in flight are cancelled (an attempt spent); every other row, its own or one
+    # the top-up took, is pending again with no attempt counted.
+    counts = statuses(db)
+    assert counts[("pending", 1)] == Partners.group_limit
+    assert counts[("pending", 0)] == 200 - Partners.group_limit
+    assert sum(counts.values()) == 200
