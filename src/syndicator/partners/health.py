@@ -48,17 +48,26 @@ def _aware(value: datetime) -> datetime:
 
 
 def observe(session: Session, observations: Sequence[Observation]) -> list[Disabled]:
-    """Move each partner's failing-since time; return the partners this disabled. One
-    read for the batch, and a write only for the partners whose state changes."""
+    """Move each partner's failing-since time; return the partners this disabled. Partners
+    that only succeeded are cleared in one statement, with no read; the others are read
+    once for the batch, and written only when their state changes."""
     by_partner: dict[int, list[Observation]] = {}
     for item in observations:
         if item.error_class not in NOT_CONTACTED:
             by_partner.setdefault(item.partner_id, []).append(item)
-    if not by_partner:
+    healthy = sorted(p for p, seen in by_partner.items() if all(s.succeeded for s in seen))
+    if healthy:
+        session.execute(
+            update(Partner)
+            .where(Partner.id.in_(healthy), Partner.failing_since.is_not(None))
+            .values(failing_since=None)
+        )
+    troubled = sorted(set(by_partner) - set(healthy))
+    if not troubled:
         return []
     rows = session.execute(
         select(Partner.id, Partner.name, Partner.url, Partner.failing_since)
-        .where(Partner.id.in_(sorted(by_partner)), Partner.state == "active")
+        .where(Partner.id.in_(troubled), Partner.state == "active")
         .order_by(Partner.id)
     ).all()
     disabled: list[Disabled] = []

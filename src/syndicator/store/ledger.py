@@ -76,6 +76,7 @@ T = TypeVar("T")
 
 # Core statements on the table: bulk writes with per-row parameters, no ORM bookkeeping.
 _DELIVERIES = cast(Table, Delivery.__table__)
+_ATTEMPTS = cast(Table, DeliveryAttempt.__table__)
 
 # Celery kills a task after this long (workers/app.py uses it) ...
 TASK_TIME_LIMIT_SECONDS = 300
@@ -357,34 +358,51 @@ def record_attempts(
     applied = [r for r in records if r.delivery_id in held]
     if not applied:
         return []
-    table = _DELIVERIES
-    finish = (
-        update(table)
-        .where(table.c.id == bindparam("row_id"), table.c.claim_token == token)
-        .values(
-            status=bindparam("new_status"),
-            next_attempt_at=bindparam("retry_at", type_=table.c.next_attempt_at.type),
-            last_error=bindparam("error"),
-            claim_token=None,
-            # A manual attempt is now logged: whatever comes next is scheduled again.
-            trigger="scheduled",
-            updated_at=utcnow(),
-        )
-    )
-    session.execute(
-        finish,
-        [
-            {
-                "row_id": r.delivery_id,
-                "new_status": _STATUS_AFTER[r.outcome],
-                "retry_at": r.next_attempt_at,
-                "error": r.detail if r.outcome != "succeeded" else None,
-            }
-            for r in applied
-        ],
-    )
-    session.execute(insert(DeliveryAttempt), [_attempt_row(r) for r in applied])
+    _finish(session, token, applied)
+    session.execute(insert(_ATTEMPTS), [_attempt_row(r) for r in applied])
     return applied
+
+
+def _finish(session: Session, token: str, records: Sequence[AttemptRecord]) -> None:
+    """Move the rows to their state after the attempt. Rows that end alike (the usual
+    case: all succeeded) move in one statement per chunk; the rest one by one."""
+    table = _DELIVERIES
+    alike: dict[tuple[str, datetime | None, str | None], list[int]] = {}
+    for r in records:
+        state = (_STATUS_AFTER[r.outcome], r.next_attempt_at, _last_error(r))
+        alike.setdefault(state, []).append(r.delivery_id)
+    now = utcnow()
+    # A manual attempt is now logged: whatever comes next is scheduled again.
+    done = {"claim_token": None, "trigger": "scheduled", "updated_at": now}
+    singles: list[dict[str, Any]] = []
+    for (status, retry_at, error), ids in alike.items():
+        if len(ids) == 1:
+            singles.append(
+                {"row_id": ids[0], "new_status": status, "retry_at": retry_at, "error": error}
+            )
+            continue
+        for chunk in chunked(ids):
+            session.execute(
+                update(table)
+                .where(table.c.id.in_(chunk), table.c.claim_token == token)
+                .values(status=status, next_attempt_at=retry_at, last_error=error, **done)
+            )
+    if singles:
+        each = (
+            update(table)
+            .where(table.c.id == bindparam("row_id"), table.c.claim_token == token)
+            .values(
+                status=bindparam("new_status"),
+                next_attempt_at=bindparam("retry_at", type_=table.c.next_attempt_at.type),
+                last_error=bindparam("error"),
+                **done,
+            )
+        )
+        session.execute(each, singles)
+
+
+def _last_error(record: AttemptRecord) -> str | None:
+    return record.detail if record.outcome != "succeeded" else None
 
 
 def _attempt_row(record: AttemptRecord) -> dict[str, Any]:
