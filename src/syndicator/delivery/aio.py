@@ -108,13 +108,13 @@ async def deliver_concurrently(
     Rows not started by the deadline are left out of ``reached`` (the caller hands them
     back); rows in flight at the deadline are cancelled and recorded as retryable.
 
-    With ``claim_more``, the batch tops itself up: whenever a quarter of a batch's worth
-    of rows (``batch_size``) has finished, it claims that many more due rows of the
-    channel (rows that queued tasks were about to bring, or retries now due), for up to
-    :data:`TOP_UP_SECONDS`. The process then keeps a batch's worth of rows going instead
-    of idling while its last answers arrive and between tasks; the tasks whose rows it
-    took find them claimed and end at once. ``claim_more`` must also hand the rows to the
-    caller, which settles them like its own.
+    With ``claim_more``, the batch tops itself up: whenever the rows it holds fall to
+    what keeps every slot busy (``concurrency``, or half a batch when that is more), it
+    claims a quarter batch more of the channel's due rows (rows that queued tasks were
+    about to bring, or retries now due), for up to :data:`TOP_UP_SECONDS`. The process
+    then keeps its slots full instead of idling while its last answers arrive and between
+    tasks; the tasks whose rows it took find them claimed and end at once. ``claim_more``
+    must also hand the rows to the caller, which settles them like its own.
     """
     slots = asyncio.Semaphore(channel.concurrency)
     groups: defaultdict[str, asyncio.Semaphore] = defaultdict(
@@ -156,8 +156,10 @@ async def deliver_concurrently(
         try:
             this = asyncio.current_task()
             assert this is not None
-            window = max(1, channel.batch_size)
-            low = window - max(1, window // 4)
+            # Enough held that every slot stays busy (rows waiting for a slot are claimed
+            # already), claimed in chunks of a quarter batch.
+            low = max(channel.concurrency, channel.batch_size // 2)
+            high = low + max(1, channel.batch_size // 4)
             until = time.monotonic() + TOP_UP_SECONDS
             while time.monotonic() < until and batch.deadline.remaining() > TOP_UP_MARGIN:
                 while unfinished - 1 > low:
@@ -166,7 +168,7 @@ async def deliver_concurrently(
                 if this.cancelling():  # the batch is ending: rows are finishing as cancelled
                     return
                 try:
-                    more = claim(window - (unfinished - 1))
+                    more = claim(high - (unfinished - 1))
                 except Exception:  # the batch goes on with what it holds
                     log.exception(kv(msg="could not claim more rows", channel=channel.name))
                     return
