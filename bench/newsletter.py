@@ -223,7 +223,7 @@ def run(port: int, recipients: int) -> tuple[float, float]:
 
 
 def _succeeded(db: Database) -> int:
-    with db.session() as session:
+    with db.read_session() as session:
         query = select(func.count()).where(
             Delivery.channel == "email", Delivery.status == "succeeded"
         )
@@ -231,7 +231,7 @@ def _succeeded(db: Database) -> int:
 
 
 def _last_accepted(db: Database) -> datetime:
-    with db.session() as session:
+    with db.read_session() as session:
         rows = session.execute(
             select(DeliveryAttempt.started_at, DeliveryAttempt.duration_ms)
             .order_by(DeliveryAttempt.started_at.desc())

@@ -144,7 +144,7 @@ def add_partners(db: Database, base: str) -> None:
 
 
 def _done(db: Database) -> int:
-    with db.session() as session:
+    with db.read_session() as session:
         query = (
             select(func.count())
             .select_from(DeliveryAttempt)
@@ -156,7 +156,7 @@ def _done(db: Database) -> int:
 
 def _delivered_at(db: Database) -> list[tuple[int, datetime, str]]:
     """(release id, when the attempt ended, outcome) for every webhook attempt."""
-    with db.session() as session:
+    with db.read_session() as session:
         rows = session.execute(
             select(
                 Event.release_id,

@@ -270,7 +270,7 @@ class EmailChannel(AsyncChannel):
         if event_id not in self._events:
             if len(self._events) > 64:
                 self._events.clear()
-            with self.ctx.db.session() as session:
+            with self.ctx.db.read_session() as session:
                 row = session.scalar(select(Event).where(Event.id == event_id))
                 self._events[event_id] = (
                     EventRecord(row.id, row.type, row.release_id, row.source, row.payload)
@@ -288,7 +288,7 @@ class EmailChannel(AsyncChannel):
                 event.id, lambda: release_newsletter(settings, event.type, event.payload)
             )
         mode, cutoff = event.payload["mode"], int(event.payload["cutoff"])
-        with self.ctx.db.session() as session:
+        with self.ctx.db.read_session() as session:
             (reader,) = digests.readers(session, [recipient.id])
             items = digests.unseen(
                 reader, digests.items_between(session, reader.marker or 0, cutoff)

@@ -63,10 +63,17 @@ def guarded_session(
     connector = aiohttp.TCPConnector(
         limit=max_connections,
         resolver=GuardedResolver(allowed_networks, resolve),
-        ssl=ssl.create_default_context(),
+        # aiohttp's own verifying context, made once at import (in the parent, before the
+        # fork): a context loads the system's CA file, tens of ms per process otherwise.
+        ssl=True,
     )
+    # No cookie jar: a partner's cookies must never ride along to it (or another partner
+    # on the same host) in a later delivery, and none is filtered for every request.
     return aiohttp.ClientSession(
-        connector=connector, trust_env=False, trace_configs=aiohttp_trace_configs()
+        connector=connector,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        trust_env=False,
+        trace_configs=aiohttp_trace_configs(),
     )
 
 

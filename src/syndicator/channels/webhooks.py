@@ -252,7 +252,7 @@ class WebhooksChannel(AsyncChannel):
     def _partner(self, partner: int) -> PartnerSnapshot | None:
         now = time.monotonic()
         if now >= self._partners_until:
-            with self.ctx.db.session() as session:
+            with self.ctx.db.read_session() as session:
                 self._partners = load_snapshots(session, utcnow())
             self._partners_until = now + _PARTNER_TTL_SECONDS
         return self._partners.get(partner)
@@ -262,7 +262,7 @@ class WebhooksChannel(AsyncChannel):
         if event_id in self._bodies:
             self._bodies.move_to_end(event_id)
             return self._bodies[event_id]
-        with self.ctx.db.session() as session:
+        with self.ctx.db.read_session() as session:
             row = session.execute(
                 select(Event.type, Event.received_at, Event.payload).where(Event.id == event_id)
             ).first()

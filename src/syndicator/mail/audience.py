@@ -59,7 +59,7 @@ def follows(department: str, categories: Sequence[str]) -> ColumnElement[bool]:
 def _pages(db: Database, condition: ColumnElement[bool], page: int) -> Iterator[list[int]]:
     after = 0
     while True:
-        with db.session() as session:
+        with db.read_session() as session:
             ids = list(
                 session.scalars(
                     select(Subscriber.id)
@@ -95,7 +95,7 @@ def subscribers_in_mode(db: Database, mode: str, page: int = CHUNK) -> Iterator[
 
 def recipients_of_claim(db: Database, token: str) -> dict[int, Recipient]:
     """Everyone a claimed batch mails, looked up in two queries when the batch starts."""
-    with db.session() as session:
+    with db.read_session() as session:
         targets = session.scalars(select(Delivery.target).where(Delivery.claim_token == token))
         ids = [n for n in map(parse_target, targets) if n is not None]
         found: dict[int, Recipient] = {}

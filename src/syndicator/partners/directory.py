@@ -76,7 +76,7 @@ def active_partner_targets(
     """``partner:<id>`` for every active partner whose filters take the event."""
     after = 0
     while True:
-        with db.session() as session:
+        with db.read_session() as session:
             rows = session.execute(
                 select(Partner.id, Partner.event_types, Partner.departments, Partner.categories)
                 .where(Partner.state == "active", Partner.id > after)
