@@ -20,10 +20,11 @@ from celery.signals import (
 
 from syndicator.config import load_settings
 from syndicator.logs import configure_logging, kv
+from syndicator.runtime.heap import settle_heap
 from syndicator.runtime.preflight import preflight
 from syndicator.tracing import configure_tracing, instrument_celery
 from workers.heartbeat import Heartbeat
-from workers.process import close_runtime
+from workers.process import close_runtime, runtime
 from workers.relay import Relay
 
 log = logging.getLogger("syndicator.workers")
@@ -70,6 +71,14 @@ def check_before_consuming(**_: Any) -> None:
 def trace_tasks(**_: Any) -> None:
     if configure_tracing(load_settings(), "syndicator-worker"):
         instrument_celery()
+
+
+@worker_process_init.connect  # connected after tracing: its objects are settled with the rest
+def settle_child(**_: Any) -> None:
+    """Build the process's runtime (engine, Redis client, channels; nothing connects yet)
+    before the first task rather than in it, then settle the heap (runtime/heap.py)."""
+    runtime()
+    settle_heap()
 
 
 @beat_init.connect
