@@ -25,6 +25,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 from typing import ClassVar
@@ -79,6 +80,8 @@ _FAILED_CLASS = {
     Failure.PERMANENT: "E_SMTP_PERMANENT",
     Failure.UNCERTAIN: "E_SMTP_UNCERTAIN",
 }
+# Claims whose recipients are kept: those a batch and its top-ups have in hand.
+_CLAIMS_KEPT = 8
 # Why a planned subscriber was not mailed after all (not an SMTP failure).
 _SKIPPED = {
     "pending": "E_NOT_CONFIRMED",
@@ -117,7 +120,8 @@ class EmailChannel(AsyncChannel):
         self._rate_lock = threading.Lock()
         self._compiled = CompiledCache()
         self._events: dict[str, EventRecord | None] = {}
-        self._claim: tuple[str, dict[int, Recipient]] = ("", {})
+        # claim token -> its recipients; a topped-up batch holds rows of a few claims.
+        self._claims: OrderedDict[str, dict[int, Recipient]] = OrderedDict()
         self._unreachable_until = 0.0
         # delivery id -> (subscriber id, new marker), for digests being recorded.
         self._markers: dict[int, tuple[int, int]] = {}
@@ -249,11 +253,13 @@ class EmailChannel(AsyncChannel):
         )
 
     def _recipient(self, job: Claimed) -> Recipient | None:
-        """The claim's addresses, read once when its batch starts."""
-        token, found = self._claim
-        if token != job.token:
+        """The claim's addresses, read once when its first row starts."""
+        found = self._claims.get(job.token)
+        if found is None:
             found = recipients_of_claim(self.ctx.db, job.token)
-            self._claim = (job.token, found)
+            self._claims[job.token] = found
+            if len(self._claims) > _CLAIMS_KEPT:
+                self._claims.popitem(last=False)
         subscriber_id = parse_target(job.target)
         return found.get(subscriber_id) if subscriber_id is not None else None
 

@@ -26,6 +26,7 @@ from syndicator.channels.base import (
     SyncChannel,
 )
 from syndicator.delivery.recorder import Recorder, failure
+from syndicator.delivery.unstarted import Unstarted
 from syndicator.logs import kv
 from syndicator.store.ledger import Claimed
 from syndicator.store.models import utcnow
@@ -100,13 +101,13 @@ async def deliver_concurrently(
     jobs: Sequence[Claimed],
     batch: BatchContext,
     recorder: Recorder,
-    reached: set[int],
+    unstarted: Unstarted,
     claim_more: ClaimMore | None = None,
 ) -> None:
     """Deliver ``jobs`` concurrently until done or the deadline; record each as it ends.
 
-    Rows not started by the deadline are left out of ``reached`` (the caller hands them
-    back); rows in flight at the deadline are cancelled and recorded as retryable.
+    Rows not started by the deadline stay in ``unstarted`` (the caller hands them back);
+    rows in flight at the deadline are cancelled and recorded as retryable.
 
     With ``claim_more``, the batch tops itself up: whenever the rows it holds fall to
     what keeps every slot busy (``concurrency``, or half a batch when that is more), it
@@ -114,7 +115,7 @@ async def deliver_concurrently(
     about to bring, or retries now due), for up to :data:`TOP_UP_SECONDS`. The process
     then keeps its slots full instead of idling while its last answers arrive and between
     tasks; the tasks whose rows it took find them claimed and end at once. ``claim_more``
-    must also hand the rows to the caller, which settles them like its own.
+    must also add the rows to ``unstarted``: the caller settles them like its own.
     """
     slots = asyncio.Semaphore(channel.concurrency)
     groups: defaultdict[str, asyncio.Semaphore] = defaultdict(
@@ -137,7 +138,7 @@ async def deliver_concurrently(
             # The group first: a row waiting for its partner holds no global slot.
             async with groups[channel.group(job.target)], slots:
                 if not batch.deadline.passed():
-                    reached.add(job.delivery_id)
+                    unstarted.start(job.delivery_id)
                     await _attempt(channel, job, batch, recorder)
         finally:
             finished()

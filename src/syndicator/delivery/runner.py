@@ -32,6 +32,7 @@ from syndicator.channels.base import (
 from syndicator.channels.registry import CHANNEL_TYPES
 from syndicator.delivery import aio
 from syndicator.delivery.recorder import Recorder, failure
+from syndicator.delivery.unstarted import Unstarted
 from syndicator.logs import kv
 from syndicator.store.db import Database
 from syndicator.store.ledger import (
@@ -166,14 +167,13 @@ def run_claimed(
         return []
     batch = batch or BatchContext(Deadline.after(BATCH_SECONDS))
     recorder = Recorder(db, channel, batch.trigger)
-    reached: set[int] = set()
-    jobs = list(jobs)  # a batch that tops itself up adds the rows it claims
+    unstarted = Unstarted(jobs)  # a batch that tops itself up adds the rows it claims
     try:
-        follow_ups = _drive(db, channel, jobs, batch, recorder, reached, top_up)
+        follow_ups = _drive(db, channel, jobs, batch, recorder, unstarted, top_up)
     except BaseException:
-        _settle(db, recorder, jobs, reached, quiet=True)
+        _settle(db, recorder, unstarted, quiet=True)
         raise
-    unreached = _settle(db, recorder, jobs, reached)
+    unreached = _settle(db, recorder, unstarted)
     if unreached:
         log.info(kv(msg="batch deadline", channel=channel.name, handed_back=len(unreached)))
     rest = [Enqueue(channel.name, tuple(unreached))] if unreached and recorder.recorded else []
@@ -183,46 +183,42 @@ def run_claimed(
 def _drive(
     db: Database,
     channel: Channel,
-    jobs: list[Claimed],
+    jobs: Sequence[Claimed],
     batch: BatchContext,
     recorder: Recorder,
-    reached: set[int],
+    unstarted: Unstarted,
     top_up: bool = False,
 ) -> list[Enqueue]:
     if isinstance(channel, AsyncChannel):
-        more = _claimer(db, channel, jobs) if top_up and channel.top_up else None
-        aio.run(aio.deliver_concurrently(channel, list(jobs), batch, recorder, reached, more))
+        more = _claimer(db, channel, unstarted) if top_up and channel.top_up else None
+        aio.run(aio.deliver_concurrently(channel, jobs, batch, recorder, unstarted, more))
         return []
     if isinstance(channel, CoalescingChannel):
-        return _deliver_coalesced(channel, jobs, batch, recorder, reached)
+        return _deliver_coalesced(channel, jobs, batch, recorder, unstarted)
     if isinstance(channel, SyncChannel):
-        _deliver_each(channel, jobs, batch, recorder, reached)
+        _deliver_each(channel, jobs, batch, recorder, unstarted)
         return []
     raise TypeError(f"{type(channel).__name__} is not a SyncChannel, AsyncChannel or Coalescing")
 
 
-def _claimer(db: Database, channel: Channel, held: list[Claimed]) -> aio.ClaimMore:
-    """Claims up to n more due rows of ``channel``, adding them to ``held`` (which the
-    runner settles once the batch ends)."""
+def _claimer(db: Database, channel: Channel, unstarted: Unstarted) -> aio.ClaimMore:
+    """Claims up to n more due rows of ``channel``, adding them to ``unstarted`` (which
+    the runner settles once the batch ends)."""
 
     def claim_more(n: int) -> list[Claimed]:
         with db.session() as session:
             more = claim_due(session, channel.name, n)
-        held.extend(more)
+        unstarted.add(more)
         return more
 
     return claim_more
 
 
 def _settle(
-    db: Database,
-    recorder: Recorder,
-    jobs: Sequence[Claimed],
-    reached: set[int],
-    quiet: bool = False,
+    db: Database, recorder: Recorder, unstarted: Unstarted, quiet: bool = False
 ) -> list[int]:
     """Record what is buffered and hand back the rows never started."""
-    unreached = [job for job in jobs if job.delivery_id not in reached]
+    unreached = unstarted.rows()
     try:
         recorder.flush()
         if unreached:
@@ -249,12 +245,12 @@ def _deliver_each(
     jobs: Sequence[Claimed],
     batch: BatchContext,
     recorder: Recorder,
-    reached: set[int],
+    unstarted: Unstarted,
 ) -> None:
     for job in jobs:
         if batch.deadline.passed():
             return
-        reached.add(job.delivery_id)
+        unstarted.start(job.delivery_id)
         started, clock = utcnow(), time.perf_counter()
         try:
             outcome = channel.deliver(job, batch)
@@ -273,10 +269,11 @@ def _deliver_coalesced(
     jobs: Sequence[Claimed],
     batch: BatchContext,
     recorder: Recorder,
-    reached: set[int],
+    unstarted: Unstarted,
 ) -> list[Enqueue]:
     """One call covers every row, so every row shares its start, duration and fate."""
-    reached.update(job.delivery_id for job in jobs)
+    for job in jobs:
+        unstarted.start(job.delivery_id)
     started, clock = utcnow(), time.perf_counter()
     try:
         report = channel.deliver_batch(jobs, batch)
