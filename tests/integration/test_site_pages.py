@@ -237,3 +237,30 @@ def test_mistyped_addresses_get_korean_pages_not_json(board):
         assert answer.status_code == 404, path
         assert answer.headers["content-type"].startswith("text/html"), path
         assert "찾을 수 없습니다" in answer.text
+
+
+def test_every_get_page_answers_head_alike_without_a_body(board):
+    client, store = board
+    department = _slug(store, "department", "교통정책과")
+    paths = [
+        "/",
+        "/?page=2",
+        f"/departments/{department}",
+        "/releases/3",
+        "/releases/999999",  # 404s too
+        "/subscribe",
+        "/feeds/rss.xml",
+        "/feeds/atom.xml",
+        "/static/site.css",
+        "/healthz",
+        "/openapi.json",
+        "/no-such-page",
+    ]
+    for path in paths:
+        got = client.get(path)
+        head = client.head(path)
+        assert head.status_code == got.status_code, path
+        assert head.content == b"", path
+        assert head.headers.get("content-type") == got.headers.get("content-type"), path
+        if "content-length" in got.headers:
+            assert head.headers["content-length"] == got.headers["content-length"], path

@@ -29,6 +29,7 @@ from syndicator.web import (
 )
 from syndicator.web.feed_lists import feed_list_routes
 from syndicator.web.feeds import feed_routes
+from syndicator.web.head_requests import HeadAsGet
 from syndicator.web.problems import install_problem_handler
 from syndicator.web.site_headers import SiteHeaders
 from syndicator.web.state import AppState
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.syndicator = state
     install_problem_handler(app)
     app.add_middleware(SiteHeaders)  # CSP and caching for the residents' pages
+    app.add_middleware(HeadAsGet)  # outermost: HEAD runs every GET route, bodiless
     instrument_app(app)
     # Feeds first: the hottest path should not try every API route before matching.
     app.router.routes.extend(feed_list_routes(settings, db))  # before /feeds/{path}
