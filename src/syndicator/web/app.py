@@ -25,6 +25,7 @@ from syndicator.web import (
     pages,
     partners,
     subscribe_page,
+    subscribers_admin,
     subscriptions,
 )
 from syndicator.web.feed_lists import feed_list_routes
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console.router)
     app.include_router(api_docs.router)
     app.include_router(subscriptions.router)
+    app.include_router(subscribers_admin.router)
     app.include_router(partners.router)
     app.include_router(deliveries.router)
     app.include_router(subscribe_page.router)

@@ -1,4 +1,5 @@
-"""HTTP API and pages: subscribing, confirming, preferences, one-click unsubscribe, admin.
+"""HTTP API and pages: subscribing, confirming, preferences, one-click unsubscribe.
+The admin side (list, export, erase, resend) is :mod:`syndicator.web.subscribers_admin`.
 
 The domain rules live in :mod:`syndicator.subscriptions`; this module reads requests,
 calls them in a worker thread and renders the answer.
@@ -6,37 +7,25 @@ calls them in a worker thread and renders the answer.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
-from collections.abc import Iterator
-from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
 import redis
-from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from fastapi import APIRouter, BackgroundTasks, Path, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from syndicator.logs import kv
-from syndicator.ops.audit import write_audit
 from syndicator.store.models import Taxon
 from syndicator.subscriptions import states
 from syndicator.subscriptions.addresses import InvalidAddress, address_key, normalise_address
 from syndicator.subscriptions.confirmation import send_with_retries
-from syndicator.subscriptions.erasure import erase, subscriber_ref
-from syndicator.subscriptions.listing import (
-    EXPORT_COLUMNS,
-    SubscriberRow,
-    csv_cells,
-    iter_all,
-    page,
-)
+from syndicator.subscriptions.erasure import subscriber_ref
 from syndicator.subscriptions.preferences import (
     InvalidPreference,
     Preferences,
@@ -44,7 +33,6 @@ from syndicator.subscriptions.preferences import (
     clean_topics,
     load_preferences,
 )
-from syndicator.subscriptions.resend import UnknownRelease, requeue_release_email
 from syndicator.subscriptions.states import ConfirmResult
 from syndicator.subscriptions.throttle import SubscribeThrottle
 from syndicator.subscriptions.tokens import (
@@ -55,7 +43,6 @@ from syndicator.subscriptions.tokens import (
     preferences_url,
     read_token,
 )
-from syndicator.web.admin import ADMIN_RESPONSES, AdminOnly, api_operator
 from syndicator.web.csrf import SameSiteForm
 from syndicator.web.html.subscribe import FIELD_MESSAGES
 from syndicator.web.html.subscription_pages import (
@@ -64,7 +51,7 @@ from syndicator.web.html.subscription_pages import (
     render_message,
     render_preferences,
 )
-from syndicator.web.problem_route import VALIDATION_RESPONSES, ProblemRoute
+from syndicator.web.problem_route import ProblemRoute
 from syndicator.web.problems import FieldError, Problem
 from syndicator.web.state import AppState
 
@@ -577,164 +564,3 @@ async def one_click_unsubscribe(request: Request, token: str = _TOKEN) -> HTMLRe
     except _BadLink as bad:
         return _bad_link_page(state, bad)
     return await _unsubscribed_page(state, subscriber_id)
-
-
-# --- Admin --------------------------------------------------------------------------------
-
-
-Status = Literal["pending", "active", "unsubscribed", "suppressed", "erased"]
-
-
-class SubscriberOut(BaseModel):
-    id: int
-    email: str | None = Field(description="None once erased")
-    status: Status
-    mode: Literal["immediate", "daily", "weekly"]
-    consent: str = Field(description="double_opt_in | import | import_consented")
-    categories: list[str]
-    departments: list[str]
-    created_at: datetime
-    confirmed_at: datetime | None
-    unsubscribed_at: datetime | None
-
-
-class SubscriberPage(BaseModel):
-    items: list[SubscriberOut]
-    next_after: int | None = Field(description="Pass as `after` for the next page; None: last")
-    next: str | None = Field(description="The next page's URL; None on the last page")
-
-
-class ResendAccepted(BaseModel):
-    release_id: int
-    requeued: int = Field(description="Email deliveries (failed or uncertain) due again now")
-
-
-def _out(row: SubscriberRow) -> SubscriberOut:
-    return SubscriberOut.model_validate(row, from_attributes=True)
-
-
-def _page_rows(state: AppState, after: int, limit: int, status: str | None) -> list[SubscriberRow]:
-    with state.db.session() as session:
-        return page(session, after, limit, status)
-
-
-_STATUS_QUERY = Query(None, description="Only subscribers in this status")
-
-
-@router.get(
-    "/api/subscribers",
-    tags=["Admin: subscribers"],
-    summary="List subscribers, in id order (keyset pages)",
-    dependencies=[AdminOnly],
-    response_model=SubscriberPage,
-    responses={**ADMIN_RESPONSES, **VALIDATION_RESPONSES},
-)
-async def list_subscribers(
-    request: Request,
-    after: int = Query(0, ge=0, description="The last id of the previous page"),
-    limit: int = Query(100, ge=1, le=1000),
-    status: Status | None = _STATUS_QUERY,
-) -> SubscriberPage:
-    state: AppState = request.app.state.syndicator
-    rows = await run_in_threadpool(_page_rows, state, after, limit, status)
-    next_after = rows[-1].id if len(rows) == limit else None
-    next_url = None
-    if next_after is not None:
-        next_url = str(request.url.include_query_params(after=next_after, limit=limit))
-    return SubscriberPage(items=[_out(r) for r in rows], next_after=next_after, next=next_url)
-
-
-def _csv_stream(rows: Iterator[SubscriberRow]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(EXPORT_COLUMNS)
-    for n, row in enumerate(rows, start=1):
-        writer.writerow(csv_cells(row))
-        if n % 500 == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
-
-
-@router.get(
-    "/api/subscribers.csv",
-    tags=["Admin: subscribers"],
-    summary="Export every subscriber as CSV (streamed)",
-    description=(
-        "Columns: " + ", ".join(EXPORT_COLUMNS) + ". Lists are joined with `;`. The first "
-        "four columns are what `syndicator subscribers import` reads."
-    ),
-    dependencies=[AdminOnly],
-    response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {}}}, **ADMIN_RESPONSES},
-)
-async def export_subscribers(
-    request: Request, status: Status | None = _STATUS_QUERY
-) -> StreamingResponse:
-    state: AppState = request.app.state.syndicator
-    return StreamingResponse(
-        _csv_stream(iter_all(state.db, status)),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="subscribers.csv"'},
-    )
-
-
-def _erase(state: AppState, subscriber_id: int, who: str) -> bool:
-    with state.db.session() as session:
-        erased = erase(session, subscriber_id)
-        if erased:
-            write_audit(session, who, "erase", subscriber_ref(subscriber_id))
-        return erased
-
-
-@router.delete(
-    "/api/subscribers/{subscriber_id}",
-    tags=["Admin: subscribers"],
-    summary="Erase a subscriber's personal data",
-    description=(
-        "The address and topics are removed, the status becomes `erased`, and the email "
-        "attempts' replies (which may quote the address) are emptied. Ledger rows keep only "
-        "`subscriber:<id>`. Erasing twice is harmless."
-    ),
-    dependencies=[AdminOnly],
-    status_code=204,
-    responses={404: {**_PROBLEM, "description": "No such subscriber"}, **ADMIN_RESPONSES},
-)
-async def erase_subscriber(request: Request, subscriber_id: int) -> Response:
-    state: AppState = request.app.state.syndicator
-    if not await run_in_threadpool(_erase, state, subscriber_id, api_operator(request)):
-        raise Problem(404, "Not Found", f"no subscriber {subscriber_id}")
-    log.info(kv(msg="subscriber erased", target=subscriber_ref(subscriber_id)))
-    return Response(status_code=204)
-
-
-def _resend(state: AppState, release_id: int, who: str) -> int:
-    with state.db.session() as session:
-        count = requeue_release_email(session, release_id)
-        write_audit(session, who, "resend", f"release:{release_id}", f"{count} deliveries")
-        return count
-
-
-@router.post(
-    "/api/releases/{release_id}/resend-email",
-    tags=["Admin: subscribers"],
-    summary="Send a release's newsletter again to the recipients it failed for",
-    description=(
-        "Email deliveries of the release's events whose status is `failed` or `uncertain` "
-        "are due again now (attempts logged as `manual`); the sweeper sends them within "
-        "seconds. `uncertain` ones may have arrived already."
-    ),
-    dependencies=[AdminOnly],
-    status_code=202,
-    response_model=ResendAccepted,
-    responses={404: {**_PROBLEM, "description": "No such release"}, **ADMIN_RESPONSES},
-)
-async def resend_email(request: Request, release_id: int) -> ResendAccepted:
-    state: AppState = request.app.state.syndicator
-    try:
-        count = await run_in_threadpool(_resend, state, release_id, api_operator(request))
-    except UnknownRelease as exc:
-        raise Problem(404, "Not Found", f"no release {release_id}") from exc
-    log.info(kv(msg="email resend requested", release_id=release_id, requeued=count))
-    return ResendAccepted(release_id=release_id, requeued=count)
