@@ -496,3 +496,23 @@ def test_openapi_documents_the_envelope_partners_receive(client):
     assert {"type", "id", "timestamp", "version", "data"} <= set(envelope["properties"])
     headers = {p["name"] for p in published["parameters"] if p["in"] == "header"}
     assert headers == {"webhook-id", "webhook-timestamp", "webhook-signature"}
+
+
+def test_a_partners_cookie_never_rides_along_on_a_later_delivery(
+    db: Database, hook_settings: Settings, partner_site: Receiver
+):
+    # By name: a cookie jar would keep a named host's cookie (never an IP literal's).
+    channel = open_channel(db, hook_settings, **{"hooks.example": ["127.0.0.1"]})
+    secret = generate_secret()
+    for name in ("a", "b"):  # two partners on the same host
+        url = f"http://hooks.example:{partner_site.port}/p/{name}"
+        add_partner(db, url, secrets=[(secret, None)])
+    partner_site.script("a", Reply(200, headers={"Set-Cookie": "sid=secret-of-a; Path=/"}))
+    try:
+        run_due(db, channel, publish(db, channel, 1))
+        run_due(db, channel, publish(db, channel, 2))
+    finally:
+        aio.close_channels([channel])
+    received = partner_site.to("a") + partner_site.to("b")
+    assert len(received) == 4
+    assert all("cookie" not in got.headers for got in received)
