@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 
 from syndicator.channels.registry import CHANNEL_TYPES
 from syndicator.ops.audit import write_audit
 from syndicator.partners import delivery_log
 from syndicator.partners.registry import CHANNEL as PARTNER_CHANNEL
 from syndicator.store.db import Database
+from syndicator.store.ledger import requeue_manual
 from syndicator.store.models import ChannelPause, Delivery, utcnow
 from syndicator.subscriptions.resend import requeue_release_email
 
@@ -93,19 +94,9 @@ def replay_delivery(db: Database, who: str, delivery_id: int) -> str:
 
 def _make_due_manual(db: Database, delivery_id: int) -> None:
     with db.session() as session:
-        result = session.execute(
-            update(Delivery)
-            .where(Delivery.id == delivery_id, Delivery.status != "in_progress")
-            .values(
-                status="pending",
-                next_attempt_at=None,
-                claim_token=None,
-                trigger="manual",
-                updated_at=utcnow(),
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if not getattr(result, "rowcount", 0):
+        if not requeue_manual(
+            session, Delivery.id == delivery_id, Delivery.status != "in_progress"
+        ):
             raise ActionRefused(
                 f"delivery {delivery_id} is being sent right now; replay it once it is logged"
             )

@@ -14,13 +14,13 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from syndicator.partners.registry import CHANNEL, PartnerNotFound, partner_target
 from syndicator.store.db import Database
-from syndicator.store.ledger import CHUNK
-from syndicator.store.models import Delivery, DeliveryAttempt, Event, Partner, utcnow
+from syndicator.store.ledger import CHUNK, requeue_manual
+from syndicator.store.models import Delivery, DeliveryAttempt, Event, Partner
 
 __all__ = [
     "DEFAULT_PAGE",
@@ -219,19 +219,7 @@ def _make_due_manual(session: Session, ids: Sequence[int], *only_status: str) ->
     condition = [Delivery.id.in_(ids), Delivery.status != "in_progress"]
     if only_status:
         condition.append(Delivery.status.in_(only_status))
-    result = session.execute(
-        update(Delivery)
-        .where(*condition)
-        .values(
-            status="pending",
-            next_attempt_at=None,
-            claim_token=None,
-            trigger="manual",
-            updated_at=utcnow(),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return requeue_manual(session, *condition)
 
 
 def replay(db: Database, delivery_id: int) -> DeliveryView:

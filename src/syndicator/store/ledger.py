@@ -64,6 +64,7 @@ __all__ = [
     "record_attempts",
     "release",
     "requeue",
+    "requeue_manual",
 ]
 
 # Rows per statement and per short transaction when planning or releasing in bulk.
@@ -229,6 +230,24 @@ def requeue(session: Session, event_id: str, channel: str, target: str) -> int:
         .execution_options(synchronize_session=False)
     )
     return delivery_id
+
+
+def requeue_manual(session: Session, *conditions: ColumnElement[bool]) -> int:
+    """An operator's resend: the rows matching ``conditions`` are due now, and their next
+    attempt is logged as manual (tried once, never retried by itself). Returns how many."""
+    result = session.execute(
+        update(Delivery)
+        .where(*conditions)
+        .values(
+            status="pending",
+            next_attempt_at=None,
+            claim_token=None,
+            trigger="manual",
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from syndicator.store.models import Delivery, Event, Release, utcnow
+from syndicator.store.ledger import requeue_manual
+from syndicator.store.models import Delivery, Event, Release
 from syndicator.subscriptions.erasure import SUBSCRIBER_CHANNELS
 
 __all__ = ["RESENDABLE", "UnknownRelease", "requeue_release_email"]
@@ -24,20 +25,9 @@ def requeue_release_email(session: Session, release_id: int) -> int:
     if session.get(Release, release_id) is None:
         raise UnknownRelease(release_id)
     events = select(Event.id).where(Event.release_id == release_id)
-    result = session.execute(
-        update(Delivery)
-        .where(
-            Delivery.event_id.in_(events.scalar_subquery()),
-            Delivery.channel.in_(SUBSCRIBER_CHANNELS),
-            Delivery.status.in_(RESENDABLE),
-        )
-        .values(
-            status="pending",
-            next_attempt_at=None,
-            claim_token=None,
-            trigger="manual",
-            updated_at=utcnow(),
-        )
-        .execution_options(synchronize_session=False)
+    return requeue_manual(
+        session,
+        Delivery.event_id.in_(events.scalar_subquery()),
+        Delivery.channel.in_(SUBSCRIBER_CHANNELS),
+        Delivery.status.in_(RESENDABLE),
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
