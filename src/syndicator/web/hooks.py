@@ -19,7 +19,7 @@ from syndicator.events.signing import SignatureError, verify
 from syndicator.logs import kv
 from syndicator.runtime.coordination import nudge_relay
 from syndicator.store.intake import MAX_WEBHOOK_ID, accept_event
-from syndicator.web.problems import problem, validation_errors
+from syndicator.web.problems import PROBLEM_CONTENT, problem, validation_errors
 from syndicator.web.state import AppState
 
 __all__ = ["Accepted", "router"]
@@ -59,8 +59,6 @@ def _is_json(content_type: str) -> bool:
     )
 
 
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
-
 _OPENAPI: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -94,12 +92,12 @@ _OPENAPI: dict[str, Any] = {
         "naming the field and the reason; on any error nothing is stored or queued."
     ),
     responses={
-        400: {"description": "Malformed JSON, or a bad webhook-id header", **_PROBLEM},
-        401: {"description": "Missing, invalid or expired signature", **_PROBLEM},
-        413: {"description": "Body over 1 MiB", **_PROBLEM},
-        415: {"description": "Content type is not JSON", **_PROBLEM},
-        422: {"description": "Schema violation: the problem names each field", **_PROBLEM},
-        503: {"description": "Database unavailable: not stored, retry", **_PROBLEM},
+        400: {"description": "Malformed JSON, or a bad webhook-id header", **PROBLEM_CONTENT},
+        401: {"description": "Missing, invalid or expired signature", **PROBLEM_CONTENT},
+        413: {"description": "Body over 1 MiB", **PROBLEM_CONTENT},
+        415: {"description": "Content type is not JSON", **PROBLEM_CONTENT},
+        422: {"description": "Schema violation: the problem names each field", **PROBLEM_CONTENT},
+        503: {"description": "Database unavailable: not stored, retry", **PROBLEM_CONTENT},
     },
     openapi_extra=_OPENAPI,
 )

@@ -14,7 +14,7 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
-from syndicator.web.problems import FieldError, problem
+from syndicator.web.problems import PROBLEM_CONTENT, FieldError, problem
 
 __all__ = ["VALIDATION_RESPONSES", "ProblemRoute", "field_errors"]
 
@@ -22,7 +22,7 @@ VALIDATION_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {
         "description": "Invalid input: a problem document whose `errors` name each field "
         "and the reason",
-        "content": {"application/problem+json": {}},
+        **PROBLEM_CONTENT,
     }
 }
 

@@ -8,7 +8,17 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-__all__ = ["FieldError", "Problem", "install_problem_handler", "problem", "validation_errors"]
+__all__ = [
+    "PROBLEM_CONTENT",
+    "FieldError",
+    "Problem",
+    "install_problem_handler",
+    "problem",
+    "validation_errors",
+]
+
+# The OpenAPI content of an error answer, for a route's ``responses``.
+PROBLEM_CONTENT: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 FieldError = dict[str, str]
 

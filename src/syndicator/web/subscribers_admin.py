@@ -9,7 +9,7 @@ import io
 import logging
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -29,7 +29,7 @@ from syndicator.subscriptions.listing import (
 from syndicator.subscriptions.resend import UnknownRelease, requeue_release_email
 from syndicator.web.admin import ADMIN_RESPONSES, AdminOnly, api_operator
 from syndicator.web.problem_route import VALIDATION_RESPONSES, ProblemRoute
-from syndicator.web.problems import Problem
+from syndicator.web.problems import PROBLEM_CONTENT, Problem
 from syndicator.web.state import AppState
 
 __all__ = ["router"]
@@ -37,8 +37,6 @@ __all__ = ["router"]
 log = logging.getLogger("syndicator.subscriptions")
 
 router = APIRouter(route_class=ProblemRoute)
-
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 
 Status = Literal["pending", "active", "unsubscribed", "suppressed", "erased"]
@@ -158,7 +156,7 @@ def _erase(state: AppState, subscriber_id: int, who: str) -> bool:
     ),
     dependencies=[AdminOnly],
     status_code=204,
-    responses={404: {**_PROBLEM, "description": "No such subscriber"}, **ADMIN_RESPONSES},
+    responses={404: {**PROBLEM_CONTENT, "description": "No such subscriber"}, **ADMIN_RESPONSES},
 )
 async def erase_subscriber(request: Request, subscriber_id: int) -> Response:
     state: AppState = request.app.state.syndicator
@@ -187,7 +185,7 @@ def _resend(state: AppState, release_id: int, who: str) -> int:
     dependencies=[AdminOnly],
     status_code=202,
     response_model=ResendAccepted,
-    responses={404: {**_PROBLEM, "description": "No such release"}, **ADMIN_RESPONSES},
+    responses={404: {**PROBLEM_CONTENT, "description": "No such release"}, **ADMIN_RESPONSES},
 )
 async def resend_email(request: Request, release_id: int) -> ResendAccepted:
     state: AppState = request.app.state.syndicator

@@ -52,7 +52,7 @@ from syndicator.web.html.subscription_pages import (
     render_preferences,
 )
 from syndicator.web.problem_route import ProblemRoute
-from syndicator.web.problems import FieldError, Problem
+from syndicator.web.problems import PROBLEM_CONTENT, FieldError, Problem
 from syndicator.web.state import AppState
 
 __all__ = ["router"]
@@ -69,7 +69,6 @@ _PRIVATE_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Robots-Tag": "noindex",
 }
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 _HTML: dict[str, Any] = {"content": {"text/html": {}}}
 
 
@@ -273,11 +272,11 @@ def _wants_html(request: Request) -> bool:
     response_model=SubscribeAccepted,
     responses={
         202: {"content": {"text/html": {}}},
-        413: _PROBLEM,
-        415: _PROBLEM,
-        422: {**_PROBLEM, "description": "A field is not valid; `errors` names it"},
-        429: {**_PROBLEM, "description": "Too many requests; see Retry-After"},
-        503: {**_PROBLEM, "description": "The rate limiter's Redis is unavailable"},
+        413: PROBLEM_CONTENT,
+        415: PROBLEM_CONTENT,
+        422: {**PROBLEM_CONTENT, "description": "A field is not valid; `errors` names it"},
+        429: {**PROBLEM_CONTENT, "description": "Too many requests; see Retry-After"},
+        503: {**PROBLEM_CONTENT, "description": "The rate limiter's Redis is unavailable"},
     },
     openapi_extra=_FORM_BODY,
 )
