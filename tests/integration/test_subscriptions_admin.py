@@ -27,6 +27,7 @@ from syndicator.store.models import (
 from syndicator.subscriptions.importing import ImportRow, import_chunk, parse_rows
 from tests.factories import make_event
 from tests.system import run_cli
+from tests.topics import name_topics
 
 ADMIN = {"Authorization": "Bearer test-admin-token"}
 
@@ -87,6 +88,32 @@ def test_the_csv_export_streams_every_subscriber(client: httpx.Client, store: Da
     )
     # What it exports imports back.
     assert all(isinstance(r, ImportRow) for r in parse_rows(io.StringIO(text)))
+
+
+# Valid addresses (atext allows = + - in a local part) that a spreadsheet would run.
+_FORMULA_ADDRESSES = ("=1+2@example.org", "-2+3@example.org", "+cmd@example.org")
+
+
+def _formula_free(text: str) -> list[dict[str, str]]:
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    for row in rows:
+        assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in row.values())
+    return rows
+
+
+def test_exports_never_start_a_cell_like_a_formula_and_import_back(
+    client: httpx.Client, store: Database, app_settings: Settings, tmp_path: Path
+) -> None:
+    _import(store, "".join(f"{address},daily\n" for address in _FORMULA_ADDRESSES), True)
+    from_api = _formula_free(client.get("/api/subscribers.csv", headers=ADMIN).text)
+    assert [row["email"] for row in from_api] == ["'" + a for a in _FORMULA_ADDRESSES]
+    out = tmp_path / "out.csv"
+    exported = run_cli("subscribers", "export", "-o", str(out), **_cli_env(app_settings))
+    assert exported.returncode == 0, exported.stderr
+    text = out.read_text(encoding="utf-8")
+    assert _formula_free(text) == from_api
+    back = [r for r in parse_rows(io.StringIO(text, newline="")) if isinstance(r, ImportRow)]
+    assert [row.address for row in back] == list(_FORMULA_ADDRESSES)
 
 
 def _ledger_for(store: Database, subscriber_id: int, status: str = "failed") -> str:
@@ -176,6 +203,7 @@ def _cli_env(settings: Settings) -> dict[str, str]:
 def test_cli_import_reports_bad_rows_by_line_and_carries_on(
     app_settings: Settings, store: Database, tmp_path: Path
 ) -> None:
+    name_topics(store)
     file = tmp_path / "list.csv"
     file.write_text(
         "email,mode,categories,departments\n"
@@ -185,13 +213,16 @@ def test_cli_import_reports_bad_rows_by_line_and_carries_on(
         '"c@example.org",weekly,"경제",위생정책과\n'
         "\n"
         "a@example.org,weekly,,\n"
-        "d@example.org\n",
+        "d@example.org\n"
+        "e@example.org,daily,,없는과;위생정책과\n",
         encoding="utf-8",
     )
     result = run_cli("subscribers", "import", str(file), **_cli_env(app_settings))
     assert result.returncode == 3, result.stderr
     assert "line 3:" in result.stderr and "line 4:" in result.stderr
     assert "mode" in result.stderr.split("line 4:")[1].splitlines()[0]
+    # A department no release has named: the row is refused, saying which name.
+    assert "departments: no such department: 없는과" in result.stderr.split("line 9:")[1]
     assert "imported 3 subscribers" in result.stdout
     with store.session() as session:
         rows = {s.email: s for s in session.scalars(select(Subscriber))}

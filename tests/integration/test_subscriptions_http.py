@@ -28,6 +28,7 @@ from tests.live_server import serve
 from tests.mail_server import MailServer, Received, running_mail_server
 from tests.services import free_port
 from tests.system import run_cli, wait_for
+from tests.topics import name_topics
 
 ADDRESS = "resident@example.org"
 LINK = re.compile(r"https://press\.example\.kr/\S+")
@@ -50,6 +51,7 @@ def site(app_settings: Settings) -> Iterator[Site]:
             httpx.Client(base_url=url, timeout=30) as http,
             Database(configured.database_url) as db,
         ):
+            name_topics(db)
             yield Site(http, inbox, db, configured)
 
 
@@ -210,6 +212,46 @@ def test_other_bad_fields_are_named(site: Site) -> None:
         == 400
     )
     assert len(site.inbox.received) == 0
+
+
+_UNKNOWN_NAMES = st.lists(
+    st.text(alphabet=st.characters(categories=["L", "N"]), min_size=1, max_size=30).filter(
+        lambda name: name not in ("경제", "복지", "보건", "위생정책과", "복지정책과")
+    ),
+    min_size=1,
+    max_size=3,
+    unique=True,
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(field=st.sampled_from(["categories", "departments"]), names=_UNKNOWN_NAMES)
+def test_topics_no_release_has_named_are_a_422_naming_them(
+    site: Site, field: str, names: list[str]
+) -> None:
+    known = {"categories": ["경제"], "departments": ["위생정책과"]}
+    body = {"email": ADDRESS, **known, field: [*known[field], *names]}
+    answer = site.http.post("/subscriptions", json=body)
+    assert answer.status_code == 422, answer.text
+    (error,) = answer.json()["errors"]
+    assert error["field"] == field
+    assert all(name in error["reason"] for name in names)
+    assert "경제" not in error["reason"] and "위생정책과" not in error["reason"]
+    with site.db.session() as session:
+        assert session.scalars(select(Subscriber)).first() is None
+    assert len(site.inbox.received) == 0
+
+
+def test_the_preferences_form_refuses_unknown_topics_too(site: Site) -> None:
+    subscriber = _active(site)
+    path = f"/preferences/{make_token(site.settings, 'preferences', subscriber.id)}"
+    refused = site.http.post(path, data={"mode": "daily", "departments": ["없는과"]})
+    assert refused.status_code == 422
+    assert "없는과" in refused.text and "목록에 있는 부서만" in refused.text
+    assert _subscriber(site.db).mode == "immediate"
+    assert _topics(site.db, subscriber.id) == {("category", "경제")}
 
 
 def test_repeated_requests_for_one_address_are_limited(site: Site) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import io
 import sys
@@ -84,13 +83,17 @@ def import_(
     Lists (categories, departments) are separated by `;`; an empty mode is `immediate`;
     no topics means every release. A first line starting with `email` is a header. Bad
     rows are reported by line number and skipped; addresses already on the list are left
-    as they are (nobody who left is subscribed again)."""
+    as they are (nobody who left is subscribed again). A department or category that no
+    release has named is a bad row."""
+    from syndicator.store.taxonomy import known_topics
     from syndicator.subscriptions.importing import ImportRow, import_chunk, parse_rows
 
     if consented and send_confirmations:
         fail("--consented subscribers are active already: drop --send-confirmations", 2)
     settings = load_settings()
     db = _database(settings)
+    with db.read_session() as session:
+        known = known_topics(session)
     inserted: list[int] = []
     present = duplicates = bad = 0
     pending: list[ImportRow] = []
@@ -107,7 +110,7 @@ def import_(
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeElapsedColumn())
     with file.open("rb") as raw, Progress(*columns, console=errors) as progress:
         task = progress.add_task("importing", total=file.stat().st_size)
-        for row in parse_rows(_lines(raw, file)):
+        for row in parse_rows(_lines(raw, file), known):
             if isinstance(row, ImportRow):
                 pending.append(row)
             else:
@@ -214,6 +217,7 @@ def export(
     status: str = typer.Option(None, help=_STATUS_HELP),
 ) -> None:
     """Export subscribers as CSV (streamed); the first four columns import back."""
+    from syndicator.spreadsheets import SafeWriter
     from syndicator.subscriptions.listing import EXPORT_COLUMNS, STATUSES, csv_cells, iter_all
 
     if status is not None and status not in STATUSES:
@@ -222,7 +226,7 @@ def export(
     with _database(settings) as db:
         target = output.open("w", newline="", encoding="utf-8") if output else sys.stdout
         try:
-            writer = csv.writer(target)
+            writer = SafeWriter(target)
             writer.writerow(EXPORT_COLUMNS)
             count = 0
             for row in iter_all(db, status):

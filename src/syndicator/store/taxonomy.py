@@ -8,6 +8,7 @@ Revised Romanization, migration 0006) every old slug became an alias that redire
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 from slugify import slugify
 from sqlalchemy import select
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 from syndicator.store.models import Taxon, TaxonAlias
 from syndicator.store.romanization import HANGUL_RUN, romanize_hangul
 
-__all__ = ["alias_targets", "proposed_slug", "slug_for"]
+__all__ = ["KnownTopics", "alias_targets", "known_topics", "proposed_slug", "slug_for"]
 
 
 def proposed_slug(name: str) -> str:
@@ -74,3 +75,23 @@ def alias_targets(session: Session) -> dict[tuple[str, str], str]:
         )
     )
     return {(kind, old): new for kind, old, new in rows}
+
+
+@dataclass(frozen=True)
+class KnownTopics:
+    """Every department and category a release has named: what may be subscribed to."""
+
+    categories: frozenset[str]
+    departments: frozenset[str]
+
+    def sorted(self, kind: str) -> list[str]:
+        return sorted(self.categories if kind == "category" else self.departments)
+
+
+def known_topics(session: Session) -> KnownTopics:
+    """One query: a city has a few hundred departments and categories at most."""
+    rows = session.execute(select(Taxon.kind, Taxon.name)).all()
+    return KnownTopics(
+        categories=frozenset(name for kind, name in rows if kind == "category"),
+        departments=frozenset(name for kind, name in rows if kind == "department"),
+    )

@@ -15,13 +15,16 @@ from sqlalchemy import Insert, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from syndicator.spreadsheets import restore
 from syndicator.store.models import Subscriber, SubscriberTopic, utcnow
+from syndicator.store.taxonomy import KnownTopics
 from syndicator.subscriptions.addresses import InvalidAddress, normalise_address
 from syndicator.subscriptions.preferences import (
     InvalidPreference,
     Preferences,
     clean_mode,
     clean_topics,
+    unknown_topics,
 )
 
 __all__ = [
@@ -53,7 +56,7 @@ def _split(cell: str | None) -> list[str]:
     return [part for part in (cell or "").split(";") if part.strip()]
 
 
-def _row(line: int, cells: dict[str, str | None]) -> ImportRow | BadRow:
+def _row(line: int, cells: dict[str, str | None], known: KnownTopics | None) -> ImportRow | BadRow:
     try:
         address = normalise_address(cells.get("email") or "")
         prefs = Preferences(
@@ -65,13 +68,19 @@ def _row(line: int, cells: dict[str, str | None]) -> ImportRow | BadRow:
         return BadRow(line, f"email: {exc.reason}")
     except InvalidPreference as exc:
         return BadRow(line, f"{exc.field}: {exc.reason}")
+    for error in unknown_topics(prefs, known) if known is not None else ():
+        return BadRow(line, f"{error.field}: {error.reason}")
     return ImportRow(line, address, prefs)
 
 
-def parse_rows(lines: Iterable[str]) -> Iterator[ImportRow | BadRow]:
+def parse_rows(
+    lines: Iterable[str], known: KnownTopics | None = None
+) -> Iterator[ImportRow | BadRow]:
     """Rows in file order. A first line starting with ``email`` is a header naming the
     columns (others are ignored, so an export imports back); without one the columns are
-    ``email,mode,categories,departments``."""
+    ``email,mode,categories,departments``. A cell :mod:`syndicator.spreadsheets` prefixed
+    is read as it was before. With ``known``, a row naming a department or category no
+    release has used is a bad row."""
     reader = csv.reader(lines)
     columns: Sequence[str] = COLUMNS
     while True:
@@ -91,7 +100,8 @@ def parse_rows(lines: Iterable[str]) -> Iterator[ImportRow | BadRow]:
         if len(cells) > len(columns):
             yield BadRow(line, f"{len(cells)} columns, expected at most {len(columns)}")
             continue
-        yield _row(line, dict(zip(columns, cells, strict=False)))
+        # An export prefixed cells a spreadsheet would run: take the prefix off again.
+        yield _row(line, dict(zip(columns, map(restore, cells), strict=False)), known)
 
 
 @dataclass

@@ -11,6 +11,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from syndicator.store.models import Subscriber, SubscriberTopic
+from syndicator.store.taxonomy import KnownTopics
 
 __all__ = [
     "MAX_TOPICS",
@@ -23,6 +24,7 @@ __all__ = [
     "load_preferences",
     "save_topics",
     "topics_by_subscriber",
+    "unknown_topics",
 ]
 
 Mode = Literal["immediate", "daily", "weekly"]
@@ -74,6 +76,20 @@ def clean_topics(field: str, values: Iterable[object] | None) -> tuple[str, ...]
     if len(names) > MAX_TOPICS:
         raise InvalidPreference(field, f"at most {MAX_TOPICS} entries")
     return tuple(names)
+
+
+def unknown_topics(prefs: Preferences, known: KnownTopics) -> list[InvalidPreference]:
+    """One error per field naming topics no release has used: a subscription to a
+    misspelt department would silently never receive anything."""
+    errors = []
+    for field, names, allowed, what in (
+        ("categories", prefs.categories, known.categories, "category"),
+        ("departments", prefs.departments, known.departments, "department"),
+    ):
+        unknown = [name for name in names if name not in allowed]
+        if unknown:
+            errors.append(InvalidPreference(field, f"no such {what}: {', '.join(unknown)}"))
+    return errors
 
 
 def save_topics(session: Session, subscriber: Subscriber, prefs: Preferences) -> None:

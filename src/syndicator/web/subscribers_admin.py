@@ -4,7 +4,6 @@ resend a release's failed newsletters. The residents' side is :mod:`syndicator.w
 
 from __future__ import annotations
 
-import csv
 import io
 import logging
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from syndicator.logs import kv
 from syndicator.ops.audit import write_audit
+from syndicator.spreadsheets import SafeWriter
 from syndicator.subscriptions.erasure import erase, subscriber_ref
 from syndicator.subscriptions.listing import (
     EXPORT_COLUMNS,
@@ -103,7 +103,7 @@ async def list_subscribers(
 
 def _csv_stream(rows: Iterator[SubscriberRow]) -> Iterator[str]:
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = SafeWriter(buffer)
     writer.writerow(EXPORT_COLUMNS)
     for n, row in enumerate(rows, start=1):
         writer.writerow(csv_cells(row))

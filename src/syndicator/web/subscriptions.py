@@ -16,12 +16,11 @@ import redis
 from fastapi import APIRouter, BackgroundTasks, Path, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from syndicator.logs import kv
-from syndicator.store.models import Taxon
+from syndicator.store.taxonomy import KnownTopics, known_topics
 from syndicator.subscriptions import states
 from syndicator.subscriptions.addresses import InvalidAddress, address_key, normalise_address
 from syndicator.subscriptions.confirmation import send_with_retries
@@ -32,6 +31,7 @@ from syndicator.subscriptions.preferences import (
     clean_mode,
     clean_topics,
     load_preferences,
+    unknown_topics,
 )
 from syndicator.subscriptions.states import ConfirmResult
 from syndicator.subscriptions.throttle import SubscribeThrottle
@@ -207,6 +207,18 @@ def _validated(fields: dict[str, Any]) -> tuple[str, Preferences]:
     return address, prefs
 
 
+def _require_known_topics(state: AppState, prefs: Preferences) -> None:
+    """422 naming each field and the topics in it that no release has used."""
+    unknown = unknown_topics(prefs, _known(state))
+    if unknown:
+        raise Problem(
+            422,
+            "Invalid subscription",
+            "the subscription request is not valid",
+            [{"field": error.field, "reason": error.reason} for error in unknown],
+        )
+
+
 # --- Subscribe ----------------------------------------------------------------------------
 
 
@@ -284,6 +296,7 @@ async def subscribe(request: Request, background: BackgroundTasks) -> Response:
     state: AppState = request.app.state.syndicator
     _require_token_keys(state)
     address, prefs = _validated(await _read_fields(request))
+    await run_in_threadpool(_require_known_topics, state, prefs)
     await run_in_threadpool(_check_rate, request, address)
     result = await run_in_threadpool(_subscribe, state, address, prefs)
     log.info(
@@ -433,14 +446,15 @@ async def confirm_subscription(request: Request, token: str = _TOKEN) -> HTMLRes
     return _page(state, html)
 
 
+def _known(state: AppState) -> KnownTopics:
+    with state.db.read_session() as session:
+        return known_topics(session)
+
+
 def _known_topics(state: AppState) -> tuple[list[str], list[str]]:
-    with state.db.session() as session:
-        rows = session.execute(select(Taxon.kind, Taxon.name).order_by(Taxon.name))
-        taxa = [(kind, name) for kind, name in rows]
-    return (
-        [name for kind, name in taxa if kind == "category"],
-        [name for kind, name in taxa if kind == "department"],
-    )
+    """(categories, departments), each sorted by name, for a form's checkboxes."""
+    known = _known(state)
+    return known.sorted("category"), known.sorted("department")
 
 
 def _preferences_view(state: AppState, subscriber_id: int) -> tuple[Preferences, str] | None:
@@ -481,6 +495,24 @@ async def preferences_page(request: Request, token: str = _TOKEN) -> HTMLRespons
         return _bad_link_page(state, bad)
 
 
+def _checked_preferences(state: AppState, fields: dict[str, Any]) -> Preferences:
+    """The form's preferences, or a 422 page saying in Korean which field is wrong (and
+    which names, for a topic no release has used)."""
+    try:
+        prefs = _preferences(fields)
+        unknown = unknown_topics(prefs, _known(state))
+    except InvalidPreference as exc:
+        said = FIELD_MESSAGES.get(exc.field, "입력한 값을 다시 확인해 주세요.")
+        raise _BadLink(422, "설정을 저장하지 못했습니다", said) from exc
+    if unknown:
+        said = " ".join(
+            f"{FIELD_MESSAGES[error.field]} ({error.reason.partition(': ')[2]})"
+            for error in unknown
+        )
+        raise _BadLink(422, "설정을 저장하지 못했습니다", said)
+    return prefs
+
+
 def _save_preferences(state: AppState, subscriber_id: int, prefs: Preferences) -> bool:
     with state.db.session() as session:
         return states.change_preferences(session, subscriber_id, prefs) is not None
@@ -510,11 +542,7 @@ async def change_preferences(request: Request, token: str = _TOKEN) -> HTMLRespo
         fields = await _read_fields(request)
         if fields.get("action") == "unsubscribe":
             return await _unsubscribed_page(state, subscriber_id)
-        try:
-            prefs = _preferences(fields)
-        except InvalidPreference as exc:
-            said = FIELD_MESSAGES.get(exc.field, "입력한 값을 다시 확인해 주세요.")
-            raise _BadLink(422, "설정을 저장하지 못했습니다", said) from exc
+        prefs = await run_in_threadpool(_checked_preferences, state, fields)
         if not await run_in_threadpool(_save_preferences, state, subscriber_id, prefs):
             raise _gone()
         log.info(kv(msg="preferences changed", target=subscriber_ref(subscriber_id)))
