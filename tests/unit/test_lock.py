@@ -16,7 +16,16 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parents[2]
 DEV_LOCK = ROOT / "requirements" / "dev.lock"
 RUNTIME_LOCK = ROOT / "requirements" / "runtime.lock"
-DEV_ONLY = {"pytest", "hypothesis", "ruff", "mypy", "playwright", "uv", "check-jsonschema"}
+DEV_ONLY = {
+    "pytest",
+    "hypothesis",
+    "ruff",
+    "mypy",
+    "playwright",
+    "uv",
+    "check-jsonschema",
+    "pip-audit",
+}
 
 
 def _locked(path: Path) -> dict[str, Requirement]:
