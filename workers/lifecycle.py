@@ -24,7 +24,7 @@ from syndicator.runtime.heap import settle_heap
 from syndicator.runtime.preflight import preflight
 from syndicator.tracing import configure_tracing, instrument_celery
 from workers.heartbeat import Heartbeat
-from workers.process import close_runtime, runtime
+from workers.process import close_runtime, runtime, worker_id
 from workers.relay import Relay
 
 log = logging.getLogger("syndicator.workers")
@@ -78,6 +78,10 @@ def settle_child(**_: Any) -> None:
     """Build the process's runtime (engine, Redis client, channels; nothing connects yet)
     before the first task rather than in it, then settle the heap (runtime/heap.py)."""
     runtime()
+    try:
+        worker_id()  # registered and heartbeating before it takes a task
+    except Exception as exc:  # the database away: the first task registers it
+        log.warning(kv(msg="worker not registered yet", error=f"{type(exc).__name__}: {exc}"))
     settle_heap()
 
 

@@ -15,10 +15,11 @@ from syndicator.channels.base import Channel, ChannelContext
 from syndicator.channels.registry import build_channels
 from syndicator.config import Settings, load_settings
 from syndicator.delivery.aio import close_channels
+from syndicator.runtime.liveness import LivenessBeat, ProcessIdentity
 from syndicator.runtime.redis_urls import redis_client
 from syndicator.store.db import Database
 
-__all__ = ["Runtime", "close_runtime", "runtime"]
+__all__ = ["Runtime", "close_runtime", "runtime", "worker_id"]
 
 
 @dataclass
@@ -30,6 +31,7 @@ class Runtime:
 
 
 _current: tuple[int, Runtime] | None = None
+_liveness: tuple[int, LivenessBeat] | None = None
 
 
 def _build(settings: Settings) -> Runtime:
@@ -46,9 +48,25 @@ def runtime() -> Runtime:
     return _current[1]
 
 
+def worker_id() -> str:
+    """The id this process's claims carry: on first use, the process registers itself and
+    starts writing its heartbeat (runtime/liveness.py), before it claims anything."""
+    global _liveness
+    if _liveness is None or _liveness[0] != os.getpid():
+        rt = runtime()
+        beat = LivenessBeat(rt.db, ProcessIdentity.current(), rt.settings.worker_heartbeat_seconds)
+        beat.register()
+        beat.start()
+        _liveness = (os.getpid(), beat)
+    return _liveness[1].identity.id
+
+
 def close_runtime() -> None:
     """Close what this process opened (nothing if it never ran a task)."""
-    global _current
+    global _current, _liveness
+    if _liveness is not None and _liveness[0] == os.getpid():
+        _liveness[1].stop()  # its batches handed their rows back: it holds nothing
+        _liveness = None
     if _current is None or _current[0] != os.getpid():
         return
     rt = _current[1]

@@ -11,10 +11,11 @@ from syndicator.delivery.coalescer import Coalescer
 from syndicator.delivery.runner import BATCH_SECONDS, Enqueue, load_event, plan_event, run_due
 from syndicator.logs import kv
 from syndicator.runtime.coordination import mark_consuming
+from syndicator.runtime.liveness import release_lost
 from syndicator.store.ledger import due_for_retry, has_due
 from syndicator.store.outbox import resend_unplanned
 from workers.app import RESTORE_SCAN_SECONDS, app
-from workers.process import runtime
+from workers.process import runtime, worker_id
 from workers.task_names import DELIVER, DELIVER_PENDING, FANOUT, HEARTBEAT, SWEEP
 
 __all__ = ["deliver", "deliver_pending", "enqueue", "fanout", "heartbeat", "sweep"]
@@ -50,7 +51,7 @@ def deliver(channel: str, delivery_ids: list[int]) -> None:
     """Rows not started by the deadline, safely before the soft time limit, go back to
     pending unspent and are queued again; the outcomes of the others are already recorded.
     An async channel's batch also takes due rows queued for later tasks as its own finish."""
-    batch = BatchContext(Deadline.after(BATCH_SECONDS))
+    batch = BatchContext(Deadline.after(BATCH_SECONDS), worker=worker_id())
     rt = runtime()
     enqueue(run_due(rt.db, rt.channels[channel], delivery_ids, batch, top_up=True))
 
@@ -70,7 +71,8 @@ def deliver_pending(channel_name: str) -> None:
             return has_due(session, channel_name)
 
     def run() -> None:
-        enqueue(run_due(rt.db, channel, None))
+        batch = BatchContext(Deadline.after(BATCH_SECONDS), worker=worker_id())
+        enqueue(run_due(rt.db, channel, None, batch))
 
     again = coalescer.request(run, has_work)
     if again is not None:
@@ -81,9 +83,11 @@ def deliver_pending(channel_name: str) -> None:
 
 @app.task(name=SWEEP)
 def sweep() -> None:
-    """Enqueue retries whose time has come, rows whose task was lost, and fan-outs the
+    """Release the claims of worker processes that are gone, then enqueue retries whose
+    time has come (those rows among them), rows whose task was lost, and fan-outs the
     broker lost."""
     rt = runtime()
+    release_lost(rt.db, timedelta(seconds=rt.settings.worker_stale_seconds))
     with rt.db.session() as session:
         due = due_for_retry(session)
     if due:

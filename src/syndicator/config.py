@@ -77,6 +77,10 @@ class Settings:
     # Redis re-delivers an unacked message after this many seconds; every
     # countdown we schedule must stay well below it (Celery "Redis caveats").
     visibility_timeout: int = 900
+    # Every worker process writes a heartbeat this often; one silent for the stale time
+    # is gone, and the sweeper releases its claims (keep it several heartbeats long).
+    worker_heartbeat_seconds: float = 5.0
+    worker_stale_seconds: float = 20.0
     max_body_bytes: int = 1024 * 1024
     templates_dir: Path = TEMPLATES_DIR
     # Feed documents live in the database, served by every web node; this optional copy
@@ -208,6 +212,8 @@ def load_settings(
         org_name=env.get("SYNDICATOR_ORG_NAME") or Settings.org_name,
         emblem_url=env.get("SYNDICATOR_EMBLEM_URL") or None,
         visibility_timeout=int(env.get("SYNDICATOR_VISIBILITY_TIMEOUT", "900")),
+        worker_heartbeat_seconds=float(env.get("SYNDICATOR_WORKER_HEARTBEAT_SECONDS", "5")),
+        worker_stale_seconds=float(env.get("SYNDICATOR_WORKER_STALE_SECONDS", "20")),
         feeds_export_dir=_optional_path(env.get("SYNDICATOR_FEEDS_EXPORT_DIR")),
         document_check_seconds=float(env.get("SYNDICATOR_DOCUMENT_CHECK_SECONDS", "1")),
         extra_channels=tuple(env.get("SYNDICATOR_EXTRA_CHANNELS", "").replace(",", " ").split()),

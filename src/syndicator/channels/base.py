@@ -150,6 +150,9 @@ class BatchContext:
 
     deadline: Deadline
     trigger: str = "scheduled"  # scheduled | manual
+    # The worker process whose claims these are (store/claimers.py); None outside a
+    # worker, where only the claim lease ends a claim whose holder died.
+    worker: str | None = None
 
 
 @dataclass(frozen=True)

@@ -142,9 +142,9 @@ def run_due(
     batch = batch or BatchContext(Deadline.after(BATCH_SECONDS))
     with db.session() as session:
         jobs = (
-            claim_pending(session, channel.name)
+            claim_pending(session, channel.name, worker=batch.worker)
             if delivery_ids is None
-            else claim(session, delivery_ids)
+            else claim(session, delivery_ids, batch.worker)
         )
     return run_claimed(db, channel, jobs, batch, top_up)
 
@@ -161,7 +161,8 @@ def run_claimed(
 
     Whatever stops the batch (the deadline, an exception, a signal), outcomes already
     received are recorded, rows never started go back to pending without spending an
-    attempt, and rows in flight without an outcome are left to the claim lease.
+    attempt, and rows in flight without an outcome stay claimed until the sweeper finds
+    their worker gone (store/claimers.py), or the claim lease ends.
     """
     if not jobs:
         return []
@@ -190,7 +191,7 @@ def _drive(
     top_up: bool = False,
 ) -> list[Enqueue]:
     if isinstance(channel, AsyncChannel):
-        more = _claimer(db, channel, unstarted) if top_up and channel.top_up else None
+        more = _claimer(db, channel, unstarted, batch) if top_up and channel.top_up else None
         aio.run(aio.deliver_concurrently(channel, jobs, batch, recorder, unstarted, more))
         return []
     if isinstance(channel, CoalescingChannel):
@@ -201,13 +202,15 @@ def _drive(
     raise TypeError(f"{type(channel).__name__} is not a SyncChannel, AsyncChannel or Coalescing")
 
 
-def _claimer(db: Database, channel: Channel, unstarted: Unstarted) -> aio.ClaimMore:
+def _claimer(
+    db: Database, channel: Channel, unstarted: Unstarted, batch: BatchContext
+) -> aio.ClaimMore:
     """Claims up to n more due rows of ``channel``, adding them to ``unstarted`` (which
     the runner settles once the batch ends)."""
 
     def claim_more(n: int) -> list[Claimed]:
         with db.session() as session:
-            more = claim_due(session, channel.name, n)
+            more = claim_due(session, channel.name, n, batch.worker)
         unstarted.add(more)
         return more
 

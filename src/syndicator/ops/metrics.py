@@ -166,7 +166,16 @@ def _pipeline_families(readings: Readings) -> Iterator[Metric]:
     )
     if readings.beat_age_seconds is not None:
         beat_age.add_metric([], readings.beat_age_seconds)
-    yield from (outbox, outbox_age, awaiting, healthy, problems, beat_up, beat_age)
+    workers = _gauge(
+        "worker_processes_live", "Worker processes whose heartbeat is fresh (from the database)."
+    )
+    workers.add_metric([], readings.live_workers)
+    lost = _gauge(
+        "claims_lost",
+        "Deliveries claimed by worker processes that are gone, until the sweeper releases them.",
+    )
+    lost.add_metric([], readings.lost_claims)
+    yield from (outbox, outbox_age, awaiting, healthy, problems, beat_up, beat_age, workers, lost)
 
 
 def _people_families(readings: Readings) -> Iterator[Metric]:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from syndicator.channels.registry import ALL_QUEUES, CHANNEL_TYPES, EVENTS_QUEUE
 from syndicator.runtime.coordination import beat_seen, consumers_seen, queue_heartbeats
 from syndicator.runtime.readiness import PipelineCause, pipeline_problems
+from syndicator.store.claimers import read_liveness
 from syndicator.store.db import Database
 from syndicator.store.models import (
     ChannelPause,
@@ -84,6 +85,9 @@ class Readings:
     tallies: list[Tally]
     partners: dict[str, int]
     subscribers: dict[str, int]
+    # Worker processes heartbeating, and claims held by ones that are gone (store/claimers).
+    live_workers: int = 0
+    lost_claims: int = 0
     queues: list[QueueReading] | None = None  # None: Redis did not answer
     beat_age_seconds: float | None = None
     redis_error: str | None = None
@@ -217,6 +221,8 @@ def collect_readings(db: Database, client: redis.Redis) -> Readings:
             partners=_partners(session),
             subscribers=_subscribers(session),
         )
+        liveness = read_liveness(session, now)
+        readings.live_workers, readings.lost_claims = liveness.live_workers, liveness.lost_claims
     try:
         readings.queues = _queue_readings(client, channels, events_oldest)
         beat = beat_seen(client)

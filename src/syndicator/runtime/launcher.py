@@ -7,6 +7,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -19,6 +20,7 @@ from syndicator.events.signing import generate_secret, sign_headers
 from syndicator.feeds.publish import rebuild_all
 from syndicator.permissions import private_dir
 from syndicator.runtime.embedded_redis import EmbeddedRedis
+from syndicator.runtime.liveness import release_lost
 from syndicator.runtime.secrets import ensure_secret, random_token
 from syndicator.runtime.supervisor import Child, Supervisor
 from syndicator.store.db import Database
@@ -122,6 +124,10 @@ def launch(host: str, port: int, demo: bool, console: Console) -> int:
     settings = load_settings(host=host, port=port)
     private_dir(settings.data_dir)
     upgrade(settings.database_url)
+    # Before any worker starts: the claims of the workers a crash or a power cut left
+    # behind go back at once, not a heartbeat timeout later.
+    with Database(settings.database_url) as db:
+        release_lost(db, timedelta(seconds=settings.worker_stale_seconds))
     env = dict(os.environ)
     env["SYNDICATOR_DATA_DIR"] = str(settings.data_dir)
     # Every child renders links from it: without SYNDICATOR_BASE_URL, this run's own address.

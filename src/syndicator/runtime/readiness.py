@@ -2,7 +2,8 @@
 
 ``web_problems`` is for load balancers: the database at the code's schema revision, and
 Redis. ``pipeline_causes`` is for operators and alerts: a live consumer that reaches the
-database on every queue, a running beat, and an outbox that is not falling behind. Each
+database on every queue, a running beat, an outbox that is not falling behind, and no
+claim held by a worker process that is gone. Each
 cause is one sentence naming what is wrong.
 """
 
@@ -14,7 +15,9 @@ import redis
 
 from syndicator.runtime.coordination import beat_seen, queue_heartbeats
 from syndicator.runtime.preflight import Problem, check_database, check_redis
+from syndicator.store.claimers import read_liveness
 from syndicator.store.db import Database
+from syndicator.store.models import utcnow
 from syndicator.store.outbox import backlog
 
 __all__ = [
@@ -51,6 +54,7 @@ CAUSE_KINDS = (
     "beat_down",
     "outbox_unreadable",
     "outbox_stale",
+    "lost_claims",
 )
 
 
@@ -80,6 +84,17 @@ def pipeline_problems(db: Database, client: redis.Redis) -> list[PipelineCause]:
         if oldest is not None and oldest > OUTBOX_STALE_SECONDS:
             text = f"{waiting} event(s) wait in the outbox, the oldest for {oldest:.0f} s"
             causes.append(PipelineCause("outbox_stale", "", text))
+    try:
+        with db.read_session() as session:
+            lost = read_liveness(session, utcnow()).lost_claims
+    except Exception:
+        lost = 0  # the database is away: the outbox check above says so already
+    if lost:
+        text = (
+            f"{lost} delivery claim(s) are held by worker processes that are gone; "
+            "the sweeper releases them (is beat running?)"
+        )
+        causes.append(PipelineCause("lost_claims", "", text))
     return causes
 
 

@@ -83,7 +83,9 @@ _ATTEMPTS = cast(Table, DeliveryAttempt.__table__)
 TASK_TIME_LIMIT_SECONDS = 300
 # ... and raises in it this long after it started, leaving time to clean up.
 TASK_SOFT_TIME_LIMIT_SECONDS = TASK_TIME_LIMIT_SECONDS - 60
-# ... so a claim older than this belongs to a worker that died mid-delivery.
+# ... so a claim older than this belongs to a worker that died mid-delivery. The backstop:
+# a claim naming a worker process is released once that process stops heartbeating
+# (store/claimers.py), long before this.
 CLAIM_LEASE = timedelta(seconds=TASK_TIME_LIMIT_SECONDS + 30)
 
 
@@ -265,8 +267,11 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def _take(session: Session, conditions: Iterable[ColumnElement[bool]]) -> list[Claimed]:
-    """Claim the rows matching any of ``conditions`` (one statement each) under one token."""
+def _take(
+    session: Session, conditions: Iterable[ColumnElement[bool]], worker: str | None
+) -> list[Claimed]:
+    """Claim the rows matching any of ``conditions`` (one statement each) under one token,
+    in the name of ``worker`` (a registered worker process; see store/claimers.py)."""
     now = utcnow()
     token = uuid.uuid4().hex
     for condition in conditions:
@@ -277,6 +282,7 @@ def _take(session: Session, conditions: Iterable[ColumnElement[bool]]) -> list[C
                 status="in_progress",
                 claim_token=token,
                 claimed_at=now,
+                claimed_by=worker,
                 updated_at=now,
                 attempts=Delivery.attempts + 1,
             )
@@ -302,17 +308,22 @@ def has_due(session: Session, channel: str) -> bool:
     return session.scalar(query) is not None
 
 
-def claim(session: Session, delivery_ids: Sequence[int]) -> list[Claimed]:
+def claim(
+    session: Session, delivery_ids: Sequence[int], worker: str | None = None
+) -> list[Claimed]:
     """Claim these rows if they are still due; finished or busy rows are skipped."""
     if not delivery_ids:
         return []
-    return _take(session, (Delivery.id.in_(chunk) for chunk in chunked(delivery_ids)))
+    chunks = (Delivery.id.in_(chunk) for chunk in chunked(delivery_ids))
+    return _take(session, chunks, worker)
 
 
-def claim_pending(session: Session, channel: str, limit: int = 10_000) -> list[Claimed]:
+def claim_pending(
+    session: Session, channel: str, limit: int = 10_000, worker: str | None = None
+) -> list[Claimed]:
     """Claim every due row of a channel: how a coalescing channel takes a burst at once."""
     ids = select(Delivery.id).where(Delivery.channel == channel, _claimable(utcnow()))
-    return _take(session, [_among(session, ids.order_by(Delivery.id).limit(limit))])
+    return _take(session, [_among(session, ids.order_by(Delivery.id).limit(limit))], worker)
 
 
 def _among(session: Session, ids: Select[Any]) -> ColumnElement[bool]:
@@ -326,7 +337,9 @@ def _among(session: Session, ids: Select[Any]) -> ColumnElement[bool]:
     return Delivery.id.in_(select(due.c.id))
 
 
-def claim_due(session: Session, channel: str, limit: int) -> list[Claimed]:
+def claim_due(
+    session: Session, channel: str, limit: int, worker: str | None = None
+) -> list[Claimed]:
     """Claim up to ``limit`` due pending rows of a channel, roughly oldest first: how a
     running batch tops itself up. It reads the work index (channel, status, next attempt)
     and never sorts: a channel may have 100,000 rows pending. Rows of a dead worker's
@@ -343,7 +356,7 @@ def claim_due(session: Session, channel: str, limit: int) -> list[Claimed]:
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return _take(session, [_among(session, ids)])
+    return _take(session, [_among(session, ids)], worker)
 
 
 def _held(session: Session, token: str, ids: Sequence[int]) -> set[int]:

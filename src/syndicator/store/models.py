@@ -44,6 +44,7 @@ __all__ = [
     "SubscriberTopic",
     "Taxon",
     "TaxonAlias",
+    "WorkerProcess",
     "utcnow",
 ]
 
@@ -234,6 +235,9 @@ class Delivery(Base):
     next_attempt_at: Mapped[datetime | None]
     claimed_at: Mapped[datetime | None]
     claim_token: Mapped[str | None] = mapped_column(String(40))
+    # The worker process that took the claim (``worker_processes.id``; None: a claim taken
+    # outside a worker, which only the lease ends). Kept after the claim ends: who tried last.
+    claimed_by: Mapped[str | None] = mapped_column(String(32))
     last_error: Mapped[str | None] = mapped_column(Text)
     # What the next attempt is logged as: ``manual`` after an operator's replay or
     # recover (never retried by itself), back to ``scheduled`` once it is recorded.
@@ -252,6 +256,13 @@ class Delivery(Base):
             "created_at",
             sqlite_where=text("status = 'pending' AND next_attempt_at IS NULL"),
             postgresql_where=text("status = 'pending' AND next_attempt_at IS NULL"),
+        ),
+        # The claims each worker holds now, for the sweeper: only rows in progress.
+        Index(
+            "ix_deliveries_claimed_by",
+            "claimed_by",
+            sqlite_where=text("status = 'in_progress'"),
+            postgresql_where=text("status = 'in_progress'"),
         ),
     )
 
@@ -442,3 +453,21 @@ class ChannelPause(Base):
     channel: Mapped[str] = mapped_column(String(40), primary_key=True)
     paused_at: Mapped[datetime] = mapped_column(default=utcnow)
     paused_by: Mapped[str] = mapped_column(String(200))
+
+
+class WorkerProcess(Base):
+    """A process that claims deliveries (a prefork child, or a solo worker), and its
+    heartbeat. The id is random per process start, so a reused pid never revives a dead
+    process's claims; ``process_key`` tells this host whether the process still runs."""
+
+    __tablename__ = "worker_processes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int]
+    # boot id, pid namespace and start time of the process (see runtime/liveness.py).
+    process_key: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # Set by a clean exit: its claims were handed back, and it no longer counts as live.
+    stopped_at: Mapped[datetime | None]

@@ -260,8 +260,8 @@ def test_rows_a_top_up_claimed_but_never_started_go_back_unspent(
     monkeypatch.setattr(aio, "TOP_UP_MARGIN", 0.0)  # top up even a half-second batch
     taken: list[int] = []
 
-    def counted(session: Any, channel: str, limit: int) -> list[Claimed]:
-        more = claim_due(session, channel, limit)
+    def counted(session: Any, channel: str, limit: int, worker: str | None) -> list[Claimed]:
+        more = claim_due(session, channel, limit, worker)
         taken.extend(job.delivery_id for job in more)
         return more
 

@@ -1,0 +1,182 @@
+"""Who holds a claim, and whether it is still alive.
+
+Each process that claims deliveries registers itself (a random id, its host and pid, and
+a process key) and a background thread refreshes its heartbeat every few seconds. The
+sweeper releases the claims of a process whose heartbeat stopped; on the process's own
+host it need not wait for that: the process key says whether that very process still
+runs, even after the pid was reused or the machine rebooted.
+
+The process key is ``boot id / pid namespace / start time`` (Linux's ``/proc``). A key
+is only judged on the host and in the pid namespace that wrote it; anywhere else (another
+host, another container, a system without ``/proc``) the heartbeat alone decides.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from syndicator.logs import kv
+from syndicator.store.claimers import (
+    STALE_AFTER,
+    Released,
+    beat,
+    mark_stopped,
+    prune,
+    register,
+    release_lost_claims,
+)
+from syndicator.store.db import Database
+from syndicator.store.models import WorkerProcess, utcnow
+
+__all__ = ["LivenessBeat", "ProcessIdentity", "is_gone", "process_key", "release_lost"]
+
+log = logging.getLogger("syndicator.workers")
+
+_PROC = Path("/proc")
+# After a failed heartbeat (the database away), try again this soon: a worker that is
+# alive must not look dead for longer than the database was unreachable.
+_RETRY_SECONDS = 1.0
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
+
+
+def _boot_id() -> str:
+    return _read(_PROC / "sys/kernel/random/boot_id") or "-"
+
+
+def _pid_namespace() -> str:
+    try:
+        return os.readlink(_PROC / "self/ns/pid")
+    except OSError:
+        return "-"
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot, or None if there is none."""
+    stat = _read(_PROC / str(pid) / "stat")
+    if stat is None:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def process_key(pid: int) -> str | None:
+    """``boot/pid namespace/start time`` of a running process on this host, or None."""
+    start = _start_time(pid)
+    if start is None:
+        return None
+    return f"{_boot_id()}/{_pid_namespace()}/{start}"
+
+
+def is_gone(row: WorkerProcess, host: str | None = None) -> bool:
+    """True only when this host can tell that the process of ``row`` no longer runs:
+    it ran here, in this pid namespace, and either the machine rebooted since, or no
+    process with its pid and start time exists. False when it runs or cannot be told."""
+    if row.host != (host or socket.gethostname()):
+        return False
+    boot, _, rest = row.process_key.partition("/")
+    namespace, _, start = rest.rpartition("/")
+    if boot == "-" or namespace != _pid_namespace():
+        return False  # no /proc, or another container that shares the host name
+    if boot != _boot_id():
+        return True  # the machine restarted: nothing from before runs
+    return _start_time(row.pid) != start
+
+
+@dataclass(frozen=True)
+class ProcessIdentity:
+    id: str
+    host: str
+    pid: int
+    process_key: str
+
+    @classmethod
+    def current(cls) -> ProcessIdentity:
+        pid = os.getpid()
+        key = process_key(pid) or f"-/-/{pid}"
+        return cls(uuid.uuid4().hex, socket.gethostname(), pid, key)
+
+
+class LivenessBeat(threading.Thread):
+    """Registers this process, then refreshes its heartbeat every ``every`` seconds."""
+
+    def __init__(self, db: Database, identity: ProcessIdentity, every: float) -> None:
+        super().__init__(name="liveness", daemon=True)
+        self.db = db
+        self.identity = identity
+        self.every = every
+        self.stopping = threading.Event()
+
+    def register(self) -> None:
+        """Synchronously, before the first claim: a claim never names an unknown worker."""
+        with self.db.session() as session:
+            self._register(session)
+
+    def _register(self, session: Session) -> None:
+        i = self.identity
+        register(session, i.id, i.host, i.pid, i.process_key)
+
+    def beat_once(self) -> None:
+        with self.db.session() as session:
+            if not beat(session, self.identity.id):  # pruned while we were away
+                self._register(session)
+
+    def run(self) -> None:
+        while not self.stopping.wait(self.every):
+            try:
+                self.beat_once()
+            except Exception as exc:  # the database away: readiness says so meanwhile
+                log.warning(kv(msg="heartbeat not written", error=f"{type(exc).__name__}: {exc}"))
+                while not self.stopping.wait(_RETRY_SECONDS):
+                    try:
+                        self.beat_once()
+                        break
+                    except Exception:  # still away
+                        continue
+
+    def stop(self) -> None:
+        """A clean exit: no longer live (claims were handed back by their batches)."""
+        self.stopping.set()
+        try:
+            with self.db.session() as session:
+                mark_stopped(session, self.identity.id)
+        except Exception as exc:  # exiting anyway: the heartbeat rule covers it
+            log.warning(kv(msg="could not mark worker stopped", error=str(exc)))
+
+
+def release_lost(db: Database, stale_after: timedelta = STALE_AFTER) -> list[Released]:
+    """Release the claims of every worker process that is gone (this host's own check
+    first, the heartbeat for the rest), and forget long-gone workers. The sweeper runs it
+    every few seconds; ``syndicator run`` once before it starts its workers."""
+    host = socket.gethostname()
+    with db.session() as session:
+        now = utcnow()
+        released = release_lost_claims(session, now, stale_after, lambda w: is_gone(w, host))
+        prune(session, now)
+    for lost in released:
+        log.warning(
+            kv(
+                msg="claims of a lost worker released",
+                worker=lost.worker_id,
+                host=lost.host,
+                pid=lost.pid,
+                reason=lost.reason,
+                deliveries=lost.deliveries,
+                channels=",".join(f"{c}:{n}" for c, n in sorted(lost.channels.items())),
+            )
+        )
+    return released

@@ -1,0 +1,199 @@
+"""The release rule, on a fake clock: a claim lasts exactly as long as its worker process
+is heard from. A silent, stopped or vanished worker's rows go back to pending at once,
+with the attempt it spent logged; a live worker's, and a claim naming no worker, stay."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, select
+
+from syndicator.store.claimers import (
+    STALE_AFTER,
+    WORKER_LOST,
+    beat,
+    mark_stopped,
+    prune,
+    read_liveness,
+    register,
+    release_lost_claims,
+)
+from syndicator.store.db import Database
+from syndicator.store.ledger import (
+    AttemptRecord,
+    claim,
+    due_for_retry,
+    ensure_deliveries,
+    record_attempts,
+)
+from syndicator.store.models import Delivery, DeliveryAttempt, Event, WorkerProcess, utcnow
+from syndicator.store.tallies import read_tallies
+
+T0 = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
+
+
+def _rows(db: Database, count: int) -> list[int]:
+    event_id = f"evt-{uuid.uuid4().hex}"
+    with db.session() as session:
+        session.add(
+            Event(
+                id=event_id,
+                webhook_id=event_id,
+                type="release.published",
+                release_id=1,
+                source="hook",
+                outcome="applied",
+                payload={},
+                received_at=utcnow(),
+            )
+        )
+        session.flush()
+        return ensure_deliveries(
+            session, event_id, "webhooks", [f"partner:{n}" for n in range(count)]
+        )
+
+
+def _worker(db: Database, at: datetime = T0, host: str = "elsewhere") -> str:
+    worker = uuid.uuid4().hex
+    with db.session() as session:
+        register(session, worker, host, 4242, "-/-/4242", now=at)
+    return worker
+
+
+def _status(db: Database, ids: list[int]) -> dict[int, tuple[str, int, str | None]]:
+    with db.session() as session:
+        rows = session.execute(
+            select(Delivery.id, Delivery.status, Delivery.attempts, Delivery.claim_token).where(
+                Delivery.id.in_(ids)
+            )
+        )
+        return {i: (status, attempts, token) for i, status, attempts, token in rows}
+
+
+def test_a_silent_workers_claims_go_back_due_with_the_attempt_logged(db: Database):
+    ids = _rows(db, 3)
+    worker = _worker(db)
+    with db.session() as session:
+        jobs = claim(session, ids, worker)
+    with db.session() as session:  # heard from 15 s ago: still holding its rows
+        assert beat(session, worker, now=T0 + timedelta(seconds=5))
+        assert release_lost_claims(session, T0 + timedelta(seconds=20), STALE_AFTER) == []
+    assert {s for s, _, _ in _status(db, ids).values()} == {"in_progress"}
+
+    later = T0 + timedelta(seconds=5) + STALE_AFTER + timedelta(seconds=1)
+    with db.session() as session:
+        (released,) = release_lost_claims(session, later, STALE_AFTER)
+    assert released.reason == "heartbeat" and released.channels == {"webhooks": 3}
+    # Pending, due now, the claim's attempt spent (it may have been sent).
+    assert set(_status(db, ids).values()) == {("pending", 1, None)}
+    with db.session() as session:
+        assert sorted(due_for_retry(session)["webhooks"]) == sorted(ids)
+        logged = session.scalars(select(DeliveryAttempt)).all()
+        tallies = read_tallies(session)
+    assert [(a.outcome, a.error_class, a.number) for a in logged] == [
+        ("retrying", WORKER_LOST, 1)
+    ] * 3
+    assert "stopped heartbeating" in (logged[0].detail or "")
+    assert sum(t.attempts for t in tallies if t.outcome == "retrying") == 3
+    # The lost worker's own late outcome finds nothing it still holds.
+    record = AttemptRecord(ids[0], 1, "succeeded", utcnow(), 1.0)
+    with db.session() as session:
+        assert record_attempts(session, jobs[0].token, [record]) == []
+
+
+def test_a_worker_this_host_knows_is_gone_is_released_without_waiting(db: Database):
+    ids = _rows(db, 2)
+    worker, alive = _worker(db), _worker(db)
+    with db.session() as session:
+        claim(session, ids[:1], worker)
+        claim(session, ids[1:], alive)
+    with db.session() as session:
+        released = release_lost_claims(session, T0, STALE_AFTER, lambda w: w.id == worker)
+    assert [(r.worker_id, r.reason) for r in released] == [(worker, "gone")]
+    assert _status(db, ids)[ids[0]][0] == "pending"
+    assert _status(db, ids)[ids[1]][0] == "in_progress"
+
+
+def test_a_worker_that_stopped_holds_nothing(db: Database):
+    ids = _rows(db, 1)
+    worker = _worker(db)
+    with db.session() as session:
+        claim(session, ids, worker)
+        mark_stopped(session, worker, now=T0)
+        assert not beat(session, worker, now=T0)  # a stopped worker stays stopped
+    with db.session() as session:
+        (released,) = release_lost_claims(session, T0, STALE_AFTER)
+    assert released.reason == "stopped"
+
+
+def test_a_claim_naming_no_worker_is_left_to_the_lease(db: Database):
+    ids = _rows(db, 1)
+    with db.session() as session:
+        claim(session, ids)
+    with db.session() as session:
+        assert release_lost_claims(session, T0 + timedelta(days=1), STALE_AFTER) == []
+    assert _status(db, ids)[ids[0]][0] == "in_progress"
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    workers=st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=60),  # heartbeat age, seconds
+            st.integers(min_value=0, max_value=4),  # rows it holds
+            st.booleans(),  # stopped cleanly
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    stale=st.integers(min_value=5, max_value=40),
+)
+def test_exactly_the_claims_of_lost_workers_are_released(
+    db: Database, workers: list[tuple[int, int, bool]], stale: int
+):
+    now = T0 + timedelta(minutes=5)
+    with db.session() as session:  # one database for every example: start from none
+        session.execute(delete(DeliveryAttempt))
+        session.execute(delete(Delivery))
+        session.execute(delete(WorkerProcess))
+    held: dict[str, list[int]] = {}
+    expected_lost: set[int] = set()
+    for age, rows, stopped in workers:
+        worker = _worker(db, at=now - timedelta(minutes=1))
+        ids = _rows(db, rows)
+        with db.session() as session:
+            claim(session, ids, worker)
+            beat(session, worker, now=now - timedelta(seconds=age))
+            if stopped:
+                mark_stopped(session, worker, now=now)
+        held[worker] = ids
+        if stopped or age > stale:
+            expected_lost.update(ids)
+    everything = [i for ids in held.values() for i in ids]
+    with db.session() as session:
+        before = read_liveness(session, now, timedelta(seconds=stale))
+        released = release_lost_claims(session, now, timedelta(seconds=stale))
+        after = read_liveness(session, now, timedelta(seconds=stale))
+    assert before.lost_claims == len(expected_lost) and after.lost_claims == 0
+    assert sum(r.deliveries for r in released) == len(expected_lost)
+    status = _status(db, everything)
+    assert {i for i in everything if status[i][0] == "pending"} == expected_lost
+    assert all(status[i][1] == 1 for i in everything)  # every claim's attempt stays spent
+
+
+def test_live_workers_are_counted_and_long_gone_ones_forgotten(db: Database):
+    now = T0 + timedelta(days=2)
+    fresh, silent, holding = _worker(db), _worker(db), _worker(db)
+    ids = _rows(db, 1)
+    with db.session() as session:
+        claim(session, ids, holding)
+        beat(session, fresh, now=now)
+        assert read_liveness(session, now, STALE_AFTER).live_workers == 1
+        assert prune(session, now) == 1  # silent since T0 and holding nothing
+        names = set(session.scalars(select(WorkerProcess.id)))
+    assert names == {fresh, holding} and silent not in names
