@@ -13,7 +13,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -37,6 +37,7 @@ from syndicator.web.console_auth import (
 from syndicator.web.csrf import from_this_site
 from syndicator.web.html.console_charts import hourly_chart
 from syndicator.web.html.templates import environment
+from syndicator.web.ids import ReleaseId, after_query, id_query, whole_number
 from syndicator.web.problems import Problem
 from syndicator.web.state import AppState
 
@@ -55,7 +56,7 @@ ACTIONS = {
 _NO_STORE = {"Cache-Control": "no-store"}
 _LOGIN_SECONDS = 600
 DEFAULT_RECOVER_HOURS = 24
-MAX_ID = 2**63 - 1
+MAX_RECOVER_HOURS = 24 * 90
 
 
 def _state(request: Request) -> AppState:
@@ -190,7 +191,7 @@ def people(request: Request, operator: Operator = ConsoleOperator) -> HTMLRespon
 @router.get("/releases", response_class=HTMLResponse)
 def find_release(
     request: Request,
-    release: int | None = Query(None, ge=1, le=2**31 - 1),
+    release: int | None = id_query("A release's id."),
     operator: Operator = ConsoleOperator,
 ) -> Response:
     if release is not None:
@@ -201,9 +202,9 @@ def find_release(
 @router.get("/releases/{release_id}", response_class=HTMLResponse)
 def release_page(
     request: Request,
-    release_id: int = Path(ge=1, le=2**31 - 1),
+    release_id: ReleaseId,
     channel: str | None = Query(None, max_length=40),
-    after: int = Query(0, ge=0, le=MAX_ID),
+    after: int = after_query("The last delivery id of the previous page"),
     operator: Operator = ConsoleOperator,
 ) -> HTMLResponse:
     pages = {channel: after} if channel else {}
@@ -276,7 +277,7 @@ def _target(action: str, raw: object) -> str:
                 [{"field": "target", "reason": f"unknown channel; one of {names}"}],
             )
         return value
-    if not (value.isascii() and value.isdigit() and 0 < int(value) <= MAX_ID):
+    if whole_number(value) is None:
         raise Problem(
             422,
             "Invalid request",
@@ -319,16 +320,16 @@ async def act(request: Request, name: str, operator: Operator = ConsoleOperator)
             "confirm the action on its confirmation page",
             [{"field": "confirm", "reason": "must be 'yes'"}],
         )
-    hours = str(form.get("hours") or DEFAULT_RECOVER_HOURS)
-    if not (hours.isdigit() and 0 < int(hours) <= 24 * 90):
+    hours = whole_number(str(form.get("hours") or DEFAULT_RECOVER_HOURS), 1, MAX_RECOVER_HOURS)
+    if hours is None:
         raise Problem(
             422,
             "Invalid request",
-            "hours: 1 to 2160",
-            [{"field": "hours", "reason": "a whole number of hours, 1 to 2160"}],
+            f"hours: 1 to {MAX_RECOVER_HOURS}",
+            [{"field": "hours", "reason": f"a whole number of hours, 1 to {MAX_RECOVER_HOURS}"}],
         )
     try:
-        message = await run_in_threadpool(_do, state, operator.who, action, target, int(hours))
+        message = await run_in_threadpool(_do, state, operator.who, action, target, hours)
     except actions.ActionRefused as exc:
         raise Problem(409, "Cannot do that", str(exc)) from None
     if operator.via == "bearer":

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from syndicator.ops.audit import audit
 from syndicator.partners import delivery_log
@@ -19,6 +19,7 @@ from syndicator.partners.delivery_log import (
 )
 from syndicator.store.db import Database
 from syndicator.web.admin import ADMIN_RESPONSES, AdminOnly, api_operator
+from syndicator.web.ids import DeliveryId, id_query
 from syndicator.web.partners import aware
 from syndicator.web.problem_route import VALIDATION_RESPONSES, ProblemRoute
 from syndicator.web.problems import Problem
@@ -36,7 +37,6 @@ router = APIRouter(
 
 # The ledger's own words (delivery_log.STATUSES); anything else is a 422 naming them.
 Status = Literal["pending", "in_progress", "succeeded", "failed", "suppressed", "uncertain"]
-DeliveryId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The delivery's id.")]
 
 
 def _db(request: Request) -> Database:
@@ -53,7 +53,7 @@ def _db(request: Request) -> Database:
 )
 def list_deliveries(
     request: Request,
-    partner: int | None = Query(None, ge=1, le=2**31 - 1, description="A partner's id."),
+    partner: int | None = id_query("A partner's id."),
     status: Status | None = Query(None, description="The ledger's status word."),
     since: datetime | None = Query(None, description="Created at or after (RFC 3339)."),
     cursor: str | None = Query(None, max_length=40, description="`next_cursor` of a page."),

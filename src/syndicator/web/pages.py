@@ -14,6 +14,7 @@ from syndicator.feeds.scopes import SITE, Scope
 from syndicator.store.board import BoardFilter, BoardRows, board_rows, release, taxa
 from syndicator.store.models import Release, ReleaseCategory, Taxon, TaxonAlias
 from syndicator.web.html.pages import BoardView, render_board, render_not_found, render_release
+from syndicator.web.ids import whole_number
 from syndicator.web.state import AppState
 
 __all__ = ["PAGE_CACHE_CONTROL", "router"]
@@ -89,7 +90,7 @@ def _rows(state: AppState, board: BoardFilter, page: int, total: int | None) -> 
 
 def _page_number(raw: str) -> int | None:
     """A resident's typo is a Korean 404 page, not a JSON validation error."""
-    return int(raw) if raw.isdigit() and 1 <= int(raw) <= MAX_PAGE else None
+    return whole_number(raw, 1, MAX_PAGE)
 
 
 def _no_such_page(state: AppState) -> Response:
@@ -219,8 +220,9 @@ def _release_and_scopes(state: AppState, release_id: int) -> tuple[Release, list
 async def release_page(request: Request, release_id: str) -> Response:
     state = _state(request)
     found = None
-    if release_id.isdigit() and 0 < int(release_id) < 2**31:
-        found = await run_in_threadpool(_release_and_scopes, state, int(release_id))
+    number = whole_number(release_id)
+    if number is not None:
+        found = await run_in_threadpool(_release_and_scopes, state, number)
     if found is None:
         html = render_not_found(
             state.settings, "보도자료를 찾을 수 없습니다", f"{release_id}번 보도자료는 없습니다."

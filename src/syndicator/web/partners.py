@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, Field
 
 from syndicator.ops.audit import audit
@@ -22,6 +21,7 @@ from syndicator.partners.registry import (
     PartnerView,
 )
 from syndicator.web.admin import ADMIN_RESPONSES, AdminOnly, api_operator
+from syndicator.web.ids import PartnerId
 from syndicator.web.problem_route import VALIDATION_RESPONSES, ProblemRoute
 from syndicator.web.problems import Problem
 from syndicator.web.state import AppState
@@ -39,8 +39,6 @@ router = APIRouter(
     },
     route_class=ProblemRoute,
 )
-
-PartnerId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The partner's id.")]
 
 
 class PartnerWithSecret(PartnerView):

@@ -28,6 +28,7 @@ from syndicator.subscriptions.listing import (
 )
 from syndicator.subscriptions.resend import UnknownRelease, requeue_release_email
 from syndicator.web.admin import ADMIN_RESPONSES, AdminOnly, api_operator
+from syndicator.web.ids import ReleaseId, SubscriberId, after_query
 from syndicator.web.problem_route import VALIDATION_RESPONSES, ProblemRoute
 from syndicator.web.problems import PROBLEM_CONTENT, Problem
 from syndicator.web.state import AppState
@@ -88,7 +89,7 @@ _STATUS_QUERY = Query(None, description="Only subscribers in this status")
 )
 async def list_subscribers(
     request: Request,
-    after: int = Query(0, ge=0, description="The last id of the previous page"),
+    after: int = after_query("The last id of the previous page"),
     limit: int = Query(100, ge=1, le=1000),
     status: Status | None = _STATUS_QUERY,
 ) -> SubscriberPage:
@@ -158,7 +159,7 @@ def _erase(state: AppState, subscriber_id: int, who: str) -> bool:
     status_code=204,
     responses={404: {**PROBLEM_CONTENT, "description": "No such subscriber"}, **ADMIN_RESPONSES},
 )
-async def erase_subscriber(request: Request, subscriber_id: int) -> Response:
+async def erase_subscriber(request: Request, subscriber_id: SubscriberId) -> Response:
     state: AppState = request.app.state.syndicator
     if not await run_in_threadpool(_erase, state, subscriber_id, api_operator(request)):
         raise Problem(404, "Not Found", f"no subscriber {subscriber_id}")
@@ -187,7 +188,7 @@ def _resend(state: AppState, release_id: int, who: str) -> int:
     response_model=ResendAccepted,
     responses={404: {**PROBLEM_CONTENT, "description": "No such release"}, **ADMIN_RESPONSES},
 )
-async def resend_email(request: Request, release_id: int) -> ResendAccepted:
+async def resend_email(request: Request, release_id: ReleaseId) -> ResendAccepted:
     state: AppState = request.app.state.syndicator
     try:
         count = await run_in_threadpool(_resend, state, release_id, api_operator(request))
