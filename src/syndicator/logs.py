@@ -10,6 +10,12 @@ it sends. With a heartbeat and a sweeper running every few seconds that is a scr
 minute of nothing happening, and our own lines ("event planned", "delivery attempt") already
 say what each task did. Those announcements are DEBUG here; a task that fails still logs an
 error. ``SYNDICATOR_LOG_LEVEL=DEBUG`` shows them again.
+
+No line ever holds a subscriber's token: a confirm, preferences or unsubscribe link is
+the key to that subscription, and uvicorn's access log prints every request's path.
+:func:`redact_tokens` replaces the token in any path or URL (and any ``token=`` query
+value) before a line is written, whichever logger wrote it. deploy/nginx does the same
+for the front server's log.
 """
 
 from __future__ import annotations
@@ -21,7 +27,15 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["ROUTINE_LOGGERS", "KeyValues", "configure_logging", "kv"]
+__all__ = [
+    "REDACTED",
+    "ROUTINE_LOGGERS",
+    "TOKEN_PATH_PREFIXES",
+    "KeyValues",
+    "configure_logging",
+    "kv",
+    "redact_tokens",
+]
 
 # Loggers whose INFO lines are routine announcements, demoted to DEBUG.
 ROUTINE_LOGGERS = frozenset({"celery.app.trace", "celery.worker.strategy", "celery.beat"})
@@ -54,6 +68,40 @@ def _pair(key: str, value: object) -> str:
 
 def kv(**fields: object) -> KeyValues:
     return KeyValues(fields)
+
+
+# Paths whose next segment is a subscriber token (subscriptions/tokens.py makes the links;
+# a unit test holds the two lists together, and nginx.conf's map too).
+TOKEN_PATH_PREFIXES = ("/subscriptions/confirm/", "/preferences/", "/unsubscribe/")
+REDACTED = "[redacted]"
+# Everything after a token route's prefix goes (a token path has nothing else in it, and
+# "/preferences/./<token>" must not keep the token); a token= query value up to the next.
+_TOKEN_IN_TEXT = re.compile(
+    "(?P<keep>" + "|".join(re.escape(p) for p in TOKEN_PATH_PREFIXES) + r")[^?#\s\"']*"
+    r"|(?P<query>[?&;]token=)[^&;#\s\"']*",
+    re.IGNORECASE,
+)
+
+
+def redact_tokens(text: str) -> str:
+    """``text`` with every token path segment and ``token=`` query value replaced."""
+    if "/" not in text and "token=" not in text.lower():
+        return text
+    return _TOKEN_IN_TEXT.sub(lambda m: (m.group("keep") or m.group("query")) + REDACTED, text)
+
+
+class _RedactTokens(logging.Filter):
+    """Rewrites a record's plain-text message and arguments (uvicorn's access line is
+    ``'%s - "%s %s HTTP/%s" %d'`` with the path as an argument)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if type(record.msg) is str:
+            record.msg = redact_tokens(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                redact_tokens(arg) if isinstance(arg, str) else arg for arg in record.args
+            )
+        return True
 
 
 class _QuietRoutine(logging.Filter):
@@ -108,6 +156,7 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> logging.Handler
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(_JsonFormatter() if fmt == "json" else _TextFormatter())
     handler.addFilter(_QuietRoutine(threshold))
+    handler.addFilter(_RedactTokens())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     # The root passes everything a logger lets through; the handler's filter decides, so a

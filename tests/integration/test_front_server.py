@@ -308,3 +308,20 @@ def test_a_stale_feed_is_revalidated_with_a_conditional_request(front, client):
     wait_for(revalidated, 30, "nginx to revalidate the stale feed")
     served = client.get(SHORT_LIVED, headers=IDENTITY)
     assert served.status_code == 200 and served.headers["etag"] == etag
+
+
+def test_the_access_log_never_holds_a_token(front):
+    """The front server's log line for every request that carries a token shows the route,
+    never the token; other requests are logged as they came."""
+    from tests.integration.test_token_logging import CARRIERS, send_raw
+
+    tokens = [f"eyJ{n}abc.Z{n}xyzw.sig{n}_-AAAAAAAAAAAAAAAAAAAAAAA" for n in range(3)]
+    for token in tokens:
+        for carrier in CARRIERS:
+            send_raw(front.port, "GET", carrier.format(token))
+    send_raw(front.port, "GET", "/feeds/rss.xml?page=2")
+    wait_for(lambda: "/feeds/rss.xml?page=2" in front.log.read_text(), 30, "the last line")
+    text = front.log.read_text(errors="replace")
+    assert not any(token in text for token in tokens)
+    assert '"GET /preferences/[redacted] HTTP/1.1"' in text
+    assert text.count("[redacted]") >= len(tokens) * len(CARRIERS)

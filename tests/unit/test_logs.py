@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from syndicator.logs import configure_logging, kv
+from syndicator.logs import REDACTED, TOKEN_PATH_PREFIXES, configure_logging, kv, redact_tokens
+from syndicator.subscriptions.tokens import LINK_PATHS
 
 
 @pytest.fixture
@@ -81,3 +83,51 @@ def test_a_line_keeps_every_field_it_shows(fields: dict[str, str]) -> None:
     assert line.fields == fields
     for key in fields:
         assert f"{key}=" in line
+
+
+# What itsdangerous makes: three base64url parts, a leading "." when compressed.
+_TOKENS = st.from_regex(
+    r"\.?[A-Za-z0-9_-]{8,40}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27}", fullmatch=True
+)
+# The ways a path can carry a token: each route, odd case, extra segments, a query after it,
+# and a token= query value anywhere.
+_CARRIERS = st.sampled_from(
+    [
+        "/subscriptions/confirm/{}",
+        "/preferences/{}",
+        "/unsubscribe/{}",
+        "/preferences/{}?x=1",
+        "/Unsubscribe/{}",
+        "//preferences/./{}",
+        "/preferences/{}/extra",
+        "/anything?a=1&token={}&b=2",
+        "/x?TOKEN={}",
+    ]
+)
+
+
+# capsys is read (and so emptied) in every example.
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(token=_TOKENS, carrier=_CARRIERS, fmt=st.sampled_from(["text", "json"]))
+def test_no_access_line_holds_a_token(capsys, restore_root, token, carrier, fmt) -> None:
+    configure_logging("INFO", fmt)
+    # uvicorn's access line, as uvicorn.protocols.http logs it.
+    access = logging.getLogger("uvicorn.access")
+    access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5", "GET", carrier.format(token), "1.1", 200)
+    logging.getLogger("uvicorn.error").warning("bad request for " + carrier.format(token))
+    out = capsys.readouterr().out
+    assert token not in out
+    assert out.count(REDACTED) == 2
+
+
+def test_every_token_link_is_redacted_by_the_app_and_by_nginx() -> None:
+    assert set(TOKEN_PATH_PREFIXES) == set(LINK_PATHS.values())
+    nginx = (Path(__file__).parents[2] / "deploy" / "nginx" / "nginx.conf").read_text()
+    assert '"$request_without_tokens"' in nginx and '"$request"' not in nginx
+    for prefix in TOKEN_PATH_PREFIXES:
+        assert prefix.strip("/") in nginx
+
+
+def test_lines_without_tokens_are_left_alone() -> None:
+    for text in ("/feeds/rss.xml", "/board/1?page=2", "subscriber:7 confirmed", ""):
+        assert redact_tokens(text) == text

@@ -26,6 +26,7 @@ from syndicator.config import Settings
 
 __all__ = [
     "CONFIRM_MAX_AGE",
+    "LINK_PATHS",
     "PURPOSES",
     "Purpose",
     "TokenError",
@@ -52,7 +53,7 @@ _MAX_AGE: dict[str, timedelta | None] = {
     "unsubscribe": None,
 }
 # Where each purpose's link leads, under settings.base_url.
-_PATHS: dict[str, str] = {
+LINK_PATHS: dict[str, str] = {
     "confirm": "/subscriptions/confirm/",
     "preferences": "/preferences/",
     "unsubscribe": "/unsubscribe/",
@@ -149,7 +150,7 @@ def _canonical(token: str) -> bool:
 
 
 def _url(settings: Settings, purpose: Purpose, subscriber_id: int) -> str:
-    return settings.base_url + _PATHS[purpose] + make_token(settings, purpose, subscriber_id)
+    return settings.base_url + LINK_PATHS[purpose] + make_token(settings, purpose, subscriber_id)
 
 
 def confirm_token(settings: Settings, subscriber_id: int) -> str:
