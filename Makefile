@@ -53,6 +53,10 @@ test: setup
 bench: setup
 	$(BIN)/python -m bench
 
+# All three channels at once on one `syndicator run` (bench/soak.py): SOAK_FLAGS="--minutes 1".
+soak: setup
+	$(BIN)/python -m bench.soak $(SOAK_FLAGS)
+
 # The residents' site in Chromium: the board, a release and the subscribe page, for the README.
 screenshots: setup
 	SYNDICATOR_SCREENSHOTS_DIR=docs/screenshots $(BIN)/python -m pytest -q -p no:randomly \
