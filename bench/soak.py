@@ -28,6 +28,7 @@ the last release, and no process may have logged an ERROR. Exit 0 when all of th
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import tempfile
 import time
@@ -98,7 +99,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 
 @dataclass
 class Workload:
-    """Release ids, published in order: each kind has its own range."""
+    """What was published: one sequence of release ids; the kind picks the department."""
 
     published: dict[str, int] = field(
         default_factory=lambda: {"newsletter": 0, "partners": 0, "feeds": 0}
@@ -123,8 +124,7 @@ class Workload:
 def schedule(minutes: float, partner_releases: int, feed_releases: int) -> list[tuple[float, str]]:
     """(seconds from the start, kind) for every publish, in order."""
     plan: list[tuple[float, str]] = []
-    whole = int(minutes) + (1 if minutes % 1 else 0)
-    for minute in range(whole):
+    for minute in range(math.ceil(minutes)):
         base = minute * 60.0
         plan.append((base, "newsletter"))
         spacing = 60 / partner_releases

@@ -111,14 +111,16 @@ def scan_logs(system_log: Path, redis_log: Path | None) -> LogFindings:
     errors: list[str] = []
     warnings: list[str] = []
     lines = 0
-    for line in system_log.read_text(errors="replace").splitlines():
-        lines += 1
-        match = _LEVEL.match(line)
-        level = match[1] if match else None
-        if level in ("ERROR", "CRITICAL") or line.startswith("Traceback"):
-            errors.append(line)
-        elif level == "WARNING" or (level is None and "Warning:" in line):
-            warnings.append(line)
+    with system_log.open(encoding="utf-8", errors="replace") as log:  # streamed: it is long
+        for raw in log:
+            line = raw.rstrip("\n")
+            lines += 1
+            match = _LEVEL.match(line)
+            level = match[1] if match else None
+            if level in ("ERROR", "CRITICAL") or line.startswith("Traceback"):
+                errors.append(line)
+            elif level == "WARNING" or (level is None and "Warning:" in line):
+                warnings.append(line)
     if redis_log is not None and redis_log.exists():
         for line in redis_log.read_text(errors="replace").splitlines():
             lines += 1
