@@ -173,7 +173,8 @@ def _release_worker(
             .where(Delivery.claimed_by == worker.id, _IN_PROGRESS)
             .order_by(Delivery.id)
             .limit(CHUNK)
-            .with_for_update()
+            # A row locked now is being recorded by its holder, which is alive after all.
+            .with_for_update(skip_locked=True)
         ).all()
         if not rows:
             return dict(counts)
