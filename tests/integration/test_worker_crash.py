@@ -6,17 +6,17 @@ import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from datetime import timedelta
 from pathlib import Path
 
 import feedparser
 import pytest
 import redis
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from syndicator.channels.registry import ALL_QUEUES, EVENTS_QUEUE
 from syndicator.delivery.recorder import FLUSH_ROWS
@@ -24,11 +24,11 @@ from syndicator.events.schema import CmsEvent
 from syndicator.runtime.coordination import nudge_relay
 from syndicator.runtime.embedded_redis import EmbeddedRedis
 from syndicator.runtime.status import collect_status
+from syndicator.store.claimers import WORKER_LOST
 from syndicator.store.db import Database
 from syndicator.store.intake import accept_event
-from syndicator.store.ledger import CLAIM_LEASE
 from syndicator.store.migrate import upgrade
-from syndicator.store.models import Delivery, DeliveryAttempt, OutboxEntry, utcnow
+from syndicator.store.models import Delivery, DeliveryAttempt, OutboxEntry
 from tests.factories import make_event
 from tests.integration import recording_channels
 from tests.system import stored_document, system_env, wait_for
@@ -238,26 +238,48 @@ def _succeeded_attempts(db: Database, channel: str) -> Counter[str]:
         return Counter({target: count for target, count in rows})
 
 
+def _lost_attempts(db: Database, channel: str) -> dict[str, str]:
+    """Target -> detail of the attempt a lost worker spent on it (store/claimers.py)."""
+    with db.session() as session:
+        rows = session.execute(
+            select(Delivery.target, DeliveryAttempt.detail)
+            .join(DeliveryAttempt, DeliveryAttempt.delivery_id == Delivery.id)
+            .where(Delivery.channel == channel, DeliveryAttempt.error_class == WORKER_LOST)
+        )
+        return {target: detail or "" for target, detail in rows}
+
+
+def _kill_child(worker: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the prefork child, as the OOM killer does; its parent forks a new one."""
+    (child,) = children_of(worker.pid)
+    os.kill(child, signal.SIGKILL)
+
+
 @pytest.mark.parametrize(
-    ("kind", "in_flight"),
-    [("SlowRecorded", 1), ("SlowRecordedAsync", recording_channels.SlowRecordedAsync.concurrency)],
+    ("kind", "in_flight", "kill"),
+    [
+        ("SlowRecorded", 1, "worker"),
+        ("SlowRecordedAsync", recording_channels.SlowRecordedAsync.concurrency, "child"),
+    ],
 )
 def test_a_worker_killed_mid_batch_leaves_what_it_delivered_recorded(
-    tmp_path: Path, sqlite_url: str, redis_url: str, cms_secret: str, kind: str, in_flight: int
+    tmp_path: Path,
+    sqlite_url: str,
+    redis_url: str,
+    cms_secret: str,
+    kind: str,
+    in_flight: int,
+    kill: str,
 ):
-    """SIGKILL in the middle of a 2,000-row batch: every row it delivered is recorded, but
-    for the rows in flight (outcomes not committed yet, at most 100, and the rows being
-    sent); those come back after the claim lease and are the only ones sent twice."""
+    """SIGKILL in the middle of a 2,000-row batch, of the whole worker or of its prefork
+    child: every row it delivered is recorded, but for the rows in flight (outcomes not
+    committed yet, at most 100, and the rows being sent); those are the only ones sent
+    twice. The sweeper sees the process is gone and returns its claims at once: there is
+    no claim lease to wait for, and no Redis redelivery either (the visibility timeout is
+    the production one here)."""
     upgrade(sqlite_url)
     channel = f"{recording_channels.__name__}:{kind}"
-    env = system_env(
-        tmp_path,
-        sqlite_url,
-        redis_url,
-        cms_secret,
-        SYNDICATOR_VISIBILITY_TIMEOUT="3",
-        SYNDICATOR_EXTRA_CHANNELS=channel,
-    )
+    env = system_env(tmp_path, sqlite_url, redis_url, cms_secret, SYNDICATOR_EXTRA_CHANNELS=channel)
     processes = Processes(env, tmp_path)
     queues = (EVENTS_QUEUE, recording_channels.QUEUE)
     delivered_log = recording_channels.delivered_log(tmp_path / "var")
@@ -271,7 +293,10 @@ def test_a_worker_killed_mid_batch_leaves_what_it_delivered_recorded(
         accept_event(db, CmsEvent.model_validate(event), webhook_id="msg_kill_mid_batch")
         nudge_relay(client)
         wait_for(lambda: len(_lines(delivered_log)) >= 600, 60, "the batch to be under way")
-        kill_group(doomed)
+        if kill == "worker":
+            kill_group(doomed)
+        else:
+            _kill_child(doomed)
 
         delivered = Counter(_lines(delivered_log))
         recorded = _succeeded_attempts(db, "recorded")
@@ -285,26 +310,91 @@ def test_a_worker_killed_mid_batch_leaves_what_it_delivered_recorded(
         with db.session() as session:
             rows = session.scalar(select(func.count()).where(Delivery.channel == "recorded"))
         assert rows == recording_channels.ROWS
-
-        # The lease of the dead worker's claim runs out (made to, here): a new worker and
-        # the sweeper deliver what is left, once.
-        with db.session() as session:
-            session.execute(
-                update(Delivery)
-                .where(Delivery.status == "in_progress")
-                .values(claimed_at=utcnow() - CLAIM_LEASE - timedelta(seconds=1))
-            )
-        processes.worker("survivor", queues)
+        if kill == "worker":
+            processes.worker("survivor", queues)
 
         def all_succeeded() -> bool:
             return len(_succeeded_attempts(db, "recorded")) == recording_channels.ROWS
 
+        # Well within the claim lease (5.5 minutes): only the release brings the rows back.
         wait_for(all_succeeded, 120, "the rest of the batch to be delivered")
         assert set(_succeeded_attempts(db, "recorded").values()) == {1}
         delivered = Counter(_lines(delivered_log))
         assert len(delivered) == recording_channels.ROWS
         sent_twice = {target for target, times in delivered.items() if times > 1}
         assert sent_twice <= unrecorded and max(delivered.values()) <= 2
+        # Released because its process was gone, each with the attempt it spent logged.
+        lost = _lost_attempts(db, "recorded")
+        assert unrecorded <= set(lost) and not set(lost) & set(recorded), len(lost)
+        assert all("no longer running" in detail for detail in lost.values())
     finally:
+        processes.stop_all()
+        db.dispose()
+
+
+def _freeze(worker: subprocess.Popen[bytes], database: Path) -> None:
+    """SIGSTOP the worker and its child, at a moment it holds no database transaction:
+    a process frozen in one would hold SQLite's write lock, and block everyone."""
+    group = [worker.pid, *children_of(worker.pid)]
+    while True:
+        for pid in group:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            with contextlib.closing(sqlite3.connect(database, timeout=0.5)) as probe:
+                probe.execute("BEGIN IMMEDIATE")
+                probe.rollback()
+            return
+        except sqlite3.OperationalError:  # caught mid-flush: let it finish, and try again
+            for pid in group:
+                os.kill(pid, signal.SIGCONT)
+
+
+def test_a_frozen_workers_claims_are_released_once_its_heartbeat_stops(
+    tmp_path: Path, sqlite_url: str, redis_url: str, cms_secret: str
+):
+    """A worker process that still exists but does nothing (stopped, stuck, swapped out):
+    its host cannot call it gone, and its silent heartbeat decides. The thresholds are
+    made short through the settings."""
+    upgrade(sqlite_url)
+    kind = "SlowRecordedAsync"
+    env = system_env(
+        tmp_path,
+        sqlite_url,
+        redis_url,
+        cms_secret,
+        SYNDICATOR_EXTRA_CHANNELS=f"{recording_channels.__name__}:{kind}",
+        SYNDICATOR_WORKER_HEARTBEAT_SECONDS="0.5",
+        SYNDICATOR_WORKER_STALE_SECONDS="3",
+    )
+    processes = Processes(env, tmp_path)
+    queues = (EVENTS_QUEUE, recording_channels.QUEUE)
+    delivered_log = recording_channels.delivered_log(tmp_path / "var")
+    client = redis.Redis.from_url(redis_url)
+    db = Database(sqlite_url)
+    try:
+        frozen = processes.worker("frozen", queues)
+        wait_for(lambda: client.exists("syndicator:consuming:bulk"), what="the first worker")
+        processes.start("beat", "beat", "--schedule", str(tmp_path / "beat-schedule"))
+        event = make_event(559, title="멈춰 버린 작업자가 쥐고 있던 소식지")
+        accept_event(db, CmsEvent.model_validate(event), webhook_id="msg_frozen_mid_batch")
+        nudge_relay(client)
+        wait_for(lambda: len(_lines(delivered_log)) >= 600, 60, "the batch to be under way")
+        _freeze(frozen, Path(sqlite_url.removeprefix("sqlite:///")))
+        delivered_before = set(_lines(delivered_log))
+        assert len(delivered_before) < recording_channels.ROWS, "froze too late"
+        processes.worker("survivor", queues)
+
+        def all_succeeded() -> bool:
+            return len(_succeeded_attempts(db, "recorded")) == recording_channels.ROWS
+
+        wait_for(all_succeeded, 120, "the frozen worker's rows to be delivered by another")
+        lost = _lost_attempts(db, "recorded")
+        assert lost and all("stopped heartbeating" in d for d in lost.values()), lost
+        delivered = Counter(_lines(delivered_log))
+        assert len(delivered) == recording_channels.ROWS
+        # Only rows the frozen worker had sent without recording can have gone twice.
+        assert {t for t, n in delivered.items() if n > 1} <= delivered_before & set(lost)
+    finally:
+        kill_group(frozen)  # SIGKILL reaches a stopped process; SIGTERM would wait
         processes.stop_all()
         db.dispose()
