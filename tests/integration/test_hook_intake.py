@@ -286,6 +286,9 @@ def test_pipeline_ready_only_while_every_queue_is_consumed_and_beat_runs(client,
     assert blocked == [f"no worker has consumed the {ALL_QUEUES[-1]} queue in the last minute"]
     mark_consuming(redis_client, ALL_QUEUES[-1], database="OperationalError: no such host")
     blocked = client.get("/readyz/pipeline").json()["causes"]
+    assert blocked == [f"workers on the {ALL_QUEUES[-1]} queue cannot reach the database"]
+    operator = {"Authorization": f"Bearer {app_settings.admin_token}"}
+    blocked = client.get("/readyz/pipeline", headers=operator).json()["causes"]
     assert len(blocked) == 1 and "cannot reach the database" in blocked[0]
     assert "no such host" in blocked[0]
     mark_consuming(redis_client, ALL_QUEUES[-1])
@@ -296,10 +299,13 @@ def test_pipeline_ready_only_while_every_queue_is_consumed_and_beat_runs(client,
 
 def test_web_is_not_ready_before_migrate(settings, redis_url):
     fresh = settings.with_(redis_url=redis_url)  # never migrated
+    operator = {"Authorization": f"Bearer {fresh.admin_token}"}
     with serve(create_app(fresh)) as url, httpx.Client(base_url=url) as http:
         answer = http.get("/readyz")
+        detailed = http.get("/readyz", headers=operator)
     assert answer.status_code == 503
-    assert answer.json()["checks"]["database"].endswith("run: syndicator migrate")
+    assert answer.json()["checks"] == {"database": "not migrated", "redis": "ok"}
+    assert detailed.json()["details"]["schema"].endswith("run: syndicator migrate")
 
 
 def test_database_outage_is_a_retryable_503_not_a_silent_loss(settings, redis_url):

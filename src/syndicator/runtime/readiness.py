@@ -40,11 +40,17 @@ def web_problems(db: Database, client: redis.Redis) -> list[Problem]:
 @dataclass(frozen=True)
 class PipelineCause:
     """One thing blocking the pipeline: a kind for metrics and alerts (``CAUSE_KINDS``),
-    the queue it is about (or ""), and the sentence operators read."""
+    the queue it is about (or ""), the sentence anyone may read, and the error behind it
+    (which may name a host, a user or a database: operators only)."""
 
     kind: str
     queue: str
     text: str
+    detail: str = ""
+
+    @property
+    def full_text(self) -> str:
+        return f"{self.text}: {self.detail}" if self.detail else self.text
 
 
 CAUSE_KINDS = (
@@ -64,14 +70,14 @@ def pipeline_problems(db: Database, client: redis.Redis) -> list[PipelineCause]:
         beats = queue_heartbeats(client)
         beat = beat_seen(client)
     except redis.RedisError as exc:
-        return [PipelineCause("redis_unreachable", "", f"cannot reach Redis: {exc}")]
+        return [PipelineCause("redis_unreachable", "", "cannot reach Redis", str(exc))]
     for queue, heartbeat in beats.items():
         if heartbeat is None:
             text = f"no worker has consumed the {queue} queue in the last minute"
             causes.append(PipelineCause("no_consumer", queue, text))
         elif heartbeat.database != "ok":
-            text = f"workers on the {queue} queue cannot reach the database: {heartbeat.database}"
-            causes.append(PipelineCause("worker_database", queue, text))
+            text = f"workers on the {queue} queue cannot reach the database"
+            causes.append(PipelineCause("worker_database", queue, text, heartbeat.database))
     if beat is None:
         text = "beat is not running: the outbox is not relayed and retries are not swept"
         causes.append(PipelineCause("beat_down", "", text))
@@ -98,5 +104,7 @@ def pipeline_problems(db: Database, client: redis.Redis) -> list[PipelineCause]:
     return causes
 
 
-def pipeline_causes(db: Database, client: redis.Redis) -> list[str]:
-    return [cause.text for cause in pipeline_problems(db, client)]
+def pipeline_causes(db: Database, client: redis.Redis, *, detailed: bool = True) -> list[str]:
+    """One sentence per cause; ``detailed`` adds the error behind it (operators only)."""
+    causes = pipeline_problems(db, client)
+    return [cause.full_text if detailed else cause.text for cause in causes]

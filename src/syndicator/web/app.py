@@ -32,6 +32,8 @@ from syndicator.web.feed_lists import feed_list_routes
 from syndicator.web.feeds import feed_routes
 from syndicator.web.head_requests import HeadAsGet
 from syndicator.web.problems import install_problem_handler
+from syndicator.web.request_guard import RequestGuard
+from syndicator.web.request_policy import policy_table
 from syndicator.web.site_headers import SiteHeaders
 from syndicator.web.state import AppState
 from syndicator.web.webhook_docs import document_partner_webhooks
@@ -77,7 +79,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.syndicator = state
     install_problem_handler(app)
-    app.add_middleware(SiteHeaders)  # CSP and caching for the residents' pages
+    # Before routing, authentication and parsing: who may send what, and how much.
+    app.add_middleware(RequestGuard, table=policy_table(settings), base_url=settings.base_url)
+    # Outside the guard, so its refusals carry the headers too.
+    app.add_middleware(SiteHeaders, https=settings.base_url.startswith("https://"))
     app.add_middleware(HeadAsGet)  # outermost: HEAD runs every GET route, bodiless
     instrument_app(app)
     # Feeds first: the hottest path should not try every API route before matching.

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Response
@@ -29,6 +30,7 @@ __all__ = [
     "SameSiteForm",
     "from_this_site",
     "issue_token",
+    "sent_by_this_site",
     "valid_token",
 ]
 
@@ -88,14 +90,21 @@ def _origin(url: str) -> str:
 
 def from_this_site(settings: Settings, request: Request) -> bool:
     """False when the browser says the POST came from another site."""
-    fetch_site = request.headers.get("sec-fetch-site")
+    return sent_by_this_site(request.headers, request.url.scheme, settings.base_url)
+
+
+def sent_by_this_site(headers: Mapping[str, str], scheme: str, base_url: str) -> bool:
+    """``Sec-Fetch-Site`` when the browser sends it, else ``Origin`` against the base URL
+    and the request's own host; a client that sends neither is no browser driven by a page.
+    ``headers`` is case-insensitive (Starlette's ``Headers``)."""
+    fetch_site = headers.get("sec-fetch-site")
     if fetch_site is not None:
-        return fetch_site in ("same-origin", "none")
-    origin = request.headers.get("origin")
+        return fetch_site.strip().lower() in ("same-origin", "none")
+    origin = headers.get("origin")
     if origin is None:
         return True
-    here = _origin(f"{request.url.scheme}://{request.headers.get('host', '')}")
-    return origin.lower() in (_origin(settings.base_url), here)
+    here = _origin(f"{scheme}://{headers.get('host', '')}")
+    return origin.strip().lower() in (_origin(base_url), here)
 
 
 async def _same_site(request: Request) -> None:

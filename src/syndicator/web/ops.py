@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Header, Request
@@ -27,41 +28,64 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def _web_readiness(state: AppState) -> tuple[bool, dict[str, Any]]:
+# What anyone may read of a failed check: its kind, never the error (which can name a
+# host, a user or a database). A bearer of the admin or metrics token reads the error too.
+_KINDS = {"database": "unreachable", "schema": "not migrated", "redis": "unreachable"}
+_READYZ_DESCRIPTION = (
+    "For load balancers. Without a token, each check says `ok` or the kind of failure "
+    "(`unreachable`, `not migrated`); with `Authorization: Bearer` the admin or metrics "
+    "token, `details` gives each error with its fix."
+)
+
+
+def _web_readiness(state: AppState, detailed: bool) -> tuple[bool, dict[str, Any]]:
     problems = {p.check: p.message for p in web_problems(state.db, state.redis)}
+    database = "database" if "database" in problems else "schema"
     checks = {
-        "database": problems.get("database") or problems.get("schema") or "ok",
-        "redis": problems.get("redis", "ok"),
+        "database": _KINDS[database] if database in problems else "ok",
+        "redis": _KINDS["redis"] if "redis" in problems else "ok",
     }
-    return not problems, checks
+    answer: dict[str, Any] = {"status": "not ready" if problems else "ready", "checks": checks}
+    if detailed and problems:
+        answer["details"] = problems
+    return not problems, answer
+
+
+def _is_operator(state: AppState, authorization: str) -> bool:
+    return bearer_matches(authorization, (state.settings.metrics_token, state.settings.admin_token))
 
 
 @router.get(
     "/readyz",
     summary="The web tier can serve: database at the code's schema revision, Redis answers",
-    description=(
-        "For load balancers. Workers and beat are not the web tier's business: "
-        "`/readyz/pipeline` tells whether events flow."
-    ),
-    responses={503: {"description": "Not ready; the body says which check failed"}},
+    description=_READYZ_DESCRIPTION
+    + " Workers and beat are not the web tier's business: `/readyz/pipeline` tells whether "
+    "events flow.",
+    responses={503: {"description": "Not ready; `checks` names the kind of each failure"}},
 )
-async def readyz(request: Request) -> JSONResponse:
-    ready, checks = await run_in_threadpool(_web_readiness, request.app.state.syndicator)
-    return JSONResponse(
-        {"status": "ready" if ready else "not ready", "checks": checks},
-        status_code=200 if ready else 503,
-    )
+async def readyz(request: Request, authorization: str = Header(default="")) -> JSONResponse:
+    state: AppState = request.app.state.syndicator
+    detailed = _is_operator(state, authorization)
+    ready, answer = await run_in_threadpool(_web_readiness, state, detailed)
+    return JSONResponse(answer, status_code=200 if ready else 503)
 
 
 @router.get(
     "/readyz/pipeline",
     summary="Events flow: every queue has a live consumer that reaches the database, beat "
     "runs, and the outbox is not falling behind",
+    description="Each cause is one sentence; with the admin or metrics token as a bearer, "
+    "followed by the error behind it.",
     responses={503: {"description": "Something blocks the pipeline; `causes` names each"}},
 )
-async def readyz_pipeline(request: Request) -> JSONResponse:
+async def readyz_pipeline(
+    request: Request, authorization: str = Header(default="")
+) -> JSONResponse:
     state: AppState = request.app.state.syndicator
-    causes = await run_in_threadpool(pipeline_causes, state.db, state.redis)
+    detailed = _is_operator(state, authorization)
+    causes = await run_in_threadpool(
+        partial(pipeline_causes, detailed=detailed), state.db, state.redis
+    )
     return JSONResponse(
         {"status": "flowing" if not causes else "blocked", "causes": causes},
         status_code=200 if not causes else 503,
@@ -93,8 +117,7 @@ async def admin_status(request: Request) -> Any:
 )
 async def metrics(request: Request, authorization: str = Header(default="")) -> Response:
     state: AppState = request.app.state.syndicator
-    accepted = (state.settings.metrics_token, state.settings.admin_token)
-    if not bearer_matches(authorization, accepted):
+    if not _is_operator(state, authorization):
         raise Problem(
             401,
             "Unauthorized",

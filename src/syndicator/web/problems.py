@@ -75,4 +75,14 @@ def install_problem_handler(app: FastAPI) -> None:
         assert isinstance(exc, Problem)
         return exc.response()
 
+    async def crashed(_: Request, exc: Exception) -> JSONResponse:
+        # Starlette answers an unhandled error outside every middleware: say nosniff here.
+        return problem(
+            500,
+            "Internal Server Error",
+            "the server failed to answer; the error is logged",
+            headers={"X-Content-Type-Options": "nosniff"},
+        )
+
     app.add_exception_handler(Problem, answer)
+    app.add_exception_handler(Exception, crashed)
