@@ -15,7 +15,9 @@ from tests.services import free_port
 
 
 @contextmanager
-def serve(app: Any, port: int | None = None) -> Iterator[str]:
+def serve(app: Any, port: int | None = None, http: Any = None) -> Iterator[str]:
+    """``http``: the protocol, as `syndicator web` passes it; its write coalescing alone
+    by default (no deadlines, no connection cap)."""
     port = port or free_port()
     server = uvicorn.Server(
         uvicorn.Config(
@@ -24,7 +26,7 @@ def serve(app: Any, port: int | None = None) -> Iterator[str]:
             port=port,
             log_level="warning",
             lifespan="on",
-            http=CoalescingHttpToolsProtocol,  # what `syndicator web` serves with
+            http=http or CoalescingHttpToolsProtocol,
         )
     )
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)

@@ -67,7 +67,7 @@ def web(
     import uvicorn
 
     from syndicator.runtime.preflight import preflight
-    from syndicator.web.server import CoalescingHttpToolsProtocol
+    from syndicator.web.connection_limits import ConnectionLimits, bounded_protocol
 
     settings = load_settings(host=host, port=port)
     configure_logging(settings.log_level, settings.log_format)
@@ -89,7 +89,9 @@ def web(
         workers=workers,
         log_config=None,
         proxy_headers=True,
-        http=CoalescingHttpToolsProtocol,
+        # Slow heads and bodies are cut off, and connections capped (--host 0.0.0.0 with no
+        # front server); uvicorn's own keep-alive timeout still closes idle connections.
+        http=bounded_protocol(ConnectionLimits.from_settings(settings)),
     )
 
 

@@ -82,6 +82,12 @@ class Settings:
     worker_heartbeat_seconds: float = 5.0
     worker_stale_seconds: float = 20.0
     max_body_bytes: int = 1024 * 1024
+    # The embedded HTTP server (web.connection_limits): the whole head of a request must
+    # arrive within the first, its body within the second; more open connections than the
+    # third, per web process, are answered 503.
+    http_header_timeout: float = 10.0
+    http_body_timeout: float = 30.0
+    http_max_connections: int = 500
     templates_dir: Path = TEMPLATES_DIR
     # Feed documents live in the database, served by every web node; this optional copy
     # of them as files is for a front server or a CDN.
@@ -212,6 +218,9 @@ def load_settings(
         org_name=env.get("SYNDICATOR_ORG_NAME") or Settings.org_name,
         emblem_url=env.get("SYNDICATOR_EMBLEM_URL") or None,
         visibility_timeout=int(env.get("SYNDICATOR_VISIBILITY_TIMEOUT", "900")),
+        http_header_timeout=float(env.get("SYNDICATOR_HTTP_HEADER_TIMEOUT", "10")),
+        http_body_timeout=float(env.get("SYNDICATOR_HTTP_BODY_TIMEOUT", "30")),
+        http_max_connections=int(env.get("SYNDICATOR_HTTP_MAX_CONNECTIONS", "500")),
         worker_heartbeat_seconds=float(env.get("SYNDICATOR_WORKER_HEARTBEAT_SECONDS", "5")),
         worker_stale_seconds=float(env.get("SYNDICATOR_WORKER_STALE_SECONDS", "20")),
         feeds_export_dir=_optional_path(env.get("SYNDICATOR_FEEDS_EXPORT_DIR")),

@@ -168,6 +168,11 @@ def test_the_private_base_class_has_the_shape_the_subclass_relies_on() -> None:
     made = inspect.signature(HttpToolsProtocol.connection_made).parameters
     assert list(made) == ["self", "transport"], list(made)
     assert issubclass(CoalescingHttpToolsProtocol, asyncio.Protocol)
+    # web.connection_limits times heads and bodies from these parser and cycle callbacks.
+    for hook in ("on_headers_complete", "on_message_complete", "on_response_complete"):
+        assert list(inspect.signature(getattr(HttpToolsProtocol, hook)).parameters) == ["self"]
+    source = inspect.getsource(HttpToolsProtocol)
+    assert "self.pipeline" in source and "self.loop" in source and "on_response=" in source
 
 
 class _WireTransport(_RecordingTransport):

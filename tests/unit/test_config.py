@@ -84,3 +84,19 @@ def test_the_base_url_follows_the_listening_port_unless_it_is_set(tmp_path) -> N
     assert load_settings(env, host="0.0.0.0", port=8011).base_url == "http://127.0.0.1:8011"
     given = {**env, "SYNDICATOR_BASE_URL": "https://press.example.kr/"}
     assert load_settings(given, port=8011).base_url == "https://press.example.kr"
+
+
+def test_the_embedded_servers_limits_come_from_the_environment(tmp_path) -> None:
+    default = load_settings({"SYNDICATOR_DATA_DIR": str(tmp_path)})
+    assert (default.http_header_timeout, default.http_body_timeout) == (10.0, 30.0)
+    assert default.http_max_connections == 500
+    tuned = load_settings(
+        {
+            "SYNDICATOR_DATA_DIR": str(tmp_path),
+            "SYNDICATOR_HTTP_HEADER_TIMEOUT": "2.5",
+            "SYNDICATOR_HTTP_BODY_TIMEOUT": "4",
+            "SYNDICATOR_HTTP_MAX_CONNECTIONS": "64",
+        }
+    )
+    assert (tuned.http_header_timeout, tuned.http_body_timeout) == (2.5, 4.0)
+    assert tuned.http_max_connections == 64
