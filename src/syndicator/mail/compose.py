@@ -200,16 +200,31 @@ def message_id(settings: Settings, local: str | None = None) -> str:
     return f"<{local or uuid.uuid4().hex}@{settings.site_domain}>"
 
 
-def _static_headers(settings: Settings, subject: str, list_headers: bool) -> bytes:
-    """From, Subject (RFC 2047) and the list headers, folded and encoded by ``email``."""
+def _folded(name: str, value: str) -> bytes:
+    """One header from the operator's settings, folded and encoded by ``email``."""
     msg = EmailMessage(policy=SMTP)
-    msg["From"] = settings.sender
-    msg["Subject"] = subject
-    if list_headers:
-        name = Header(settings.site_title, "utf-8").encode()
-        msg["List-Id"] = f"{name} <newsletter.{settings.site_domain}>"
+    msg[name] = value
     raw = bytes(msg)
     return raw[: raw.index(b"\r\n\r\n") + 2]
+
+
+def _encoded_words(name: str, value: str) -> bytes:
+    """A header carrying release text, always as RFC 2047 encoded words, folded with CRLF.
+
+    Never through ``email``'s header folder: it decodes any encoded word it finds in the
+    value, so a title holding ``=?utf-8?q?=0D=0ABcc:_x@y?=`` came out as a real ``Bcc``
+    header, and some text made it raise. Encoded whole, such text is only text."""
+    encoded = Header(value, "utf-8", header_name=name).encode(linesep="\r\n", maxlinelen=76)
+    return f"{name}: {encoded}\r\n".encode("ascii")
+
+
+def _static_headers(settings: Settings, subject: str, list_headers: bool) -> bytes:
+    """From, Subject and the list headers: everything but the per-recipient slots."""
+    head = _folded("From", settings.sender) + _encoded_words("Subject", subject)
+    if list_headers:
+        name = Header(settings.site_title, "utf-8").encode()
+        head += _folded("List-Id", f"{name} <newsletter.{settings.site_domain}>")
+    return head
 
 
 def compile_message(
