@@ -272,6 +272,43 @@ def test_a_2_mb_body_is_refused_before_it_reaches_the_app(front, client):
     assert len(front.recorder.requests_for("/hooks/cms")) == before + 1
 
 
+@pytest.mark.parametrize(
+    ("path", "cap", "media"),
+    [
+        ("/api/partners", 256 * 1024, "application/json"),
+        ("/subscriptions", 64 * 1024, "application/x-www-form-urlencoded"),
+        ("/ops/login", 64 * 1024, "application/x-www-form-urlencoded"),
+    ],
+)
+def test_each_location_caps_bodies_as_the_app_does(front, client, path, cap, media):
+    before = len(front.recorder.requests_for(path))
+    over = client.post(path, content=b"a" * (cap + 1), headers={"Content-Type": media})
+    assert over.status_code == 413
+    assert len(front.recorder.requests_for(path)) == before
+    # At the cap the body passes the front, and the app judges it (no token: not a 413).
+    at = client.post(path, content=b"a" * cap, headers={"Content-Type": media})
+    assert at.status_code != 413
+    assert len(front.recorder.requests_for(path)) == before + 1
+
+
+def test_every_answer_carries_hsts_once(front, client):
+    """nginx's own answers too (a 413), feeds from the cache, and pages whose app answer
+    already had it (the app's base URL is https): one header, never two."""
+    answers = [
+        client.get("/feeds/rss.xml"),
+        client.get("/feeds/rss.xml"),  # from the cache
+        client.get("/healthz"),
+        client.get("/no/such/page"),
+        client.post("/subscriptions", content=b"a" * (65 * 1024)),
+        client.get("/api/partners"),
+    ]
+    assert answers[1].headers["x-cache-status"] == "HIT"
+    assert answers[4].status_code == 413
+    for answer in answers:
+        hsts = answer.headers.get_list("strict-transport-security")
+        assert hsts == ["max-age=63072000"], (answer.url, answer.status_code, hsts)
+
+
 def test_a_client_sending_its_head_byte_by_byte_is_dropped(front):
     head = b"GET /feeds/rss.xml HTTP/1.1\r\nHost: t\r\nX-Slow: " + b"a" * 10_000
     closed = False
