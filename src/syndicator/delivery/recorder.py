@@ -2,8 +2,9 @@
 
 Outcomes are committed at least every ``FLUSH_ROWS`` rows or ``FLUSH_SECONDS``, each flush
 in its own short transaction. A worker killed mid-batch loses only the outcomes since the
-last flush, plus the rows in flight: those stay claimed and come back after the claim
-lease, which counts as an attempt, exactly like a row whose worker died while sending it.
+last flush, plus the rows in flight: those stay claimed until the sweeper finds the
+worker gone and releases them (store/claimers.py), the attempt counted, exactly like a row
+whose worker died while sending it.
 """
 
 from __future__ import annotations

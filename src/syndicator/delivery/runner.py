@@ -231,7 +231,8 @@ def _settle(
     except Exception:
         if not quiet:
             raise
-        # Already failing: what is not recorded is left to the claim lease.
+        # Already failing: what is not recorded is left to the claim lease (or to the
+        # release of this process's claims, if it dies).
         log.exception(kv(msg="could not record an interrupted batch"))
     return [job.delivery_id for job in unreached]
 

@@ -66,12 +66,14 @@ def _pid_namespace() -> str:
 
 
 def _start_time(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot, or None if there is none."""
+    """The process's start time in clock ticks since boot, or None if there is none (or
+    only its corpse: a killed process stays a zombie until its parent, or init, reaps it)."""
     stat = _read(_PROC / str(pid) / "stat")
     if stat is None:
         return None
     # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
-    return stat.rsplit(")", 1)[1].split()[19]
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] in ("Z", "X") else fields[19]
 
 
 def process_key(pid: int) -> str | None:
