@@ -9,25 +9,18 @@ does not come (``recv`` timing out), as a real client reading between writes wou
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from syndicator.config import load_settings
-from syndicator.events.signing import generate_secret
-from syndicator.store.migrate import upgrade
 from syndicator.web.app import create_app
 from syndicator.web.connection_limits import ConnectionLimits, bounded_protocol
 from tests.live_server import serve
-from tests.services import free_port
-from tests.system import wait_for
+from tests.web_process import web_process
 
 HEADER_TIMEOUT = 2.0
 BODY_TIMEOUT = 2.0
@@ -37,40 +30,12 @@ PACE = 0.2  # a drip's pause, well inside the deadlines
 
 @pytest.fixture(scope="module")
 def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
-    tmp = tmp_path_factory.mktemp("slow")
-    database_url = f"sqlite:///{tmp / 'syndicator.db'}"
-    upgrade(database_url)
-    port = free_port()
-    env = {
-        **os.environ,
-        "SYNDICATOR_DATA_DIR": str(tmp / "var"),
-        "SYNDICATOR_DATABASE_URL": database_url,
-        "SYNDICATOR_REDIS_URL": "redis://127.0.0.1:1/0",  # away: the web only warns
-        "SYNDICATOR_CMS_SECRET": generate_secret(),
-        "SYNDICATOR_HTTP_HEADER_TIMEOUT": str(HEADER_TIMEOUT),
-        "SYNDICATOR_HTTP_BODY_TIMEOUT": str(BODY_TIMEOUT),
-    }
-    log = (tmp / "web.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "syndicator", "web", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-
-        def up() -> bool:
-            if process.poll() is not None:
-                raise AssertionError((tmp / "web.log").read_text())
-            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
-
-        wait_for(up, 60, "syndicator web to answer")
-        yield "127.0.0.1", port
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
+    with web_process(
+        tmp_path_factory.mktemp("slow"),
+        SYNDICATOR_HTTP_HEADER_TIMEOUT=str(HEADER_TIMEOUT),
+        SYNDICATOR_HTTP_BODY_TIMEOUT=str(BODY_TIMEOUT),
+    ) as address:
+        yield address
 
 
 def _closed_by_server(sock: socket.socket) -> bool:
