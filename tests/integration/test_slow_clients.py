@@ -172,3 +172,15 @@ def test_connections_over_the_cap_are_answered_503_and_closed(tmp_path: Path):
         finally:
             for sock in held:
                 sock.close()
+
+
+def test_a_request_the_server_cannot_parse_is_a_400_that_says_nosniff(web):
+    with socket.create_connection(web, timeout=BOUND) as sock:
+        sock.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+        sock.settimeout(BOUND)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head = received.partition(b"\r\n\r\n")[0].lower()
+    assert head.startswith(b"http/1.1 400")
+    assert b"\r\nx-content-type-options: nosniff" in head

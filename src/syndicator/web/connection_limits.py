@@ -12,7 +12,8 @@ safe without it. Each connection here has, at any moment, at most one deadline:
 - while the app works on a request nothing is timed here.
 
 A connection past its deadline is closed. Past ``max_connections`` open connections in
-this process, a new one is answered 503 and closed at once.
+this process, a new one is answered 503 and closed at once. The server's own answers
+(that 503, and 400 for a request it cannot parse) say nosniff like the app's.
 """
 
 from __future__ import annotations
@@ -75,6 +76,19 @@ class BoundedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         self._deadline = None
         if not self.transport.is_closing():
             self.transport.close()
+
+    def send_400_response(self, msg: str) -> None:
+        # uvicorn's own answer to a request it cannot parse: the app's headers never reach
+        # it, so it says nosniff here.
+        body = msg.encode("ascii", "replace")
+        self.transport.write(
+            b"HTTP/1.1 400 Bad Request\r\n"
+            b"content-type: text/plain; charset=utf-8\r\n"
+            b"x-content-type-options: nosniff\r\n"
+            b"content-length: " + str(len(body)).encode() + b"\r\n"
+            b"connection: close\r\n\r\n" + body
+        )
+        self.transport.close()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
