@@ -106,6 +106,13 @@ def add_partners(db: Database) -> None:
 
 
 def audit_rows(db: Database) -> list[tuple[str, str, str]]:
+    """(who, action, target); a console actor's random session ref is left out:
+    ``console:<ref>:<name>`` reads ``console:<name>``."""
     with db.session() as session:
         rows = session.scalars(select(AuditEntry).order_by(AuditEntry.id))
-        return [(r.who, r.action, r.target) for r in rows]
+        return [(_without_ref(r.who), r.action, r.target) for r in rows]
+
+
+def _without_ref(who: str) -> str:
+    via, _, rest = who.partition(":")
+    return f"console:{rest.partition(':')[2]}" if via == "console" else who

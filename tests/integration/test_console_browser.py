@@ -89,7 +89,7 @@ def test_the_console_refreshes_in_place_and_audits_an_action(site, page, tmp_pat
     assert page.csp_violations == []
     assert [row[:2] for row in audit_rows(site.db)] == [
         ("다른 운영자", "pause"),
-        ("김운영", "resume"),
+        ("console:김운영", "resume"),
     ]
 
 
@@ -108,7 +108,7 @@ def test_a_release_story_is_one_search_away_and_replays_from_it(site, page, tmp_
     failed.locator("a.action").click()
     page.click("button.danger")
     assert "다시 보냅니다" in page.locator("p.done").inner_text()
-    assert audit_rows(site.db) == [("김운영", "replay", f"delivery:{site.delivery_ids[2]}")]
+    assert audit_rows(site.db) == [("console:김운영", "replay", f"delivery:{site.delivery_ids[2]}")]
     assert page.csp_violations == []
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from syndicator.channels.registry import ALL_QUEUES
 from syndicator.config import Settings
 from syndicator.delivery.runner import run_due
+from syndicator.ops.audit import api_actor
 from syndicator.runtime.coordination import mark_beat, mark_consuming
 from syndicator.store.db import Database
 from syndicator.store.ledger import due_for_retry, has_due
@@ -250,9 +251,9 @@ def test_actions_work_and_each_is_audited(console):
         assert (rows["partner:3"].status, rows["partner:3"].trigger) == ("pending", "manual")
         assert (rows["subscriber:5"].status, rows["subscriber:5"].trigger) == ("pending", "manual")
     assert audit_rows(console.db) == [
-        ("김운영", "replay", f"delivery:{ids[0]}"),
-        ("김운영", "recover", "partner:3"),
-        ("김운영", "resend-email", "release:7"),
+        ("console:김운영", "replay", f"delivery:{ids[0]}"),
+        ("console:김운영", "recover", "partner:3"),
+        ("console:김운영", "resend", "release:7"),
     ]
     assert audit_page.count('class="audit-entry"') == 3
 
@@ -263,7 +264,8 @@ def test_bearer_clients_act_too_and_are_named_in_theaudit_rows(console):
         assert answer.status_code == 200 and "일시 중지했습니다" in answer.text
         bad = http.post("/ops/actions/pause", data={"target": "carrier-pigeon", "confirm": "yes"})
         assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "target"
-    assert audit_rows(console.db) == [("bearer:tester", "pause", "channel:email")]
+    who = api_actor(TOKEN, "tester")
+    assert audit_rows(console.db) == [(who, "pause", "channel:email")]
 
 
 def _email_rows(db: Database, event_id: str, n: int, first: int = 0) -> None:

@@ -356,12 +356,12 @@ def test_registration_checks_every_address_a_name_resolves_to(
     resolve = StaticResolve({"partner.example": addresses})
     spec = load_spec(PartnerSpec, {"name": "A", "url": "https://partner.example/hooks"})
     if refused is None:
-        assert registry.create(store, spec, (), resolve).partner.url == spec.url
+        assert registry.create(store, spec, "test", (), resolve).partner.url == spec.url
         return
     with pytest.raises(InvalidPartner) as error:
-        registry.create(store, spec, (), resolve)
+        registry.create(store, spec, "test", (), resolve)
     assert error.value.errors[0]["field"] == "url" and refused in error.value.errors[0]["reason"]
     # A name that does not resolve is refused too, and nothing is stored.
     with pytest.raises(InvalidPartner):
-        registry.create(store, spec, (), StaticResolve({}))
+        registry.create(store, spec, "test", (), StaticResolve({}))
     assert registry.list_partners(store) == []

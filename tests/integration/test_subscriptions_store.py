@@ -83,8 +83,8 @@ def test_preferences_link_changes_topics_and_brings_a_leaver_back(db: Database) 
 def test_erased_subscribers_are_gone_for_every_link(db: Database) -> None:
     subscriber_id = _subscribe(db).subscriber_id
     with db.session() as session:
-        assert erase(session, subscriber_id)
-        assert not erase(session, 12345)
+        assert erase(session, subscriber_id, "test")
+        assert not erase(session, 12345, "test")
     with db.session() as session:
         subscriber = session.get(Subscriber, subscriber_id)
         assert subscriber is not None
@@ -104,7 +104,7 @@ def test_import_inserts_in_chunks_and_never_touches_existing_rows(db: Database) 
     inserted = 0
     for start in range(0, len(rows), 1000):
         with db.session() as session:
-            result = import_chunk(session, rows[start : start + 1000], consented=True)
+            result = import_chunk(session, rows[start : start + 1000], True, "test")
         inserted += len(result.inserted_ids)
     assert inserted == 2500
     assert _state(db, subscriber_id) == ("pending", ECONOMY)

@@ -7,7 +7,7 @@ from rich.table import Table
 
 from syndicator.commands.output import console, fail, parse_since, print_json, when
 from syndicator.config import load_settings
-from syndicator.ops.audit import audit, cli_operator
+from syndicator.ops.audit import cli_operator
 from syndicator.partners import delivery_log
 from syndicator.partners.delivery_log import (
     DEFAULT_PAGE,
@@ -137,12 +137,11 @@ def replay(
     settings = load_settings()
     with Database(settings.database_url) as db:
         try:
-            view = delivery_log.replay(db, delivery_id)
+            view = delivery_log.replay(db, delivery_id, cli_operator())
         except DeliveryNotFound as exc:
             fail(str(exc))
         except NotResendable as exc:
             fail(str(exc))
-        audit(db, cli_operator(), "replay", f"delivery:{delivery_id}")
     if as_json:
         print_json(view)
     else:

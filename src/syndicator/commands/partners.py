@@ -12,7 +12,7 @@ from rich.table import Table
 
 from syndicator.commands.output import console, fail, parse_since, print_json, when
 from syndicator.config import Settings, load_settings
-from syndicator.ops.audit import audit, cli_operator
+from syndicator.ops.audit import cli_operator
 from syndicator.partners import delivery_log, registry
 from syndicator.partners.delivery_log import NotResendable
 from syndicator.partners.registry import (
@@ -147,7 +147,9 @@ def add(
         data["max_in_flight"] = max_in_flight
     with _database() as (db, settings):
         spec: PartnerSpec = _call(lambda: registry.load_spec(PartnerSpec, data))
-        created = _call(lambda: registry.create(db, spec, settings.webhook_allowed_networks))
+        created = _call(
+            lambda: registry.create(db, spec, cli_operator(), settings.webhook_allowed_networks)
+        )
     _show(created.partner, as_json, created.secret)
 
 
@@ -215,7 +217,9 @@ def update(
     with _database() as (db, settings):
         patch: PartnerPatch = _call(lambda: registry.load_spec(PartnerPatch, data))
         view = _call(
-            lambda: registry.update(db, partner_id, patch, settings.webhook_allowed_networks)
+            lambda: registry.update(
+                db, partner_id, patch, cli_operator(), settings.webhook_allowed_networks
+            )
         )
     _show(view, as_json)
 
@@ -230,7 +234,7 @@ def delete(
     if not yes and not typer.confirm(f"delete partner {partner_id}?"):
         fail("not deleted", 1)
     with _database() as (db, _):
-        suppressed = _call(lambda: registry.delete(db, partner_id))
+        suppressed = _call(lambda: registry.delete(db, partner_id, cli_operator()))
     if as_json:
         print_json({"id": partner_id, "deleted": True, "suppressed_deliveries": suppressed})
     else:
@@ -247,7 +251,7 @@ def rotate_secret(
     (SYNDICATOR_WEBHOOK_SECRET_GRACE_HOURS, 24 h by default)."""
     with _database() as (db, settings):
         grace = timedelta(hours=settings.webhook_secret_grace_hours)
-        rotated = _call(lambda: registry.rotate_secret(db, partner_id, grace))
+        rotated = _call(lambda: registry.rotate_secret(db, partner_id, grace, cli_operator()))
     _show(rotated.partner, as_json, rotated.secret)
 
 
@@ -257,7 +261,7 @@ def enable(
 ) -> None:
     """Enable a partner; clears the disabled reason and the failing-since clock."""
     with _database() as (db, _):
-        view = _call(lambda: registry.enable(db, partner_id))
+        view = _call(lambda: registry.enable(db, partner_id, cli_operator()))
     _show(view, as_json)
 
 
@@ -269,7 +273,7 @@ def disable(
 ) -> None:
     """Disable a partner: nothing is sent to it until it is enabled."""
     with _database() as (db, _):
-        view = _call(lambda: registry.disable(db, partner_id, reason))
+        view = _call(lambda: registry.disable(db, partner_id, cli_operator(), reason))
     _show(view, as_json)
 
 
@@ -284,9 +288,7 @@ def recover(
     """Resend every delivery to the partner that failed since a time (logged as manual)."""
     start = parse_since(since)
     with _database() as (db, _):
-        resent = _call(lambda: delivery_log.recover(db, partner_id, start))
-        detail = f"{resent} deliveries failed since {start.isoformat()}"
-        audit(db, cli_operator(), "recover", f"partner:{partner_id}", detail)
+        resent = _call(lambda: delivery_log.recover(db, partner_id, start, cli_operator()))
     if as_json:
         print_json({"partner_id": partner_id, "since": start.isoformat(), "resent": resent})
     else:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import getpass
-
 import typer
 
 from syndicator.commands.output import console, fail
 from syndicator.config import load_settings
-from syndicator.ops.audit import write_audit
+from syndicator.ops.audit import cli_operator
 from syndicator.ops.purge import UnknownQueue, purge_queue, queue_depth
 from syndicator.runtime.redis_urls import redis_client
 from syndicator.store.db import Database
@@ -37,9 +35,6 @@ def purge(
         fail(str(exc), code=2)
     if not yes and not typer.confirm(f"delete {depth} messages waiting in the {queue} queue?"):
         fail("not purged", code=1)
-    removed = purge_queue(client, queue)
-    with Database(settings.database_url) as db, db.session() as session:
-        write_audit(
-            session, f"cli:{getpass.getuser()}", "purge", f"queue:{queue}", f"{removed} messages"
-        )
+    with Database(settings.database_url) as db:
+        removed = purge_queue(db, client, cli_operator(), queue)
     console.print(f"purged {removed} messages from the {queue} queue")

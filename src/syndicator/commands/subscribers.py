@@ -85,53 +85,58 @@ def import_(
     rows are reported by line number and skipped; addresses already on the list are left
     as they are (nobody who left is subscribed again). A department or category that no
     release has named is a bad row."""
+    from syndicator.ops.audit import cli_operator
     from syndicator.store.taxonomy import known_topics
     from syndicator.subscriptions.importing import ImportRow, import_chunk, parse_rows
 
     if consented and send_confirmations:
         fail("--consented subscribers are active already: drop --send-confirmations", 2)
     settings = load_settings()
-    db = _database(settings)
-    with db.read_session() as session:
-        known = known_topics(session)
-    inserted: list[int] = []
-    present = duplicates = bad = 0
-    pending: list[ImportRow] = []
+    with _database(settings) as db:  # closed however the import ends
+        with db.read_session() as session:
+            known = known_topics(session)
+        inserted: list[int] = []
+        present = duplicates = bad = 0
+        pending: list[ImportRow] = []
 
-    def flush() -> None:
-        nonlocal present, duplicates
-        with db.session() as session:
-            result = import_chunk(session, pending, consented)
-        inserted.extend(result.inserted_ids)
-        present += result.already_present
-        duplicates += result.duplicates_in_file
-        pending.clear()
+        def flush() -> None:
+            nonlocal present, duplicates
+            with db.session() as session:
+                result = import_chunk(session, pending, consented, cli_operator())
+            inserted.extend(result.inserted_ids)
+            present += result.already_present
+            duplicates += result.duplicates_in_file
+            pending.clear()
 
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeElapsedColumn())
-    with file.open("rb") as raw, Progress(*columns, console=errors) as progress:
-        task = progress.add_task("importing", total=file.stat().st_size)
-        for row in parse_rows(_lines(raw, file), known):
-            if isinstance(row, ImportRow):
-                pending.append(row)
-            else:
-                bad += 1
-                progress.console.print(
-                    f"[yellow]line {row.line}:[/] {escape(row.reason)}", highlight=False
-                )
-            if len(pending) >= chunk:
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeElapsedColumn(),
+        )
+        with file.open("rb") as raw, Progress(*columns, console=errors) as progress:
+            task = progress.add_task("importing", total=file.stat().st_size)
+            for row in parse_rows(_lines(raw, file), known):
+                if isinstance(row, ImportRow):
+                    pending.append(row)
+                else:
+                    bad += 1
+                    progress.console.print(
+                        f"[yellow]line {row.line}:[/] {escape(row.reason)}", highlight=False
+                    )
+                if len(pending) >= chunk:
+                    flush()
+                    progress.update(task, completed=raw.tell())
+            if pending:
                 flush()
-                progress.update(task, completed=raw.tell())
-        if pending:
-            flush()
-        progress.update(task, completed=file.stat().st_size)
-    state = "active" if consented else "pending (they must confirm)"
-    console.print(
-        f"[green]imported {len(inserted)} subscribers[/], {state}; {present} already on the "
-        f"list, {duplicates} repeated in the file, {bad} bad rows skipped"
-    )
-    if send_confirmations and inserted:
-        _send_confirmations(settings, db, inserted)
-    db.dispose()
+            progress.update(task, completed=file.stat().st_size)
+        state = "active" if consented else "pending (they must confirm)"
+        console.print(
+            f"[green]imported {len(inserted)} subscribers[/], {state}; {present} already on the "
+            f"list, {duplicates} repeated in the file, {bad} bad rows skipped"
+        )
+        if send_confirmations and inserted:
+            _send_confirmations(settings, db, inserted)
     if bad:
         raise typer.Exit(3)
 
@@ -177,13 +182,14 @@ def list_(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List subscribers in id order."""
-    from syndicator.subscriptions.listing import STATUSES, page
+    from syndicator.ops.audit import cli_operator
+    from syndicator.subscriptions.listing import STATUSES, audited_page
 
     if status is not None and status not in STATUSES:
         fail(f"--status {status!r}: one of {', '.join(STATUSES)}", 2)
     settings = load_settings()
     with _database(settings) as db, db.session() as session:
-        rows = page(session, after, limit, status)
+        rows = audited_page(session, cli_operator(), "cli list", after, limit, status)
     if as_json:
         print_json([_row_json(row) for row in rows])
         return
@@ -217,19 +223,21 @@ def export(
     status: str = typer.Option(None, help=_STATUS_HELP),
 ) -> None:
     """Export subscribers as CSV (streamed); the first four columns import back."""
+    from syndicator.ops.audit import cli_operator
     from syndicator.spreadsheets import SafeWriter
-    from syndicator.subscriptions.listing import EXPORT_COLUMNS, STATUSES, csv_cells, iter_all
+    from syndicator.subscriptions.listing import EXPORT_COLUMNS, STATUSES, csv_cells, open_export
 
     if status is not None and status not in STATUSES:
         fail(f"--status {status!r}: one of {', '.join(STATUSES)}", 2)
     settings = load_settings()
     with _database(settings) as db:
+        rows = open_export(db, cli_operator(), "cli csv", status)
         target = output.open("w", newline="", encoding="utf-8") if output else sys.stdout
         try:
             writer = SafeWriter(target)
             writer.writerow(EXPORT_COLUMNS)
             count = 0
-            for row in iter_all(db, status):
+            for row in rows:
                 writer.writerow(csv_cells(row))
                 count += 1
         finally:
@@ -247,16 +255,14 @@ def erase(
     """Erase a subscriber's personal data (address, topics, mail server replies).
 
     The row stays, status `erased`, so the ledger's `subscriber:<id>` still resolves."""
-    from syndicator.ops.audit import cli_operator, write_audit
+    from syndicator.ops.audit import cli_operator
     from syndicator.subscriptions.erasure import erase as erase_subscriber
 
     if not yes:
         typer.confirm(f"erase subscriber {subscriber_id}'s personal data for good?", abort=True)
     settings = load_settings()
     with _database(settings) as db, db.session() as session:
-        found = erase_subscriber(session, subscriber_id)
-        if found:
-            write_audit(session, cli_operator(), "erase", f"subscriber:{subscriber_id}")
+        found = erase_subscriber(session, subscriber_id, cli_operator())
     if not found:
         fail(f"no subscriber {subscriber_id}", 1)
     console.print(f"subscriber {subscriber_id}: personal data erased")
@@ -267,16 +273,14 @@ def resend(release_id: int = typer.Argument(..., help="The release's id.")) -> N
     """Send a release's newsletter again to the recipients it failed (or is uncertain) for.
 
     The rows become due now; a running email worker's sweeper sends them within seconds."""
-    from syndicator.ops.audit import cli_operator, write_audit
+    from syndicator.ops.audit import cli_operator
     from syndicator.subscriptions.resend import UnknownRelease, requeue_release_email
 
     settings = load_settings()
     with _database(settings) as db:
         try:
             with db.session() as session:
-                count = requeue_release_email(session, release_id)
-                detail = f"{count} deliveries"
-                write_audit(session, cli_operator(), "resend", f"release:{release_id}", detail)
+                count = requeue_release_email(session, release_id, cli_operator())
         except UnknownRelease:
             fail(f"no release {release_id}", 1)
     console.print(f"release {release_id}: {count} email deliveries due again (failed or uncertain)")

@@ -1,4 +1,4 @@
-"""What an operator can do from the console, each written to the audit log.
+"""What an operator can do from the console, each audited in its own transaction.
 
 Resends go through the ledger, never the broker: the row is made due now with
 ``trigger = 'manual'`` in a committed transaction and the sweeper enqueues it within
@@ -82,17 +82,15 @@ def replay_delivery(db: Database, who: str, delivery_id: int) -> str:
     if channel == PARTNER_CHANNEL:
         # The partner log's own replay checks that the partner can receive.
         try:
-            delivery_log.replay(db, delivery_id)
+            delivery_log.replay(db, delivery_id, who)
         except delivery_log.NotResendable as exc:
             raise ActionRefused(str(exc)) from None
     else:
-        _make_due_manual(db, delivery_id)
-    with db.session() as session:
-        write_audit(session, who, "replay", f"delivery:{delivery_id}", f"channel {channel}")
+        _make_due_manual(db, delivery_id, who, channel)
     return channel
 
 
-def _make_due_manual(db: Database, delivery_id: int) -> None:
+def _make_due_manual(db: Database, delivery_id: int, who: str, channel: str) -> None:
     with db.session() as session:
         if not requeue_manual(
             session, Delivery.id == delivery_id, Delivery.status != "in_progress"
@@ -100,26 +98,21 @@ def _make_due_manual(db: Database, delivery_id: int) -> None:
             raise ActionRefused(
                 f"delivery {delivery_id} is being sent right now; replay it once it is logged"
             )
+        write_audit(session, who, "replay", f"delivery:{delivery_id}", f"channel {channel}")
 
 
 def recover_partner(db: Database, who: str, partner_id: int, since: datetime) -> int:
     try:
-        count = delivery_log.recover(db, partner_id, since)
+        return delivery_log.recover(db, partner_id, since, who)
     except delivery_log.NotResendable as exc:
         raise ActionRefused(str(exc)) from None
     except LookupError:
         raise ActionRefused(f"no partner {partner_id}") from None
-    with db.session() as session:
-        detail = f"{count} failed deliveries since {since.isoformat()}"
-        write_audit(session, who, "recover", f"partner:{partner_id}", detail)
-    return count
 
 
 def resend_release_email(db: Database, who: str, release_id: int) -> int:
-    with db.session() as session:
-        try:
-            count = requeue_release_email(session, release_id)
-        except LookupError:
-            raise ActionRefused(f"no release {release_id}") from None
-        write_audit(session, who, "resend-email", f"release:{release_id}", f"{count} emails")
-    return count
+    try:
+        with db.session() as session:
+            return requeue_release_email(session, release_id, who)
+    except LookupError:
+        raise ActionRefused(f"no release {release_id}") from None

@@ -1,9 +1,17 @@
-"""The audit log: every operator action, who, what and when, whether it was taken in the
-ops console, through the admin API or on the command line."""
+"""The audit log: every change an operator makes and every export of personal data,
+whether it was done in the ops console, through the admin API or on the command line.
+
+The domain function that makes the change writes the row (:func:`write_audit`) inside
+its own transaction, so no entry point can forget it and a change that rolls back leaves
+no row. ``who`` names the actor without a secret: ``api:<token fingerprint>[:<name>]``,
+``console:<session ref>:<name>`` or ``cli:<user>``. A detail says what an auditor needs
+(which fields changed, how many rows, which filter), never a secret or an address.
+"""
 
 from __future__ import annotations
 
 import getpass
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,10 +21,19 @@ from sqlalchemy.orm import Session
 from syndicator.store.db import Database
 from syndicator.store.models import AuditEntry, utcnow
 
-__all__ = ["AuditLine", "audit", "cli_operator", "recent_actions", "write_audit"]
+__all__ = [
+    "AuditLine",
+    "api_actor",
+    "cli_operator",
+    "recent_actions",
+    "token_fingerprint",
+    "write_audit",
+]
 
 _WHO_CHARS = 200
 _TARGET_CHARS = 200
+_DETAIL_CHARS = 1000
+_NAME_CHARS = 100
 
 
 @dataclass(frozen=True)
@@ -28,23 +45,33 @@ class AuditLine:
     detail: str | None
 
 
-def write_audit(session: Session, who: str, action: str, target: str, detail: str = "") -> None:
-    """In the action's own transaction, so an action and its record commit together."""
-    session.add(
-        AuditEntry(
-            at=utcnow(),
-            who=who[:_WHO_CHARS],
-            action=action,
-            target=target[:_TARGET_CHARS],
-            detail=detail or None,
-        )
+def write_audit(
+    session: Session, who: str, action: str, target: str, detail: str = ""
+) -> AuditEntry:
+    """In the action's own transaction, so an action and its record commit together.
+    Flushed at once: a row the database refuses fails the action before it commits."""
+    entry = AuditEntry(
+        at=utcnow(),
+        who=who[:_WHO_CHARS],
+        action=action,
+        target=target[:_TARGET_CHARS],
+        detail=detail[:_DETAIL_CHARS] or None,
     )
+    session.add(entry)
+    session.flush()
+    return entry
 
 
-def audit(db: Database, who: str, action: str, target: str, detail: str = "") -> None:
-    """Record an action that committed in its own transactions (an API or CLI call)."""
-    with db.session() as session:
-        write_audit(session, who, action, target, detail)
+def token_fingerprint(token: str) -> str:
+    """A short, one-way name for a bearer token: which token acted (before or after a
+    rotation) without the token itself."""
+    return hashlib.sha256(b"syndicator-admin-token:" + token.encode()).hexdigest()[:12]
+
+
+def api_actor(token: str, name: str = "") -> str:
+    """``api:<fingerprint>``, with the name a script gives (``X-Operator``) after it."""
+    name = name.strip()[:_NAME_CHARS]
+    return f"api:{token_fingerprint(token)}" + (f":{name}" if name else "")
 
 
 def cli_operator() -> str:

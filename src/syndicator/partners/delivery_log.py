@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from syndicator.ops.audit import write_audit
 from syndicator.partners.registry import CHANNEL, PartnerNotFound, partner_target
 from syndicator.store.db import Database
 from syndicator.store.ledger import CHUNK, requeue_manual
@@ -222,9 +223,10 @@ def _make_due_manual(session: Session, ids: Sequence[int], *only_status: str) ->
     return requeue_manual(session, *condition)
 
 
-def replay(db: Database, delivery_id: int) -> DeliveryView:
+def replay(db: Database, delivery_id: int, who: str) -> DeliveryView:
     """Resend one delivery now, whatever its state (a succeeded one too: the partner
-    lost it). Refused while a worker is sending it, or when its partner cannot receive."""
+    lost it). Refused while a worker is sending it, or when its partner cannot receive.
+    Audited in the same transaction."""
     with db.session() as session:
         row = session.scalar(
             select(Delivery)
@@ -239,12 +241,14 @@ def replay(db: Database, delivery_id: int) -> DeliveryView:
             )
         _resendable_partner(session, _partner_id(row.target))
         _make_due_manual(session, [delivery_id])
+        write_audit(session, who, "replay", f"delivery:{delivery_id}", f"channel {CHANNEL}")
     return get_delivery(db, delivery_id)
 
 
-def recover(db: Database, partner_id: int, since: datetime) -> int:
+def recover(db: Database, partner_id: int, since: datetime, who: str) -> int:
     """Resend every delivery to the partner that failed (its last attempt failed) at or
-    after ``since``; returns how many. A chunk of rows per short transaction."""
+    after ``since``; returns how many. A chunk of rows per short transaction, each
+    audited in it (one row saying none when nothing had failed)."""
     target = partner_target(partner_id)
     with db.session() as session:
         partner = session.get(Partner, partner_id)
@@ -268,7 +272,11 @@ def recover(db: Database, partner_id: int, since: datetime) -> int:
                     .limit(CHUNK)
                 )
             )
+            count = _make_due_manual(session, ids, "failed") if ids else 0
+            if ids or not after:
+                detail = f"{count} deliveries failed since {since.isoformat()}"
+                write_audit(session, who, "recover", target, detail)
             if not ids:
                 return total
-            total += _make_due_manual(session, ids, "failed")
+            total += count
         after = ids[-1]

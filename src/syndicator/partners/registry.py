@@ -9,6 +9,9 @@ A deleted partner keeps its row as a tombstone (state ``deleted``): its id is ne
 given to another partner (SQLite reuses the highest rowid), so ``partner:<id>`` in the
 ledger and the delivery log always means the same endpoint. Its headers and signing keys
 are erased, and its pending deliveries are suppressed in the same transaction.
+
+Every change takes ``who`` (see :mod:`syndicator.ops.audit`) and writes its audit row in
+its own transaction: the details name fields and counts, never a header value or a key.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from syndicator.events.schema import EventType
 from syndicator.events.signing import generate_secret
+from syndicator.ops.audit import write_audit
 from syndicator.partners.ssrf import Resolve, UrlRefused, check_url
 from syndicator.store.db import Database
 from syndicator.store.ledger import chunked
@@ -371,9 +375,14 @@ def _live(session: Session, partner_id: int, lock: bool = False) -> Partner:
     return partner
 
 
+def _fields(names: Sequence[str]) -> str:
+    return ", ".join(sorted(names)) or "none"
+
+
 def create(
     db: Database,
     spec: PartnerSpec,
+    who: str,
     allowed_networks: Sequence[str] = (),
     resolve: Resolve | None = None,
 ) -> NewSecret:
@@ -388,7 +397,9 @@ def create(
         session.add(partner)
         session.flush()
         session.add(PartnerSecret(partner_id=partner.id, secret=secret, created_at=now))
-        session.flush()
+        given = spec.model_dump(exclude_unset=True)
+        detail = f"fields: {_fields(list(given))}; header names: {_fields(list(spec.headers))}"
+        write_audit(session, who, "partner-create", partner_target(partner.id), detail)
         return NewSecret(partner=_view(session, partner), secret=secret)
 
 
@@ -410,6 +421,7 @@ def update(
     db: Database,
     partner_id: int,
     patch: PartnerPatch,
+    who: str,
     allowed_networks: Sequence[str] = (),
     resolve: Resolve | None = None,
 ) -> PartnerView:
@@ -424,11 +436,12 @@ def update(
         for field, value in changes.items():
             setattr(partner, field, value)
         partner.updated_at = utcnow()
-        session.flush()
+        detail = f"fields: {_fields(list(changes))}"
+        write_audit(session, who, "partner-update", partner_target(partner_id), detail)
         return _view(session, partner)
 
 
-def enable(db: Database, partner_id: int) -> PartnerView:
+def enable(db: Database, partner_id: int, who: str) -> PartnerView:
     """Active again, with a clean slate: the five-day failure clock starts over."""
     with db.session() as session:
         partner = _live(session, partner_id, lock=True)
@@ -437,11 +450,11 @@ def enable(db: Database, partner_id: int) -> PartnerView:
         partner.disabled_at = None
         partner.failing_since = None
         partner.updated_at = utcnow()
-        session.flush()
+        write_audit(session, who, "partner-enable", partner_target(partner_id))
         return _view(session, partner)
 
 
-def disable(db: Database, partner_id: int, reason: str | None = None) -> PartnerView:
+def disable(db: Database, partner_id: int, who: str, reason: str | None = None) -> PartnerView:
     with db.session() as session:
         partner = _live(session, partner_id, lock=True)
         now = utcnow()
@@ -450,11 +463,12 @@ def disable(db: Database, partner_id: int, reason: str | None = None) -> Partner
         partner.state = "disabled"
         partner.disabled_reason = (reason or "").strip() or "disabled by an operator"
         partner.updated_at = now
-        session.flush()
+        detail = f"reason: {partner.disabled_reason}"
+        write_audit(session, who, "partner-disable", partner_target(partner_id), detail)
         return _view(session, partner)
 
 
-def delete(db: Database, partner_id: int) -> int:
+def delete(db: Database, partner_id: int, who: str) -> int:
     """Tombstone the partner, erase its credentials and suppress its pending deliveries
     (returns how many). Rows a worker is sending right now finish as that worker decides;
     the delivery log keeps every past attempt until retention removes it."""
@@ -482,10 +496,13 @@ def delete(db: Database, partner_id: int) -> int:
             )
             .execution_options(synchronize_session=False)
         )
-        return int(getattr(suppressed, "rowcount", 0) or 0)
+        count = int(getattr(suppressed, "rowcount", 0) or 0)
+        detail = f"{count} pending deliveries suppressed; keys and headers erased"
+        write_audit(session, who, "partner-delete", partner_target(partner_id), detail)
+        return count
 
 
-def rotate_secret(db: Database, partner_id: int, grace: timedelta) -> NewSecret:
+def rotate_secret(db: Database, partner_id: int, grace: timedelta, who: str) -> NewSecret:
     """A new signing key; the keys in use keep signing alongside it for ``grace``."""
     with db.session() as session:
         partner = _live(session, partner_id, lock=True)
@@ -500,5 +517,6 @@ def rotate_secret(db: Database, partner_id: int, grace: timedelta) -> NewSecret:
         secret = generate_secret()
         session.add(PartnerSecret(partner_id=partner_id, secret=secret, created_at=now))
         partner.updated_at = now
-        session.flush()
+        detail = f"new signing key; the previous ones sign until {retire_at.isoformat()}"
+        write_audit(session, who, "partner-rotate-secret", partner_target(partner_id), detail)
         return NewSecret(partner=_view(session, partner), secret=secret)

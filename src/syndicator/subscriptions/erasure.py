@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from syndicator.ops.audit import write_audit
 from syndicator.store.models import Delivery, DeliveryAttempt, Subscriber, SubscriberTopic, utcnow
 
 __all__ = ["SUBSCRIBER_CHANNELS", "erase", "subscriber_ref"]
@@ -22,11 +23,13 @@ def subscriber_ref(subscriber_id: int) -> str:
     return f"subscriber:{subscriber_id}"
 
 
-def erase(session: Session, subscriber_id: int) -> bool:
-    """False when no such subscriber; erasing twice is harmless."""
+def erase(session: Session, subscriber_id: int, who: str) -> bool:
+    """False when no such subscriber; erasing twice is harmless. Audited in the caller's
+    transaction."""
     subscriber = session.get(Subscriber, subscriber_id)
     if subscriber is None:
         return False
+    write_audit(session, who, "erase", subscriber_ref(subscriber_id))
     now = utcnow()
     subscriber.email = None
     subscriber.status = "erased"

@@ -3,6 +3,7 @@
 Parsing is a generator over lines, so a file of any size is never held whole; each bad
 row is reported with its line number and the import carries on. Addresses already on the
 list are left exactly as they are: an import never resubscribes someone who left.
+Each chunk is audited in its own transaction, with counts only.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy import Insert, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from syndicator.ops.audit import write_audit
 from syndicator.spreadsheets import restore
 from syndicator.store.models import Subscriber, SubscriberTopic, utcnow
 from syndicator.store.taxonomy import KnownTopics
@@ -119,8 +121,22 @@ def _insert_new(session: Session) -> Insert:
     return statement.returning(table.c.id, table.c.email)
 
 
-def import_chunk(session: Session, rows: Sequence[ImportRow], consented: bool) -> ChunkResult:
-    """Insert the addresses not on the list yet (one statement), then their topics."""
+def import_chunk(
+    session: Session, rows: Sequence[ImportRow], consented: bool, who: str
+) -> ChunkResult:
+    """Insert the addresses not on the list yet (one statement), then their topics, and
+    audit the chunk in the same transaction."""
+    result = _insert_chunk(session, rows, consented)
+    detail = (
+        f"{len(result.inserted_ids)} added ({'consented' if consented else 'pending'}), "
+        f"{result.already_present} already on the list, "
+        f"{result.duplicates_in_file} repeated, of {len(rows)} rows"
+    )
+    write_audit(session, who, "import", "subscribers", detail)
+    return result
+
+
+def _insert_chunk(session: Session, rows: Sequence[ImportRow], consented: bool) -> ChunkResult:
     result = ChunkResult()
     unique: dict[str, ImportRow] = {}
     for row in rows:

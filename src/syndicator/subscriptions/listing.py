@@ -1,4 +1,9 @@
-"""Subscribers for operators: keyset pages, and a stream for the CSV export."""
+"""Subscribers for operators: keyset pages, and a stream for the CSV export.
+
+Both hand out personal data in bulk, so both write an ``export`` audit row (how, which
+filter, how many rows; never an address) before the first row leaves: a page in the
+page's own transaction, a stream in a transaction of its own that counts the rows.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,26 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from syndicator.ops.audit import write_audit
 from syndicator.store.db import Database
 from syndicator.store.models import Subscriber
 from syndicator.subscriptions.preferences import topics_by_subscriber
 
-__all__ = ["EXPORT_COLUMNS", "STATUSES", "SubscriberRow", "csv_cells", "iter_all", "page"]
+__all__ = [
+    "EXPORT_COLUMNS",
+    "STATUSES",
+    "SubscriberRow",
+    "audited_page",
+    "csv_cells",
+    "iter_all",
+    "open_export",
+    "page",
+]
+
+EXPORT_TARGET = "subscribers"
 
 STATUSES = ("pending", "active", "unsubscribed", "suppressed", "erased")
 # The first four are what `syndicator subscribers import` reads: an export imports back.
@@ -69,6 +86,41 @@ def page(
         )
         for s in subscribers
     ]
+
+
+def _filter(status: str | None) -> str:
+    return f"status {status or 'any'}"
+
+
+def audited_page(
+    session: Session,
+    who: str,
+    via: str,
+    after: int = 0,
+    limit: int = 100,
+    status: str | None = None,
+) -> list[SubscriberRow]:
+    """:func:`page`, audited in the same transaction (``via``: how it is shown)."""
+    rows = page(session, after, limit, status)
+    detail = f"{via}: {len(rows)} rows, {_filter(status)}, ids after {after}, limit {limit}"
+    write_audit(session, who, "export", EXPORT_TARGET, detail)
+    return rows
+
+
+def open_export(
+    db: Database, who: str, via: str, status: str | None = None, chunk: int = 1000
+) -> Iterator[SubscriberRow]:
+    """Write the audit row now (committed before any row is read), then stream every
+    subscriber lazily with :func:`iter_all`. An audit that fails raises here, so a
+    caller never starts an answer it cannot account for."""
+    with db.session() as session:
+        query = select(func.count()).select_from(Subscriber)
+        if status is not None:
+            query = query.where(Subscriber.status == status)
+        count = session.scalar(query) or 0
+        detail = f"{via}: {count} rows, {_filter(status)}"
+        write_audit(session, who, "export", EXPORT_TARGET, detail)
+    return iter_all(db, status, chunk)
 
 
 def iter_all(db: Database, status: str | None = None, chunk: int = 1000) -> Iterator[SubscriberRow]:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from fastapi import Depends, Header, Request
 
+from syndicator.ops.audit import api_actor
 from syndicator.web.problems import Problem
 from syndicator.web.state import AppState
 
@@ -41,10 +42,11 @@ async def require_admin(request: Request, authorization: str = Header(default=""
 
 
 def api_operator(request: Request) -> str:
-    """Who the audit log names for an admin API call: ``api``, or ``api:<name>`` when the
-    script says who it acts for in an ``X-Operator`` header (everyone shares the token)."""
-    name = request.headers.get("x-operator", "").strip()[:100]
-    return f"api:{name}" if name else "api"
+    """Who the audit log names for an admin API call: ``api:<token fingerprint>``, and
+    ``:<name>`` when the script says who it acts for in an ``X-Operator`` header (everyone
+    shares the token). Only routes behind :data:`AdminOnly` call it."""
+    state: AppState = request.app.state.syndicator
+    return api_actor(state.settings.admin_token or "", request.headers.get("x-operator", ""))
 
 
 # ``dependencies=[AdminOnly]`` on a route or a router.

@@ -329,7 +329,7 @@ async def act(request: Request, name: str, operator: Operator = ConsoleOperator)
             [{"field": "hours", "reason": f"a whole number of hours, 1 to {MAX_RECOVER_HOURS}"}],
         )
     try:
-        message = await run_in_threadpool(_do, state, operator.who, action, target, hours)
+        message = await run_in_threadpool(_do, state, operator.actor, action, target, hours)
     except actions.ActionRefused as exc:
         raise Problem(409, "Cannot do that", str(exc)) from None
     if operator.via == "bearer":

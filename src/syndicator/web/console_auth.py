@@ -23,6 +23,7 @@ from fastapi import Depends, Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from syndicator.config import Settings
+from syndicator.ops.audit import api_actor
 from syndicator.web.admin import bearer_matches
 from syndicator.web.csrf import from_this_site
 from syndicator.web.problems import Problem
@@ -52,6 +53,7 @@ class Operator:
     who: str  # as given at login, or "bearer" (an X-Operator header names the script)
     via: str  # session | bearer
     csrf: str  # the token this operator's forms carry ("" for bearer clients)
+    actor: str  # who the audit log names: console:<session ref>:<name>, or api:<…>
 
 
 def _admin_token(settings: Settings) -> str:
@@ -101,15 +103,17 @@ def _from_session(settings: Settings, cookie: str) -> Operator | None:
     if not isinstance(data, dict) or not isinstance(data.get("sid"), str):
         return None
     who = str(data.get("who") or "operator")
-    return Operator(who, "session", _csrf_for(settings, data["sid"]))
+    ref = hashlib.sha256(data["sid"].encode()).hexdigest()[:8]
+    return Operator(who, "session", _csrf_for(settings, data["sid"]), f"console:{ref}:{who}")
 
 
 async def _operator(request: Request) -> Operator:
     settings: Settings = request.app.state.syndicator.settings
     authorization = request.headers.get("authorization", "")
     if authorization and bearer_matches(authorization, [_admin_token(settings)]):
-        who = request.headers.get("x-operator", "").strip()[:100]
-        return Operator(f"bearer:{who}" if who else "bearer", "bearer", "")
+        name = request.headers.get("x-operator", "").strip()[:100]
+        actor = api_actor(_admin_token(settings), name)
+        return Operator(f"bearer:{name}" if name else "bearer", "bearer", "", actor)
     operator = _from_session(settings, request.cookies.get(SESSION_COOKIE, ""))
     if operator is not None:
         return operator

@@ -7,7 +7,6 @@ from typing import Literal
 
 from fastapi import APIRouter, Query, Request
 
-from syndicator.ops.audit import audit
 from syndicator.partners import delivery_log
 from syndicator.partners.delivery_log import (
     DEFAULT_PAGE,
@@ -103,10 +102,9 @@ def get_delivery(request: Request, delivery_id: DeliveryId) -> DeliveryView:
 )
 def replay(request: Request, delivery_id: DeliveryId) -> DeliveryView:
     try:
-        view = delivery_log.replay(_db(request), delivery_id)
+        view = delivery_log.replay(_db(request), delivery_id, api_operator(request))
     except DeliveryNotFound as exc:
         raise Problem(404, "Not found", str(exc)) from None
     except NotResendable as exc:
         raise Problem(409, "Cannot resend", str(exc)) from None
-    audit(_db(request), api_operator(request), "replay", f"delivery:{delivery_id}")
     return view

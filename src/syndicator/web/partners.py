@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, Field
 
-from syndicator.ops.audit import audit
 from syndicator.partners import delivery_log, registry
 from syndicator.partners.delivery_log import NotResendable
 from syndicator.partners.registry import (
@@ -107,7 +106,9 @@ def _with_secret(created: NewSecret) -> PartnerWithSecret:
 def create_partner(spec: PartnerSpec, request: Request) -> PartnerWithSecret:
     settings = _state(request).settings
     with _answers():
-        created = registry.create(_state(request).db, spec, settings.webhook_allowed_networks)
+        created = registry.create(
+            _state(request).db, spec, api_operator(request), settings.webhook_allowed_networks
+        )
     return _with_secret(created)
 
 
@@ -131,7 +132,11 @@ def patch_partner(patch: PartnerPatch, request: Request, partner_id: PartnerId) 
     settings = _state(request).settings
     with _answers():
         return registry.update(
-            _state(request).db, partner_id, patch, settings.webhook_allowed_networks
+            _state(request).db,
+            partner_id,
+            patch,
+            api_operator(request),
+            settings.webhook_allowed_networks,
         )
 
 
@@ -144,7 +149,7 @@ def patch_partner(patch: PartnerPatch, request: Request, partner_id: PartnerId) 
 )
 def delete_partner(request: Request, partner_id: PartnerId) -> Deleted:
     with _answers():
-        suppressed = registry.delete(_state(request).db, partner_id)
+        suppressed = registry.delete(_state(request).db, partner_id, api_operator(request))
     return Deleted(id=partner_id, suppressed_deliveries=suppressed)
 
 
@@ -159,7 +164,8 @@ def rotate_secret(request: Request, partner_id: PartnerId) -> PartnerWithSecret:
     state = _state(request)
     grace = timedelta(hours=state.settings.webhook_secret_grace_hours)
     with _answers():
-        return _with_secret(registry.rotate_secret(state.db, partner_id, grace))
+        rotated = registry.rotate_secret(state.db, partner_id, grace, api_operator(request))
+        return _with_secret(rotated)
 
 
 @router.post(
@@ -169,7 +175,7 @@ def rotate_secret(request: Request, partner_id: PartnerId) -> PartnerWithSecret:
 )
 def enable_partner(request: Request, partner_id: PartnerId) -> PartnerView:
     with _answers():
-        return registry.enable(_state(request).db, partner_id)
+        return registry.enable(_state(request).db, partner_id, api_operator(request))
 
 
 @router.post("/{partner_id}/disable", summary="Disable a partner")
@@ -179,7 +185,8 @@ def disable_partner(
     body: DisableRequest | None = Body(None),
 ) -> PartnerView:
     with _answers():
-        return registry.disable(_state(request).db, partner_id, body.reason if body else None)
+        reason = body.reason if body else None
+        return registry.disable(_state(request).db, partner_id, api_operator(request), reason)
 
 
 @router.post(
@@ -200,7 +207,5 @@ def recover(
     since = aware(since, "since")
     db = _state(request).db
     with _answers():
-        resent = delivery_log.recover(db, partner_id, since)
-    detail = f"{resent} deliveries failed since {since.isoformat()}"
-    audit(db, api_operator(request), "recover", f"partner:{partner_id}", detail)
+        resent = delivery_log.recover(db, partner_id, since, api_operator(request))
     return Recovered(partner_id=partner_id, since=since, resent=resent)

@@ -16,15 +16,14 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from syndicator.logs import kv
-from syndicator.ops.audit import write_audit
 from syndicator.spreadsheets import SafeWriter
 from syndicator.subscriptions.erasure import erase, subscriber_ref
 from syndicator.subscriptions.listing import (
     EXPORT_COLUMNS,
     SubscriberRow,
+    audited_page,
     csv_cells,
-    iter_all,
-    page,
+    open_export,
 )
 from syndicator.subscriptions.resend import UnknownRelease, requeue_release_email
 from syndicator.web.admin import ADMIN_RESPONSES, AdminOnly, api_operator
@@ -71,9 +70,11 @@ def _out(row: SubscriberRow) -> SubscriberOut:
     return SubscriberOut.model_validate(row, from_attributes=True)
 
 
-def _page_rows(state: AppState, after: int, limit: int, status: str | None) -> list[SubscriberRow]:
+def _page_rows(
+    state: AppState, who: str, after: int, limit: int, status: str | None
+) -> list[SubscriberRow]:
     with state.db.session() as session:
-        return page(session, after, limit, status)
+        return audited_page(session, who, "api page", after, limit, status)
 
 
 _STATUS_QUERY = Query(None, description="Only subscribers in this status")
@@ -94,7 +95,8 @@ async def list_subscribers(
     status: Status | None = _STATUS_QUERY,
 ) -> SubscriberPage:
     state: AppState = request.app.state.syndicator
-    rows = await run_in_threadpool(_page_rows, state, after, limit, status)
+    who = api_operator(request)
+    rows = await run_in_threadpool(_page_rows, state, who, after, limit, status)
     next_after = rows[-1].id if len(rows) == limit else None
     next_url = None
     if next_after is not None:
@@ -131,8 +133,10 @@ async def export_subscribers(
     request: Request, status: Status | None = _STATUS_QUERY
 ) -> StreamingResponse:
     state: AppState = request.app.state.syndicator
+    # Audited (and committed) before the answer starts: no row leaves unaccounted for.
+    rows = await run_in_threadpool(open_export, state.db, api_operator(request), "api csv", status)
     return StreamingResponse(
-        _csv_stream(iter_all(state.db, status)),
+        _csv_stream(rows),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="subscribers.csv"'},
     )
@@ -140,10 +144,7 @@ async def export_subscribers(
 
 def _erase(state: AppState, subscriber_id: int, who: str) -> bool:
     with state.db.session() as session:
-        erased = erase(session, subscriber_id)
-        if erased:
-            write_audit(session, who, "erase", subscriber_ref(subscriber_id))
-        return erased
+        return erase(session, subscriber_id, who)
 
 
 @router.delete(
@@ -169,9 +170,7 @@ async def erase_subscriber(request: Request, subscriber_id: SubscriberId) -> Res
 
 def _resend(state: AppState, release_id: int, who: str) -> int:
     with state.db.session() as session:
-        count = requeue_release_email(session, release_id)
-        write_audit(session, who, "resend", f"release:{release_id}", f"{count} deliveries")
-        return count
+        return requeue_release_email(session, release_id, who)
 
 
 @router.post(
