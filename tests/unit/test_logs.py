@@ -106,10 +106,27 @@ _CARRIERS = st.sampled_from(
 )
 
 
+@pytest.fixture
+def uvicorn_as_served() -> Iterator[None]:
+    """uvicorn's loggers as `syndicator web` leaves them (log_config=None: they propagate),
+    whatever an in-process test server configured before."""
+    loggers = [logging.getLogger(n) for n in ("uvicorn", "uvicorn.access", "uvicorn.error")]
+    saved = [(lg.handlers[:], lg.propagate, lg.level, lg.disabled) for lg in loggers]
+    for lg in loggers:
+        lg.handlers[:], lg.propagate, lg.disabled = [], True, False
+        lg.setLevel(logging.NOTSET)
+    yield
+    for lg, (handlers, propagate, level, disabled) in zip(loggers, saved, strict=True):
+        lg.handlers[:], lg.propagate, lg.disabled = handlers, propagate, disabled
+        lg.setLevel(level)
+
+
 # capsys is read (and so emptied) in every example.
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(token=_TOKENS, carrier=_CARRIERS, fmt=st.sampled_from(["text", "json"]))
-def test_no_access_line_holds_a_token(capsys, restore_root, token, carrier, fmt) -> None:
+def test_no_access_line_holds_a_token(
+    capsys, restore_root, uvicorn_as_served, token, carrier, fmt
+) -> None:
     configure_logging("INFO", fmt)
     # uvicorn's access line, as uvicorn.protocols.http logs it.
     access = logging.getLogger("uvicorn.access")
