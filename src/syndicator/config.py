@@ -109,6 +109,9 @@ class Settings:
     # Keys that sign subscriber tokens, newest first: the first signs, every one verifies,
     # so a rotated-out key keeps working for as long as it stays listed. () = unset.
     token_keys: tuple[str, ...] = ()
+    # Subscribe requests per mail domain (all addresses at it), as `limits` parses them:
+    # a catch-all domain delivers every local part to one inbox.
+    subscribe_domain_limits: str = "60/hour;300/day"
     # Digests go out at this hour, Korea time (weekly ones on Monday).
     digest_hour: int = 8
     # Messages per second across every worker process (shared through Redis); None: no cap.
@@ -231,6 +234,8 @@ def load_settings(
         otel_exporter=(env.get("SYNDICATOR_OTEL_EXPORTER") or "").lower() or None,
         mail_from=env.get("SYNDICATOR_MAIL_FROM") or None,
         token_keys=_token_keys(env, data_dir),
+        subscribe_domain_limits=env.get("SYNDICATOR_SUBSCRIBE_DOMAIN_LIMITS")
+        or Settings.subscribe_domain_limits,
         digest_hour=int(env.get("SYNDICATOR_DIGEST_HOUR", "8")),
         mail_rate_per_s=_optional_float(env.get("SYNDICATOR_MAIL_RATE_PER_S")),
         dkim_key_path=_optional_path(env.get("SYNDICATOR_DKIM_KEY")),

@@ -288,3 +288,25 @@ def test_admin_actions_are_audited_with_who_did_them(
         (api, "resend", "release:41"),
         (f"{api}:kim", "erase", "subscriber:1"),
     ]
+
+
+def test_cli_unsuppress_lifts_a_bounce_and_is_audited(
+    app_settings: Settings, store: Database
+) -> None:
+    _import(store, "bounced@example.org\nfine@example.org\n", True)
+    with store.session() as session:
+        row = session.scalars(select(Subscriber).where(Subscriber.email == "bounced@example.org"))
+        row.one().status = "suppressed"
+    env = _cli_env(app_settings)
+    lifted = run_cli("subscribers", "unsuppress", "bounced@EXAMPLE.org", **env)
+    assert lifted.returncode == 0, lifted.stderr
+    assert run_cli("subscribers", "unsuppress", "bounced@example.org", **env).returncode == 1
+    assert run_cli("subscribers", "unsuppress", "fine@example.org", **env).returncode == 1
+    assert run_cli("subscribers", "unsuppress", "nobody@example.org", **env).returncode == 1
+    assert run_cli("subscribers", "unsuppress", "not an address", **env).returncode == 2
+    with store.session() as session:
+        statuses = {s.email: s.status for s in session.scalars(select(Subscriber))}
+    assert statuses == {"bounced@example.org": "unsubscribed", "fine@example.org": "active"}
+    who, action, target = _audit(store)[-1]
+    assert (who.startswith("cli"), action, target) == (True, "unsuppress", "subscriber:1")
+    assert len(_audit(store)) == 1

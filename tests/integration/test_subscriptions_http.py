@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -18,7 +19,7 @@ from sqlalchemy import select
 
 from syndicator.config import Settings
 from syndicator.store.db import Database
-from syndicator.store.models import Subscriber, SubscriberTopic
+from syndicator.store.models import AuditEntry, Subscriber, SubscriberTopic
 from syndicator.subscriptions import states
 from syndicator.subscriptions.confirmation import RETRY_DELAYS, send_with_retries
 from syndicator.subscriptions.preferences import Preferences
@@ -237,7 +238,8 @@ def test_topics_no_release_has_named_are_a_422_naming_them(
     assert answer.status_code == 422, answer.text
     (error,) = answer.json()["errors"]
     assert error["field"] == field
-    assert all(name in error["reason"] for name in names)
+    # Named as stored: NFC (a compatibility ideograph becomes its unified form).
+    assert all(unicodedata.normalize("NFC", name) in error["reason"] for name in names)
     assert "경제" not in error["reason"] and "위생정책과" not in error["reason"]
     with site.db.session() as session:
         assert session.scalars(select(Subscriber)).first() is None
@@ -266,6 +268,78 @@ def test_repeated_requests_for_one_address_are_limited(site: Site) -> None:
     assert site.http.post("/subscriptions", json={"email": "other@example.org"}).status_code == 202
     mails = _mails(site.inbox, 4)
     assert [m.recipients for m in mails].count((ADDRESS,)) == 3
+
+
+def test_every_spelling_of_one_mailbox_shares_its_limit(site: Site) -> None:
+    # A distinct client per request would change nothing: the limit is on the mailbox.
+    variants = ["Res.Ident+1@gmail.com", "resident+2@googlemail.com", "r.e.s.i.d.e.n.t@GMAIL.com"]
+    for variant in variants:
+        assert site.http.post("/subscriptions", json={"email": variant}).status_code == 202
+    refused = site.http.post("/subscriptions", json={"email": "RESIDENT+4@gmail.com"})
+    assert refused.status_code == 429
+    assert "address" in refused.json()["detail"]
+
+
+@pytest.fixture
+def strict_domains(app_settings: Settings) -> Iterator[Site]:
+    with running_mail_server() as inbox:
+        configured = app_settings.with_(smtp_url=inbox.url, subscribe_domain_limits="2/hour")
+        with (
+            serve(create_app(configured)) as url,
+            httpx.Client(base_url=url, timeout=30) as http,
+            Database(configured.database_url) as db,
+        ):
+            yield Site(http, inbox, db, configured)
+
+
+def test_one_domain_is_capped_whatever_the_addresses(strict_domains: Site) -> None:
+    http = strict_domains.http
+    assert http.post("/subscriptions", json={"email": "a@catch-all.example"}).status_code == 202
+    assert http.post("/subscriptions", json={"email": "b@Catch-All.example"}).status_code == 202
+    refused = http.post("/subscriptions", json={"email": "c@catch-all.example"})
+    assert refused.status_code == 429 and "domain" in refused.json()["detail"]
+    assert http.post("/subscriptions", json={"email": "c@example.org"}).status_code == 202
+
+
+def _suppressed(site: Site) -> Subscriber:
+    subscriber = _active(site)
+    with site.db.session() as session:
+        row = session.get(Subscriber, subscriber.id)
+        assert row is not None
+        row.status, row.suppressed_reason = "suppressed", "550 5.1.1 no such user"
+    return subscriber
+
+
+def test_a_suppressed_address_is_sent_nothing_until_an_operator_lifts_it(site: Site) -> None:
+    subscriber = _suppressed(site)  # one confirmation mail so far
+    other = site.http.post("/subscriptions", json={"email": "other@example.org"})
+    asked = site.http.post("/subscriptions", json={"email": ADDRESS, "categories": ["복지"]})
+    # The same answer as for anyone, so nobody learns the address bounced.
+    assert (asked.status_code, asked.json()) == (other.status_code, other.json())
+    # A later request's mail arrives after any the suppressed one could have caused.
+    assert site.http.post("/subscriptions", json={"email": "third@example.org"}).status_code == 202
+    mails = _mails(site.inbox, 3)
+    assert [m.recipients for m in mails].count((ADDRESS,)) == 1
+    assert _subscriber(site.db).status == "suppressed"
+
+    admin = {"Authorization": f"Bearer {site.settings.admin_token}", "X-Operator": "lee"}
+    path = f"/api/subscribers/{subscriber.id}/unsuppress"
+    assert site.http.post(path, headers=admin).status_code == 204
+    assert site.http.post(path, headers=admin).status_code == 409
+    assert site.http.post("/api/subscribers/99999/unsuppress", headers=admin).status_code == 404
+    with site.db.session() as session:
+        audit = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+        assert audit is not None
+        assert (audit.who, audit.action, audit.target) == (
+            "api:lee",
+            "unsuppress",
+            f"subscriber:{subscriber.id}",
+        )
+    assert _subscriber(site.db).status == "unsubscribed"
+    assert site.http.post("/subscriptions", json={"email": ADDRESS}).status_code == 202
+    again = _mails(site.inbox, 4)[3]
+    assert again.recipients == (ADDRESS,)
+    assert any("/confirm/" in link for link in _links(again.parsed()))
 
 
 def test_one_client_asking_for_many_addresses_is_limited(site: Site) -> None:

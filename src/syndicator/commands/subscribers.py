@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["app"]
 
 app = typer.Typer(
-    help="Newsletter subscribers: import, export, erase, resend.", no_args_is_help=True
+    help="Newsletter subscribers: import, export, erase, unsuppress, resend.", no_args_is_help=True
 )
 
 _STATUS_HELP = "Only subscribers in this status: pending, active, unsubscribed, suppressed, erased."
@@ -266,6 +266,36 @@ def erase(
     if not found:
         fail(f"no subscriber {subscriber_id}", 1)
     console.print(f"subscriber {subscriber_id}: personal data erased")
+
+
+@app.command()
+def unsuppress(address: str = typer.Argument(..., help="The suppressed address.")) -> None:
+    """Lift a hard bounce's suppression: the address may be sent a confirmation again.
+
+    A suppressed address (a 5.1.x bounce) is sent nothing until this is run; it becomes
+    `unsubscribed`, so it receives newsletters only after asking and confirming again."""
+    from sqlalchemy import select
+
+    from syndicator.ops.audit import cli_operator, write_audit
+    from syndicator.store.models import Subscriber
+    from syndicator.subscriptions.addresses import InvalidAddress, normalise_address
+    from syndicator.subscriptions.states import LiftResult, lift_suppression
+
+    try:
+        normalised = normalise_address(address)
+    except InvalidAddress as exc:
+        fail(f"{address}: {exc.reason}", 2)
+    settings = load_settings()
+    with _database(settings) as db, db.session() as session:
+        found = session.scalar(select(Subscriber.id).where(Subscriber.email == normalised))
+        result = lift_suppression(session, found) if found is not None else LiftResult.GONE
+        if result is LiftResult.LIFTED:
+            write_audit(session, cli_operator(), "unsuppress", f"subscriber:{found}")
+    if result is LiftResult.GONE:
+        fail("no subscriber has that address", 1)
+    if result is LiftResult.NOT_SUPPRESSED:
+        fail(f"subscriber {found} is not suppressed", 1)
+    console.print(f"subscriber {found}: suppression lifted; they may subscribe again")
 
 
 @app.command()

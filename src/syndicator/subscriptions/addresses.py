@@ -6,7 +6,9 @@ import hashlib
 
 from email_validator import EmailNotValidError, validate_email
 
-__all__ = ["InvalidAddress", "address_key", "normalise_address"]
+from syndicator.subscriptions.mailbox import canonical_domain, canonical_mailbox
+
+__all__ = ["InvalidAddress", "address_key", "domain_key", "normalise_address"]
 
 # RFC 5321: 64 for the local part + "@" + 255 for the domain; our column holds 320.
 MAX_ADDRESS_CHARS = 320
@@ -39,6 +41,11 @@ def normalise_address(raw: object) -> str:
 
 
 def address_key(address: str) -> str:
-    """What the rate limiter and logs may hold instead of the address: a digest of its
-    case-folded form, so ``A@x`` and ``a@x`` share one limit."""
-    return hashlib.sha256(address.casefold().encode()).hexdigest()[:32]
+    """What the rate limiter and logs may hold instead of the address: a digest of the
+    mailbox it delivers to, so ``A@x``, ``a+1@x`` and ``a+2@x`` share one limit."""
+    return hashlib.sha256(canonical_mailbox(address).encode()).hexdigest()[:32]
+
+
+def domain_key(address: str) -> str:
+    """The limiter's key for the address's domain (a domain is not personal data)."""
+    return canonical_domain(address)

@@ -86,6 +86,8 @@ def send_with_retries(
 ) -> bool:
     """For the background task: never raises, logs one line per outcome (the
     subscriber's reference, never the address)."""
+    if mail is MailToSend.NOTHING:
+        return False
     target = subscriber_ref(subscriber_id)
     for attempt, delay in enumerate((0.0, *RETRY_DELAYS), start=1):
         sleep(delay)

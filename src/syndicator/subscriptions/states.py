@@ -3,7 +3,12 @@
     pending --confirm--> active --unsubscribe--> unsubscribed
        ^                   |                          |
        +------ subscribe again (a new confirmation) --+
-    suppressed (hard bounce) behaves like unsubscribed; erased is final (see erasure.py).
+    active --hard bounce (5.1.x)--> suppressed --an operator lifts it--> unsubscribed
+    erased is final (see erasure.py).
+
+A suppressed address is sent nothing, a confirmation included, until an operator lifts
+the suppression: its mailbox is gone, and a request for it gets the same answer as any
+other so that nobody learns it bounced.
 
 Every function takes an open session and leaves committing to its caller.
 """
@@ -21,22 +26,25 @@ from syndicator.subscriptions.preferences import Preferences, save_topics
 
 __all__ = [
     "ConfirmResult",
+    "LiftResult",
     "MailToSend",
     "SubscribeResult",
     "change_preferences",
     "confirm",
+    "lift_suppression",
     "live_subscriber",
     "request_subscription",
     "unsubscribe",
 ]
 
 # States a new request may restart from: the resident asked again, so they must confirm.
-_RESTARTABLE = {"pending", "unsubscribed", "suppressed"}
+_RESTARTABLE = {"pending", "unsubscribed"}
 
 
 class MailToSend(enum.Enum):
     CONFIRM = "confirm"  # a link to confirm (pending)
     ALREADY_SUBSCRIBED = "already_subscribed"  # a note with the preferences link (active)
+    NOTHING = "nothing"  # suppressed: the mailbox bounced, and nothing is sent to it
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,8 @@ def request_subscription(session: Session, address: str, prefs: Preferences) -> 
     subscriber = session.scalars(select(Subscriber).where(Subscriber.email == address)).first()
     if subscriber is not None and subscriber.status == "active":
         return SubscribeResult(subscriber.id, MailToSend.ALREADY_SUBSCRIBED, created=False)
+    if subscriber is not None and subscriber.status == "suppressed":
+        return SubscribeResult(subscriber.id, MailToSend.NOTHING, created=False)
     created = subscriber is None
     now = utcnow()
     if subscriber is None:
@@ -130,3 +140,26 @@ def change_preferences(
         subscriber.unsubscribed_at = None
     subscriber.updated_at = now
     return subscriber
+
+
+class LiftResult(enum.Enum):
+    LIFTED = "lifted"
+    NOT_SUPPRESSED = "not_suppressed"
+    GONE = "gone"  # erased, or never existed
+
+
+def lift_suppression(session: Session, subscriber_id: int) -> LiftResult:
+    """An operator's word that the mailbox works again. The subscriber becomes
+    ``unsubscribed``: a new request sends a confirmation, and nothing is mailed before
+    they confirm it."""
+    subscriber = live_subscriber(session, subscriber_id)
+    if subscriber is None:
+        return LiftResult.GONE
+    if subscriber.status != "suppressed":
+        return LiftResult.NOT_SUPPRESSED
+    now = utcnow()
+    subscriber.status = "unsubscribed"
+    subscriber.suppressed_reason = None
+    subscriber.unsubscribed_at = subscriber.unsubscribed_at or now
+    subscriber.updated_at = now
+    return LiftResult.LIFTED

@@ -26,6 +26,7 @@ from syndicator.subscriptions.listing import (
     open_export,
 )
 from syndicator.subscriptions.resend import UnknownRelease, requeue_release_email
+from syndicator.subscriptions.states import LiftResult, lift_suppression
 from syndicator.web.admin import ADMIN_RESPONSES, AdminOnly, api_operator
 from syndicator.web.ids import ReleaseId, SubscriberId, after_query
 from syndicator.web.problem_route import VALIDATION_RESPONSES, ProblemRoute
@@ -165,6 +166,43 @@ async def erase_subscriber(request: Request, subscriber_id: SubscriberId) -> Res
     if not await run_in_threadpool(_erase, state, subscriber_id, api_operator(request)):
         raise Problem(404, "Not Found", f"no subscriber {subscriber_id}")
     log.info(kv(msg="subscriber erased", target=subscriber_ref(subscriber_id)))
+    return Response(status_code=204)
+
+
+def _unsuppress(state: AppState, subscriber_id: int, who: str) -> LiftResult:
+    with state.db.session() as session:
+        result = lift_suppression(session, subscriber_id)
+        if result is LiftResult.LIFTED:
+            write_audit(session, who, "unsuppress", subscriber_ref(subscriber_id))
+        return result
+
+
+@router.post(
+    "/api/subscribers/{subscriber_id}/unsuppress",
+    tags=["Admin: subscribers"],
+    summary="Lift a hard bounce's suppression",
+    description=(
+        "A subscriber suppressed by a hard bounce (5.1.x) is sent nothing, not even a "
+        "confirmation, until this is called. They become `unsubscribed`: asking to "
+        "subscribe again sends a confirmation mail."
+    ),
+    dependencies=[AdminOnly],
+    status_code=204,
+    responses={
+        404: {**PROBLEM_CONTENT, "description": "No such subscriber, or erased"},
+        409: {**PROBLEM_CONTENT, "description": "The subscriber is not suppressed"},
+        **ADMIN_RESPONSES,
+    },
+)
+async def unsuppress_subscriber(request: Request, subscriber_id: SubscriberId) -> Response:
+    state: AppState = request.app.state.syndicator
+    who = api_operator(request)
+    result = await run_in_threadpool(_unsuppress, state, subscriber_id, who)
+    if result is LiftResult.GONE:
+        raise Problem(404, "Not Found", f"no subscriber {subscriber_id}")
+    if result is LiftResult.NOT_SUPPRESSED:
+        raise Problem(409, "Conflict", f"subscriber {subscriber_id} is not suppressed")
+    log.info(kv(msg="suppression lifted", target=subscriber_ref(subscriber_id)))
     return Response(status_code=204)
 
 

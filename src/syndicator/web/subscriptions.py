@@ -22,7 +22,12 @@ from starlette.concurrency import run_in_threadpool
 from syndicator.logs import kv
 from syndicator.store.taxonomy import KnownTopics, known_topics
 from syndicator.subscriptions import states
-from syndicator.subscriptions.addresses import InvalidAddress, address_key, normalise_address
+from syndicator.subscriptions.addresses import (
+    InvalidAddress,
+    address_key,
+    domain_key,
+    normalise_address,
+)
 from syndicator.subscriptions.confirmation import send_with_retries
 from syndicator.subscriptions.erasure import subscriber_ref
 from syndicator.subscriptions.preferences import (
@@ -34,7 +39,7 @@ from syndicator.subscriptions.preferences import (
     unknown_topics,
 )
 from syndicator.subscriptions.states import ConfirmResult
-from syndicator.subscriptions.throttle import SubscribeThrottle
+from syndicator.subscriptions.throttle import SubscribeThrottle, domain_limits
 from syndicator.subscriptions.tokens import (
     Purpose,
     TokenExpired,
@@ -227,7 +232,8 @@ def _throttle(request: Request) -> SubscribeThrottle:
     throttle: SubscribeThrottle | None = getattr(request.app.state, "subscribe_throttle", None)
     if throttle is None:
         state: AppState = request.app.state.syndicator
-        throttle = SubscribeThrottle(state.redis)
+        per_domain = domain_limits(state.settings.subscribe_domain_limits)
+        throttle = SubscribeThrottle(state.redis, per_domain)
         request.app.state.subscribe_throttle = throttle
     return throttle
 
@@ -235,7 +241,7 @@ def _throttle(request: Request) -> SubscribeThrottle:
 def _check_rate(request: Request, address: str) -> None:
     client = request.client.host if request.client else "unknown"
     try:
-        refused = _throttle(request).hit(address_key(address), client)
+        refused = _throttle(request).hit(address_key(address), client, domain_key(address))
     except redis.RedisError as exc:
         # Fail closed: without the shared counters nothing stops a mail bomb.
         log.error(kv(msg="subscribe rate limiter unavailable", error=type(exc).__name__))

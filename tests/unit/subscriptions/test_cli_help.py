@@ -6,7 +6,9 @@ from typer.testing import CliRunner
 from syndicator.cli import app
 
 
-@pytest.mark.parametrize("command", ["", "import", "list", "export", "erase", "resend"])
+@pytest.mark.parametrize(
+    "command", ["", "import", "list", "export", "erase", "unsuppress", "resend"]
+)
 def test_help(command: str) -> None:
     result = CliRunner().invoke(app, ["subscribers", *command.split(), "--help"])
     assert result.exit_code == 0, result.output
