@@ -31,6 +31,7 @@ from syndicator.web import (
 from syndicator.web.feed_lists import feed_list_routes
 from syndicator.web.feeds import feed_routes
 from syndicator.web.head_requests import HeadAsGet
+from syndicator.web.policy_docs import document_request_policy
 from syndicator.web.problems import install_problem_handler
 from syndicator.web.request_guard import RequestGuard
 from syndicator.web.request_policy import policy_table
@@ -80,7 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.syndicator = state
     install_problem_handler(app)
     # Before routing, authentication and parsing: who may send what, and how much.
-    app.add_middleware(RequestGuard, table=policy_table(settings), base_url=settings.base_url)
+    policies = policy_table(settings)
+    app.add_middleware(RequestGuard, table=policies, base_url=settings.base_url)
     # Outside the guard, so its refusals carry the headers too.
     app.add_middleware(SiteHeaders, https=settings.base_url.startswith("https://"))
     app.add_middleware(HeadAsGet)  # outermost: HEAD runs every GET route, bodiless
@@ -102,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     _document_event_schema(app)
     document_partner_webhooks(app)
+    app.openapi = document_request_policy(app.openapi, policies)  # type: ignore[method-assign]
     return app
 
 

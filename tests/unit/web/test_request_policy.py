@@ -460,3 +460,31 @@ def test_a_body_within_the_cap_reaches_the_route_whole(endpoint: Endpoint, size:
     exchange = _call(guard, endpoint.method, endpoint.path, headers, parts)
     assert exchange.status == 204
     assert downstream.bodies == [body]
+
+
+# --- The OpenAPI document says so ---------------------------------------------------------
+
+
+def test_every_documented_state_changing_operation_lists_the_guards_answers() -> None:
+    document = _app().openapi()
+    table = policy_table(_settings())
+    checked = 0
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if method.upper() in SAFE_METHODS:
+                continue
+            policy = table.policy_for(method, path)
+            answers = operation["responses"]
+            assert "application/problem+json" in answers["413"]["content"], (method, path)
+            if policy.media_types:
+                assert "415" in answers, (method, path)
+            if policy.same_site_only:
+                assert "403" in answers, (method, path)
+            checked += 1
+    assert checked >= 15
+    hook = document["paths"]["/hooks/cms"]["post"]["responses"]
+    assert hook["413"]["description"] == "Body over 1 MiB"  # a route's own words stay
+    assert (
+        "262144 bytes"
+        in document["paths"]["/api/partners"]["post"]["responses"]["413"]["description"]
+    )
