@@ -19,7 +19,7 @@ from syndicator.runtime.liveness import LivenessBeat, ProcessIdentity
 from syndicator.runtime.redis_urls import redis_client
 from syndicator.store.db import Database
 
-__all__ = ["Runtime", "close_runtime", "runtime", "worker_id"]
+__all__ = ["Runtime", "close_runtime", "heard_for", "runtime", "worker_id"]
 
 
 @dataclass
@@ -59,6 +59,13 @@ def worker_id() -> str:
         beat.start()
         _liveness = (os.getpid(), beat)
     return _liveness[1].identity.id
+
+
+def heard_for() -> float:
+    """How long this process's own heartbeats have all got through (0: never, or failing)."""
+    if _liveness is None or _liveness[0] != os.getpid():
+        return 0.0
+    return _liveness[1].heard_for()
 
 
 def close_runtime() -> None:

@@ -15,7 +15,7 @@ from syndicator.runtime.liveness import release_lost
 from syndicator.store.ledger import due_for_retry, has_due
 from syndicator.store.outbox import resend_unplanned
 from workers.app import RESTORE_SCAN_SECONDS, app
-from workers.process import runtime, worker_id
+from workers.process import heard_for, runtime, worker_id
 from workers.task_names import DELIVER, DELIVER_PENDING, FANOUT, HEARTBEAT, SWEEP
 
 __all__ = ["deliver", "deliver_pending", "enqueue", "fanout", "heartbeat", "sweep"]
@@ -87,7 +87,11 @@ def sweep() -> None:
     time has come (those rows among them), rows whose task was lost, and fan-outs the
     broker lost."""
     rt = runtime()
-    release_lost(rt.db, timedelta(seconds=rt.settings.worker_stale_seconds))
+    stale = rt.settings.worker_stale_seconds
+    worker_id()  # this process heartbeats too, so it knows whether it was heard itself
+    # After a database outage every heartbeat is old: judge others silent only once this
+    # process has been heard for as long itself, by which time the live ones have beaten.
+    release_lost(rt.db, timedelta(seconds=stale), heartbeats=heard_for() >= stale)
     with rt.db.session() as session:
         due = due_for_retry(session)
     if due:

@@ -17,6 +17,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -122,33 +123,47 @@ class LivenessBeat(threading.Thread):
         self.identity = identity
         self.every = every
         self.stopping = threading.Event()
+        # Since when every heartbeat got through (monotonic); None while they fail.
+        self._heard_since: float | None = None
 
     def register(self) -> None:
         """Synchronously, before the first claim: a claim never names an unknown worker."""
         with self.db.session() as session:
             self._register(session)
+        self._heard_since = time.monotonic()
 
     def _register(self, session: Session) -> None:
         i = self.identity
         register(session, i.id, i.host, i.pid, i.process_key)
 
-    def beat_once(self) -> None:
-        with self.db.session() as session:
-            if not beat(session, self.identity.id):  # pruned while we were away
-                self._register(session)
+    def beat_once(self) -> bool:
+        """One heartbeat; False if the database did not take it."""
+        try:
+            with self.db.session() as session:
+                missing = not beat(session, self.identity.id) and (
+                    session.get(WorkerProcess, self.identity.id) is None
+                )
+                if missing:  # pruned while we were away
+                    self._register(session)
+        except Exception as exc:  # the database away: readiness says so meanwhile
+            if self._heard_since is not None:
+                log.warning(kv(msg="heartbeat not written", error=f"{type(exc).__name__}: {exc}"))
+            self._heard_since = None
+            return False
+        if self._heard_since is None:
+            self._heard_since = time.monotonic()
+        return True
+
+    def heard_for(self) -> float:
+        """How long this process's heartbeats have all got through (0 while they fail).
+        A process that could not write its own heartbeat could not read the others'
+        either: it must not judge them silent until it has been heard as long itself."""
+        return 0.0 if self._heard_since is None else time.monotonic() - self._heard_since
 
     def run(self) -> None:
-        while not self.stopping.wait(self.every):
-            try:
-                self.beat_once()
-            except Exception as exc:  # the database away: readiness says so meanwhile
-                log.warning(kv(msg="heartbeat not written", error=f"{type(exc).__name__}: {exc}"))
-                while not self.stopping.wait(_RETRY_SECONDS):
-                    try:
-                        self.beat_once()
-                        break
-                    except Exception:  # still away
-                        continue
+        wait = self.every
+        while not self.stopping.wait(wait):
+            wait = self.every if self.beat_once() else _RETRY_SECONDS
 
     def stop(self) -> None:
         """A clean exit: no longer live (claims were handed back by their batches)."""
@@ -160,14 +175,19 @@ class LivenessBeat(threading.Thread):
             log.warning(kv(msg="could not mark worker stopped", error=str(exc)))
 
 
-def release_lost(db: Database, stale_after: timedelta = STALE_AFTER) -> list[Released]:
+def release_lost(
+    db: Database, stale_after: timedelta = STALE_AFTER, heartbeats: bool = True
+) -> list[Released]:
     """Release the claims of every worker process that is gone (this host's own check
-    first, the heartbeat for the rest), and forget long-gone workers. The sweeper runs it
-    every few seconds; ``syndicator run`` once before it starts its workers."""
+    first, the heartbeat for the rest, unless ``heartbeats`` is False), and forget
+    long-gone workers. The sweeper runs it every few seconds; ``syndicator run`` once
+    before it starts its workers."""
     host = socket.gethostname()
     with db.session() as session:
         now = utcnow()
-        released = release_lost_claims(session, now, stale_after, lambda w: is_gone(w, host))
+        released = release_lost_claims(
+            session, now, stale_after, lambda w: is_gone(w, host), heartbeats
+        )
         prune(session, now)
     for lost in released:
         log.warning(

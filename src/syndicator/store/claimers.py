@@ -116,12 +116,14 @@ class Released:
         return sum(self.channels.values())
 
 
-def _why(worker: WorkerProcess, now: datetime, stale_after: timedelta, gone: bool) -> str | None:
+def _why(
+    worker: WorkerProcess, now: datetime, stale_after: timedelta | None, gone: bool
+) -> str | None:
     if worker.stopped_at is not None:
         return "stopped"
     if gone:
         return "gone"
-    if worker.heartbeat_at < now - stale_after:
+    if stale_after is not None and worker.heartbeat_at < now - stale_after:
         return "heartbeat"
     return None
 
@@ -138,9 +140,11 @@ def release_lost_claims(
     now: datetime,
     stale_after: timedelta = STALE_AFTER,
     is_gone: Callable[[WorkerProcess], bool] = lambda _: False,
+    heartbeats: bool = True,
 ) -> list[Released]:
     """Release every claim held by a worker process that is gone: stopped, silent for
-    ``stale_after``, or one that ``is_gone`` (this host's own check) says no longer runs.
+    ``stale_after`` (unless ``heartbeats`` is False: the caller was not heard from that
+    long itself), or one that ``is_gone`` (this host's own check) says no longer runs.
     Returns what was released, per worker."""
     holders = select(Delivery.claimed_by).where(_IN_PROGRESS, Delivery.claimed_by.is_not(None))
     workers = session.scalars(
@@ -148,7 +152,7 @@ def release_lost_claims(
     ).all()
     released = []
     for worker in workers:
-        reason = _why(worker, now, stale_after, is_gone(worker))
+        reason = _why(worker, now, stale_after if heartbeats else None, is_gone(worker))
         if reason is not None:
             channels = _release_worker(session, worker, reason, now)
             if channels:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -129,3 +130,16 @@ def test_a_heartbeat_keeps_the_row_fresh_and_a_clean_exit_marks_it_stopped(db: D
         session.delete(session.get(WorkerProcess, live.identity.id))
     live.beat_once()
     assert row().id == live.identity.id
+
+
+def test_a_process_whose_heartbeats_fail_is_not_heard_until_they_get_through(db: Database):
+    """What the sweeper asks before it calls other workers silent (workers/tasks.py)."""
+    live = LivenessBeat(db, ProcessIdentity.current(), every=3600)
+    live.register()
+    assert live.beat_once() and live.heard_for() > 0
+    live.db = Database("postgresql+psycopg://nobody@127.0.0.1:1/away")  # nothing listens
+    assert not live.beat_once() and live.heard_for() == 0
+    live.db = db
+    back = time.monotonic()
+    assert live.beat_once()
+    assert 0 < live.heard_for() <= time.monotonic() - back  # counted from the return only

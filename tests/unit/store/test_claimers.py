@@ -129,6 +129,25 @@ def test_a_worker_that_stopped_holds_nothing(db: Database):
     assert released.reason == "stopped"
 
 
+def test_a_sweeper_not_heard_from_itself_leaves_silent_workers_be(db: Database):
+    """After a database outage every heartbeat is old, the live workers' too: a sweeper
+    that could not write its own may not call others silent, only stopped or gone."""
+    ids = _rows(db, 3)
+    silent, stopped, gone = _worker(db), _worker(db), _worker(db)
+    with db.session() as session:
+        claim(session, ids[:1], silent)
+        claim(session, ids[1:2], stopped)
+        claim(session, ids[2:], gone)
+        mark_stopped(session, stopped, now=T0)
+    later = T0 + STALE_AFTER * 10
+    with db.session() as session:
+        released = release_lost_claims(
+            session, later, STALE_AFTER, lambda w: w.id == gone, heartbeats=False
+        )
+    assert sorted(r.reason for r in released) == ["gone", "stopped"]
+    assert _status(db, ids)[ids[0]][0] == "in_progress"
+
+
 def test_a_claim_naming_no_worker_is_left_to_the_lease(db: Database):
     ids = _rows(db, 1)
     with db.session() as session:
