@@ -26,9 +26,11 @@ from syndicator.delivery.runner import plan_event, run_claimed
 from syndicator.events.schema import CmsEvent
 from syndicator.ops.actions import pause_channel
 from syndicator.runtime.coordination import mark_beat, mark_consuming
+from syndicator.runtime.liveness import release_lost
+from syndicator.store.claimers import register
 from syndicator.store.db import Database
 from syndicator.store.intake import accept_event
-from syndicator.store.ledger import Claimed, claim
+from syndicator.store.ledger import Claimed, claim, ensure_deliveries
 from syndicator.store.migrate import upgrade
 from syndicator.store.models import Delivery, OutboxEntry, Partner, Subscriber, utcnow
 from syndicator.web.app import create_app
@@ -245,6 +247,34 @@ def test_pipeline_health_fails_without_fresh_heartbeats_and_recovers(
     assert value(samples, "syndicator_pipeline_healthy") == 1
     assert value(samples, "syndicator_pipeline_problems", kind="no_consumer") == 0
     assert all(value(samples, "syndicator_queue_consumers", queue=q) == 1 for q in ALL_QUEUES)
+
+
+def test_claims_of_a_lost_worker_show_until_the_sweeper_releases_them(
+    client: httpx.Client, store: Database, redis_client: redis.Redis
+):
+    mark_beat(redis_client)
+    for queue in ALL_QUEUES:
+        mark_consuming(redis_client, queue, worker="live@host")
+    accepted = accept_event(store, CmsEvent.model_validate(make_event(33)), webhook_id="msg_l")
+    with store.session() as session:
+        ids = ensure_deliveries(session, accepted.event_id, "webhooks", ["partner:1", "partner:2"])
+        register(session, "a" * 32, "host-a", 10, "-/-/10")  # heartbeating now
+        register(session, "b" * 32, "host-b", 11, "-/-/11", now=utcnow() - timedelta(minutes=1))
+    with store.session() as session:
+        claim(session, ids, "b" * 32)
+
+    samples = scrape(client)
+    assert value(samples, "syndicator_worker_processes_live") == 1
+    assert value(samples, "syndicator_claims_lost") == 2
+    assert value(samples, "syndicator_pipeline_problems", kind="lost_claims") == 1
+    assert value(samples, "syndicator_pipeline_healthy") == 0
+
+    (released,) = release_lost(store)  # what the sweeper does every few seconds
+    assert released.reason == "heartbeat" and released.deliveries == 2
+    samples = scrape(client)
+    assert value(samples, "syndicator_claims_lost") == 0
+    assert value(samples, "syndicator_pipeline_problems", kind="lost_claims") == 0
+    assert value(samples, "syndicator_pipeline_healthy") == 1
 
 
 def test_metrics_ask_for_a_bearer(client: httpx.Client):
