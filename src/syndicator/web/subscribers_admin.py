@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from syndicator.logs import kv
+from syndicator.ops.audit import write_audit
 from syndicator.spreadsheets import SafeWriter
 from syndicator.subscriptions.erasure import erase, subscriber_ref
 from syndicator.subscriptions.listing import (
