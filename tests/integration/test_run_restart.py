@@ -1,5 +1,6 @@
 """`syndicator run` started again on the data a crash left behind: the claims of the
-workers of the last run come back before any worker starts, not a heartbeat later."""
+workers of the last run come back before any worker starts, not a heartbeat later, and a
+fan-out its broker lost goes out again at once, not a visibility timeout later."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import feedparser
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from syndicator.events.schema import CmsEvent
 from syndicator.runtime.liveness import LivenessBeat, ProcessIdentity
@@ -18,7 +19,7 @@ from syndicator.store.db import Database
 from syndicator.store.intake import accept_event
 from syndicator.store.ledger import claim, ensure_deliveries
 from syndicator.store.migrate import upgrade
-from syndicator.store.models import DeliveryAttempt
+from syndicator.store.models import DeliveryAttempt, OutboxEntry, utcnow
 from tests.factories import make_event
 from tests.system import RunningSystem, stored_document, system_env, wait_for
 from tests.unit.runtime.test_liveness import _identity_of
@@ -77,5 +78,35 @@ def test_a_restart_releases_the_claims_of_the_last_runs_workers_first(
                 select(DeliveryAttempt).where(DeliveryAttempt.error_class == WORKER_LOST)
             )
             assert "no longer running" in (lost.detail or "")
+    finally:
+        system.stop()
+
+
+def test_a_restart_relays_again_a_fan_out_the_last_runs_broker_lost(
+    tmp_path: Path, sqlite_url: str, redis_url: str, cms_secret: str
+):
+    upgrade(sqlite_url)
+    event = make_event(561, title="정전 때 브로커와 함께 사라진 팬아웃")
+    with Database(sqlite_url) as db:
+        accepted = accept_event(db, CmsEvent.model_validate(event), webhook_id="msg_relayed")
+        with db.session() as session:  # relayed, and lost with the broker: never fanned out
+            session.execute(
+                update(OutboxEntry)
+                .where(OutboxEntry.event_id == accepted.event_id)
+                .values(relayed_at=utcnow())
+            )
+    # The production visibility timeout: the sweeper would resend it 15 minutes later.
+    env = system_env(tmp_path, sqlite_url, redis_url, cms_secret)
+    system = RunningSystem(env, tmp_path / "system.log")
+    try:
+        system.start()
+
+        def published() -> bool:
+            feed = stored_document(sqlite_url)
+            titles = [e.title for e in feedparser.parse(feed or b"").entries]
+            return event["release"]["title"] in titles
+
+        wait_for(published, 60, "the lost fan-out to run and be rendered")
+        assert "unplanned events relayed again" in system.log_path.read_text(errors="replace")
     finally:
         system.stop()

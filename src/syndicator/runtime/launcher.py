@@ -18,6 +18,7 @@ from syndicator.config import DEMO_DIR, Settings, load_settings, local_base_url,
 from syndicator.events.files import read_events
 from syndicator.events.signing import generate_secret, sign_headers
 from syndicator.feeds.publish import rebuild_all
+from syndicator.logs import kv
 from syndicator.permissions import private_dir
 from syndicator.runtime.embedded_redis import EmbeddedRedis
 from syndicator.runtime.liveness import release_lost
@@ -26,6 +27,7 @@ from syndicator.runtime.supervisor import Child, Supervisor
 from syndicator.store.db import Database
 from syndicator.store.intake import import_events
 from syndicator.store.migrate import upgrade
+from syndicator.store.outbox import relay_again_unplanned
 
 __all__ = ["DEMO_DIR", "generated_secrets", "launch", "load_demo"]
 
@@ -124,10 +126,14 @@ def launch(host: str, port: int, demo: bool, console: Console) -> int:
     settings = load_settings(host=host, port=port)
     private_dir(settings.data_dir)
     upgrade(settings.database_url)
-    # Before any worker starts: the claims of the workers a crash or a power cut left
-    # behind go back at once, not a heartbeat timeout later.
+    # Before any worker starts, what a crash or a power cut of the last run left behind
+    # goes back at once: its workers' claims, and fan-outs its broker may have lost.
     with Database(settings.database_url) as db:
         release_lost(db, timedelta(seconds=settings.worker_stale_seconds))
+        with db.session() as session:
+            again = relay_again_unplanned(session)
+        if again:
+            log.info(kv(msg="unplanned events relayed again", count=again))
     env = dict(os.environ)
     env["SYNDICATOR_DATA_DIR"] = str(settings.data_dir)
     # Every child renders links from it: without SYNDICATOR_BASE_URL, this run's own address.

@@ -12,7 +12,14 @@ from syndicator.store.db import Database
 from syndicator.store.models import OutboxEntry, utcnow
 from syndicator.tracing import resumed
 
-__all__ = ["awaiting_fanout", "backlog", "mark_planned", "relay_once", "resend_unplanned"]
+__all__ = [
+    "awaiting_fanout",
+    "backlog",
+    "mark_planned",
+    "relay_again_unplanned",
+    "relay_once",
+    "resend_unplanned",
+]
 
 
 def backlog(db: Database) -> tuple[int, float | None]:
@@ -45,6 +52,23 @@ def mark_planned(session: Session, event_id: str) -> None:
         .where(OutboxEntry.event_id == event_id, OutboxEntry.planned_at.is_(None))
         .values(planned_at=utcnow())
     )
+
+
+def relay_again_unplanned(session: Session) -> int:
+    """Hand every event relayed but never fanned out back to the relay; returns how many.
+
+    For a start of ``syndicator run``: the broker and every worker stopped with the last
+    run, and a fan-out message may have gone with them (popped by a worker killed before
+    it was registered as unacked, or queued in the second before a crash that the
+    append-only file had not synced). Waiting for :func:`resend_unplanned` would take the
+    visibility timeout; a duplicate fan-out finds the same ledger rows and sends nothing
+    twice."""
+    result = session.execute(
+        update(OutboxEntry)
+        .where(OutboxEntry.planned_at.is_(None), OutboxEntry.relayed_at.is_not(None))
+        .values(relayed_at=None)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def resend_unplanned(
