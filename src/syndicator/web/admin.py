@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Iterable
+from typing import Any
 
 from fastapi import Depends, Header, Request
 
 from syndicator.ops.audit import api_actor
-from syndicator.web.problems import Problem
+from syndicator.web.problems import PROBLEM_CONTENT, Problem
 from syndicator.web.state import AppState
 
 __all__ = ["ADMIN_RESPONSES", "AdminOnly", "api_operator", "bearer_matches", "require_admin"]
 
-ADMIN_RESPONSES: dict[int | str, dict[str, str]] = {
-    401: {"description": "Missing or wrong admin token"}
+ADMIN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or wrong admin token", **PROBLEM_CONTENT}
 }
 
 

@@ -21,7 +21,7 @@ from syndicator.web.admin import ADMIN_RESPONSES, AdminOnly, api_operator
 from syndicator.web.ids import DeliveryId, id_query
 from syndicator.web.partners import aware
 from syndicator.web.problem_route import VALIDATION_RESPONSES, ProblemRoute
-from syndicator.web.problems import Problem
+from syndicator.web.problems import PROBLEM_CONTENT, Problem
 from syndicator.web.state import AppState
 
 __all__ = ["router"]
@@ -78,7 +78,7 @@ def list_deliveries(
 @router.get(
     "/{delivery_id}",
     summary="One partner delivery with every attempt",
-    responses={404: {"description": "No such partner delivery"}},
+    responses={404: {"description": "No such partner delivery", **PROBLEM_CONTENT}},
 )
 def get_delivery(request: Request, delivery_id: DeliveryId) -> DeliveryView:
     try:
@@ -96,8 +96,11 @@ def get_delivery(request: Request, delivery_id: DeliveryId) -> DeliveryView:
     "logged with trigger `manual` and is not retried automatically if it fails. 409 "
     "while a worker is sending it, or when its partner is disabled or deleted.",
     responses={
-        404: {"description": "No such partner delivery"},
-        409: {"description": "Being sent right now, or the partner cannot receive"},
+        404: {"description": "No such partner delivery", **PROBLEM_CONTENT},
+        409: {
+            "description": "Being sent right now, or the partner cannot receive",
+            **PROBLEM_CONTENT,
+        },
     },
 )
 def replay(request: Request, delivery_id: DeliveryId) -> DeliveryView:

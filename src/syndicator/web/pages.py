@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -130,11 +131,21 @@ async def _board(request: Request, board: BoardFilter, raw_page: str, scope: Sco
     return _html(render_board(state.settings, view, rows.releases))
 
 
+# A page that does not exist (no such page number, department, category or release) is a
+# Korean page for residents, not a problem document.
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such page", "content": {"text/html": {}}}
+}
 _PAGE = Query("1", max_length=20, description="Page number, from 1")
 _Q = Query("", max_length=200, description="Search words (titles and bodies)")
 
 
-@router.get("/", response_class=HTMLResponse, summary="The board: newest releases, numbered")
+@router.get(
+    "/",
+    response_class=HTMLResponse,
+    summary="The board: newest releases, numbered",
+    responses=_NOT_FOUND,
+)
 async def home(
     request: Request,
     page: str = _PAGE,
@@ -183,12 +194,22 @@ async def _scope_board(request: Request, kind: str, slug: str, page: str, q: str
     return await _board(request, board, page, Scope(kind, slug, name))  # type: ignore[arg-type]
 
 
-@router.get("/departments/{slug}", response_class=HTMLResponse, summary="A department's board")
+@router.get(
+    "/departments/{slug}",
+    response_class=HTMLResponse,
+    summary="A department's board",
+    responses=_NOT_FOUND,
+)
 async def department_board(request: Request, slug: str, page: str = _PAGE, q: str = _Q) -> Response:
     return await _scope_board(request, "department", slug, page, q)
 
 
-@router.get("/categories/{slug}", response_class=HTMLResponse, summary="A category's board")
+@router.get(
+    "/categories/{slug}",
+    response_class=HTMLResponse,
+    summary="A category's board",
+    responses=_NOT_FOUND,
+)
 async def category_board(request: Request, slug: str, page: str = _PAGE, q: str = _Q) -> Response:
     return await _scope_board(request, "category", slug, page, q)
 
@@ -216,7 +237,12 @@ def _release_and_scopes(state: AppState, release_id: int) -> tuple[Release, list
     return row, scopes
 
 
-@router.get("/releases/{release_id}", response_class=HTMLResponse, summary="One release's page")
+@router.get(
+    "/releases/{release_id}",
+    response_class=HTMLResponse,
+    summary="One release's page",
+    responses=_NOT_FOUND,
+)
 async def release_page(request: Request, release_id: str) -> Response:
     state = _state(request)
     found = None

@@ -22,7 +22,7 @@ from syndicator.partners.registry import (
 from syndicator.web.admin import ADMIN_RESPONSES, AdminOnly, api_operator
 from syndicator.web.ids import PartnerId
 from syndicator.web.problem_route import VALIDATION_RESPONSES, ProblemRoute
-from syndicator.web.problems import Problem
+from syndicator.web.problems import PROBLEM_CONTENT, Problem
 from syndicator.web.state import AppState
 
 __all__ = ["PartnerWithSecret", "aware", "router"]
@@ -34,7 +34,7 @@ router = APIRouter(
     responses={
         **ADMIN_RESPONSES,
         **VALIDATION_RESPONSES,
-        404: {"description": "No such partner (or it was deleted)"},
+        404: {"description": "No such partner (or it was deleted)", **PROBLEM_CONTENT},
     },
     route_class=ProblemRoute,
 )
@@ -197,7 +197,7 @@ def disable_partner(
     "are made due now; workers send them within seconds. Each is logged with trigger "
     "`manual` and is not retried automatically if it fails again. 409 while the partner "
     "is disabled.",
-    responses={409: {"description": "The partner is disabled"}},
+    responses={409: {"description": "The partner is disabled", **PROBLEM_CONTENT}},
 )
 def recover(
     request: Request,

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException  # what FastAPI raises for an unreadable body
 
 from syndicator.web.problems import PROBLEM_CONTENT, FieldError, problem
 
@@ -44,7 +45,30 @@ def field_errors(errors: Any) -> list[FieldError]:
     return out
 
 
+def _unreadable_body(exc: HTTPException) -> list[FieldError]:
+    """FastAPI's bare 400 for a body it could not decode (JSON that is not UTF-8, a broken
+    multipart form), said the way every other bad body is said."""
+    cause = exc.__cause__
+    reason = "not valid UTF-8" if isinstance(cause, UnicodeDecodeError) else "could not be read"
+    return [{"field": "(body)", "reason": reason}]
+
+
+def _documents_validation(responses: dict[int | str, Any]) -> dict[int | str, Any]:
+    """The 422 any route with input can answer is a problem document, beside whatever
+    else the route documents for it (an HTML page for a form's own errors)."""
+    documented = {**responses}
+    key: int | str = "422" if "422" in documented else 422
+    entry = {**VALIDATION_RESPONSES[422], **documented.get(key, {})}
+    entry["content"] = {**entry.get("content", {}), **PROBLEM_CONTENT["content"]}
+    documented[key] = entry
+    return documented
+
+
 class ProblemRoute(APIRoute):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.responses = _documents_validation(self.responses)
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
@@ -53,7 +77,11 @@ class ProblemRoute(APIRoute):
                 return await handler(request)
             except RequestValidationError as exc:
                 errors = field_errors(exc.errors())
-                detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
-                return problem(422, "Invalid request", detail, errors)
+            except HTTPException as exc:
+                if exc.status_code != 400:
+                    raise
+                errors = _unreadable_body(exc)
+            detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+            return problem(422, "Invalid request", detail, errors)
 
         return answer

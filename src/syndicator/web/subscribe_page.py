@@ -28,7 +28,7 @@ from syndicator.web.html.subscribe import (
     render_sent,
     render_subscribe,
 )
-from syndicator.web.problems import Problem
+from syndicator.web.problems import PROBLEM_CONTENT, Problem
 from syndicator.web.state import AppState
 
 __all__ = ["router"]
@@ -109,7 +109,32 @@ _REFUSED = {
 }
 
 
-@router.post("/subscribe", response_class=HTMLResponse, summary="Send the newsletter form")
+def _form_answer(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/html": {}}}
+
+
+# The request guard refuses a post from another site before this page is reached, with a
+# problem document; the page's own 403 (a stale form token) is the form again.
+_REFUSED_403 = _form_answer(
+    "The form's security token is missing or stale (the form again), "
+    "or another site sent it (a problem document)"
+)
+_REFUSED_403["content"].update(PROBLEM_CONTENT["content"])
+
+
+@router.post(
+    "/subscribe",
+    response_class=HTMLResponse,
+    summary="Send the newsletter form",
+    status_code=303,
+    responses={
+        303: {"description": "Sent: on to /subscribe/sent"},
+        403: _REFUSED_403,
+        422: _form_answer("The form again, each bad field marked"),
+        429: _form_answer("Too many requests for this address or from this client"),
+        503: _form_answer("Subscriptions cannot be taken now"),
+    },
+)
 async def subscribe_sent_form(request: Request, background: BackgroundTasks) -> Response:
     state = _state(request)
     fields = await api._read_fields(request)

@@ -290,6 +290,7 @@ def _wants_html(request: Request) -> bool:
     response_model=SubscribeAccepted,
     responses={
         202: {"content": {"text/html": {}}},
+        400: {**PROBLEM_CONTENT, "description": "The body is not JSON, or not a UTF-8 form"},
         413: PROBLEM_CONTENT,
         415: PROBLEM_CONTENT,
         422: {**PROBLEM_CONTENT, "description": "A field is not valid; `errors` names it"},
