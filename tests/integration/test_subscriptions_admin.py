@@ -309,4 +309,4 @@ def test_cli_unsuppress_lifts_a_bounce_and_is_audited(
     assert statuses == {"bounced@example.org": "unsubscribed", "fine@example.org": "active"}
     who, action, target = _audit(store)[-1]
     assert (who.startswith("cli"), action, target) == (True, "unsuppress", "subscriber:1")
-    assert len(_audit(store)) == 1
+    assert [row[1] for row in _audit(store)].count("unsuppress") == 1

@@ -330,11 +330,8 @@ def test_a_suppressed_address_is_sent_nothing_until_an_operator_lifts_it(site: S
     with site.db.session() as session:
         audit = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
         assert audit is not None
-        assert (audit.who, audit.action, audit.target) == (
-            "api:lee",
-            "unsuppress",
-            f"subscriber:{subscriber.id}",
-        )
+        assert (audit.action, audit.target) == ("unsuppress", f"subscriber:{subscriber.id}")
+        assert audit.who.startswith("api:") and audit.who.endswith(":lee")
     assert _subscriber(site.db).status == "unsubscribed"
     assert site.http.post("/subscriptions", json={"email": ADDRESS}).status_code == 202
     again = _mails(site.inbox, 4)[3]
