@@ -133,6 +133,8 @@ class Settings:
     webhook_secret_grace_hours: float = 24.0
     # Attempt log rows older than this are deleted, in small batches.
     attempt_retention_days: int = 30
+    # An ops console session ends after this long without a request from its operator.
+    console_idle_minutes: float = 30.0
 
     # --- Operations ---
     # The bearer Prometheus sends to /metrics: read-only, unlike the admin token (which
@@ -251,6 +253,7 @@ def load_settings(
         webhook_timeout=float(env.get("SYNDICATOR_WEBHOOK_TIMEOUT", "15")),
         webhook_secret_grace_hours=float(env.get("SYNDICATOR_WEBHOOK_SECRET_GRACE_HOURS", "24")),
         attempt_retention_days=int(env.get("SYNDICATOR_ATTEMPT_RETENTION_DAYS", "30")),
+        console_idle_minutes=float(env.get("SYNDICATOR_CONSOLE_IDLE_MINUTES", "30")),
         metrics_token=env.get("SYNDICATOR_METRICS_TOKEN") or None,
     )
 

@@ -1,5 +1,7 @@
 // The ops console's live regions: every few seconds, fetch this page again and swap in
-// each element marked data-refresh (matched by id), without reloading the page.
+// each element marked data-refresh (matched by id), without reloading the page. The
+// X-Ops-Refresh header tells the server this is not the operator's doing: it does not
+// keep an idle session alive.
 (function () {
   "use strict";
   var regions = document.querySelectorAll("[data-refresh][id]");
@@ -21,7 +23,7 @@
   function refresh() {
     if (busy || document.hidden) return;
     busy = true;
-    fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
+    fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html", "X-Ops-Refresh": "1" } })
       .then(function (answer) {
         if (!answer.ok || answer.redirected) throw new Error("refresh: " + answer.status);
         return answer.text();

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 from syndicator.config import Settings
@@ -110,6 +111,21 @@ def test_a_release_story_is_one_search_away_and_replays_from_it(site, page, tmp_
     assert "다시 보냅니다" in page.locator("p.done").inner_text()
     assert audit_rows(site.db) == [("console:김운영", "replay", f"delivery:{site.delivery_ids[2]}")]
     assert page.csp_violations == []
+
+
+def test_logging_out_ends_the_session_on_the_server(site, page):
+    _log_in(page, site)
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == "syndicator_ops"]
+    page.click('form[action="/ops/logout"] button[type="submit"]')
+    page.wait_for_url(site.url + "/ops/login")
+    page.goto(site.url + "/ops/audit")
+    assert "/ops/login" in page.url  # the browser forgot the cookie ...
+    page.context.add_cookies([cookie])  # ... and a copy of it opens nothing either
+    page.goto(site.url + "/ops/audit")
+    assert "/ops/login" in page.url
+    with httpx.Client(base_url=site.url) as http:
+        http.cookies.set("syndicator_ops", cookie["value"], path="/ops")
+        assert http.get("/ops/failures").status_code == 401
 
 
 CONSOLE_PAGES = (

@@ -433,7 +433,8 @@ class PartnerSecret(Base):
 
 
 class AuditEntry(Base):
-    """One operator action taken in the ops console: who, what, when, on what."""
+    """One change or export of personal data, from the console, the API or the CLI: who,
+    what, when, on what."""
 
     __tablename__ = "audit_log"
 
@@ -471,3 +472,18 @@ class WorkerProcess(Base):
     heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     # Set by a clean exit: its claims were handed back, and it no longer counts as live.
     stopped_at: Mapped[datetime | None]
+
+
+class ConsoleSession(Base):
+    """A logged-in ops console session. The cookie holds a random token; this row holds
+    only its SHA-256, so a copy of the database opens no session. ``token_mac`` is an
+    HMAC of the admin token keyed with the session token: a session opened under another
+    admin token no longer matches, and the row alone reveals nothing about either."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    who: Mapped[str] = mapped_column(String(100))
+    token_mac: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from syndicator.ops import actions, console_views, mailbox
+from syndicator.ops import actions, console_sessions, console_views, mailbox
 from syndicator.ops.audit import recent_actions
 from syndicator.ops.readings import collect_readings
 from syndicator.store.models import utcnow
@@ -30,7 +30,6 @@ from syndicator.web.console_auth import (
     ConsoleOperator,
     Operator,
     check_csrf,
-    new_session,
     set_console_cookie,
     token_matches,
 )
@@ -123,9 +122,12 @@ async def login(request: Request) -> Response:
         return _render(
             request, "login.html", None, 401, login_csrf=cookie, next=next_path, error=error
         )
+    state = _state(request)
+    token = await run_in_threadpool(
+        console_sessions.open_session, state.db, settings.admin_token or "", who, state.clock()
+    )
     response = RedirectResponse(next_path, status_code=303)
-    session = new_session(settings, who)
-    set_console_cookie(response, settings, SESSION_COOKIE, session, SESSION_SECONDS)
+    set_console_cookie(response, settings, SESSION_COOKIE, token, SESSION_SECONDS)
     response.delete_cookie(LOGIN_COOKIE, path="/ops")
     return response
 
@@ -134,6 +136,9 @@ async def login(request: Request) -> Response:
 async def logout(request: Request, operator: Operator = ConsoleOperator) -> Response:
     form = await request.form()
     check_csrf(_state(request).settings, request, operator, form.get(CSRF_FIELD))
+    cookie = request.cookies.get(SESSION_COOKIE, "")
+    if operator.via == "session" and cookie:
+        await run_in_threadpool(console_sessions.close_session, _state(request).db, cookie)
     response = RedirectResponse("/ops/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/ops")
     return response

@@ -1,42 +1,44 @@
 """Who may use the ops console, and the CSRF token every console form carries.
 
 Two ways in: ``Authorization: Bearer <SYNDICATOR_ADMIN_TOKEN>`` (scripts), or the login
-form, which takes the same token once and sets a signed, expiring session cookie
-(HttpOnly, SameSite=Strict, Secure when the base URL is https, scoped to ``/ops``). The
-cookie is signed with a key derived from the admin token, so rotating the token ends
-every session.
+form, which takes the same token once and opens a server-side session
+(:mod:`syndicator.ops.console_sessions`); the cookie (HttpOnly, SameSite=Strict, Secure
+when the base URL is https, scoped to ``/ops``) carries only the session's random token.
+Logging out, 30 idle minutes and a new admin token end a session.
 
-Every console form carries a CSRF token bound to the session (an HMAC of the session's
-id), and every POST must also come from this site (``web.csrf.from_this_site``). The
-login form, used before there is a session, carries a double-submit token instead.
+Every console form carries a CSRF token bound to the session (an HMAC keyed with the
+session's token), and every POST must also come from this site
+(``web.csrf.from_this_site``). The login form, used before there is a session, carries a
+double-submit token instead.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import quote
 
 from fastapi import Depends, Request, Response
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.concurrency import run_in_threadpool
 
 from syndicator.config import Settings
+from syndicator.ops import console_sessions
 from syndicator.ops.audit import api_actor
 from syndicator.web.admin import bearer_matches
 from syndicator.web.csrf import from_this_site
 from syndicator.web.problems import Problem
+from syndicator.web.state import AppState
 
 __all__ = [
     "CSRF_FIELD",
     "LOGIN_COOKIE",
+    "REFRESH_HEADER",
     "SESSION_COOKIE",
     "SESSION_SECONDS",
     "ConsoleOperator",
     "Operator",
     "check_csrf",
-    "new_session",
     "set_console_cookie",
     "token_matches",
 ]
@@ -44,8 +46,11 @@ __all__ = [
 SESSION_COOKIE = "syndicator_ops"
 LOGIN_COOKIE = "syndicator_ops_login"
 CSRF_FIELD = "csrf_token"
-SESSION_SECONDS = 8 * 60 * 60  # one working shift
+SESSION_SECONDS = int(console_sessions.LIFETIME.total_seconds())
 COOKIE_PATH = "/ops"
+# Sent by /static/ops.js when it refreshes a page by itself: not the operator's doing,
+# so it does not keep an unattended console's session alive.
+REFRESH_HEADER = "x-ops-refresh"
 
 
 @dataclass(frozen=True)
@@ -62,23 +67,8 @@ def _admin_token(settings: Settings) -> str:
     return settings.admin_token
 
 
-def _serializer(settings: Settings) -> URLSafeTimedSerializer:
-    key = hashlib.sha256(b"ops-session:" + _admin_token(settings).encode()).hexdigest()
-    return URLSafeTimedSerializer(key, salt="syndicator-ops-session")
-
-
-def _csrf_for(settings: Settings, session_id: str) -> str:
-    key = hashlib.sha256(b"ops-csrf:" + _admin_token(settings).encode()).digest()
-    return hmac.new(key, session_id.encode(), hashlib.sha256).hexdigest()
-
-
 def token_matches(settings: Settings, given: str) -> bool:
     return bearer_matches(f"Bearer {given}", [_admin_token(settings)])
-
-
-def new_session(settings: Settings, who: str) -> str:
-    """The signed cookie value for a fresh session."""
-    return str(_serializer(settings).dumps({"who": who, "sid": secrets.token_urlsafe(18)}))
 
 
 def set_console_cookie(
@@ -95,26 +85,31 @@ def set_console_cookie(
     )
 
 
-def _from_session(settings: Settings, cookie: str) -> Operator | None:
-    try:
-        data = _serializer(settings).loads(cookie, max_age=SESSION_SECONDS)
-    except BadSignature:  # also SignatureExpired
+def _from_session(state: AppState, cookie: str, touch: bool) -> Operator | None:
+    found = console_sessions.resume_session(
+        state.db,
+        cookie,
+        _admin_token(state.settings),
+        state.clock(),
+        timedelta(minutes=state.settings.console_idle_minutes),
+        touch,
+    )
+    if found is None:
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("sid"), str):
-        return None
-    who = str(data.get("who") or "operator")
-    ref = hashlib.sha256(data["sid"].encode()).hexdigest()[:8]
-    return Operator(who, "session", _csrf_for(settings, data["sid"]), f"console:{ref}:{who}")
+    return Operator(found.who, "session", found.csrf, f"console:{found.ref}:{found.who}")
 
 
 async def _operator(request: Request) -> Operator:
-    settings: Settings = request.app.state.syndicator.settings
+    state: AppState = request.app.state.syndicator
+    settings = state.settings
     authorization = request.headers.get("authorization", "")
     if authorization and bearer_matches(authorization, [_admin_token(settings)]):
         name = request.headers.get("x-operator", "").strip()[:100]
         actor = api_actor(_admin_token(settings), name)
         return Operator(f"bearer:{name}" if name else "bearer", "bearer", "", actor)
-    operator = _from_session(settings, request.cookies.get(SESSION_COOKIE, ""))
+    cookie = request.cookies.get(SESSION_COOKIE, "")
+    touch = REFRESH_HEADER not in request.headers
+    operator = await run_in_threadpool(_from_session, state, cookie, touch) if cookie else None
     if operator is not None:
         return operator
     if request.method == "GET" and "text/html" in request.headers.get("accept", ""):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 
 import redis
 
 from syndicator.config import Settings
 from syndicator.store.db import Database
+from syndicator.store.models import utcnow
 
 __all__ = ["AppState"]
 
@@ -17,3 +20,5 @@ class AppState:
     settings: Settings
     db: Database
     redis: redis.Redis
+    # The time, for rules that depend on it (console sessions); tests turn it forward.
+    clock: Callable[[], datetime] = field(default=utcnow)

@@ -20,8 +20,10 @@ def test_beat_runs_the_retention_task():
 
 def test_the_cutoff_follows_the_retention_setting(monkeypatch: pytest.MonkeyPatch):
     seen = []
-    runtime = SimpleNamespace(settings=SimpleNamespace(attempt_retention_days=7), db=object())
+    settings = SimpleNamespace(attempt_retention_days=7, console_idle_minutes=30)
+    runtime = SimpleNamespace(settings=settings, db=object())
     monkeypatch.setattr(webhook_tasks, "runtime", lambda: runtime)
+    monkeypatch.setattr(webhook_tasks, "purge_expired", lambda db, now, idle: 0)
     monkeypatch.setattr(
         webhook_tasks, "delete_attempts_before", lambda db, cutoff: seen.append(cutoff) or 0
     )
