@@ -34,7 +34,7 @@ from syndicator.config import Settings, load_settings
 from syndicator.ops import actions
 from syndicator.ops.audit import api_actor
 from syndicator.store.db import Database
-from syndicator.store.models import AuditEntry, Delivery, utcnow
+from syndicator.store.models import AuditEntry, Delivery, Subscriber, utcnow
 from syndicator.subscriptions.importing import ImportRow, import_chunk, parse_rows
 from syndicator.web.app import create_app
 from syndicator.web.console import ACTIONS
@@ -92,6 +92,9 @@ def world(
         ]
         with db.session() as session:
             import_chunk(session, rows, True, "seed")  # subscribers 1 and 2
+            bounced = session.get(Subscriber, 2)
+            assert bounced is not None
+            bounced.status, bounced.suppressed_reason = "suppressed", "5.1.1"
             session.add(
                 Delivery(
                     key=f"{event_id}:email:subscriber:1",
@@ -219,6 +222,8 @@ CASES = [
         "/api/subscribers.csv?status=bogus", 422),
     api("export", "subscribers", "GET", "/api/subscribers", 200,
         "/api/subscribers?status=bogus", 422),
+    api("unsuppress", "subscriber:2", "POST", "/api/subscribers/2/unsuppress", 204,
+        "/api/subscribers/1/unsuppress", 409),
     api("resend", "release:7", "POST", "/api/releases/7/resend-email", 202,
         "/api/releases/99/resend-email", 404),
     console("replay", "delivery:1", "replay", "1", "99999", 409),
@@ -250,6 +255,8 @@ CASES = [
         ["subscribers", "list", "--status", "bogus"], 2),
     cli("erase", "subscriber:1", ["subscribers", "erase", "1", "--yes"],
         ["subscribers", "erase", "99", "--yes"], 1),
+    cli("unsuppress", "subscriber:2", ["subscribers", "unsuppress", "a1@example.org"],
+        ["subscribers", "unsuppress", "nobody@example.org"], 1),
     cli("resend", "release:7", ["subscribers", "resend", "7"],
         ["subscribers", "resend", "99"], 1),
     cli("purge", "queue:email", ["queues", "purge", "email", "--yes"],

@@ -276,7 +276,7 @@ def unsuppress(address: str = typer.Argument(..., help="The suppressed address."
     `unsubscribed`, so it receives newsletters only after asking and confirming again."""
     from sqlalchemy import select
 
-    from syndicator.ops.audit import cli_operator, write_audit
+    from syndicator.ops.audit import cli_operator
     from syndicator.store.models import Subscriber
     from syndicator.subscriptions.addresses import InvalidAddress, normalise_address
     from syndicator.subscriptions.states import LiftResult, lift_suppression
@@ -288,9 +288,8 @@ def unsuppress(address: str = typer.Argument(..., help="The suppressed address."
     settings = load_settings()
     with _database(settings) as db, db.session() as session:
         found = session.scalar(select(Subscriber.id).where(Subscriber.email == normalised))
-        result = lift_suppression(session, found) if found is not None else LiftResult.GONE
-        if result is LiftResult.LIFTED:
-            write_audit(session, cli_operator(), "unsuppress", f"subscriber:{found}")
+        who = cli_operator()
+        result = lift_suppression(session, found, who) if found is not None else LiftResult.GONE
     if result is LiftResult.GONE:
         fail("no subscriber has that address", 1)
     if result is LiftResult.NOT_SUPPRESSED:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from syndicator.ops.audit import write_audit
 from syndicator.store.models import Subscriber, utcnow
 from syndicator.subscriptions.preferences import Preferences, save_topics
 
@@ -148,10 +149,10 @@ class LiftResult(enum.Enum):
     GONE = "gone"  # erased, or never existed
 
 
-def lift_suppression(session: Session, subscriber_id: int) -> LiftResult:
+def lift_suppression(session: Session, subscriber_id: int, who: str) -> LiftResult:
     """An operator's word that the mailbox works again. The subscriber becomes
     ``unsubscribed``: a new request sends a confirmation, and nothing is mailed before
-    they confirm it."""
+    they confirm it. Audited in the caller's transaction."""
     subscriber = live_subscriber(session, subscriber_id)
     if subscriber is None:
         return LiftResult.GONE
@@ -162,4 +163,5 @@ def lift_suppression(session: Session, subscriber_id: int) -> LiftResult:
     subscriber.suppressed_reason = None
     subscriber.unsubscribed_at = subscriber.unsubscribed_at or now
     subscriber.updated_at = now
+    write_audit(session, who, "unsuppress", f"subscriber:{subscriber_id}")
     return LiftResult.LIFTED

@@ -16,7 +16,6 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from syndicator.logs import kv
-from syndicator.ops.audit import write_audit
 from syndicator.spreadsheets import SafeWriter
 from syndicator.subscriptions.erasure import erase, subscriber_ref
 from syndicator.subscriptions.listing import (
@@ -172,10 +171,7 @@ async def erase_subscriber(request: Request, subscriber_id: SubscriberId) -> Res
 
 def _unsuppress(state: AppState, subscriber_id: int, who: str) -> LiftResult:
     with state.db.session() as session:
-        result = lift_suppression(session, subscriber_id)
-        if result is LiftResult.LIFTED:
-            write_audit(session, who, "unsuppress", subscriber_ref(subscriber_id))
-        return result
+        return lift_suppression(session, subscriber_id, who)
 
 
 @router.post(
