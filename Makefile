@@ -54,13 +54,14 @@ bench: setup
 	$(BIN)/python -m bench
 
 # schemathesis over every operation of /openapi.json, against a live uvicorn on SQLite and
-# PostgreSQL (tests/fuzz/): FUZZ_EXAMPLES requests per operation, fresh random seeds (a
-# failure prints its seed). `make test` (and so CI) runs the same tests short and
-# derandomized.
+# PostgreSQL (tests/fuzz/): FUZZ_EXAMPLES requests per operation from a fresh seed, printed
+# with the run's figures; FUZZ_SEED=<that seed> replays a run. `make test` (and so CI) runs
+# the same tests short and derandomized.
 FUZZ_EXAMPLES ?= 300
+FUZZ_SEED ?=
 fuzz: setup
-	SYNDICATOR_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -p no:randomly -rf \
-		tests/fuzz
+	SYNDICATOR_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) SYNDICATOR_FUZZ_SEED=$(FUZZ_SEED) \
+		$(BIN)/python -m pytest -p no:randomly -rf tests/fuzz
 
 # All three channels at once on one `syndicator run` (bench/soak.py): SOAK_FLAGS="--minutes 1".
 soak: setup

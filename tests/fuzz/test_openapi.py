@@ -7,8 +7,8 @@ documents, with a body that matches its schema. One server per database for the 
 module, seeded with small ids so generated ids find rows.
 
 The CI run is short and repeatable (a few examples, derandomized); ``make fuzz`` sets
-``SYNDICATOR_FUZZ_EXAMPLES`` for a long, random one (hypothesis prints the seed of any
-failure, to replay with ``--hypothesis-seed``).
+``SYNDICATOR_FUZZ_EXAMPLES`` for a long, random one, whose figures end with its seed:
+``SYNDICATOR_FUZZ_SEED`` replays it (every failure also prints a curl command).
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ EXAMPLES = int(LONG_RUN or "4")
 
 # The document the live server serves, read once at collection: one test per operation.
 schema = schemathesis.openapi.from_dict(offline_app().openapi())
+if os.environ.get("SYNDICATOR_FUZZ_SEED"):  # replay a long run: its seed is in its figures
+    schema.config.seed = int(os.environ["SYNDICATOR_FUZZ_SEED"])
 
 
 @dataclass
@@ -109,6 +111,7 @@ def _report(request: pytest.FixtureRequest, database: str, live: LiveApi) -> Non
     line = (
         f"fuzz on {database.split(':', 1)[0]}: {len(operations)} operations, "
         f"{sum(live.answers.values())} requests, by status {dict(sorted(statuses.items()))}"
+        + ("" if not LONG_RUN else f"; seed {schema.config.seed}")
     )
     capture = request.config.pluginmanager.get_plugin("capturemanager")
     with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
