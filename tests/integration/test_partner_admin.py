@@ -246,6 +246,9 @@ def test_disable_and_enable(client: httpx.Client, store: Database):
     disabled = client.post(f"{path}/disable", json={"reason": "점검 중"}, headers=ADMIN).json()
     assert disabled["state"] == "disabled" and disabled["disabled_reason"] == "점검 중"
     assert disabled["disabled_at"] is not None
+    for reason in ("\x00", "줄\n바꿈", "x" * 501):  # text, one line: PostgreSQL refuses NUL
+        refused = client.post(f"{path}/disable", json={"reason": reason}, headers=ADMIN)
+        assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "reason"
     plain = client.post(f"{path}/disable", headers=ADMIN).json()
     assert plain["disabled_reason"] == "disabled by an operator"
     assert plain["disabled_at"] == disabled["disabled_at"]  # disabled since then

@@ -59,6 +59,7 @@ __all__ = [
     "PartnerPatch",
     "PartnerSpec",
     "PartnerView",
+    "Reason",
     "SigningKey",
     "create",
     "delete",
@@ -195,6 +196,12 @@ Headers = Annotated[
 RateLimit = Annotated[StrictFloat, Field(gt=0, le=10_000)]
 InFlight = Annotated[StrictInt, Field(ge=1, le=1000)]
 Topics = Annotated[list[Name], Field(max_length=MAX_TOPICS), AfterValidator(_unique)]
+# Why a partner was disabled: free text, but text (PostgreSQL refuses a NUL outright).
+Reason = Annotated[
+    StrictStr,
+    StringConstraints(strip_whitespace=True, max_length=500),
+    BeforeValidator(_no_control),
+]
 
 _DOC = {
     "name": "Shown to operators, e.g. 연합뉴스.",

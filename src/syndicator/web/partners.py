@@ -18,6 +18,7 @@ from syndicator.partners.registry import (
     PartnerPatch,
     PartnerSpec,
     PartnerView,
+    Reason,
 )
 from syndicator.web.admin import ADMIN_RESPONSES, AdminOnly, api_operator
 from syndicator.web.ids import PartnerId
@@ -47,7 +48,7 @@ class PartnerWithSecret(PartnerView):
 
 
 class DisableRequest(BaseModel):
-    reason: str | None = Field(None, max_length=500, description="Shown to operators.")
+    reason: Reason | None = Field(None, description="Shown to operators.")
 
 
 class Deleted(BaseModel):
