@@ -26,6 +26,8 @@ import httpx
 import pytest
 import redis
 import typer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select, text
 from typer.testing import CliRunner
 
@@ -33,6 +35,8 @@ from syndicator.cli import app as cli_app
 from syndicator.config import Settings, load_settings
 from syndicator.ops import actions
 from syndicator.ops.audit import api_actor
+from syndicator.partners import registry
+from syndicator.partners.registry import PartnerPatch, PartnerSpec
 from syndicator.store.db import Database
 from syndicator.store.models import AuditEntry, Delivery, Subscriber, utcnow
 from syndicator.subscriptions.importing import ImportRow, import_chunk, parse_rows
@@ -415,3 +419,42 @@ def test_every_operator_command_is_audited_or_read_only():
     commands = {c for c in _commands(root, "") if c.split()[0] in OPERATOR_GROUPS and " " in c}
     covered = {case.command for case in CASES if case.entry == "cli"}
     assert commands - covered - READ_ONLY_COMMANDS == set(), "audit these commands"
+
+
+# -- what a detail may say ----------------------------------------------------------------
+
+_HEADER_NAMES = st.from_regex(r"X-[A-Za-z0-9]{1,20}", fullmatch=True)
+# A value never fits inside a header name (a colon), so finding it means it leaked.
+_VALUES = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789+/=", min_size=12, max_size=60).map(
+    lambda text: f"secret:{text}"
+)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    headers=st.dictionaries(_HEADER_NAMES, _VALUES, max_size=5),
+    new_headers=st.dictionaries(_HEADER_NAMES, _VALUES, max_size=5),
+    reason=st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=200),
+)
+def test_a_detail_never_holds_a_header_value_or_a_signing_secret(
+    db: Database, headers: dict[str, str], new_headers: dict[str, str], reason: str
+) -> None:
+    def unique(names: dict[str, str]) -> dict[str, str]:  # header names ignore case
+        return {k: v for k, v in names.items() if [n.lower() for n in names].count(k.lower()) == 1}
+
+    spec = registry.load_spec(
+        PartnerSpec, {"name": "p", "url": PUBLIC_URL, "headers": unique(headers)}
+    )
+    before = _last_id(db)
+    created = registry.create(db, spec, "test")
+    partner_id = created.partner.id
+    patch = registry.load_spec(PartnerPatch, {"headers": unique(new_headers)})
+    registry.update(db, partner_id, patch, "test")
+    registry.disable(db, partner_id, "test", reason)
+    rotated = registry.rotate_secret(db, partner_id, timedelta(hours=1), "test")
+    registry.delete(db, partner_id, "test")
+    details = " ".join(row.detail or "" for row in _audit_since(db, before))
+    for secret in (*headers.values(), *new_headers.values(), created.secret, rotated.secret):
+        assert secret not in details
