@@ -123,14 +123,15 @@ class LivenessBeat(threading.Thread):
         self.identity = identity
         self.every = every
         self.stopping = threading.Event()
-        # Since when every heartbeat got through (monotonic); None while they fail.
+        # Since when every heartbeat got through, and when the last one did (monotonic).
         self._heard_since: float | None = None
+        self._last_heard = 0.0
 
     def register(self) -> None:
         """Synchronously, before the first claim: a claim never names an unknown worker."""
         with self.db.session() as session:
             self._register(session)
-        self._heard_since = time.monotonic()
+        self._heard_since = self._last_heard = time.monotonic()
 
     def _register(self, session: Session) -> None:
         i = self.identity
@@ -150,15 +151,20 @@ class LivenessBeat(threading.Thread):
                 log.warning(kv(msg="heartbeat not written", error=f"{type(exc).__name__}: {exc}"))
             self._heard_since = None
             return False
+        self._last_heard = time.monotonic()
         if self._heard_since is None:
-            self._heard_since = time.monotonic()
+            self._heard_since = self._last_heard
         return True
 
     def heard_for(self) -> float:
         """How long this process's heartbeats have all got through (0 while they fail).
         A process that could not write its own heartbeat could not read the others'
-        either: it must not judge them silent until it has been heard as long itself."""
-        return 0.0 if self._heard_since is None else time.monotonic() - self._heard_since
+        either: it must not judge them silent until it has been heard as long itself. A
+        heartbeat overdue (the database too busy to take it) counts as a failed one."""
+        now = time.monotonic()
+        if self._heard_since is None or now - self._last_heard > 2 * self.every + _RETRY_SECONDS:
+            return 0.0
+        return now - self._heard_since
 
     def run(self) -> None:
         wait = self.every

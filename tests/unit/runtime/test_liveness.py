@@ -143,3 +143,12 @@ def test_a_process_whose_heartbeats_fail_is_not_heard_until_they_get_through(db:
     back = time.monotonic()
     assert live.beat_once()
     assert 0 < live.heard_for() <= time.monotonic() - back  # counted from the return only
+
+
+def test_a_process_whose_heartbeat_is_overdue_is_not_heard_either(db: Database):
+    """A database too busy to take a heartbeat for two periods is as good as away."""
+    live = LivenessBeat(db, ProcessIdentity.current(), every=0.01)  # never started
+    live.register()
+    assert live.beat_once() and live.heard_for() > 0
+    wait_for(lambda: live.heard_for() == 0, 10, "the missing heartbeats to count")
+    assert live.beat_once() and live.heard_for() > 0
