@@ -17,14 +17,16 @@ def _modelled(name: str | None, type_: str, _parents: object) -> bool:
     return not (type_ == "table" and name is not None and name.startswith("release_search"))
 
 
-with database.engine.connect() as connection:
-    context.configure(
-        connection=connection,
-        target_metadata=Base.metadata,
-        render_as_batch=database.is_sqlite,
-        compare_type=True,
-        include_name=_modelled,
-    )
-    with context.begin_transaction():
-        context.run_migrations()
-database.dispose()
+try:
+    with database.engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=Base.metadata,
+            render_as_batch=database.is_sqlite,
+            compare_type=True,
+            include_name=_modelled,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+finally:  # a refused migration (0010 without a key) leaves no connection behind
+    database.dispose()
