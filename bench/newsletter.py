@@ -41,6 +41,7 @@ from syndicator.store.db import Database
 from syndicator.store.intake import accept_event
 from syndicator.store.migrate import upgrade
 from syndicator.store.models import Delivery, DeliveryAttempt, Subscriber, utcnow
+from syndicator.store.sealed import generate_key
 from syndicator.subscriptions.tokens import preferences_url, unsubscribe_url
 
 SINK = "/usr/sbin/smtp-sink"
@@ -162,6 +163,7 @@ class System:
             "SYNDICATOR_CMS_SECRET": "whsec_" + "A" * 43,
             "SYNDICATOR_SMTP_URL": f"smtp://127.0.0.1:{port}",
             "SYNDICATOR_TOKEN_KEYS": TOKEN_KEY,
+            "SYNDICATOR_ENCRYPTION_KEYS": generate_key(),  # workers refuse to start without
         }
         self.processes: list[subprocess.Popen[bytes]] = []
 

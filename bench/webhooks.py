@@ -48,11 +48,15 @@ from syndicator.runtime.heap import settle_heap
 from syndicator.store.db import Database
 from syndicator.store.migrate import upgrade
 from syndicator.store.models import Delivery, DeliveryAttempt, Event, Partner, PartnerSecret
+from syndicator.store.sealed import generate_key, keyring
 from tests.factories import make_event
 from tests.integration.webhook_support import publish
 from tests.services import free_port
 from tests.system import wait_for
 
+# Partners' signing keys are stored sealed, as in production (store/sealed.py).
+ENCRYPTION_KEY = generate_key()
+RING = keyring((ENCRYPTION_KEY,))
 RELEASES = 20
 PARTNERS = 200
 DELIVERIES = RELEASES * PARTNERS
@@ -143,7 +147,7 @@ def add_partners(db: Database, base: str) -> None:
             )
             session.add(partner)
             session.flush()
-            session.add(PartnerSecret(partner_id=partner.id, secret=generate_secret()))
+            session.add(PartnerSecret(partner_id=partner.id, secret=RING.seal(generate_secret())))
 
 
 def _done(db: Database) -> int:
@@ -258,6 +262,7 @@ def measure_pipeline(tmp: Path, base: str) -> tuple[float, list[float], int]:
         "SYNDICATOR_DATABASE_URL": database_url,
         "SYNDICATOR_CMS_SECRET": secret,
         "SYNDICATOR_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
+        "SYNDICATOR_ENCRYPTION_KEYS": ENCRYPTION_KEY,
     }
     data.mkdir(parents=True, exist_ok=True)
     upgrade(database_url)
@@ -326,6 +331,7 @@ def measure_delivery_path(tmp: Path, base: str) -> float:
             "SYNDICATOR_DATABASE_URL": database_url,
             "SYNDICATOR_REDIS_URL": server.start(),
             "SYNDICATOR_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
+            "SYNDICATOR_ENCRYPTION_KEYS": ENCRYPTION_KEY,
         }
     )
     channel = WebhooksChannel(ChannelContext(settings, db))

@@ -14,6 +14,7 @@ from syndicator.events.signing import generate_secret
 from syndicator.runtime.embedded_redis import EmbeddedRedis
 from syndicator.store.db import Database
 from syndicator.store.migrate import upgrade
+from tests.sealing import ENCRYPTION_KEY
 from tests.services import (
     claim_databases,
     fresh_postgres_database,
@@ -24,6 +25,8 @@ from tests.services import (
 )
 
 _PG_URL, _PG_REASON = postgres_admin_url()
+# Every process a test starts seals and opens partner secrets with the same key.
+os.environ["SYNDICATOR_ENCRYPTION_KEYS"] = ENCRYPTION_KEY
 
 
 def pytest_report_header() -> list[str]:
@@ -117,5 +120,6 @@ def settings(tmp_path: Path, database_url: str, cms_secret: str) -> Settings:
             "SYNDICATOR_ADMIN_TOKEN": "test-admin-token",
             # Newest first, as in production: the second only verifies (a rotated-out key).
             "SYNDICATOR_TOKEN_KEYS": "test-token-key-new test-token-key-old",
+            "SYNDICATOR_ENCRYPTION_KEYS": ENCRYPTION_KEY,
         }
     )

@@ -17,6 +17,7 @@ import httpx
 from syndicator.events.signing import sign_headers
 from syndicator.store import documents
 from syndicator.store.db import Database
+from tests.sealing import ENCRYPTION_KEY
 from tests.services import free_port
 
 T = TypeVar("T")
@@ -67,6 +68,7 @@ def system_env(
         "SYNDICATOR_REDIS_URL": redis_url,
         "SYNDICATOR_CMS_SECRET": cms_secret,
         "SYNDICATOR_ADMIN_TOKEN": "admin-token-for-tests",
+        "SYNDICATOR_ENCRYPTION_KEYS": ENCRYPTION_KEY,
         **extra,
     }
 

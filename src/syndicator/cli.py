@@ -101,11 +101,14 @@ def migrate() -> None:
     from syndicator.store.migrate import upgrade
 
     settings = load_settings()
-    upgrade(settings.database_url)
+    upgrade(settings.database_url, encryption_keys=settings.encryption_keys)
     console.print(f"[green]database is up to date[/] ({redact_url(settings.database_url)})")
 
 
-secret_app = typer.Typer(help="Make secrets for syndicator's configuration.", no_args_is_help=True)
+secret_app = typer.Typer(
+    help="Make secrets for syndicator's configuration; re-encrypt the stored ones.",
+    no_args_is_help=True,
+)
 app.add_typer(secret_app, name="secret")
 
 
@@ -116,6 +119,47 @@ def secret_generate() -> None:
 
     # Plain print, not rich: no wrapping or colour codes in what is piped.
     print(generate_secret())
+
+
+@secret_app.command("generate-encryption-key")
+def secret_generate_encryption_key() -> None:
+    """Print a new key for SYNDICATOR_ENCRYPTION_KEYS, and nothing else (pipe it)."""
+    from syndicator.store.sealed import generate_key
+
+    print(generate_key())
+
+
+@secret_app.command("rotate-encryption")
+def secret_rotate_encryption() -> None:
+    """Re-encrypt every stored partner secret under the newest encryption key.
+
+    Put the new key first in SYNDICATOR_ENCRYPTION_KEYS with the old one after it
+    ("<new> <old>"), restart every process, run this, then drop the old key. Values no
+    listed key opens are named (by partner) and left as they are; the exit status is 1."""
+    from syndicator.store.db import Database
+    from syndicator.store.resealing import count_sealed, reseal_all
+    from syndicator.store.sealed import InvalidEncryptionKey, keyring
+
+    settings = load_settings()
+    try:
+        ring = keyring(settings.encryption_keys)
+    except InvalidEncryptionKey as exc:
+        errors.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from exc
+    with Database(settings.database_url) as db:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, TimeElapsedColumn(), console=console) as progress:
+            task = progress.add_task("re-encrypting", total=count_sealed(db))
+            report = reseal_all(db, ring, lambda n: progress.advance(task, n))
+    console.print(
+        f"[green]{report.resealed} re-encrypted[/] under the newest key, "
+        f"{report.current} already were"
+        + (f", {report.changed} changed meanwhile (run again)" if report.changed else "")
+    )
+    for what in report.unreadable:
+        errors.print(f"[red]not readable with any listed key:[/] {what}", highlight=False)
+    if report.unreadable:
+        raise typer.Exit(1)
 
 
 @app.command()

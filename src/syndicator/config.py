@@ -122,6 +122,11 @@ class Settings:
     # Where operators are told of a partner disabled automatically; None: nobody.
     ops_email: str | None = None
 
+    # --- Secrets at rest ---
+    # Fernet keys sealing partner secrets and credential headers, newest first: the first
+    # seals, every one opens (store/sealed.py). () = unset: processes refuse to start.
+    encryption_keys: tuple[str, ...] = ()
+
     # --- Partner webhooks ---
     # Delays before retries 2, 3, ... (Svix's schedule); the attempt after the last is final.
     webhook_retry_schedule: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
@@ -238,6 +243,7 @@ def load_settings(
         token_keys=_token_keys(env, data_dir),
         subscribe_domain_limits=env.get("SYNDICATOR_SUBSCRIBE_DOMAIN_LIMITS")
         or Settings.subscribe_domain_limits,
+        encryption_keys=_encryption_keys(env, data_dir),
         digest_hour=int(env.get("SYNDICATOR_DIGEST_HOUR", "8")),
         mail_rate_per_s=_optional_float(env.get("SYNDICATOR_MAIL_RATE_PER_S")),
         dkim_key_path=_optional_path(env.get("SYNDICATOR_DKIM_KEY")),
@@ -261,6 +267,12 @@ def load_settings(
 def _token_keys(env: Mapping[str, str], data_dir: Path) -> tuple[str, ...]:
     given = tuple(env.get("SYNDICATOR_TOKEN_KEYS", "").split())
     stored = _stored_secret(data_dir, "token_key")
+    return given or ((stored,) if stored else ())
+
+
+def _encryption_keys(env: Mapping[str, str], data_dir: Path) -> tuple[str, ...]:
+    given = tuple(env.get("SYNDICATOR_ENCRYPTION_KEYS", "").split())
+    stored = _stored_secret(data_dir, "encryption_key")
     return given or ((stored,) if stored else ())
 
 

@@ -45,6 +45,7 @@ from syndicator.web.console import ACTIONS
 from tests.integration.console_support import add_partners, deliver_webhooks, release
 from tests.integration.test_ops_console import TOKEN, confirm_and_act, login
 from tests.live_server import serve
+from tests.sealing import ring
 from tests.services import free_port
 
 PUBLIC_URL = "https://93.184.215.14/hooks"  # an IP literal: the SSRF guard resolves nothing
@@ -448,12 +449,12 @@ def test_a_detail_never_holds_a_header_value_or_a_signing_secret(
         PartnerSpec, {"name": "p", "url": PUBLIC_URL, "headers": unique(headers)}
     )
     before = _last_id(db)
-    created = registry.create(db, spec, "test")
+    created = registry.create(db, spec, "test", ring=ring())
     partner_id = created.partner.id
     patch = registry.load_spec(PartnerPatch, {"headers": unique(new_headers)})
-    registry.update(db, partner_id, patch, "test")
+    registry.update(db, partner_id, patch, "test", ring=ring())
     registry.disable(db, partner_id, "test", reason)
-    rotated = registry.rotate_secret(db, partner_id, timedelta(hours=1), "test")
+    rotated = registry.rotate_secret(db, partner_id, timedelta(hours=1), "test", ring=ring())
     registry.delete(db, partner_id, "test")
     details = " ".join(row.detail or "" for row in _audit_since(db, before))
     for secret in (*headers.values(), *new_headers.values(), created.secret, rotated.secret):

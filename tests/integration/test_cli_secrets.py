@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 from standardwebhooks.webhooks import Webhook
 
@@ -67,3 +68,18 @@ def test_secret_help_describes_generate() -> None:
     result = run_cli("secret", "--help")
     assert result.returncode == 0 and "generate" in result.stdout
     assert "whsec_" in run_cli("secret", "generate", "--help").stdout
+
+
+def test_secret_generate_encryption_key_prints_one_fernet_key() -> None:
+    result = run_cli("secret", "generate-encryption-key")
+    assert result.returncode == 0, result.stderr
+    (key,) = result.stdout.splitlines()
+    token = Fernet(key.encode()).encrypt(b"x")  # raises if it is not a Fernet key
+    assert Fernet(key.encode()).decrypt(token) == b"x"
+    assert run_cli("secret", "generate-encryption-key").stdout != result.stdout
+    assert (
+        "SYNDICATOR_ENCRYPTION_KEYS"
+        in run_cli("secret", "--help").stdout
+        + run_cli("secret", "generate-encryption-key", "--help").stdout
+    )
+    assert "newest encryption key" in run_cli("secret", "rotate-encryption", "--help").stdout

@@ -173,6 +173,7 @@ def test_required_secrets_fail_fast_when_unset(compose: dict[str, Any]) -> None:
         "POSTGRES_PASSWORD",
         "SYNDICATOR_CMS_SECRET",
         "SYNDICATOR_ADMIN_TOKEN",
+        "SYNDICATOR_ENCRYPTION_KEYS",
         "FLOWER_BASIC_AUTH",
     ):
         assert f"${{{var}:?" in text, f"{var} should use ${{{var}:?message}}"

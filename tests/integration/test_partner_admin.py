@@ -19,6 +19,7 @@ from syndicator.store.db import Database
 from syndicator.store.models import Delivery, Event, Partner, PartnerSecret, utcnow
 from syndicator.web.app import create_app
 from tests.live_server import serve
+from tests.sealing import ring
 
 ADMIN = {"Authorization": "Bearer test-admin-token"}
 PUBLIC_URL = "https://93.184.215.14/hooks"  # a public address literal: no DNS in tests
@@ -73,7 +74,9 @@ def test_every_route_needs_the_admin_token(client: httpx.Client):
 def test_create_shows_the_secret_once(client: httpx.Client, store: Database):
     created = create(client)
     assert created["id"] >= 1 and created["state"] == "active"
-    assert {k: created[k] for k in EXAMPLE} == {**EXAMPLE, "rate_limit_per_s": 10.0}
+    shown_headers = {"X-Env": {"value": "prod", "secret": False}}
+    expected = {**EXAMPLE, "rate_limit_per_s": 10.0, "headers": shown_headers}
+    assert {k: created[k] for k in EXAMPLE} == expected
     secret = created["secret"]
     assert secret.startswith("whsec_")
     # The independent library takes it as a key, and signs what it verifies.
@@ -94,7 +97,8 @@ def test_create_shows_the_secret_once(client: httpx.Client, store: Database):
     listed = client.get("/api/partners", headers=ADMIN).json()
     assert [p["id"] for p in listed] == [created["id"]] and secret not in str(listed)
     with store.session() as session:
-        assert session.scalars(select(PartnerSecret.secret)).all() == [secret]
+        (stored,) = session.scalars(select(PartnerSecret.secret)).all()
+    assert ring().open(stored) == secret  # sealed: the column itself never holds it
 
 
 def test_only_name_and_url_are_required(client: httpx.Client):
@@ -180,7 +184,8 @@ def test_patch_changes_only_what_it_names(client: httpx.Client):
     assert patched.status_code == 200, patched.text
     body = patched.json()
     assert body["name"] == "뉴시스" and body["event_types"] is None
-    assert body["rate_limit_per_s"] is None and body["headers"] == {"X-Env": "prod"}
+    assert body["rate_limit_per_s"] is None
+    assert body["headers"] == {"X-Env": {"value": "prod", "secret": False}}
     assert body["max_in_flight"] == 4 and body["updated_at"] > created["updated_at"]
     assert "url" in problem_fields(
         client.patch(path, json={"url": "http://192.168.0.1/"}, headers=ADMIN)
@@ -209,7 +214,7 @@ def test_rotation_keeps_the_old_key_for_the_grace_period(
     new_secret = rotated.json()["secret"]
     assert new_secret.startswith("whsec_") and new_secret != created["secret"]
     with store.session() as session:
-        keys = {k.secret: k.expires_at for k in session.scalars(select(PartnerSecret))}
+        keys = {ring().open(k.secret): k.expires_at for k in session.scalars(select(PartnerSecret))}
     grace = timedelta(hours=app_settings.webhook_secret_grace_hours)
     assert keys[new_secret] is None
     old_expiry = keys[created["secret"]]
@@ -218,7 +223,7 @@ def test_rotation_keeps_the_old_key_for_the_grace_period(
     # A second rotation never extends the first key's grace, and drops nothing in use.
     again = client.post(path, headers=ADMIN).json()
     with store.session() as session:
-        keys = {k.secret: k.expires_at for k in session.scalars(select(PartnerSecret))}
+        keys = {ring().open(k.secret): k.expires_at for k in session.scalars(select(PartnerSecret))}
     assert keys[created["secret"]] == old_expiry
     assert keys[new_secret] is not None and keys[again["secret"]] is None
 
@@ -227,16 +232,17 @@ def test_a_rotation_drops_keys_long_out_of_use(client: httpx.Client, store: Data
     created = create(client)
     client.post(f"/api/partners/{created['id']}/secret/rotate", headers=ADMIN)
     with store.session() as session:
+        first = session.scalars(select(PartnerSecret.id).order_by(PartnerSecret.id)).first()
         session.execute(
             update(PartnerSecret)
-            .where(PartnerSecret.secret == created["secret"])
+            .where(PartnerSecret.id == first)
             .values(expires_at=utcnow() - timedelta(seconds=1))
         )
     listed = client.get(f"/api/partners/{created['id']}", headers=ADMIN).json()
     assert len(listed["signing_keys"]) == 1  # the expired key is no longer shown
     client.post(f"/api/partners/{created['id']}/secret/rotate", headers=ADMIN)
     with store.session() as session:
-        secrets = session.scalars(select(PartnerSecret.secret)).all()
+        secrets = [ring().open(s) for s in session.scalars(select(PartnerSecret.secret))]
     assert created["secret"] not in secrets and len(secrets) == 2
 
 
@@ -359,12 +365,14 @@ def test_registration_checks_every_address_a_name_resolves_to(
     resolve = StaticResolve({"partner.example": addresses})
     spec = load_spec(PartnerSpec, {"name": "A", "url": "https://partner.example/hooks"})
     if refused is None:
-        assert registry.create(store, spec, "test", (), resolve).partner.url == spec.url
+        assert (
+            registry.create(store, spec, "test", (), resolve, ring=ring()).partner.url == spec.url
+        )
         return
     with pytest.raises(InvalidPartner) as error:
-        registry.create(store, spec, "test", (), resolve)
+        registry.create(store, spec, "test", (), resolve, ring=ring())
     assert error.value.errors[0]["field"] == "url" and refused in error.value.errors[0]["reason"]
     # A name that does not resolve is refused too, and nothing is stored.
     with pytest.raises(InvalidPartner):
-        registry.create(store, spec, "test", (), StaticResolve({}))
+        registry.create(store, spec, "test", (), StaticResolve({}), ring=ring())
     assert registry.list_partners(store) == []

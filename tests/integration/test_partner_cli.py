@@ -73,7 +73,8 @@ def test_partner_lifecycle(cli_db: Database) -> None:
         "--rate-limit", "10", "--max-in-flight", "4", "--department", "교통정책과",
     )  # fmt: skip
     assert created["secret"].startswith("whsec_")
-    assert created["headers"] == {"X-Env": "prod"} and created["departments"] == ["교통정책과"]
+    assert created["headers"] == {"X-Env": {"value": "prod", "secret": False}}
+    assert created["departments"] == ["교통정책과"]
     partner = str(created["id"])
     assert [p["id"] for p in run_json("partners", "list")] == [created["id"]]
     table = run("partners", "list")

@@ -15,6 +15,7 @@ from syndicator.store.db import Database
 from syndicator.store.intake import store_event
 from syndicator.store.models import Delivery, DeliveryAttempt, Partner, PartnerSecret, utcnow
 from tests.factories import make_event
+from tests.sealing import seal
 
 __all__ = [
     "add_partner",
@@ -46,7 +47,9 @@ def add_partner(
         session.add(partner)
         session.flush()
         for secret, expires_at in secrets:
-            session.add(PartnerSecret(partner_id=partner.id, secret=secret, expires_at=expires_at))
+            session.add(
+                PartnerSecret(partner_id=partner.id, secret=seal(secret), expires_at=expires_at)
+            )
         return partner.id
 
 

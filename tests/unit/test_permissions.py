@@ -43,9 +43,11 @@ def test_generated_secrets_live_in_a_private_directory(tmp_path: Path) -> None:
         "SYNDICATOR_CMS_SECRET",
         "SYNDICATOR_ADMIN_TOKEN",
         "SYNDICATOR_TOKEN_KEYS",
+        "SYNDICATOR_ENCRYPTION_KEYS",
     }
     assert mode(tmp_path / "var" / "secrets") == 0o700
     assert mode(tmp_path / "var" / "secrets" / "cms_secret") == 0o600
+    assert mode(tmp_path / "var" / "secrets" / "encryption_key") == 0o600
 
 
 def test_a_new_sqlite_database_and_its_wal_are_mode_600(tmp_path: Path) -> None:

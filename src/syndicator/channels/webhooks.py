@@ -65,6 +65,7 @@ from syndicator.partners.ssrf import AsyncResolve, UrlRefused, check_url_offline
 from syndicator.partners.throttle import Lease, SlowPartners, Throttle
 from syndicator.store.ledger import Claimed
 from syndicator.store.models import Event, utcnow
+from syndicator.store.sealed import Keyring, keyring
 
 __all__ = ["SLOW_AFTER_SECONDS", "USER_AGENT", "WebhooksChannel"]
 
@@ -253,9 +254,12 @@ class WebhooksChannel(AsyncChannel):
         now = time.monotonic()
         if now >= self._partners_until:
             with self.ctx.db.read_session() as session:
-                self._partners = load_snapshots(session, utcnow())
+                self._partners = load_snapshots(session, utcnow(), self._keyring())
             self._partners_until = now + _PARTNER_TTL_SECONDS
         return self._partners.get(partner)
+
+    def _keyring(self) -> Keyring:
+        return keyring(self.ctx.settings.encryption_keys)
 
     def _body(self, event_id: str) -> bytes | None:
         """The envelope is the same for every partner: encoded once per event."""
@@ -367,6 +371,8 @@ def _not_sendable(
         why = partner.disabled_reason or "disabled by an operator"
         detail = f"partner disabled ({why}); enable it, then recover to resend"
         return _skipped(job, "partner-disabled", detail, msg_id)
+    if partner.unreadable is not None:
+        return _skipped(job, "secret-unreadable", partner.unreadable, msg_id)
     if not partner.secrets:
         return _skipped(job, "no-signing-key", "the partner has no active signing key", msg_id)
     return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -24,6 +24,7 @@ from syndicator.partners.registry import (
     PartnerView,
 )
 from syndicator.store.db import Database
+from syndicator.store.sealed import InvalidEncryptionKey, Keyring, keyring
 
 __all__ = ["app"]
 
@@ -36,7 +37,11 @@ T = TypeVar("T")
 
 JSON = typer.Option(False, "--json", help="Print JSON.")
 EVENT_TYPE_HELP = f"Receive only this type ({', '.join(EVENT_TYPES)}); repeat for several."
-HEADER_HELP = "An extra request header, 'Name: value'; repeat for several."
+HEADER_HELP = (
+    "An extra request header, 'Name: value'; repeat for several. Authorization, Cookie and "
+    "names that look like a credential (key, token, secret, ...) are stored secret."
+)
+SECRET_HEADER_HELP = "An extra header stored secret (encrypted, never shown again), 'Name: value'."
 
 
 @contextmanager
@@ -56,17 +61,34 @@ def _call(action: Callable[[], T]) -> T:
         fail(str(exc))
     except NotResendable as exc:
         fail(str(exc))
+    except InvalidEncryptionKey as exc:
+        fail(str(exc))
 
 
-def _headers(pairs: list[str]) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition(":")
-        if not sep:
-            name, sep, value = pair.partition("=")
-        if not sep:
-            fail(f"--header {pair!r}: write it as 'Name: value'", 2)
-        headers[name.strip()] = value.strip()
+def _keyring(settings: Settings) -> Keyring:
+    return _call(lambda: keyring(settings.encryption_keys))
+
+
+def _headers(
+    pairs: Sequence[str], secret_pairs: Sequence[str] = (), keep: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Headers as the API takes them: a value (the default flag), or a value and a flag;
+    a kept header is null, its stored value unchanged."""
+    headers: dict[str, Any] = {}
+    for option, given, secret in (
+        ("--header", pairs, None),
+        ("--secret-header", secret_pairs, True),
+    ):
+        for pair in given:
+            name, sep, value = pair.partition(":")
+            if not sep:
+                name, sep, value = pair.partition("=")
+            if not sep:
+                fail(f"{option} {pair!r}: write it as 'Name: value'", 2)
+            value = value.strip()
+            headers[name.strip()] = value if secret is None else {"value": value, "secret": True}
+    for name in keep:
+        headers[name.strip()] = {"value": None}
     return headers
 
 
@@ -94,7 +116,7 @@ def _details(p: PartnerView) -> Table:
         ("disabled", f"{when(p.disabled_at)} {p.disabled_reason or ''}".strip()),
         ("failing since", when(p.failing_since)),
         ("event types", ", ".join(p.event_types) if p.event_types else "all"),
-        ("headers", ", ".join(f"{k}: {v}" for k, v in p.headers.items()) or "-"),
+        ("headers", _shown_headers(p) or "-"),
         ("rate limit", "-" if p.rate_limit_per_s is None else f"{p.rate_limit_per_s:g}/s"),
         ("max in flight", "default" if p.max_in_flight is None else str(p.max_in_flight)),
         ("departments", ", ".join(p.departments) or "all"),
@@ -108,6 +130,13 @@ def _details(p: PartnerView) -> Table:
     for name, value in rows:
         table.add_row(name, str(value))
     return table
+
+
+def _shown_headers(p: PartnerView) -> str:
+    return ", ".join(
+        f"{name}: (secret, set)" if h.secret else f"{name}: {h.value}"
+        for name, h in p.headers.items()
+    )
 
 
 def _show(view: PartnerView, as_json: bool, secret: str | None = None) -> None:
@@ -125,6 +154,7 @@ def add(
     url: str = typer.Argument(..., help="Where deliveries are POSTed (http or https)."),
     event_type: list[str] = typer.Option([], "--event-type", help=EVENT_TYPE_HELP),
     header: list[str] = typer.Option([], "--header", help=HEADER_HELP),
+    secret_header: list[str] = typer.Option([], "--secret-header", help=SECRET_HEADER_HELP),
     rate_limit: float = typer.Option(None, "--rate-limit", help="Requests per second at most."),
     max_in_flight: int = typer.Option(None, "--max-in-flight", help="Requests in flight at most."),
     department: list[str] = typer.Option([], "--department", help="Only this department."),
@@ -135,7 +165,7 @@ def add(
     data: dict[str, Any] = {
         "name": name,
         "url": url,
-        "headers": _headers(header),
+        "headers": _headers(header, secret_header),
         "departments": department,
         "categories": category,
     }
@@ -147,8 +177,11 @@ def add(
         data["max_in_flight"] = max_in_flight
     with _database() as (db, settings):
         spec: PartnerSpec = _call(lambda: registry.load_spec(PartnerSpec, data))
+        ring = _keyring(settings)
         created = _call(
-            lambda: registry.create(db, spec, cli_operator(), settings.webhook_allowed_networks)
+            lambda: registry.create(
+                db, spec, cli_operator(), settings.webhook_allowed_networks, ring=ring
+            )
         )
     _show(created.partner, as_json, created.secret)
 
@@ -184,6 +217,12 @@ def update(
     event_type: list[str] = typer.Option([], "--event-type", help=EVENT_TYPE_HELP),
     all_event_types: bool = typer.Option(False, "--all-event-types", help="Every type again."),
     header: list[str] = typer.Option([], "--header", help=HEADER_HELP + " Replaces them all."),
+    secret_header: list[str] = typer.Option(
+        [], "--secret-header", help=SECRET_HEADER_HELP + " Replaces them all, with --header."
+    ),
+    keep_header: list[str] = typer.Option(
+        [], "--keep-header", help="Keep this header's stored value while replacing the others."
+    ),
     no_headers: bool = typer.Option(False, "--no-headers", help="Remove every extra header."),
     rate_limit: float = typer.Option(None, "--rate-limit", help="Requests per second at most."),
     no_rate_limit: bool = typer.Option(False, "--no-rate-limit", help="Remove the rate limit."),
@@ -202,8 +241,8 @@ def update(
         data["url"] = url
     if event_type or all_event_types:
         data["event_types"] = None if all_event_types else event_type
-    if header or no_headers:
-        data["headers"] = {} if no_headers else _headers(header)
+    if header or secret_header or keep_header or no_headers:
+        data["headers"] = {} if no_headers else _headers(header, secret_header, keep_header)
     if rate_limit is not None or no_rate_limit:
         data["rate_limit_per_s"] = None if no_rate_limit else rate_limit
     if max_in_flight is not None:
@@ -216,9 +255,10 @@ def update(
         fail("nothing to change: give at least one option (see --help)", 2)
     with _database() as (db, settings):
         patch: PartnerPatch = _call(lambda: registry.load_spec(PartnerPatch, data))
+        ring = _keyring(settings)
         view = _call(
             lambda: registry.update(
-                db, partner_id, patch, cli_operator(), settings.webhook_allowed_networks
+                db, partner_id, patch, cli_operator(), settings.webhook_allowed_networks, ring=ring
             )
         )
     _show(view, as_json)
@@ -251,7 +291,10 @@ def rotate_secret(
     (SYNDICATOR_WEBHOOK_SECRET_GRACE_HOURS, 24 h by default)."""
     with _database() as (db, settings):
         grace = timedelta(hours=settings.webhook_secret_grace_hours)
-        rotated = _call(lambda: registry.rotate_secret(db, partner_id, grace, cli_operator()))
+        ring = _keyring(settings)
+        rotated = _call(
+            lambda: registry.rotate_secret(db, partner_id, grace, cli_operator(), ring=ring)
+        )
     _show(rotated.partner, as_json, rotated.secret)
 
 

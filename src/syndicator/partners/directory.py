@@ -2,10 +2,15 @@
 
 Reads only: the admin API (registry.py) writes partners. Planning pages through active
 partners in short sessions, never holding one across a ``yield``.
+
+Snapshots carry the partner's secrets opened (signing keys, secret headers), once per
+snapshot and not per delivery. A partner whose secrets no configured key opens gets a
+snapshot saying so (``unreadable``): its rows fail naming it, and the others go out.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from syndicator.store.db import Database
 from syndicator.store.models import Partner, PartnerSecret
+from syndicator.store.sealed import Keyring, Sealed, UnreadableSecret
 
 __all__ = [
     "PAGE",
@@ -43,6 +49,8 @@ class PartnerSnapshot:
     max_in_flight: int | None
     rate_limit_per_s: float | None
     secrets: tuple[str, ...]
+    # Why the partner's sealed secrets could not be opened; None when they were.
+    unreadable: str | None = None
 
 
 def partner_id(target: str) -> int:
@@ -91,10 +99,10 @@ def active_partner_targets(
         after = rows[-1].id
 
 
-def load_snapshots(session: Session, now: datetime) -> dict[int, PartnerSnapshot]:
+def load_snapshots(session: Session, now: datetime, ring: Keyring) -> dict[int, PartnerSnapshot]:
     """Every partner with the keys still signing, in two queries: a worker refreshes
     them all every second rather than asking once per delivery."""
-    keys: dict[int, list[str]] = {}
+    keys: dict[int, list[Sealed]] = {}
     for owner, secret in session.execute(
         select(PartnerSecret.partner_id, PartnerSecret.secret)
         .where(or_(PartnerSecret.expires_at.is_(None), PartnerSecret.expires_at > now))
@@ -109,21 +117,31 @@ def load_snapshots(session: Session, now: datetime) -> dict[int, PartnerSnapshot
             Partner.state,
             Partner.disabled_reason,
             Partner.headers,
+            Partner.secret_headers,
             Partner.max_in_flight,
             Partner.rate_limit_per_s,
         )
     )
-    return {
-        row.id: PartnerSnapshot(
+    snapshots = {}
+    for row in rows:
+        headers = {str(k): str(v) for k, v in (row.headers or {}).items() if v is not None}
+        try:
+            secrets = tuple(ring.open(sealed) for sealed in keys.get(row.id, ()))
+            if row.secret_headers is not None:
+                headers |= json.loads(ring.open(row.secret_headers))
+            unreadable = None
+        except UnreadableSecret as exc:
+            secrets, unreadable = (), f"partner {row.id} ({row.name}): its secrets are {exc}"
+        snapshots[row.id] = PartnerSnapshot(
             id=row.id,
             name=row.name,
             url=row.url,
             state=row.state,
             disabled_reason=row.disabled_reason,
-            headers={str(k): str(v) for k, v in (row.headers or {}).items()},
+            headers=headers,
             max_in_flight=row.max_in_flight,
             rate_limit_per_s=row.rate_limit_per_s,
-            secrets=tuple(keys.get(row.id, ())),
+            secrets=secrets,
+            unreadable=unreadable,
         )
-        for row in rows
-    }
+    return snapshots

@@ -12,14 +12,21 @@ are erased, and its pending deliveries are suppressed in the same transaction.
 
 Every change takes ``who`` (see :mod:`syndicator.ops.audit`) and writes its audit row in
 its own transaction: the details name fields and counts, never a header value or a key.
+
+Signing secrets and secret headers (credentials: ``Authorization``, ``Cookie``, names that
+look like one, and any header the operator marks ``secret``) are sealed with the
+configured keyring before they are stored (store/sealed.py), and no view shows them: a
+signing secret is shown once, in the answer that made it; a secret header is listed with
+``"value": null, "secret": true``.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -28,6 +35,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     StrictFloat,
     StrictInt,
     StrictStr,
@@ -47,12 +55,16 @@ from syndicator.partners.ssrf import Resolve, UrlRefused, check_url
 from syndicator.store.db import Database
 from syndicator.store.ledger import chunked
 from syndicator.store.models import Delivery, Partner, PartnerSecret, utcnow
+from syndicator.store.sealed import Keyring, UnreadableSecret
 
 __all__ = [
+    "ALWAYS_SECRET_HEADERS",
     "CHANNEL",
     "EVENT_TYPES",
     "MAX_HEADERS",
     "RESERVED_HEADERS",
+    "HeaderSpec",
+    "HeaderView",
     "InvalidPartner",
     "NewSecret",
     "PartnerNotFound",
@@ -66,6 +78,7 @@ __all__ = [
     "disable",
     "enable",
     "get",
+    "is_credential_name",
     "list_partners",
     "load_spec",
     "partner_target",
@@ -105,6 +118,19 @@ RESERVED_HEADERS = frozenset(
         "webhook-signature",
     }
 )
+
+
+# Credentials whatever the operator says; other names that look like one are secret
+# unless the operator says otherwise.
+ALWAYS_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+_CREDENTIAL_NAME = re.compile(
+    r"key|token|secret|auth|passw|session|cookie|signature|credential", re.IGNORECASE
+)
+
+
+def is_credential_name(name: str) -> bool:
+    """Whether a header is secret unless marked otherwise (Authorization, X-Api-Key, ...)."""
+    return bool(_CREDENTIAL_NAME.search(name))
 
 
 def partner_target(partner_id: int) -> str:
@@ -160,9 +186,37 @@ def _unique(values: list[Any]) -> list[Any]:
     return values
 
 
-def _headers(values: dict[str, str]) -> dict[str, str]:
+class HeaderSpec(BaseModel):
+    """A header with its ``secret`` flag; a plain string value means the default flag."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    value: StrictStr | None = Field(
+        description="The value. null, in a change, keeps the value (and, unless `secret` is "
+        "given, the flag) stored for this header."
+    )
+    secret: StrictBool | None = Field(
+        None,
+        description="Stored encrypted and never shown again. Default: true for "
+        "Authorization, Cookie and names that look like a credential (key, token, secret, "
+        "auth, session, password, signature); Authorization and Cookie are always secret.",
+    )
+
+
+def _header_spec(name: str, given: str | HeaderSpec) -> HeaderSpec:
+    spec = given if isinstance(given, HeaderSpec) else HeaderSpec(value=given, secret=None)
+    if spec.secret is False and name.lower() in ALWAYS_SECRET_HEADERS:
+        raise ValueError(f"{name} holds a credential: it is always secret")
+    if spec.value is None and spec.secret is None:
+        return spec  # kept as stored, flag included (resolved by the change)
+    secret = is_credential_name(name) if spec.secret is None else spec.secret
+    return HeaderSpec(value=spec.value, secret=secret)
+
+
+def _headers(given: dict[str, str | HeaderSpec]) -> dict[str, HeaderSpec]:
+    values: dict[str, HeaderSpec] = {}
     seen: set[str] = set()
-    for name, value in values.items():
+    for name, spec in given.items():
         if not _HEADER_NAME.fullmatch(name):
             shown = name[:40] + ("…" if len(name) > 40 else "")
             raise ValueError(f"{shown!r} is not a header name (letters, digits, - and a few signs)")
@@ -172,10 +226,20 @@ def _headers(values: dict[str, str]) -> dict[str, str]:
         if lowered in seen:
             raise ValueError(f"{name} is given twice (header names ignore case)")
         seen.add(lowered)
+        values[name] = _header_spec(name, spec)
+        value = values[name].value or ""
         if len(value) > MAX_HEADER_VALUE_CHARS:
             raise ValueError(f"the value of {name} is longer than {MAX_HEADER_VALUE_CHARS}")
         if _CONTROL.search(value):
             raise ValueError(f"the value of {name} contains control characters")
+    return values
+
+
+def _values_given(values: dict[str, HeaderSpec]) -> dict[str, HeaderSpec]:
+    """A new partner has no stored value to keep."""
+    for name, spec in values.items():
+        if spec.value is None:
+            raise ValueError(f"{name} needs a value (null keeps a stored one, in a change)")
     return values
 
 
@@ -191,7 +255,9 @@ EventTypes = Annotated[
     list[EventType], Field(min_length=1, max_length=len(EVENT_TYPES)), AfterValidator(_unique)
 ]
 Headers = Annotated[
-    dict[StrictStr, StrictStr], Field(max_length=MAX_HEADERS), AfterValidator(_headers)
+    dict[StrictStr, StrictStr | HeaderSpec],
+    Field(max_length=MAX_HEADERS),
+    AfterValidator(_headers),
 ]
 RateLimit = Annotated[StrictFloat, Field(gt=0, le=10_000)]
 InFlight = Annotated[StrictInt, Field(ge=1, le=1000)]
@@ -207,7 +273,8 @@ _DOC = {
     "name": "Shown to operators, e.g. 연합뉴스.",
     "url": "Where deliveries are POSTed: http(s), a public address (the SSRF guard).",
     "event_types": "Types to receive; absent or null: every type.",
-    "headers": "Extra request headers, e.g. an API key the partner expects.",
+    "headers": "Extra request headers, e.g. an API key the partner expects: a value, or "
+    '{"value": ..., "secret": true} for a credential (stored encrypted, never shown again).',
     "rate_limit_per_s": "Requests per second to this partner at most; null: no limit.",
     "max_in_flight": "Requests in flight to this partner at most; null: the default.",
     "departments": "Only releases of these departments (by name); empty: every one.",
@@ -226,7 +293,10 @@ class PartnerSpec(BaseModel):
                     "name": "연합뉴스",
                     "url": "https://partner.example/hooks",
                     "event_types": ["release.published"],
-                    "headers": {"X-Env": "prod"},
+                    "headers": {
+                        "X-Env": "prod",
+                        "Authorization": {"value": "Bearer partner-api-key", "secret": True},
+                    },
                     "rate_limit_per_s": 10,
                     "max_in_flight": 4,
                     "departments": [],
@@ -239,7 +309,9 @@ class PartnerSpec(BaseModel):
     name: Name = Field(description=_DOC["name"])
     url: Url = Field(description=_DOC["url"])
     event_types: EventTypes | None = Field(None, description=_DOC["event_types"])
-    headers: Headers = Field(default_factory=dict, description=_DOC["headers"])
+    headers: Annotated[Headers, AfterValidator(_values_given)] = Field(
+        default_factory=dict, description=_DOC["headers"]
+    )
     rate_limit_per_s: RateLimit | None = Field(None, description=_DOC["rate_limit_per_s"])
     max_in_flight: InFlight | None = Field(None, description=_DOC["max_in_flight"])
     departments: Topics = Field(default_factory=list, description=_DOC["departments"])
@@ -296,12 +368,17 @@ class SigningKey(BaseModel):
     )
 
 
+class HeaderView(BaseModel):
+    value: str | None = Field(description="null for a secret header: it is never shown.")
+    secret: bool
+
+
 class PartnerView(BaseModel):
     id: int
     name: str
     url: str
     event_types: list[str] | None
-    headers: dict[str, str]
+    headers: dict[str, HeaderView]
     rate_limit_per_s: float | None
     max_in_flight: int | None
     departments: list[str]
@@ -349,7 +426,10 @@ def _view(session: Session, partner: Partner, keys: list[SigningKey] | None = No
         name=partner.name,
         url=partner.url,
         event_types=partner.event_types,
-        headers=partner.headers,
+        headers={
+            str(name): HeaderView(value=None if value is None else str(value), secret=value is None)
+            for name, value in (partner.headers or {}).items()
+        },
         rate_limit_per_s=partner.rate_limit_per_s,
         max_in_flight=partner.max_in_flight,
         departments=partner.departments,
@@ -386,12 +466,71 @@ def _fields(names: Sequence[str]) -> str:
     return ", ".join(sorted(names)) or "none"
 
 
+def _specs(headers: dict[str, str | HeaderSpec]) -> dict[str, HeaderSpec]:
+    """Validated headers are specs already (``_headers``); this says so to the type checker."""
+    return cast(dict[str, HeaderSpec], headers)
+
+
+def _store_headers(
+    partner: Partner, specs: dict[str, HeaderSpec], kept: dict[str, str], ring: Keyring
+) -> None:
+    """Headers as stored: every name in ``headers``, the secret ones' values null there and
+    sealed in ``secret_headers``. ``kept`` holds the current values, for null ones."""
+    listed: dict[str, str | None] = {}
+    hidden: dict[str, str] = {}
+    for name, spec in specs.items():
+        value = spec.value if spec.value is not None else kept[name]
+        if spec.secret:
+            listed[name], hidden[name] = None, value
+        else:
+            listed[name] = value
+    partner.headers = listed
+    partner.secret_headers = ring.seal(json.dumps(hidden)) if hidden else None
+
+
+def _kept_headers(
+    partner: Partner, specs: dict[str, HeaderSpec], ring: Keyring
+) -> tuple[dict[str, HeaderSpec], dict[str, str]]:
+    """A change's headers with the kept ones (value null) resolved: their flag, if not
+    given, is the stored one, and their stored values (opened only if one is secret). A
+    secret value cannot be kept as a plain one: the API would then show it."""
+    keep = [name for name, spec in specs.items() if spec.value is None]
+    if not keep:
+        return specs, {}
+    stored = dict(partner.headers or {})
+    errors, resolved = [], dict(specs)
+    for name in keep:
+        if name not in stored:
+            errors.append(f"{name} has no stored value to keep; give one")
+            continue
+        was_secret = stored[name] is None
+        if resolved[name].secret is None:
+            resolved[name] = HeaderSpec(value=None, secret=was_secret)
+        elif was_secret and not resolved[name].secret:
+            errors.append(f"{name} is secret: give its value again to store it unsecret")
+    if errors:
+        raise InvalidPartner([{"field": "headers", "reason": e} for e in errors])
+    current = {k: str(v) for k, v in stored.items() if v is not None}
+    if any(stored[name] is None for name in keep) and partner.secret_headers is not None:
+        try:
+            current |= json.loads(ring.open(partner.secret_headers))
+        except UnreadableSecret as exc:
+            reason = f"the stored secret values cannot be read ({exc}); give them again"
+            raise InvalidPartner([{"field": "headers", "reason": reason}]) from None
+    lost = [f"{name} has no stored value to keep; give one" for name in keep if name not in current]
+    if lost:
+        raise InvalidPartner([{"field": "headers", "reason": e} for e in lost])
+    return resolved, current
+
+
 def create(
     db: Database,
     spec: PartnerSpec,
     who: str,
     allowed_networks: Sequence[str] = (),
     resolve: Resolve | None = None,
+    *,
+    ring: Keyring,
 ) -> NewSecret:
     """Register a partner with a new signing key; the key is returned only here."""
     _check_reachable(spec.url, allowed_networks, resolve)
@@ -399,11 +538,15 @@ def create(
     secret = generate_secret()
     with db.session() as session:
         partner = Partner(
-            **spec.model_dump(mode="json"), state="active", created_at=now, updated_at=now
+            **spec.model_dump(mode="json", exclude={"headers"}),
+            state="active",
+            created_at=now,
+            updated_at=now,
         )
+        _store_headers(partner, _specs(spec.headers), {}, ring)
         session.add(partner)
         session.flush()
-        session.add(PartnerSecret(partner_id=partner.id, secret=secret, created_at=now))
+        session.add(PartnerSecret(partner_id=partner.id, secret=ring.seal(secret), created_at=now))
         given = spec.model_dump(exclude_unset=True)
         detail = f"fields: {_fields(list(given))}; header names: {_fields(list(spec.headers))}"
         write_audit(session, who, "partner-create", partner_target(partner.id), detail)
@@ -431,19 +574,24 @@ def update(
     who: str,
     allowed_networks: Sequence[str] = (),
     resolve: Resolve | None = None,
+    *,
+    ring: Keyring,
 ) -> PartnerView:
-    changes = patch.model_dump(mode="json", exclude_unset=True)
+    changes = patch.model_dump(mode="json", exclude_unset=True, exclude={"headers"})
     if "url" in changes:
         _check_reachable(changes["url"], allowed_networks, resolve)
-    for field in ("headers", "departments", "categories"):
+    for field in ("departments", "categories"):
         if field in changes and changes[field] is None:
-            changes[field] = {} if field == "headers" else []
+            changes[field] = []
     with db.session() as session:
         partner = _live(session, partner_id, lock=True)
+        if "headers" in patch.model_fields_set:
+            specs, kept = _kept_headers(partner, _specs(patch.headers or {}), ring)
+            _store_headers(partner, specs, kept, ring)
         for field, value in changes.items():
             setattr(partner, field, value)
         partner.updated_at = utcnow()
-        detail = f"fields: {_fields(list(changes))}"
+        detail = f"fields: {_fields(list(patch.model_fields_set))}"
         write_audit(session, who, "partner-update", partner_target(partner_id), detail)
         return _view(session, partner)
 
@@ -484,6 +632,7 @@ def delete(db: Database, partner_id: int, who: str) -> int:
         now = utcnow()
         partner.state = "deleted"
         partner.headers = {}
+        partner.secret_headers = None
         partner.disabled_reason = "deleted by an operator"
         partner.disabled_at = now
         partner.updated_at = now
@@ -509,7 +658,9 @@ def delete(db: Database, partner_id: int, who: str) -> int:
         return count
 
 
-def rotate_secret(db: Database, partner_id: int, grace: timedelta, who: str) -> NewSecret:
+def rotate_secret(
+    db: Database, partner_id: int, grace: timedelta, who: str, *, ring: Keyring
+) -> NewSecret:
     """A new signing key; the keys in use keep signing alongside it for ``grace``."""
     with db.session() as session:
         partner = _live(session, partner_id, lock=True)
@@ -522,7 +673,7 @@ def rotate_secret(db: Database, partner_id: int, grace: timedelta, who: str) -> 
             elif key.expires_at is None or key.expires_at > retire_at:
                 key.expires_at = retire_at
         secret = generate_secret()
-        session.add(PartnerSecret(partner_id=partner_id, secret=secret, created_at=now))
+        session.add(PartnerSecret(partner_id=partner_id, secret=ring.seal(secret), created_at=now))
         partner.updated_at = now
         detail = f"new signing key; the previous ones sign until {retire_at.isoformat()}"
         write_audit(session, who, "partner-rotate-secret", partner_target(partner_id), detail)

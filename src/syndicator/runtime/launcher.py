@@ -28,6 +28,7 @@ from syndicator.store.db import Database
 from syndicator.store.intake import import_events
 from syndicator.store.migrate import upgrade
 from syndicator.store.outbox import relay_again_unplanned
+from syndicator.store.sealed import generate_key
 
 __all__ = ["DEMO_DIR", "generated_secrets", "launch", "load_demo"]
 
@@ -39,6 +40,7 @@ _GENERATED_SECRETS: tuple[tuple[str, str, Callable[[], str]], ...] = (
     ("SYNDICATOR_CMS_SECRET", "cms_secret", generate_secret),
     ("SYNDICATOR_ADMIN_TOKEN", "admin_token", random_token),
     ("SYNDICATOR_TOKEN_KEYS", "token_key", random_token),
+    ("SYNDICATOR_ENCRYPTION_KEYS", "encryption_key", generate_key),
 )
 
 
@@ -125,7 +127,14 @@ def load_demo(
 def launch(host: str, port: int, demo: bool, console: Console) -> int:
     settings = load_settings(host=host, port=port)
     private_dir(settings.data_dir)
-    upgrade(settings.database_url)
+    env = dict(os.environ)
+    env["SYNDICATOR_DATA_DIR"] = str(settings.data_dir)
+    # Every child renders links from it: without SYNDICATOR_BASE_URL, this run's own address.
+    env["SYNDICATOR_BASE_URL"] = settings.base_url
+    # Before migrating: a migration may seal stored secrets with the encryption key.
+    generated = generated_secrets(settings.secrets_dir, env)
+    env.update(generated)
+    upgrade(settings.database_url, encryption_keys=load_settings(env).encryption_keys)
     # Before any worker starts, what a crash or a power cut of the last run left behind
     # goes back at once: its workers' claims, and fan-outs its broker may have lost.
     with Database(settings.database_url) as db:
@@ -134,12 +143,6 @@ def launch(host: str, port: int, demo: bool, console: Console) -> int:
             again = relay_again_unplanned(session)
         if again:
             log.info(kv(msg="unplanned events relayed again", count=again))
-    env = dict(os.environ)
-    env["SYNDICATOR_DATA_DIR"] = str(settings.data_dir)
-    # Every child renders links from it: without SYNDICATOR_BASE_URL, this run's own address.
-    env["SYNDICATOR_BASE_URL"] = settings.base_url
-    generated = generated_secrets(settings.secrets_dir, env)
-    env.update(generated)
     embedded = None
     if settings.redis_url is None:
         embedded = EmbeddedRedis(settings.embedded_redis_dir, settings.embedded_redis_socket)

@@ -15,13 +15,21 @@ from syndicator.config import Settings, redact_url
 from syndicator.runtime.redis_urls import redis_client
 from syndicator.store.db import Database
 from syndicator.store.migrate import schema_state
+from syndicator.store.sealed import InvalidEncryptionKey, keyring
 
-__all__ = ["Problem", "check_database", "check_redis", "first_line", "preflight"]
+__all__ = [
+    "Problem",
+    "check_database",
+    "check_encryption_keys",
+    "check_redis",
+    "first_line",
+    "preflight",
+]
 
 
 @dataclass(frozen=True)
 class Problem:
-    check: str  # database | schema | redis
+    check: str  # database | schema | redis | encryption
     message: str  # one line, ending with the fix
 
     def __str__(self) -> str:
@@ -53,6 +61,15 @@ def check_database(db: Database) -> Problem | None:
     return None
 
 
+def check_encryption_keys(settings: Settings) -> Problem | None:
+    """Partner secrets are stored sealed: a process without a (valid) key cannot serve."""
+    try:
+        keyring(settings.encryption_keys)
+    except InvalidEncryptionKey as exc:
+        return Problem("encryption", str(exc))
+    return None
+
+
 def check_redis(client: redis.Redis) -> Problem | None:
     try:
         client.ping()
@@ -64,7 +81,7 @@ def check_redis(client: redis.Redis) -> Problem | None:
 def preflight(settings: Settings, *, need_redis: bool = True) -> list[Problem]:
     """Everything a process needs before it starts; empty when all is well."""
     with Database(settings.database_url) as db:
-        problems = [p for p in (check_database(db),) if p]
+        problems = [p for p in (check_encryption_keys(settings), check_database(db)) if p]
     if need_redis:
         client = redis_client(settings, timeout=3)
         try:

@@ -32,8 +32,14 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(database_url), revision)
+def upgrade(
+    database_url: str, revision: str = "head", encryption_keys: tuple[str, ...] | None = None
+) -> None:
+    """Migrate to ``revision``. A migration that seals stored secrets (0012) uses
+    ``encryption_keys``; None: SYNDICATOR_ENCRYPTION_KEYS, read when it has rows to seal."""
+    config = alembic_config(database_url)
+    config.attributes["encryption_keys"] = encryption_keys
+    command.upgrade(config, revision)
 
 
 @functools.cache

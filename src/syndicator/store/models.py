@@ -25,6 +25,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from syndicator.store.sealed import Sealed, SealedText
+
 __all__ = [
     "AttemptTally",
     "AuditEntry",
@@ -403,7 +405,10 @@ class Partner(Base):
     url: Mapped[str] = mapped_column(Text)
     # None: every event type.
     event_types: Mapped[list[Any] | None]
+    # Every extra header by name; a secret one (a credential) has the value null here and
+    # its value sealed in ``secret_headers`` (a JSON object, encrypted).
     headers: Mapped[dict[str, Any]]
+    secret_headers: Mapped[Sealed | None] = mapped_column(SealedText)
     rate_limit_per_s: Mapped[float | None] = mapped_column(Float)
     max_in_flight: Mapped[int | None]
     # Empty: every release.
@@ -427,7 +432,7 @@ class PartnerSecret(Base):
     partner_id: Mapped[int] = mapped_column(
         ForeignKey("partners.id", ondelete="CASCADE"), index=True
     )
-    secret: Mapped[str] = mapped_column(String(200))  # whsec_<base64>
+    secret: Mapped[Sealed] = mapped_column(SealedText)  # whsec_<base64>, sealed
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime | None]
 

@@ -20,6 +20,7 @@ from syndicator.partners.registry import (
     PartnerView,
     Reason,
 )
+from syndicator.store.sealed import InvalidEncryptionKey, Keyring, keyring
 from syndicator.web.admin import ADMIN_RESPONSES, AdminOnly, api_operator
 from syndicator.web.ids import PartnerId
 from syndicator.web.problem_route import VALIDATION_RESPONSES, ProblemRoute
@@ -79,6 +80,14 @@ def _answers() -> Iterator[None]:
         raise Problem(404, "Not found", str(exc)) from None
     except NotResendable as exc:
         raise Problem(409, "Cannot resend", str(exc)) from None
+    except InvalidEncryptionKey as exc:
+        raise Problem(503, "Service Unavailable", str(exc)) from None
+
+
+def _keyring(request: Request) -> Keyring:
+    """Secrets are sealed before they are stored; without a key nothing is stored."""
+    with _answers():
+        return keyring(_state(request).settings.encryption_keys)
 
 
 def aware(value: datetime, field: str) -> datetime:
@@ -108,7 +117,11 @@ def create_partner(spec: PartnerSpec, request: Request) -> PartnerWithSecret:
     settings = _state(request).settings
     with _answers():
         created = registry.create(
-            _state(request).db, spec, api_operator(request), settings.webhook_allowed_networks
+            _state(request).db,
+            spec,
+            api_operator(request),
+            settings.webhook_allowed_networks,
+            ring=_keyring(request),
         )
     return _with_secret(created)
 
@@ -127,7 +140,9 @@ def get_partner(request: Request, partner_id: PartnerId) -> PartnerView:
 @router.patch(
     "/{partner_id}",
     summary="Change a partner",
-    description="Only the fields given change; `null` resets an optional one.",
+    description="Only the fields given change; `null` resets an optional one. `headers` "
+    'replaces them all: a header given as `{"value": null, "secret": true}` keeps its '
+    "stored value, so the headers a read shows can be sent back as they are.",
 )
 def patch_partner(patch: PartnerPatch, request: Request, partner_id: PartnerId) -> PartnerView:
     settings = _state(request).settings
@@ -138,6 +153,7 @@ def patch_partner(patch: PartnerPatch, request: Request, partner_id: PartnerId) 
             patch,
             api_operator(request),
             settings.webhook_allowed_networks,
+            ring=_keyring(request),
         )
 
 
@@ -165,8 +181,10 @@ def rotate_secret(request: Request, partner_id: PartnerId) -> PartnerWithSecret:
     state = _state(request)
     grace = timedelta(hours=state.settings.webhook_secret_grace_hours)
     with _answers():
-        rotated = registry.rotate_secret(state.db, partner_id, grace, api_operator(request))
-        return _with_secret(rotated)
+        rotated = registry.rotate_secret(
+            state.db, partner_id, grace, api_operator(request), ring=_keyring(request)
+        )
+    return _with_secret(rotated)
 
 
 @router.post(

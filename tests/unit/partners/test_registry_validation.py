@@ -43,7 +43,39 @@ def refused_fields(data: dict[str, Any], model: type = PartnerSpec) -> set[str]:
 
 def test_the_issue_example_is_accepted():
     spec = load_spec(PartnerSpec, GOOD)
-    assert spec.model_dump(mode="json") == {**GOOD, "rate_limit_per_s": 10.0}
+    headers = {"X-Env": {"value": "prod", "secret": False}}
+    assert spec.model_dump(mode="json") == {**GOOD, "rate_limit_per_s": 10.0, "headers": headers}
+
+
+@pytest.mark.parametrize(
+    ("given", "secret"),
+    [
+        ({"X-Env": "prod"}, False),
+        ({"Authorization": "Bearer x"}, True),
+        ({"cookie": "sid=1"}, True),
+        ({"X-Api-Key": "k"}, True),  # looks like a credential: secret unless said otherwise
+        ({"X-Partner-Token": "t"}, True),
+        ({"X-Api-Key": {"value": "k", "secret": False}}, False),
+        ({"X-Env": {"value": "prod", "secret": True}}, True),  # the operator marks it
+        ({"X-Env": {"value": "prod"}}, False),
+    ],
+)
+def test_a_header_is_secret_if_it_holds_a_credential_or_is_marked(given: Any, secret: bool):
+    (spec,) = load_spec(PartnerSpec, {**GOOD, "headers": given}).headers.values()
+    assert spec.secret is secret
+
+
+@pytest.mark.parametrize("name", ["Authorization", "COOKIE"])
+def test_authorization_and_cookie_cannot_be_marked_unsecret(name: str):
+    data = {**GOOD, "headers": {name: {"value": "x", "secret": False}}}
+    assert refused_fields(data) == {"headers"}
+
+
+def test_a_new_partner_has_no_stored_header_value_to_keep():
+    data = {**GOOD, "headers": {"Authorization": {"value": None, "secret": True}}}
+    assert refused_fields(data) == {"headers"}
+    patch = load_spec(PartnerPatch, {"headers": {"Authorization": {"value": None}}})
+    assert patch.headers["Authorization"].value is None  # a change may keep it
 
 
 def test_only_name_and_url_are_required():

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 from rich.console import Console
 
 from syndicator.config import load_settings
 from syndicator.runtime.launcher import _print_welcome, _publish_command, generated_secrets
+from syndicator.store.sealed import Keyring, generate_key
 
 
 def welcome(tmp_path: Path, environ: dict[str, str]) -> tuple[str, dict[str, str]]:
@@ -61,3 +63,23 @@ def test_the_publish_hint_reaches_this_run(tmp_path: Path) -> None:
     assert _publish_command(public, 8011) == (
         "syndicator publish --url https://press.example.kr/hooks/cms"
     )
+
+
+def test_the_embedded_default_keeps_a_private_encryption_key(tmp_path: Path) -> None:
+    """`syndicator run` without SYNDICATOR_ENCRYPTION_KEYS: a key file, mode 0600, that
+    every later command on the same data directory reads (and one given is never written)."""
+    _, generated = welcome(tmp_path, {"SYNDICATOR_ENCRYPTION_KEYS": ""})
+    key_file = tmp_path / "var" / "secrets" / "encryption_key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(key_file.parent.stat().st_mode) == 0o700
+    key = key_file.read_text().strip()
+    assert generated["SYNDICATOR_ENCRYPTION_KEYS"] == key
+    Keyring((key,))  # a valid Fernet key
+    later = load_settings({"SYNDICATOR_DATA_DIR": str(tmp_path / "var")})
+    assert later.encryption_keys == (key,)
+    output, again = welcome(tmp_path, {"SYNDICATOR_ENCRYPTION_KEYS": ""})
+    assert again["SYNDICATOR_ENCRYPTION_KEYS"] == key and key not in output  # never printed
+    given = generate_key()
+    _, ours = welcome(tmp_path / "other", {"SYNDICATOR_ENCRYPTION_KEYS": given})
+    assert "SYNDICATOR_ENCRYPTION_KEYS" not in ours
+    assert not (tmp_path / "other" / "var" / "secrets" / "encryption_key").exists()

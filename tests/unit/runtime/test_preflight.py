@@ -6,9 +6,11 @@ from pathlib import Path
 
 import redis
 
-from syndicator.runtime.preflight import check_database, check_redis
+from syndicator.config import load_settings
+from syndicator.runtime.preflight import check_database, check_encryption_keys, check_redis
 from syndicator.store.db import Database
 from syndicator.store.migrate import schema_state, upgrade
+from syndicator.store.sealed import generate_key
 
 
 def test_a_database_never_migrated_says_run_migrate(tmp_path: Path) -> None:
@@ -46,3 +48,14 @@ def test_an_unreachable_redis_names_the_setting() -> None:
     client = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=1)
     problem = check_redis(client)
     assert problem is not None and "SYNDICATOR_REDIS_URL" in str(problem)
+
+
+def test_no_encryption_key_names_the_setting(tmp_path: Path) -> None:
+    settings = load_settings({"SYNDICATOR_DATA_DIR": str(tmp_path)})
+    problem = check_encryption_keys(settings.with_(encryption_keys=()))
+    assert problem is not None and problem.check == "encryption"
+    assert "SYNDICATOR_ENCRYPTION_KEYS" in str(problem)
+    assert "syndicator secret generate-encryption-key" in str(problem)
+    bad = check_encryption_keys(settings.with_(encryption_keys=("not-a-fernet-key",)))
+    assert bad is not None and "key 1 is not a Fernet key" in str(bad)
+    assert check_encryption_keys(settings.with_(encryption_keys=(generate_key(),))) is None

@@ -28,5 +28,5 @@ try:
         )
         with context.begin_transaction():
             context.run_migrations()
-finally:  # a refused migration (0010 without a key) leaves no connection behind
+finally:  # a refused migration (one missing the key it needs) leaves no connection
     database.dispose()
