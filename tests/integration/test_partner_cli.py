@@ -12,10 +12,12 @@ from sqlalchemy import update
 from typer.testing import CliRunner
 
 from syndicator.cli import app
+from syndicator.partners.directory import load_snapshots
 from syndicator.store.db import Database
 from syndicator.store.migrate import upgrade
-from syndicator.store.models import Delivery
+from syndicator.store.models import Delivery, utcnow
 from tests.integration.test_partner_admin import add_delivery, add_event
+from tests.sealing import ring
 
 PUBLIC_URL = "https://93.184.215.14/hooks"
 
@@ -95,6 +97,33 @@ def test_partner_lifecycle(cli_db: Database) -> None:
     gone = run_json("partners", "delete", partner, "--yes")
     assert gone == {"id": created["id"], "deleted": True, "suppressed_deliveries": 0}
     assert run_json("partners", "list") == []
+
+
+def test_secret_headers_are_kept_and_never_shown(cli_db: Database) -> None:
+    created = run_json(
+        "partners", "add", "A", PUBLIC_URL, "--header", "Authorization: Bearer cli-tok-1",
+        "--header", "X-Env: prod", "--secret-header", "X-Partner-Id: pid-7781",
+    )  # fmt: skip
+    partner = str(created["id"])
+    secret = {"value": None, "secret": True}
+    assert created["headers"] == {
+        "Authorization": secret, "X-Env": {"value": "prod", "secret": False}, "X-Partner-Id": secret
+    }  # fmt: skip
+    updated = run_json(
+        "partners", "update", partner, "--header", "X-Env: staging",
+        "--keep-header", "Authorization", "--keep-header", "X-Partner-Id",
+    )  # fmt: skip
+    assert updated["headers"]["X-Env"]["value"] == "staging"
+    for output in (run("partners", "show", partner), run("partners", "list"), str(updated)):
+        assert "cli-tok-1" not in output and "pid-7781" not in output
+    assert "X-Partner-Id: (secret, set)" in run("partners", "show", partner)
+    with cli_db.read_session() as session:
+        headers = load_snapshots(session, utcnow(), ring())[created["id"]].headers
+    assert dict(headers) == {
+        "Authorization": "Bearer cli-tok-1", "X-Env": "staging", "X-Partner-Id": "pid-7781"
+    }  # fmt: skip
+    refused = run("partners", "update", partner, "--keep-header", "X-New", code=2)
+    assert "X-New has no stored value to keep" in refused
 
 
 def test_errors_are_one_line(cli_db: Database) -> None:
