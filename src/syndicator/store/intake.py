@@ -82,7 +82,8 @@ def _decide(
 
 def _apply(session: Session, event: CmsEvent, event_id: str, existing: Release | None) -> None:
     data = event.release
-    row = existing or Release(id=data.id)
+    # What a permanent id or URL is made of is set on first sight only, never on update.
+    row = existing or Release(id=data.id, first_published_at=data.published_at)
     row.title = data.title
     row.subtitle = data.subtitle
     row.summary = data.summary

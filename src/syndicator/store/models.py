@@ -127,6 +127,9 @@ class Release(Base):
     categories: Mapped[list[Any]]
     url: Mapped[str] = mapped_column(Text)
     published_at: Mapped[datetime]
+    # published_at as first stored, never updated: the entry id's year comes from it, so an
+    # update that corrects the date never gives readers a second entry.
+    first_published_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     attachments: Mapped[list[Any]]
     license: Mapped[str] = mapped_column(String(50))

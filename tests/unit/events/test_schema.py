@@ -44,6 +44,7 @@ def stored(event: CmsEvent) -> SimpleNamespace:
     data.update(
         url=str(event.release.url),
         published_at=event.release.published_at,
+        first_published_at=event.release.published_at,
         updated_at=event.release.updated_at,
         retracted_at=event.release.updated_at if event.type == "release.retracted" else None,
         retraction_reason=event.reason,

@@ -59,6 +59,8 @@ class ReleaseLike(Protocol):
     @property
     def published_at(self) -> datetime: ...
     @property
+    def first_published_at(self) -> datetime: ...
+    @property
     def updated_at(self) -> datetime: ...
     @property
     def attachments(self) -> Sequence[Any]: ...
@@ -70,9 +72,10 @@ class ReleaseLike(Protocol):
     def retraction_reason(self) -> str | None: ...
 
 
-def entry_id(site_domain: str, release_id: int, published_at: datetime) -> str:
-    """RFC 4151 tag URI; the year of first publication (KST) never changes on update."""
-    return f"tag:{site_domain},{published_at.astimezone(KST).year}:press/{release_id}"
+def entry_id(site_domain: str, release_id: int, first_published_at: datetime) -> str:
+    """RFC 4151 tag URI. The year (KST) is that of the release's *first stored*
+    ``published_at``: an update may correct the date, never the id."""
+    return f"tag:{site_domain},{first_published_at.astimezone(KST).year}:press/{release_id}"
 
 
 def license_url(license_code: str) -> str | None:
@@ -181,7 +184,7 @@ def entry_from_release(release: ReleaseLike, *, site_domain: str, org_name: str 
     enclosures = _enclosures(release.attachments)
     return FeedEntry(
         number=release.id,
-        id=entry_id(site_domain, release.id, release.published_at),
+        id=entry_id(site_domain, release.id, release.first_published_at),
         title=xml_safe(release.title),
         url=permalink,
         summary=_summary(release),
@@ -205,7 +208,7 @@ def _retraction_text(release: ReleaseLike) -> tuple[datetime, str, str | None]:
 def tombstone_from_release(release: ReleaseLike, *, site_domain: str) -> Tombstone:
     when, said, reason = _retraction_text(release)
     return Tombstone(
-        ref=entry_id(site_domain, release.id, release.published_at),
+        ref=entry_id(site_domain, release.id, release.first_published_at),
         when=when,
         comment=f"{said} 사유: {reason}" if reason else said,
         url=iri_to_uri(release.url),
@@ -221,7 +224,7 @@ def notice_from_release(release: ReleaseLike, *, site_domain: str, org_name: str
     body = f"<p>{escape(said)}</p>" + (f"<p>사유: {escape(reason)}</p>" if reason else "")
     return FeedEntry(
         number=release.id,
-        id=entry_id(site_domain, release.id, release.published_at),
+        id=entry_id(site_domain, release.id, release.first_published_at),
         title=title,
         url=iri_to_uri(release.url),
         summary=f"{said} 사유: {reason}" if reason else said,

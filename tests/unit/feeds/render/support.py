@@ -27,6 +27,7 @@ def release(release_id: int, *, retracted_at: datetime | None = None, **fields: 
     data.update(
         url=str(event.url),
         published_at=event.published_at,
+        first_published_at=event.published_at,
         updated_at=event.updated_at,
         retracted_at=retracted_at,
         retraction_reason=None,
