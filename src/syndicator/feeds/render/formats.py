@@ -29,6 +29,7 @@ from syndicator.feeds.render.feedgen_ext import (
     TombstoneExtension,
 )
 from syndicator.feeds.render.model import DocumentKind, FeedDocument, FeedEntry
+from syndicator.feeds.render.rss_title import rss_title
 
 __all__ = [
     "ATOM_TYPE",
@@ -52,16 +53,19 @@ def _as_is(text: str) -> str:
 
 
 def _rss_text(text: str) -> str:
-    """RSS readers treat <title> and <description> as HTML: escape plain text for HTML,
-    and feedgen escapes it again for XML, so ``<script>`` never reaches a reader as markup.
+    """HTML readers treat RSS <description> (and <copyright>) as HTML: escape plain text for
+    HTML, and feedgen escapes it again for XML, so ``<script>`` never reaches a reader as
+    markup. Titles are read as plain text by some readers: they get :func:`rss_title`.
     Atom (type="text") and JSON Feed say what they carry and need neither."""
     return escape(text, quote=False)
 
 
-def _generator(doc: FeedDocument, text: Callable[[str], str] = _as_is) -> Any:
+def _generator(
+    doc: FeedDocument, text: Callable[[str], str] = _as_is, title: Callable[[str], str] = _as_is
+) -> Any:
     fg = FeedGenerator()
     fg.id(doc.feed_id)
-    fg.title(text(doc.title))
+    fg.title(title(doc.title))
     fg.description(text(doc.description))  # also the Atom subtitle
     fg.language(doc.language)
     fg.generator(GENERATOR)
@@ -85,10 +89,15 @@ def _archive_links(doc: FeedDocument) -> list[tuple[str, str, str | None]]:
     return links
 
 
-def _add_common_entry(fg: Any, entry: FeedEntry, text: Callable[[str], str] = _as_is) -> Any:
+def _add_common_entry(
+    fg: Any,
+    entry: FeedEntry,
+    text: Callable[[str], str] = _as_is,
+    title: Callable[[str], str] = _as_is,
+) -> Any:
     fe = fg.add_entry(order="append")
     fe.id(entry.id)  # also the RSS guid, isPermaLink="false"
-    fe.title(text(entry.title))
+    fe.title(title(entry.title))
     fe.link(href=entry.url)
     fe.summary(text(entry.summary))  # RSS description
     fe.content(entry.content_html, type="html")  # RSS content:encoded; never type="CDATA"
@@ -128,7 +137,7 @@ def render_atom(doc: FeedDocument) -> bytes:
 def render_rss(doc: FeedDocument) -> bytes:
     if doc.self_urls.rss is None:
         raise ValueError("this document has no RSS representation")
-    fg = _generator(doc, _rss_text)
+    fg = _generator(doc, _rss_text, rss_title)
     fg.register_extension("syn", RssChannelExtension, EntryExtension, atom=False, rss=True)
     # feedgen defaults lastBuildDate to now(): clear it (no public setter for None) and write
     # our own from the content, so equal data gives equal bytes and no locale switching.
@@ -142,14 +151,14 @@ def render_rss(doc: FeedDocument) -> bytes:
         width, height = brand.image_size or (None, None)
         fg.image(
             url=brand.image_url,
-            title=_rss_text(doc.title),  # the spec asks for the channel's title and link
+            title=rss_title(doc.title),  # the spec asks for the channel's title and link
             link=doc.html_url,
             width=str(width) if width else None,
             height=str(height) if height else None,
         )
         fg.ttl(brand.ttl_minutes)
     for entry in doc.shown_entries(atom=False):
-        fe = _add_common_entry(fg, entry, _rss_text)
+        fe = _add_common_entry(fg, entry, _rss_text, rss_title)
         if entry.enclosures:
             first = entry.enclosures[0]
             # RSS allows one enclosure; the RSS Advisory Board says use length 0 when unknown.

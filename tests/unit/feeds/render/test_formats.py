@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import locale
 import re
 from dataclasses import replace
@@ -267,26 +266,21 @@ def test_feedgen_alone_still_drops_atom_enclosure_attributes() -> None:
 
 
 def test_rss_plain_text_never_reaches_a_reader_as_markup() -> None:
-    """RSS readers treat <title> and <description> as HTML: after one XML decode they must
-    hold escaped text, never the markup itself."""
+    """RSS readers treat <description> as HTML: after one XML decode it must hold escaped
+    text, never the markup itself. Titles carry no markup at all: 〈 〉 and one ``&``."""
     script = "<script>alert(1)</script>"
     made = entry(9, title=f"{script} & 대구", summary=f"요약 {script}", department=f"과{script}")
     doc = document((made,), title=f"대구 {script}", description=f"소개 {script}")
     tree = etree.fromstring(render_rss(doc))
-    texts = [
-        node.text or ""
-        for node in tree.iter("title", "description")
-        if node.getparent() is not None
-    ]
-    assert len(texts) == 4  # channel and item, title and description
-    for text in texts:
+    descriptions = [node.text or "" for node in tree.iter("description")]
+    assert len(descriptions) == 2  # channel and item
+    for text in descriptions:
         assert "<script" not in text and "&lt;script&gt;" in text, text
-    item = tree.find("channel/item")
-    assert item is not None
-    assert item.findtext("title") == "&lt;script&gt;alert(1)&lt;/script&gt; &amp; 대구"
-    # A reader that renders it as HTML shows exactly the text the CMS sent.
+    titles = [node.text or "" for node in tree.iter("title")]
+    assert titles == ["대구 〈script〉alert(1)〈/script〉", "〈script〉alert(1)〈/script〉 & 대구"]
+    # HTML readers and plain-text readers show the same characters.
     title = _parsed(render_rss(doc)).entries[0].title_detail
-    assert title.type == "text/html" and html.unescape(title.value) == f"{script} & 대구"
+    assert title.type == "text/plain" and title.value == "〈script〉alert(1)〈/script〉 & 대구"
 
 
 def test_atom_and_json_feed_carry_plain_text_as_text() -> None:
