@@ -1,5 +1,5 @@
-"""Retractions reach readers that ignore tombstones: checked with feedparser and with the
-`reader` library (a real client nobody here wrote), over HTTP."""
+"""Retractions reach readers that ignore tombstones, in every format: checked with feedparser
+and with the `reader` library (a real client nobody here wrote), over HTTP."""
 
 from __future__ import annotations
 
@@ -68,21 +68,22 @@ def test_a_retraction_replaces_the_entry_in_place_then_leaves(site, tmp_path: Pa
     _retract(db, settings, datetime.now(UTC) - timedelta(hours=1))
     reader.update_feeds(scheduled=False)  # the reader's next update, an hour later by default
     now = {e.feed_url: e for e in reader.get_entries() if e.id.endswith(f":press/{RETRACTED}")}
-    for path in ("/feeds/rss.xml", "/feeds/feed.json"):
+    for path in ("/feeds/rss.xml", "/feeds/feed.json", "/feeds/atom.xml"):
         notice = now[f"{url}{path}"]
         assert notice.id == held[f"{url}{path}"].id  # replaced in place, not a new entry
         assert notice.title.startswith("[철회] ")
         assert REASON in (notice.summary or "") + "".join(c.value for c in notice.content)
         assert not notice.enclosures
-    # Atom says it with a tombstone (RFC 6721), reason included.
-    atom = httpx.get(f"{url}/feeds/atom.xml").content
-    assert f'ref="tag:daegu.go.kr,2024:press/{RETRACTED}"'.encode() in atom
-    assert REASON.encode() in atom and f"{AT}deleted-entry".split("}")[1].encode() in atom
-    assert _entry(url, "/feeds/atom.xml") is None
+    # During the notice window Atom has the notice, not a tombstone that contradicts it.
+    assert b"deleted-entry" not in httpx.get(f"{url}/feeds/atom.xml").content
 
-    # After the window, the notice leaves the live feeds.
+    # After the window, the notice leaves the live feeds; Atom keeps a tombstone (RFC 6721).
     later = settings.with_(retraction_notice_days=0)
     publish_changes(db, later, [RETRACTED])
     assert _entry(url, "/feeds/rss.xml") is None
+    assert _entry(url, "/feeds/atom.xml") is None
     items = httpx.get(f"{url}/feeds/feed.json").json()["items"]
     assert not any(i["id"].endswith(f":press/{RETRACTED}") for i in items)
+    atom = httpx.get(f"{url}/feeds/atom.xml").content
+    assert f'ref="tag:daegu.go.kr,2024:press/{RETRACTED}"'.encode() in atom
+    assert REASON.encode() in atom and f"{AT}deleted-entry".split("}")[1].encode() in atom

@@ -124,7 +124,7 @@ def render_atom(doc: FeedDocument) -> bytes:
         fg.logo(brand.logo_url)
         if brand.license_url:
             fg.link(href=brand.license_url, rel="license", type="text/html")
-    for entry in doc.shown_entries(atom=True):
+    for entry in doc.shown_entries():
         fe = _add_common_entry(fg, entry)
         fe.updated(entry.updated)
         fe.published(entry.published)
@@ -157,7 +157,7 @@ def render_rss(doc: FeedDocument) -> bytes:
             height=str(height) if height else None,
         )
         fg.ttl(brand.ttl_minutes)
-    for entry in doc.shown_entries(atom=False):
+    for entry in doc.shown_entries():
         fe = _add_common_entry(fg, entry, _rss_text, rss_title)
         if entry.enclosures:
             first = entry.enclosures[0]
@@ -216,6 +216,6 @@ def render_json(doc: FeedDocument) -> bytes:
     if history:
         # JSON Feed has no paging links; underscore keys are its extension mechanism.
         feed["_rfc5005"] = history
-    feed["items"] = [_json_item(e) for e in doc.shown_entries(atom=False)]
+    feed["items"] = [_json_item(e) for e in doc.shown_entries()]
     # Compact: json's C encoder is only used without indent, and readers don't need it.
     return json.dumps(feed, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

@@ -108,9 +108,10 @@ class FeedDocument:
     hub_url: str | None = None
     language: str = "ko"
     branding: Branding | None = None
-    # Retracted releases as notices ("[철회] …", same id): shown where readers need them to
-    # replace what they hold. RSS and JSON Feed have no tombstones, so they always show
-    # them; a live Atom document has its tombstones instead; an archive keeps the notice.
+    # Retracted releases as notices ("[철회] …", same id, new updated), shown in every
+    # format while the notice window lasts: newsboat, rss2email and `reader` ignore RFC 6721
+    # tombstones and only replace an entry they hold when its id comes back. An archive
+    # keeps the notice for good.
     notices: tuple[FeedEntry, ...] = ()
 
     @property
@@ -118,14 +119,18 @@ class FeedDocument:
         """Newest first, ties by release number: the order never depends on the input's."""
         return tuple(sorted(self.entries, key=lambda e: e.sort_key, reverse=True))
 
-    def shown_entries(self, *, atom: bool) -> tuple[FeedEntry, ...]:
-        """The entries one format shows, notices included where they belong, newest first."""
-        notices = self.notices if not atom or self.kind is DocumentKind.ARCHIVE else ()
-        return tuple(sorted((*self.entries, *notices), key=lambda e: e.sort_key, reverse=True))
+    def shown_entries(self) -> tuple[FeedEntry, ...]:
+        """The entries every format shows, notices included, newest first."""
+        return tuple(sorted((*self.entries, *self.notices), key=lambda e: e.sort_key, reverse=True))
 
     @property
     def sorted_tombstones(self) -> tuple[Tombstone, ...]:
-        return tuple(sorted(self.tombstones, key=lambda t: (t.when, t.ref), reverse=True))
+        """Atom tombstones of retractions whose notice has left the feed. RFC 6721 lets an
+        entry and a tombstone with the same id share a document, the newer one winning;
+        leaving the tombstone out while the notice is shown keeps that unambiguous."""
+        noticed = {n.id for n in self.notices}
+        kept = (t for t in self.tombstones if t.ref not in noticed)
+        return tuple(sorted(kept, key=lambda t: (t.when, t.ref), reverse=True))
 
     @property
     def updated(self) -> datetime:

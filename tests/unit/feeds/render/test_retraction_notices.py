@@ -1,8 +1,9 @@
-"""Retractions reach every reader: a notice in place in RSS and JSON, a tombstone in Atom."""
+"""Retractions reach every reader: a notice in place in every format, then an Atom tombstone."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
@@ -78,14 +79,32 @@ def test_json_feed_replaces_the_item_with_a_new_modified_time() -> None:
     assert "attachments" not in item and "원래 본문" not in item["content_html"]
 
 
-def test_live_atom_keeps_the_tombstone_with_the_reason_and_no_notice() -> None:
-    live, notice, _ = _docs()
+NS = {"a": "http://www.w3.org/2005/Atom", "at": "http://purl.org/atompub/tombstones/1.0"}
+
+
+def test_live_atom_replaces_the_entry_in_place_with_a_notice() -> None:
+    """Newsboat and `reader` ignore tombstones: Atom shows the notice under the same id."""
+    live, notice, row = _docs()
+    parsed = feedparser.parse(render_atom(live))
+    assert not parsed.bozo
+    (shown,) = [e for e in parsed.entries if e.id == notice.id]
+    assert shown.title == f"[철회] {row.title}"
+    assert shown.updated_parsed[:5] == RETRACTED.astimezone(KST).utctimetuple()[:5]
+    assert "원래 본문" not in render_atom(live).decode()
+    assert not [link for link in shown.links if link.rel == "enclosure"]
+    # While the notice is shown, no tombstone contradicts it (RFC 6721: one of the two).
     root = etree.fromstring(render_atom(live))
-    ns = {"a": "http://www.w3.org/2005/Atom", "at": "http://purl.org/atompub/tombstones/1.0"}
-    assert notice.id not in root.xpath("a:entry/a:id/text()", namespaces=ns)
-    (deleted,) = root.xpath("at:deleted-entry", namespaces=ns)
+    assert root.xpath("at:deleted-entry", namespaces=NS) == []
+
+
+def test_live_atom_keeps_the_tombstone_once_the_notice_left() -> None:
+    live, notice, _ = _docs()
+    later = replace(live, notices=())
+    root = etree.fromstring(render_atom(later))
+    assert notice.id not in root.xpath("a:entry/a:id/text()", namespaces=NS)
+    (deleted,) = root.xpath("at:deleted-entry", namespaces=NS)
     assert deleted.get("ref") == notice.id
-    assert deleted.findtext("at:comment", namespaces=ns).endswith("사유: 담당 부서 요청")
+    assert deleted.findtext("at:comment", namespaces=NS).endswith("사유: 담당 부서 요청")
 
 
 def test_an_archive_keeps_the_notice_never_the_text() -> None:
@@ -102,6 +121,7 @@ def test_any_reason_renders_in_every_format(reason: str) -> None:
     live, _, _ = _docs(reason)
     assert not feedparser.parse(render_rss(live)).bozo
     assert not feedparser.parse(render_atom(live)).bozo
+    assert not feedparser.parse(render_atom(replace(live, notices=()))).bozo
     json.loads(render_json(live))
 
 
