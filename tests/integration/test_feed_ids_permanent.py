@@ -132,3 +132,24 @@ def test_updates_never_move_an_id_a_link_or_a_feed_url(site, first: int, steps) 
             # Shown everywhere (an entry or its [철회] notice), always the same id and link.
             assert set(shown) == {"rss.xml", "atom.xml", "feed.json"}, (scope_dir, shown)
             assert set(shown.values()) == {(expected_id, link)}, shown
+
+
+def test_the_migration_keeps_the_ids_readers_already_hold(database_url: str) -> None:
+    """Releases stored before 0012 keep the year every id so far was made from."""
+    upgrade(database_url, "0011")
+    with Database(database_url) as db:
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO releases (id, title, subtitle, summary, body_html, department,"
+                " department_slug, contact, categories, url, published_at, updated_at,"
+                " attachments, license, views, retracted_at, last_event_id) VALUES"
+                " (7, '제목', NULL, NULL, '<p>본문</p>', '교통국', 'gyotongguk',"
+                " NULL, '[]', 'https://x.kr/7', '2025-12-31 15:10:00', '2025-12-31 15:10:00',"
+                " '[]', 'KOGL-1', NULL, NULL, 'evt_7')"
+            )
+        upgrade(database_url)
+        with db.session() as session:
+            row = session.get(Release, 7)
+            assert row is not None
+            assert row.first_published_at == row.published_at
+            assert row.first_published_at.astimezone(KST).year == 2026
