@@ -135,8 +135,8 @@ def test_updates_never_move_an_id_a_link_or_a_feed_url(site, first: int, steps) 
 
 
 def test_the_migration_keeps_the_ids_readers_already_hold(database_url: str) -> None:
-    """Releases stored before 0012 keep the year every id so far was made from."""
-    upgrade(database_url, "0011")
+    """Releases stored before 0013 keep the year every id so far was made from."""
+    upgrade(database_url, "0012")
     with Database(database_url) as db:
         with db.engine.begin() as conn:
             conn.exec_driver_sql(
