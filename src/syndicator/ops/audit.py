@@ -1,7 +1,8 @@
 """The audit log: every change an operator makes and every export of personal data,
 whether it was done in the ops console, through the admin API or on the command line.
 
-The domain function that makes the change writes the row (:func:`write_audit`) inside
+The domain function that makes the change writes the row
+(:func:`syndicator.store.audit.write_audit`) inside
 its own transaction, so no entry point can forget it and a change that rolls back leaves
 no row. ``who`` names the actor without a secret: ``api:<token fingerprint>[:<name>]``,
 ``console:<session ref>:<name>`` or ``cli:<user>``. A detail says what an auditor needs
@@ -16,10 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from syndicator.store.db import Database
-from syndicator.store.models import AuditEntry, utcnow
+from syndicator.store.models import AuditEntry
 
 __all__ = [
     "AuditLine",
@@ -27,12 +27,8 @@ __all__ = [
     "cli_operator",
     "recent_actions",
     "token_fingerprint",
-    "write_audit",
 ]
 
-_WHO_CHARS = 200
-_TARGET_CHARS = 200
-_DETAIL_CHARS = 1000
 _NAME_CHARS = 100
 
 
@@ -43,23 +39,6 @@ class AuditLine:
     action: str
     target: str
     detail: str | None
-
-
-def write_audit(
-    session: Session, who: str, action: str, target: str, detail: str = ""
-) -> AuditEntry:
-    """In the action's own transaction, so an action and its record commit together.
-    Flushed at once: a row the database refuses fails the action before it commits."""
-    entry = AuditEntry(
-        at=utcnow(),
-        who=who[:_WHO_CHARS],
-        action=action,
-        target=target[:_TARGET_CHARS],
-        detail=detail[:_DETAIL_CHARS] or None,
-    )
-    session.add(entry)
-    session.flush()
-    return entry
 
 
 def token_fingerprint(token: str) -> str:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import redis
 
 from syndicator.channels.registry import ALL_QUEUES
-from syndicator.ops.audit import write_audit
 from syndicator.ops.readings import PRIORITY_SUFFIXES
+from syndicator.store.audit import write_audit
 from syndicator.store.db import Database
 
 __all__ = ["UnknownQueue", "purge_queue", "queue_depth"]

@@ -17,8 +17,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from syndicator.ops.audit import write_audit
 from syndicator.partners.registry import CHANNEL, PartnerNotFound, partner_target
+from syndicator.store.audit import write_audit
 from syndicator.store.db import Database
 from syndicator.store.ledger import CHUNK, requeue_manual
 from syndicator.store.models import Delivery, DeliveryAttempt, Event, Partner

@@ -50,8 +50,8 @@ from sqlalchemy.orm import Session
 
 from syndicator.events.schema import EventType
 from syndicator.events.signing import generate_secret
-from syndicator.ops.audit import write_audit
 from syndicator.partners.ssrf import Resolve, UrlRefused, check_url
+from syndicator.store.audit import write_audit
 from syndicator.store.db import Database
 from syndicator.store.ledger import chunked
 from syndicator.store.models import Delivery, Partner, PartnerSecret, utcnow

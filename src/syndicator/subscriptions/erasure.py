@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from syndicator.ops.audit import write_audit
+from syndicator.store.audit import write_audit
 from syndicator.store.models import Delivery, DeliveryAttempt, Subscriber, SubscriberTopic, utcnow
 
 __all__ = ["SUBSCRIBER_CHANNELS", "erase", "subscriber_ref"]

@@ -16,8 +16,8 @@ from sqlalchemy import Insert, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from syndicator.ops.audit import write_audit
 from syndicator.spreadsheets import restore
+from syndicator.store.audit import write_audit
 from syndicator.store.models import Subscriber, SubscriberTopic, utcnow
 from syndicator.store.taxonomy import KnownTopics
 from syndicator.subscriptions.addresses import InvalidAddress, normalise_address

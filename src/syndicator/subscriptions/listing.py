@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from syndicator.ops.audit import write_audit
+from syndicator.store.audit import write_audit
 from syndicator.store.db import Database
 from syndicator.store.models import Subscriber
 from syndicator.subscriptions.preferences import topics_by_subscriber

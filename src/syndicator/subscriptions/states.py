@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from syndicator.ops.audit import write_audit
+from syndicator.store.audit import write_audit
 from syndicator.store.models import Subscriber, utcnow
 from syndicator.subscriptions.preferences import Preferences, save_topics
 
