@@ -108,9 +108,9 @@ def site(tmp_path: Path, sqlite_url: str, redis_url: str) -> Iterator[Site]:
     rebuild_all(db, settings)
     db.dispose()
     pages = (
-        confirm_url(settings, subscriber),
-        preferences_url(settings, subscriber),
-        unsubscribe_url(settings, subscriber),
+        confirm_url(settings, subscriber, 0),
+        preferences_url(settings, subscriber, 0),
+        unsubscribe_url(settings, subscriber, 0),
     )
     with serve(create_app(settings), port) as url:
         yield Site(url, settings, pages)

@@ -23,7 +23,7 @@ from syndicator.store.models import AuditEntry, Subscriber, SubscriberTopic
 from syndicator.subscriptions import states
 from syndicator.subscriptions.confirmation import RETRY_DELAYS, send_with_retries
 from syndicator.subscriptions.preferences import Preferences
-from syndicator.subscriptions.tokens import make_token
+from syndicator.subscriptions.tokens import make_token, read_link
 from syndicator.web.app import create_app
 from tests.live_server import serve
 from tests.mail_server import MailServer, Received, running_mail_server
@@ -419,9 +419,89 @@ def test_the_preferences_page_changes_topics_and_mode_or_leaves(site: Site) -> N
     left = site.http.post(path, data={"action": "unsubscribe"})
     assert left.status_code == 200
     assert _subscriber(site.db).status == "unsubscribed"
-    # The same link brings them back: it only ever arrives in their mailbox.
-    site.http.post(path, data={"mode": "daily"})
+    # Leaving revoked the link: it neither shows nor changes anything, and says so.
+    for method in ("GET", "POST"):
+        stale = site.http.request(
+            method, path, data={"mode": "daily"} if method == "POST" else None
+        )
+        assert stale.status_code == 410 and "더 이상 쓸 수 없는 링크" in stale.text
+    assert (_subscriber(site.db).status, _subscriber(site.db).mode) == ("unsubscribed", "weekly")
+
+
+def _new_link(site: Site, address: str = ADDRESS) -> httpx.Response:
+    return site.http.post("/preferences", data={"email": address})
+
+
+def test_a_new_link_revokes_every_earlier_one(site: Site) -> None:
+    subscriber = _active(site)  # one mail so far
+    old = f"/preferences/{make_token(site.settings, 'preferences', subscriber.id)}"
+    old_leave = f"/unsubscribe/{make_token(site.settings, 'unsubscribe', subscriber.id)}"
+    assert site.http.get(old).status_code == 200
+    form = site.http.get("/preferences")
+    assert form.status_code == 200 and 'name="email"' in form.text
+    asked = _new_link(site)
+    nobody = _new_link(site, "nobody@example.org")
+    # The same answer whether or not the address is subscribed.
+    assert (asked.status_code, asked.text) == (nobody.status_code, nobody.text) == (202, asked.text)
+    mail = _mails(site.inbox, 2)[1]
+    assert mail.recipients == (ADDRESS,)
+    (fresh,) = [link for link in _links(mail.parsed()) if "/preferences/" in link]
+    assert site.http.get(_path(fresh)).status_code == 200
+    for revoked in (old, old_leave):
+        answer = site.http.get(revoked)
+        assert answer.status_code == 410 and "/preferences" in answer.text
+    assert site.http.post(old_leave).status_code == 410
     assert _subscriber(site.db).status == "active"
+    # Nothing went to the unknown address: a later request's mail comes after it.
+    site.http.post("/subscriptions", json={"email": "later@example.org"})
+    assert [m.recipients for m in _mails(site.inbox, 3)] == [
+        (ADDRESS,),
+        (ADDRESS,),
+        ("later@example.org",),
+    ]
+
+
+def test_coming_back_after_leaving_is_confirmed_by_mail(site: Site) -> None:
+    subscriber = _active(site)
+    leave = f"/unsubscribe/{make_token(site.settings, 'unsubscribe', subscriber.id)}"
+    assert site.http.post(leave).status_code == 200
+    assert _new_link(site).status_code == 202
+    (fresh,) = [
+        link for link in _links(_mails(site.inbox, 2)[1].parsed()) if "/preferences/" in link
+    ]
+    back = site.http.post(_path(fresh), data={"mode": "weekly", "categories": ["복지"]})
+    assert back.status_code == 200 and "메일을 확인해 주세요" in back.text
+    # Not on the spot: nothing changed but the status, until the mailbox confirms.
+    assert (_subscriber(site.db).status, _subscriber(site.db).mode) == ("pending", "immediate")
+    confirmation = _mails(site.inbox, 3)[2].parsed()
+    (confirm,) = [link for link in _links(confirmation) if "/confirm/" in link]
+    assert site.http.post(_path(confirm)).status_code == 200
+    assert (_subscriber(site.db).status, _subscriber(site.db).mode) == ("active", "weekly")
+    assert _topics(site.db, subscriber.id) == {("category", "복지")}
+
+
+def test_each_confirmation_confirms_what_it_was_sent_for(site: Site) -> None:
+    site.http.post("/subscriptions", json={"email": ADDRESS, "categories": ["경제"]})
+    site.http.post(
+        "/subscriptions", json={"email": ADDRESS, "mode": "daily", "departments": ["위생정책과"]}
+    )
+    mails = _mails(site.inbox, 2)
+    # The second request did not overwrite the first.
+    subscriber = _subscriber(site.db)
+    assert (subscriber.status, subscriber.mode) == ("pending", "immediate")
+    assert _topics(site.db, subscriber.id) == {("category", "경제")}
+    confirms = [link for mail in mails for link in _links(mail.parsed()) if "/confirm/" in link]
+    # The mails may arrive in either order: a link names its request, and ids grow.
+    first, second = sorted(
+        confirms, key=lambda link: read_link(site.settings, "confirm", link.rsplit("/", 1)[1])
+    )
+    assert first != second
+    # Whichever mail the resident acts on decides: here the second request's.
+    assert site.http.post(_path(second)).status_code == 200
+    assert _subscriber(site.db).mode == "daily"
+    assert _topics(site.db, subscriber.id) == {("department", "위생정책과")}
+    assert site.http.post(_path(first)).status_code == 200  # already active: no change
+    assert _topics(site.db, subscriber.id) == {("department", "위생정책과")}
 
 
 def test_smtp_down_answers_202_and_gives_up_after_a_few_tries(

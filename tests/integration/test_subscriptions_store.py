@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from syndicator.store.db import Database
-from syndicator.store.models import Subscriber, SubscriberTopic
+from syndicator.store.models import Subscriber, SubscriberTopic, SubscriptionRequest
 from syndicator.subscriptions import states
 from syndicator.subscriptions.erasure import erase
 from syndicator.subscriptions.importing import ImportRow, import_chunk
@@ -29,55 +29,95 @@ def _state(db: Database, subscriber_id: int) -> tuple[str, Preferences]:
         return subscriber.status, load_preferences(session, subscriber)
 
 
-def _confirm(db: Database, subscriber_id: int) -> ConfirmResult:
+def _confirm(db: Database, subscriber_id: int, request_id: int = 0) -> ConfirmResult:
     with db.session() as session:
-        return states.confirm(session, subscriber_id)
+        return states.confirm(session, subscriber_id, request_id)
+
+
+def _version(db: Database, subscriber_id: int) -> int:
+    with db.session() as session:
+        subscriber = session.get(Subscriber, subscriber_id)
+        assert subscriber is not None
+        return subscriber.links_version
 
 
 def test_subscribe_confirm_and_leave(db: Database) -> None:
     result = _subscribe(db)
     assert (result.mail, result.created) == (MailToSend.CONFIRM, True)
     assert _state(db, result.subscriber_id) == ("pending", ECONOMY)
-    # Asking again while pending: a new confirmation, the newest preferences.
+    # Asking again while pending: a new confirmation, and the first request stands.
     again = _subscribe(db, Preferences("weekly"))
     assert (again.subscriber_id, again.mail, again.created) == (
         result.subscriber_id,
         MailToSend.CONFIRM,
         False,
     )
-    assert _state(db, result.subscriber_id) == ("pending", Preferences("weekly"))
-    assert _confirm(db, result.subscriber_id) is ConfirmResult.CONFIRMED
-    assert _confirm(db, result.subscriber_id) is ConfirmResult.ALREADY_ACTIVE
+    assert again.request_id != result.request_id
+    assert _state(db, result.subscriber_id) == ("pending", ECONOMY)
+    # Each confirmation confirms what it was sent for: here the second request.
+    assert _confirm(db, result.subscriber_id, again.request_id) is ConfirmResult.CONFIRMED
+    assert _state(db, result.subscriber_id) == ("active", Preferences("weekly"))
+    assert _confirm(db, result.subscriber_id, result.request_id) is ConfirmResult.ALREADY_ACTIVE
+    assert _state(db, result.subscriber_id) == ("active", Preferences("weekly"))
 
     # Anyone may type the address: an active subscription is never changed that way.
     active = _subscribe(db, ECONOMY)
     assert active.mail is MailToSend.ALREADY_SUBSCRIBED
     assert _state(db, result.subscriber_id) == ("active", Preferences("weekly"))
 
+    version = _version(db, result.subscriber_id)
     with db.session() as session:
         assert states.unsubscribe(session, result.subscriber_id)
         assert states.unsubscribe(session, result.subscriber_id)  # twice is fine
     assert _state(db, result.subscriber_id)[0] == "unsubscribed"
-    # An old confirmation link does not bring them back; a new request does.
-    assert _confirm(db, result.subscriber_id) is ConfirmResult.NOT_PENDING
-    assert _subscribe(db).mail is MailToSend.CONFIRM
-    assert _confirm(db, result.subscriber_id) is ConfirmResult.CONFIRMED
+    # Leaving revokes every link mailed so far, once.
+    assert _version(db, result.subscriber_id) == version + 1
+    # An old confirmation link does not bring them back; a new request's link does.
+    assert _confirm(db, result.subscriber_id, again.request_id) is ConfirmResult.NOT_PENDING
+    back = _subscribe(db)
+    assert back.mail is MailToSend.CONFIRM
+    assert _confirm(db, result.subscriber_id, again.request_id) is ConfirmResult.NOT_PENDING
+    assert _confirm(db, result.subscriber_id, back.request_id) is ConfirmResult.CONFIRMED
+    assert _state(db, result.subscriber_id) == ("active", ECONOMY)
 
 
-def test_preferences_link_changes_topics_and_brings_a_leaver_back(db: Database) -> None:
-    subscriber_id = _subscribe(db).subscriber_id
-    _confirm(db, subscriber_id)
-    with db.session() as session:
-        states.unsubscribe(session, subscriber_id)
+def test_a_preferences_link_changes_topics_but_a_leaver_must_confirm(db: Database) -> None:
+    first = _subscribe(db)
+    subscriber_id = first.subscriber_id
+    _confirm(db, subscriber_id, first.request_id)
     both = Preferences("immediate", categories=("복지",), departments=("위생정책과",))
     with db.session() as session:
-        assert states.change_preferences(session, subscriber_id, both) is not None
+        result = states.change_preferences(session, subscriber_id, both)
+    assert result == (states.PreferencesResult.SAVED, 0)
     assert _state(db, subscriber_id) == ("active", both)
     with db.session() as session:
         subscriber = session.get(Subscriber, subscriber_id)
         assert subscriber is not None and subscriber.every_release is False
         states.change_preferences(session, subscriber_id, Preferences())
         assert subscriber.every_release is True
+
+    with db.session() as session:
+        states.unsubscribe(session, subscriber_id)
+        outcome, request_id = states.change_preferences(session, subscriber_id, both)
+    # Not back on the spot: pending, topics untouched, until the mailbox confirms.
+    assert outcome is states.PreferencesResult.CONFIRM and request_id
+    assert _state(db, subscriber_id) == ("pending", Preferences())
+    assert _confirm(db, subscriber_id, request_id) is ConfirmResult.CONFIRMED
+    assert _state(db, subscriber_id) == ("active", both)
+
+
+def test_a_new_link_revokes_the_old_ones_and_only_for_subscribers(db: Database) -> None:
+    first = _subscribe(db)
+    with db.session() as session:
+        assert states.new_links(session, ADDRESS) is None  # pending: nothing to send
+    _confirm(db, first.subscriber_id, first.request_id)
+    with db.session() as session:
+        assert states.link_is_current(session, first.subscriber_id, 0) is True
+        assert states.new_links(session, ADDRESS) == (first.subscriber_id, 1)
+        assert states.new_links(session, "nobody@example.org") is None
+    with db.session() as session:
+        assert states.link_is_current(session, first.subscriber_id, 0) is False
+        assert states.link_is_current(session, first.subscriber_id, 1) is True
 
 
 def test_erased_subscribers_are_gone_for_every_link(db: Database) -> None:
@@ -89,9 +129,14 @@ def test_erased_subscribers_are_gone_for_every_link(db: Database) -> None:
         subscriber = session.get(Subscriber, subscriber_id)
         assert subscriber is not None
         assert (subscriber.email, subscriber.status) == (None, "erased")
+        assert subscriber.links_version == 1
         assert session.scalars(select(SubscriberTopic)).all() == []
-        assert states.change_preferences(session, subscriber_id, ECONOMY) is None
+        assert session.scalars(select(SubscriptionRequest)).all() == []
+        assert states.change_preferences(session, subscriber_id, ECONOMY)[0] is (
+            states.PreferencesResult.GONE
+        )
         assert not states.unsubscribe(session, subscriber_id)
+        assert states.link_is_current(session, subscriber_id, 1) is None
     assert _confirm(db, subscriber_id) is ConfirmResult.GONE
     # The address may subscribe again, as somebody new.
     assert _subscribe(db).subscriber_id != subscriber_id

@@ -165,7 +165,7 @@ class EmailChannel(AsyncChannel):
         prepared = self._prepare(job)
         if isinstance(prepared, DeliveryOutcome):
             return prepared
-        to, built = prepared
+        to, built, version = prepared
         if time.monotonic() < self._unreachable_until:
             self._markers.pop(job.delivery_id, None)
             return DeliveryOutcome.deferred(
@@ -179,8 +179,8 @@ class EmailChannel(AsyncChannel):
         settings = self.ctx.settings
         subscriber_id = parse_target(job.target) or 0
         links = {
-            "unsubscribe_url": unsubscribe_url(settings, subscriber_id),
-            "preferences_url": preferences_url(settings, subscriber_id),
+            "unsubscribe_url": unsubscribe_url(settings, subscriber_id, version),
+            "preferences_url": preferences_url(settings, subscriber_id, version),
         }
         local_id = f"{job.event_id}.{subscriber_id}"
         data, message_id = personalise(settings, built, to, links, local_id)
@@ -199,8 +199,9 @@ class EmailChannel(AsyncChannel):
             message_id=message_id,
         )
 
-    def _prepare(self, job: Claimed) -> DeliveryOutcome | tuple[str, MessageTemplate]:
-        """The address and the compiled newsletter, or why this row is not mailed."""
+    def _prepare(self, job: Claimed) -> DeliveryOutcome | tuple[str, MessageTemplate, int]:
+        """The address, the compiled newsletter and the links version, or why this row is
+        not mailed."""
         recipient = self._recipient(job)
         skipped = self._skip_reason(job, recipient)
         if skipped:
@@ -228,7 +229,7 @@ class EmailChannel(AsyncChannel):
                 detail="a later digest already covered these items",
                 final_status="suppressed",
             )
-        return recipient.email, built
+        return recipient.email, built, recipient.links_version
 
     def _refused(
         self, job: Claimed, error: SendError, message_id: str, endpoint: str, started: float

@@ -30,6 +30,7 @@ class Recipient:
     email: str | None
     status: str
     mode: str
+    links_version: int = 0  # in the mail's preferences and unsubscribe links
 
 
 def subscriber_target(subscriber_id: int) -> str:
@@ -101,9 +102,13 @@ def recipients_of_claim(db: Database, token: str) -> dict[int, Recipient]:
         found: dict[int, Recipient] = {}
         for chunk in chunked(ids):
             rows = session.execute(
-                select(Subscriber.id, Subscriber.email, Subscriber.status, Subscriber.mode).where(
-                    Subscriber.id.in_(chunk)
-                )
+                select(
+                    Subscriber.id,
+                    Subscriber.email,
+                    Subscriber.status,
+                    Subscriber.mode,
+                    Subscriber.links_version,
+                ).where(Subscriber.id.in_(chunk))
             )
             found.update((row.id, Recipient(*row)) for row in rows)
     return found

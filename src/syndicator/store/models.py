@@ -380,8 +380,28 @@ class Subscriber(Base):
     # Digests: the last item sent (an outbox sequence number), moved in the transaction
     # that records the digest's delivery, so no item is missed or repeated.
     digest_marker: Mapped[int | None] = mapped_column(BigInteger)
+    # In every preferences and unsubscribe token: bumped by unsubscribing, erasure and "send
+    # me a new link", so every link mailed before stops working.
+    links_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (Index("ix_subscribers_mailing", "status", "mode", "id"),)
+
+
+class SubscriptionRequest(Base):
+    """What one subscribe request asked for, until it is confirmed: each confirmation link
+    names its request, so confirming applies what that mail was sent for, and a second
+    request for a pending address never rewrites the first."""
+
+    __tablename__ = "subscription_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    mode: Mapped[str] = mapped_column(String(10))
+    categories: Mapped[list[Any]] = mapped_column(JSON)
+    departments: Mapped[list[Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class SubscriberTopic(Base):

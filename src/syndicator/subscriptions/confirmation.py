@@ -39,13 +39,17 @@ log = logging.getLogger("syndicator.subscriptions")
 RETRY_DELAYS: Sequence[float] = (2.0, 10.0)
 
 
-def mail_context(settings: Settings, subscriber_id: int) -> dict[str, object]:
+def mail_context(
+    settings: Settings, subscriber_id: int, links_version: int, request_id: int = 0
+) -> dict[str, object]:
+    """The links one mail carries: its confirmation names its request, the others the
+    subscriber's current links version."""
     return {
         "site_title": settings.site_title,
         "base_url": settings.base_url,
-        "confirm_url": confirm_url(settings, subscriber_id),
-        "preferences_url": preferences_url(settings, subscriber_id),
-        "unsubscribe_url": unsubscribe_url(settings, subscriber_id),
+        "confirm_url": confirm_url(settings, subscriber_id, request_id),
+        "preferences_url": preferences_url(settings, subscriber_id, links_version),
+        "unsubscribe_url": unsubscribe_url(settings, subscriber_id, links_version),
         "valid_hours": int(CONFIRM_MAX_AGE.total_seconds() // 3600),
     }
 
@@ -56,18 +60,20 @@ def send_subscription_mail(
     subscriber_id: int,
     mail: MailToSend,
     transport: MailTransport | None = None,
+    request_id: int = 0,
 ) -> str | None:
     """Render and send one mail now; the server's reply, or None when the subscriber was
     erased meanwhile. Raises the transport's SendError. Without ``transport`` one is
-    opened and closed for this mail (a web request sends one); an import passes its own."""
+    opened and closed for this mail (a web request sends one); an import passes its own.
+    A confirmation confirms ``request_id`` (0: the subscriber as the row holds them)."""
     with db.session() as session:
         subscriber = live_subscriber(session, subscriber_id)
         address = subscriber.email if subscriber else None
+        version = subscriber.links_version if subscriber else 0
     if address is None:
         return None
-    message = transactional_message(
-        settings, mail.value, mail_context(settings, subscriber_id), address
-    )
+    context = mail_context(settings, subscriber_id, version, request_id)
+    message = transactional_message(settings, mail.value, context, address)
     own = transport is None
     transport = transport or open_transport(settings)
     try:
@@ -83,6 +89,7 @@ def send_with_retries(
     subscriber_id: int,
     mail: MailToSend,
     sleep: Callable[[float], None] = time.sleep,
+    request_id: int = 0,
 ) -> bool:
     """For the background task: never raises, logs one line per outcome (the
     subscriber's reference, never the address)."""
@@ -92,7 +99,7 @@ def send_with_retries(
     for attempt, delay in enumerate((0.0, *RETRY_DELAYS), start=1):
         sleep(delay)
         try:
-            reply = send_subscription_mail(settings, db, subscriber_id, mail)
+            reply = send_subscription_mail(settings, db, subscriber_id, mail, request_id=request_id)
         except SendError as exc:
             retry = exc.failure is Failure.TEMPORARY and attempt <= len(RETRY_DELAYS)
             log.warning(

@@ -11,7 +11,14 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from syndicator.store.audit import write_audit
-from syndicator.store.models import Delivery, DeliveryAttempt, Subscriber, SubscriberTopic, utcnow
+from syndicator.store.models import (
+    Delivery,
+    DeliveryAttempt,
+    Subscriber,
+    SubscriberTopic,
+    SubscriptionRequest,
+    utcnow,
+)
 
 __all__ = ["SUBSCRIBER_CHANNELS", "erase", "subscriber_ref"]
 
@@ -35,8 +42,12 @@ def erase(session: Session, subscriber_id: int, who: str) -> bool:
     subscriber.status = "erased"
     subscriber.suppressed_reason = None
     subscriber.every_release = True
+    subscriber.links_version += 1  # no link mailed to them works any more
     subscriber.updated_at = now
     session.execute(delete(SubscriberTopic).where(SubscriberTopic.subscriber_id == subscriber_id))
+    session.execute(
+        delete(SubscriptionRequest).where(SubscriptionRequest.subscriber_id == subscriber_id)
+    )
     theirs = select(Delivery.id).where(
         Delivery.channel.in_(SUBSCRIBER_CHANNELS), Delivery.target == subscriber_ref(subscriber_id)
     )

@@ -18,22 +18,26 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from syndicator.store.audit import write_audit
-from syndicator.store.models import Subscriber, utcnow
-from syndicator.subscriptions.preferences import Preferences, save_topics
+from syndicator.store.models import Subscriber, SubscriptionRequest, utcnow
+from syndicator.subscriptions.preferences import Preferences, clean_mode, save_topics
+from syndicator.subscriptions.tokens import CONFIRM_MAX_AGE
 
 __all__ = [
     "ConfirmResult",
     "LiftResult",
     "MailToSend",
+    "PreferencesResult",
     "SubscribeResult",
     "change_preferences",
     "confirm",
     "lift_suppression",
+    "link_is_current",
     "live_subscriber",
+    "new_links",
     "request_subscription",
     "unsubscribe",
 ]
@@ -46,6 +50,7 @@ class MailToSend(enum.Enum):
     CONFIRM = "confirm"  # a link to confirm (pending)
     ALREADY_SUBSCRIBED = "already_subscribed"  # a note with the preferences link (active)
     NOTHING = "nothing"  # suppressed: the mailbox bounced, and nothing is sent to it
+    NEW_LINK = "new_link"  # "send me a new link": a fresh preferences link
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,37 @@ class SubscribeResult:
     subscriber_id: int
     mail: MailToSend
     created: bool
+    request_id: int = 0  # the request a confirmation mail confirms (0: none)
+
+
+def _record_request(session: Session, subscriber: Subscriber, prefs: Preferences) -> int:
+    """One row per request, so each confirmation applies exactly what it was sent for.
+    Requests past a confirmation link's life are of no use: they go."""
+    now = utcnow()
+    session.execute(
+        delete(SubscriptionRequest).where(
+            SubscriptionRequest.subscriber_id == subscriber.id,
+            SubscriptionRequest.created_at < now - CONFIRM_MAX_AGE,
+        )
+    )
+    request = SubscriptionRequest(
+        subscriber_id=subscriber.id,
+        mode=prefs.mode,
+        categories=list(prefs.categories),
+        departments=list(prefs.departments),
+        created_at=now,
+    )
+    session.add(request)
+    session.flush()
+    return request.id
+
+
+def _requested(request: SubscriptionRequest) -> Preferences:
+    return Preferences(
+        mode=clean_mode(request.mode),
+        categories=tuple(request.categories),
+        departments=tuple(request.departments),
+    )
 
 
 def live_subscriber(session: Session, subscriber_id: int) -> Subscriber | None:
@@ -67,7 +103,9 @@ def request_subscription(session: Session, address: str, prefs: Preferences) -> 
     """A resident asked to subscribe ``address`` (already normalised).
 
     An active subscriber's preferences are never changed here: anyone may type anyone's
-    address, so only the holder of a preferences link may change them.
+    address, so only the holder of a preferences link may change them. Nor are a pending
+    or departed subscriber's: the request is recorded on its own, and its confirmation
+    applies it.
     """
     subscriber = session.scalars(select(Subscriber).where(Subscriber.email == address)).first()
     if subscriber is not None and subscriber.status == "active":
@@ -79,12 +117,14 @@ def request_subscription(session: Session, address: str, prefs: Preferences) -> 
     if subscriber is None:
         subscriber = Subscriber(email=address, created_at=now, consent="double_opt_in")
         session.add(subscriber)
+        subscriber.status = "pending"
+        save_topics(session, subscriber, prefs)  # what the list shows until confirmed
     elif subscriber.status in _RESTARTABLE:
         subscriber.consent = "double_opt_in"
-    subscriber.status = "pending"
+        subscriber.status = "pending"
     subscriber.updated_at = now
-    save_topics(session, subscriber, prefs)
-    return SubscribeResult(subscriber.id, MailToSend.CONFIRM, created=created)
+    request_id = _record_request(session, subscriber, prefs)
+    return SubscribeResult(subscriber.id, MailToSend.CONFIRM, created, request_id)
 
 
 class ConfirmResult(enum.Enum):
@@ -94,7 +134,10 @@ class ConfirmResult(enum.Enum):
     GONE = "gone"  # erased, or never existed
 
 
-def confirm(session: Session, subscriber_id: int) -> ConfirmResult:
+def confirm(session: Session, subscriber_id: int, request_id: int = 0) -> ConfirmResult:
+    """Activate with what request ``request_id`` asked for (0: the subscriber as the row
+    holds them, for an import's confirmation). Once active, a later request's link
+    changes nothing: preferences change only through a preferences link."""
     subscriber = live_subscriber(session, subscriber_id)
     if subscriber is None:
         return ConfirmResult.GONE
@@ -102,6 +145,14 @@ def confirm(session: Session, subscriber_id: int) -> ConfirmResult:
         return ConfirmResult.ALREADY_ACTIVE
     if subscriber.status != "pending":
         return ConfirmResult.NOT_PENDING
+    if request_id:
+        request = session.get(SubscriptionRequest, request_id)
+        if request is None or request.subscriber_id != subscriber_id:
+            return ConfirmResult.NOT_PENDING  # left and asked again since: a newer link
+        save_topics(session, subscriber, _requested(request))
+    session.execute(
+        delete(SubscriptionRequest).where(SubscriptionRequest.subscriber_id == subscriber_id)
+    )
     now = utcnow()
     subscriber.status = "active"
     subscriber.confirmed_at = now
@@ -122,25 +173,58 @@ def unsubscribe(session: Session, subscriber_id: int) -> bool:
         subscriber.status = "unsubscribed"
         subscriber.unsubscribed_at = now
         subscriber.updated_at = now
+        subscriber.links_version += 1  # every link mailed so far stops working
     return True
+
+
+def link_is_current(session: Session, subscriber_id: int, version: int) -> bool | None:
+    """Whether a preferences or unsubscribe link of ``version`` still works; None when
+    the subscriber is erased or unknown."""
+    subscriber = live_subscriber(session, subscriber_id)
+    if subscriber is None:
+        return None
+    return subscriber.links_version == version
+
+
+def new_links(session: Session, address: str) -> tuple[int, int] | None:
+    """ "Send me a new link": every earlier preferences and unsubscribe link is revoked.
+    (subscriber id, new version) for a subscriber who receives newsletters or left;
+    None for anyone else (unknown, pending, suppressed), who is sent nothing."""
+    subscriber = session.scalars(select(Subscriber).where(Subscriber.email == address)).first()
+    if subscriber is None or subscriber.status not in ("active", "unsubscribed"):
+        return None
+    subscriber.links_version += 1
+    subscriber.updated_at = utcnow()
+    return subscriber.id, subscriber.links_version
+
+
+class PreferencesResult(enum.Enum):
+    SAVED = "saved"
+    CONFIRM = "confirm"  # not receiving: a confirmation mail is sent, nothing else changes
+    SUPPRESSED = "suppressed"  # the mailbox bounced: nothing is sent
+    GONE = "gone"
 
 
 def change_preferences(
     session: Session, subscriber_id: int, prefs: Preferences
-) -> Subscriber | None:
-    """Save new preferences from a preferences link. Holding that link proves the mailbox
-    (it only ever arrives there), so a subscriber who had left is active again."""
+) -> tuple[PreferencesResult, int]:
+    """Save new preferences from a preferences link, for a subscriber who receives
+    newsletters. One who left (or never confirmed) is not brought back on the spot: a
+    link may have been forwarded, so their wish is recorded as a request and a
+    confirmation mail goes to the mailbox. Returns the result and the request's id."""
     subscriber = live_subscriber(session, subscriber_id)
     if subscriber is None:
-        return None
+        return PreferencesResult.GONE, 0
+    if subscriber.status == "suppressed":
+        return PreferencesResult.SUPPRESSED, 0
     now = utcnow()
-    save_topics(session, subscriber, prefs)
-    if subscriber.status in ("unsubscribed", "pending"):
-        subscriber.status = "active"
-        subscriber.confirmed_at = subscriber.confirmed_at or now
-        subscriber.unsubscribed_at = None
     subscriber.updated_at = now
-    return subscriber
+    if subscriber.status == "active":
+        save_topics(session, subscriber, prefs)
+        return PreferencesResult.SAVED, 0
+    subscriber.status = "pending"
+    subscriber.consent = "double_opt_in"
+    return PreferencesResult.CONFIRM, _record_request(session, subscriber, prefs)
 
 
 class LiftResult(enum.Enum):

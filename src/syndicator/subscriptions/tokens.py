@@ -1,8 +1,12 @@
 """Signed, single-purpose subscriber tokens for the links in every mail.
 
-A token carries the subscriber's id and nothing else (never the address), signed with
+A token carries the subscriber's id and one more number (never the address), signed with
 HMAC by itsdangerous under a salt per purpose, so an unsubscribe token cannot confirm
-anyone and a confirm token cannot change preferences.
+anyone and a confirm token cannot change preferences. The number is, for a preferences
+or unsubscribe token, the subscriber's ``links_version`` when it was made (bumped to
+revoke every earlier link); for a confirm token, the subscribe request it confirms
+(0: the subscriber as the row holds them, for an import). A number 0 is not written, so
+such a token is the same as one made before the number existed.
 
 Keys come from ``settings.token_keys``, newest first: the first signs and every listed key
 verifies, so a rotated-out key keeps working while it stays listed. (itsdangerous wants the
@@ -38,6 +42,7 @@ __all__ = [
     "make_token",
     "preferences_token",
     "preferences_url",
+    "read_link",
     "read_token",
     "unsubscribe_token",
     "unsubscribe_url",
@@ -106,14 +111,35 @@ def _serializer(settings: Settings, purpose: str) -> URLSafeTimedSerializer:
     return _cached_serializer(keys, purpose)
 
 
-def make_token(settings: Settings, purpose: Purpose, subscriber_id: int) -> str:
-    return str(_serializer(settings, purpose).dumps(int(subscriber_id)))
+def make_token(settings: Settings, purpose: Purpose, subscriber_id: int, number: int = 0) -> str:
+    payload: int | list[int] = int(subscriber_id)
+    if number:
+        payload = [int(subscriber_id), int(number)]
+    return str(_serializer(settings, purpose).dumps(payload))
 
 
 def read_token(
     settings: Settings, purpose: Purpose, token: str, max_age: timedelta | None = None
 ) -> int:
-    """The subscriber id a genuine ``purpose`` token carries.
+    """The subscriber id a genuine ``purpose`` token carries (see :func:`read_link`)."""
+    return read_link(settings, purpose, token, max_age)[0]
+
+
+def _ids(value: Any) -> tuple[int, int] | None:
+    def positive(n: Any, least: int) -> bool:
+        return isinstance(n, int) and not isinstance(n, bool) and n >= least
+
+    if positive(value, 1):
+        return value, 0
+    if isinstance(value, list) and len(value) == 2 and positive(value[0], 1):
+        return (value[0], value[1]) if positive(value[1], 1) else None
+    return None
+
+
+def read_link(
+    settings: Settings, purpose: Purpose, token: str, max_age: timedelta | None = None
+) -> tuple[int, int]:
+    """(subscriber id, number) from a genuine ``purpose`` token.
 
     ``max_age`` defaults to the purpose's own (72 hours for confirm, none otherwise).
     Raises :class:`TokenExpired` or :class:`TokenInvalid`.
@@ -129,10 +155,11 @@ def read_token(
         raise TokenExpired(f"{purpose} token expired") from exc
     except BadData as exc:  # a bad signature, or a genuine-looking payload that is not ours
         raise TokenInvalid(f"not a valid {purpose} token") from exc
-    # A genuine token always holds a positive int; anything else was not made by us.
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    # A genuine token holds a positive id (and a positive number); nothing else is ours.
+    ids = _ids(value)
+    if ids is None:
         raise TokenInvalid(f"not a valid {purpose} token")
-    return value
+    return ids
 
 
 def _canonical(token: str) -> bool:
@@ -149,31 +176,32 @@ def _canonical(token: str) -> bool:
         return False
 
 
-def _url(settings: Settings, purpose: Purpose, subscriber_id: int) -> str:
-    return settings.base_url + LINK_PATHS[purpose] + make_token(settings, purpose, subscriber_id)
+def _url(settings: Settings, purpose: Purpose, subscriber_id: int, number: int) -> str:
+    token = make_token(settings, purpose, subscriber_id, number)
+    return settings.base_url + LINK_PATHS[purpose] + token
 
 
-def confirm_token(settings: Settings, subscriber_id: int) -> str:
-    return make_token(settings, "confirm", subscriber_id)
+def confirm_token(settings: Settings, subscriber_id: int, request_id: int = 0) -> str:
+    return make_token(settings, "confirm", subscriber_id, request_id)
 
 
-def preferences_token(settings: Settings, subscriber_id: int) -> str:
-    return make_token(settings, "preferences", subscriber_id)
+def preferences_token(settings: Settings, subscriber_id: int, version: int = 0) -> str:
+    return make_token(settings, "preferences", subscriber_id, version)
 
 
-def unsubscribe_token(settings: Settings, subscriber_id: int) -> str:
-    return make_token(settings, "unsubscribe", subscriber_id)
+def unsubscribe_token(settings: Settings, subscriber_id: int, version: int = 0) -> str:
+    return make_token(settings, "unsubscribe", subscriber_id, version)
 
 
-def confirm_url(settings: Settings, subscriber_id: int) -> str:
+def confirm_url(settings: Settings, subscriber_id: int, request_id: int) -> str:
     """The link in the confirmation mail: a page with a button (GET never confirms)."""
-    return _url(settings, "confirm", subscriber_id)
+    return _url(settings, "confirm", subscriber_id, request_id)
 
 
-def preferences_url(settings: Settings, subscriber_id: int) -> str:
-    return _url(settings, "preferences", subscriber_id)
+def preferences_url(settings: Settings, subscriber_id: int, version: int) -> str:
+    return _url(settings, "preferences", subscriber_id, version)
 
 
-def unsubscribe_url(settings: Settings, subscriber_id: int) -> str:
+def unsubscribe_url(settings: Settings, subscriber_id: int, version: int) -> str:
     """For List-Unsubscribe (RFC 8058 one-click POST) and the visible link (GET: a page)."""
-    return _url(settings, "unsubscribe", subscriber_id)
+    return _url(settings, "unsubscribe", subscriber_id, version)

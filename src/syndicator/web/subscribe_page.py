@@ -168,7 +168,12 @@ async def subscribe_sent_form(request: Request, background: BackgroundTasks) -> 
         )
     )
     background.add_task(
-        send_with_retries, state.settings, state.db, result.subscriber_id, result.mail
+        send_with_retries,
+        state.settings,
+        state.db,
+        result.subscriber_id,
+        result.mail,
+        request_id=result.request_id,
     )
     # Post/redirect/get: reloading the next page never sends the form twice.
     return RedirectResponse("/subscribe/sent", status_code=303, headers=_PRIVATE)

@@ -46,7 +46,7 @@ from syndicator.subscriptions.tokens import (
     TokenInvalid,
     TokenKeysMissing,
     preferences_url,
-    read_token,
+    read_link,
 )
 from syndicator.web.csrf import SameSiteForm
 from syndicator.web.html.subscribe import FIELD_MESSAGES
@@ -316,7 +316,12 @@ async def subscribe(request: Request, background: BackgroundTasks) -> Response:
     )
     # After the answer: its timing must not depend on the mail server either.
     background.add_task(
-        send_with_retries, state.settings, state.db, result.subscriber_id, result.mail
+        send_with_retries,
+        state.settings,
+        state.db,
+        result.subscriber_id,
+        result.mail,
+        request_id=result.request_id,
     )
     if _wants_html(request):
         html = render_message(state.settings, "메일을 확인해 주세요", [_ACCEPTED_MESSAGE])
@@ -338,10 +343,12 @@ def _require_token_keys(state: AppState) -> None:
         raise Problem(503, "Service Unavailable", str(TokenKeysMissing()))
 
 
-def _subscriber_id(state: AppState, purpose: Purpose, token: str) -> int:
+def _link(state: AppState, purpose: Purpose, token: str) -> tuple[int, int]:
+    """(subscriber id, number) from a genuine token: the request a confirm token confirms,
+    or the links version of a preferences or unsubscribe token."""
     _require_token_keys(state)
     try:
-        return read_token(state.settings, purpose, token)
+        return read_link(state.settings, purpose, token)
     except TokenExpired as exc:
         raise _BadLink(
             410,
@@ -355,6 +362,36 @@ def _subscriber_id(state: AppState, purpose: Purpose, token: str) -> int:
             "링크가 손상되었거나 더 이상 쓸 수 없습니다. 메일에 있는 링크 전체를 "
             "그대로 열어 주세요.",
         ) from exc
+
+
+def _stale(state: AppState) -> _BadLink:
+    return _BadLink(
+        410,
+        "더 이상 쓸 수 없는 링크입니다",
+        "새 링크가 발급되었거나 구독을 해지하여 이 링크는 쓸 수 없습니다. 새 수신 설정 "
+        f"링크는 {state.settings.base_url}/preferences 에서 받을 수 있습니다.",
+    )
+
+
+def _link_state(state: AppState, subscriber_id: int, version: int) -> tuple[bool, str] | None:
+    """Whether the link's version is the subscriber's, and their status; None if gone."""
+    with state.db.session() as session:
+        subscriber = states.live_subscriber(session, subscriber_id)
+        if subscriber is None:
+            return None
+        return subscriber.links_version == version, subscriber.status
+
+
+async def _current_link(state: AppState, purpose: Purpose, token: str) -> tuple[int, str]:
+    """A preferences link's subscriber id and status; a revoked link is a clear 410."""
+    subscriber_id, version = _link(state, purpose, token)
+    found = await run_in_threadpool(_link_state, state, subscriber_id, version)
+    if found is None:
+        raise _gone()
+    current, status = found
+    if not current:
+        raise _stale(state)
+    return subscriber_id, status
 
 
 def _page(state: AppState, html: str, status: int = 200) -> HTMLResponse:
@@ -391,19 +428,18 @@ _TOKEN_PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     responses=_TOKEN_PAGE_RESPONSES,
 )
 async def confirm_page(request: Request, token: str = _TOKEN) -> HTMLResponse:
-    return _button_page(request, "confirm", token, "구독 확인", "뉴스레터 구독을 확인하려면")
+    state: AppState = request.app.state.syndicator
+    try:
+        _link(state, "confirm", token)
+    except _BadLink as bad:
+        return _bad_link_page(state, bad)
+    return _button_page(request, "구독 확인", "뉴스레터 구독을 확인하려면")
 
 
-def _button_page(
-    request: Request, purpose: Purpose, token: str, title: str, to_do: str
-) -> HTMLResponse:
+def _button_page(request: Request, title: str, to_do: str) -> HTMLResponse:
     """What a link in a mail opens: a page whose button POSTs back, since mail scanners
     follow links and a GET must never act."""
     state: AppState = request.app.state.syndicator
-    try:
-        _subscriber_id(state, purpose, token)
-    except _BadLink as bad:
-        return _bad_link_page(state, bad)
     html = render_message(
         state.settings,
         title,
@@ -413,15 +449,18 @@ def _button_page(
     return _page(state, html)
 
 
-def _confirm(state: AppState, subscriber_id: int) -> ConfirmResult:
+def _confirm(state: AppState, subscriber_id: int, request_id: int) -> tuple[ConfirmResult, int]:
+    """The result, and the subscriber's links version for the page's preferences link."""
     with state.db.session() as session:
-        return states.confirm(session, subscriber_id)
+        result = states.confirm(session, subscriber_id, request_id)
+        subscriber = states.live_subscriber(session, subscriber_id)
+        return result, subscriber.links_version if subscriber else 0
 
 
 @router.post(
     "/subscriptions/confirm/{token}",
     tags=["Subscriptions"],
-    summary="Confirm a subscription (activates it)",
+    summary="Confirm a subscription (activates it with what that request asked for)",
     dependencies=[SameSiteForm],  # CSRF: a POST from another site is refused
     response_class=HTMLResponse,
     responses={**_TOKEN_PAGE_RESPONSES, 409: {**_HTML, "description": "Unsubscribed since"}},
@@ -429,15 +468,16 @@ def _confirm(state: AppState, subscriber_id: int) -> ConfirmResult:
 async def confirm_subscription(request: Request, token: str = _TOKEN) -> HTMLResponse:
     state: AppState = request.app.state.syndicator
     try:
-        subscriber_id = _subscriber_id(state, "confirm", token)
-        result = await run_in_threadpool(_confirm, state, subscriber_id)
+        subscriber_id, request_id = _link(state, "confirm", token)
+        result, version = await run_in_threadpool(_confirm, state, subscriber_id, request_id)
         if result is ConfirmResult.GONE:
             raise _gone()
         if result is ConfirmResult.NOT_PENDING:
             raise _BadLink(
                 409,
                 "구독을 확인할 수 없습니다",
-                "이 주소는 그 뒤에 구독을 해지했습니다. 다시 받으려면 새로 신청해 주세요.",
+                "이 링크 뒤에 구독을 해지했거나 새로 신청했습니다. 가장 최근에 받은 확인 "
+                "메일의 링크를 쓰거나, 새로 신청해 주세요.",
             )
     except _BadLink as bad:
         return _bad_link_page(state, bad)
@@ -448,7 +488,7 @@ async def confirm_subscription(request: Request, token: str = _TOKEN) -> HTMLRes
         state.settings,
         "구독이 확인되었습니다",
         ["이제 새 보도자료를 메일로 받습니다. 받는 방식과 분야는 언제든 바꿀 수 있습니다."],
-        links=[Link(preferences_url(state.settings, subscriber_id), "수신 설정 바꾸기")],
+        links=[Link(preferences_url(state.settings, subscriber_id, version), "수신 설정 바꾸기")],
     )
     return _page(state, html)
 
@@ -496,7 +536,7 @@ async def _preferences_page(
 async def preferences_page(request: Request, token: str = _TOKEN) -> HTMLResponse:
     state: AppState = request.app.state.syndicator
     try:
-        subscriber_id = _subscriber_id(state, "preferences", token)
+        subscriber_id, _ = await _current_link(state, "preferences", token)
         return await _preferences_page(request, state, subscriber_id)
     except _BadLink as bad:
         return _bad_link_page(state, bad)
@@ -520,9 +560,11 @@ def _checked_preferences(state: AppState, fields: dict[str, Any]) -> Preferences
     return prefs
 
 
-def _save_preferences(state: AppState, subscriber_id: int, prefs: Preferences) -> bool:
+def _save_preferences(
+    state: AppState, subscriber_id: int, prefs: Preferences
+) -> tuple[states.PreferencesResult, int]:
     with state.db.session() as session:
-        return states.change_preferences(session, subscriber_id, prefs) is not None
+        return states.change_preferences(session, subscriber_id, prefs)
 
 
 def _unsubscribe(state: AppState, subscriber_id: int) -> bool:
@@ -537,36 +579,83 @@ def _unsubscribe(state: AppState, subscriber_id: int) -> bool:
     dependencies=[SameSiteForm],  # CSRF: a POST from another site is refused
     description=(
         "A urlencoded form (or JSON): `action` is `save` (default) or `unsubscribe`; "
-        "`mode`, and `categories` / `departments` repeated. No topics means every release."
+        "`mode`, and `categories` / `departments` repeated. No topics means every release. "
+        "A subscriber who is not receiving newsletters is sent a confirmation mail instead: "
+        "coming back is confirmed from the mailbox, never done on the spot."
     ),
     response_class=HTMLResponse,
     responses={**_TOKEN_PAGE_RESPONSES, 422: {**_HTML, "description": "A field is not valid"}},
 )
-async def change_preferences(request: Request, token: str = _TOKEN) -> HTMLResponse:
+async def change_preferences(
+    request: Request, background: BackgroundTasks, token: str = _TOKEN
+) -> HTMLResponse:
     state: AppState = request.app.state.syndicator
     try:
-        subscriber_id = _subscriber_id(state, "preferences", token)
+        subscriber_id, _ = await _current_link(state, "preferences", token)
         fields = await _read_fields(request)
         if fields.get("action") == "unsubscribe":
             return await _unsubscribed_page(state, subscriber_id)
         prefs = await run_in_threadpool(_checked_preferences, state, fields)
-        if not await run_in_threadpool(_save_preferences, state, subscriber_id, prefs):
+        result, request_id = await run_in_threadpool(_save_preferences, state, subscriber_id, prefs)
+        log.info(
+            kv(msg="preferences changed", target=subscriber_ref(subscriber_id), result=result.value)
+        )
+        if result is states.PreferencesResult.GONE:
             raise _gone()
-        log.info(kv(msg="preferences changed", target=subscriber_ref(subscriber_id)))
+        if result is states.PreferencesResult.CONFIRM:
+            background.add_task(
+                send_with_retries,
+                state.settings,
+                state.db,
+                subscriber_id,
+                states.MailToSend.CONFIRM,
+                request_id=request_id,
+            )
+            return _message_page(
+                state,
+                "메일을 확인해 주세요",
+                "다시 받으려면 확인이 필요합니다. 확인 메일의 링크를 누르면 이 설정으로 "
+                "구독이 시작됩니다.",
+            )
+        if result is states.PreferencesResult.SUPPRESSED:
+            return _message_page(
+                state,
+                "설정을 저장하지 못했습니다",
+                "이 주소로 보낸 메일이 반송되어 발송을 멈추었습니다. 관리자에게 문의해 주세요.",
+            )
         return await _preferences_page(request, state, subscriber_id, "설정을 저장했습니다.")
     except _BadLink as bad:
         return _bad_link_page(state, bad)
 
 
+def _message_page(state: AppState, heading: str, text: str, status: int = 200) -> HTMLResponse:
+    return _page(state, render_message(state.settings, heading, [text]), status)
+
+
 async def _unsubscribed_page(state: AppState, subscriber_id: int) -> HTMLResponse:
     found = await run_in_threadpool(_unsubscribe, state, subscriber_id)
     log.info(kv(msg="unsubscribed", target=subscriber_ref(subscriber_id), found=found))
-    html = render_message(
-        state.settings,
+    return _message_page(
+        state,
         "구독이 해지되었습니다",
-        ["더 이상 뉴스레터를 보내지 않습니다. 그동안 구독해 주셔서 감사합니다."],
+        "더 이상 뉴스레터를 보내지 않습니다. 그동안 구독해 주셔서 감사합니다.",
     )
-    return _page(state, html)
+
+
+async def _unsubscribe_link(state: AppState, token: str) -> tuple[int, bool]:
+    """(subscriber id, whether they left already). An unsubscribe link revoked because
+    they left still answers that they left (one-click may be pressed twice); revoked for
+    any other reason it is a 410."""
+    subscriber_id, version = _link(state, "unsubscribe", token)
+    found = await run_in_threadpool(_link_state, state, subscriber_id, version)
+    if found is None:
+        raise _gone()
+    current, status = found
+    if status == "unsubscribed":
+        return subscriber_id, True
+    if not current:
+        raise _stale(state)
+    return subscriber_id, False
 
 
 @router.get(
@@ -577,7 +666,14 @@ async def _unsubscribed_page(state: AppState, subscriber_id: int) -> HTMLRespons
     responses=_TOKEN_PAGE_RESPONSES,
 )
 async def unsubscribe_page(request: Request, token: str = _TOKEN) -> HTMLResponse:
-    return _button_page(request, "unsubscribe", token, "구독 해지", "뉴스레터를 그만 받으려면")
+    state: AppState = request.app.state.syndicator
+    try:
+        _, left = await _unsubscribe_link(state, token)
+    except _BadLink as bad:
+        return _bad_link_page(state, bad)
+    if left:
+        return _message_page(state, "구독이 해지되었습니다", "이미 구독을 해지했습니다.")
+    return _button_page(request, "구독 해지", "뉴스레터를 그만 받으려면")
 
 
 @router.post(
@@ -586,15 +682,105 @@ async def unsubscribe_page(request: Request, token: str = _TOKEN) -> HTMLRespons
     summary="One-click unsubscribe (RFC 8058)",
     description=(
         "Takes effect at once. Needs no cookie, session or CSRF token; any body is accepted "
-        "(mail clients send `List-Unsubscribe=One-Click`). Pressing it twice is harmless."
+        "(mail clients send `List-Unsubscribe=One-Click`). Pressing it twice is harmless. "
+        "Leaving revokes every preferences and unsubscribe link mailed before."
     ),
     response_class=HTMLResponse,
-    responses={200: _HTML, 400: {**_HTML, "description": "Tampered or unknown token"}},
+    responses={
+        200: _HTML,
+        400: {**_HTML, "description": "Tampered or unknown token"},
+        410: {**_HTML, "description": "A revoked link, or the subscriber was erased"},
+    },
 )
 async def one_click_unsubscribe(request: Request, token: str = _TOKEN) -> HTMLResponse:
     state: AppState = request.app.state.syndicator
     try:
-        subscriber_id = _subscriber_id(state, "unsubscribe", token)
+        subscriber_id, _ = await _unsubscribe_link(state, token)
     except _BadLink as bad:
         return _bad_link_page(state, bad)
     return await _unsubscribed_page(state, subscriber_id)
+
+
+# --- "Send me a new link" -----------------------------------------------------------------
+
+
+@router.get(
+    "/preferences",
+    tags=["Subscriptions"],
+    summary="Ask for a new preferences link (a form)",
+    response_class=HTMLResponse,
+    responses={200: _HTML},
+)
+async def new_link_form(request: Request) -> HTMLResponse:
+    state: AppState = request.app.state.syndicator
+    return _page(state, _new_link_html(state))
+
+
+def _new_link_html(state: AppState, notice: str | None = None) -> str:
+    paragraphs = [
+        "구독한 이메일 주소를 입력하면 새 수신 설정 링크를 메일로 보냅니다. 전에 받은 "
+        "수신 설정 링크와 수신 거부 링크는 더 이상 쓸 수 없게 됩니다."
+    ]
+    return render_message(
+        state.settings,
+        "수신 설정 링크 받기",
+        [notice, *paragraphs] if notice else paragraphs,
+        button=Button(action="/preferences", label="새 링크 받기", email_field=True),
+    )
+
+
+def _new_links(state: AppState, address: str) -> tuple[int, int] | None:
+    with state.db.session() as session:
+        return states.new_links(session, address)
+
+
+_SENT_IF_SUBSCRIBED = (
+    "입력하신 주소가 구독 중이라면 새 수신 설정 링크를 메일로 보냈습니다. 메일을 확인해 주세요."
+)
+
+
+@router.post(
+    "/preferences",
+    tags=["Subscriptions"],
+    summary="Mail a new preferences link; every earlier link stops working",
+    description=(
+        "A urlencoded form (or JSON) with `email`. The answer is the same whether or not the "
+        "address is subscribed; a subscriber (receiving or left) is mailed a fresh "
+        "preferences link, and every earlier preferences and unsubscribe link is revoked. "
+        "Rate-limited with subscribe requests (429 with Retry-After)."
+    ),
+    dependencies=[SameSiteForm],  # CSRF: a POST from another site is refused
+    status_code=202,
+    response_class=HTMLResponse,
+    responses={
+        202: _HTML,
+        422: {**_HTML, "description": "Not an email address"},
+        429: {**_HTML, "description": "Too many requests; see Retry-After"},
+        503: {**_HTML, "description": "The rate limiter's Redis is unavailable"},
+    },
+)
+async def send_new_link(request: Request, background: BackgroundTasks) -> HTMLResponse:
+    state: AppState = request.app.state.syndicator
+    _require_token_keys(state)
+    fields = await _read_fields(request)
+    try:
+        address = normalise_address(fields.get("email"))
+    except InvalidAddress:
+        return _page(state, _new_link_html(state, FIELD_MESSAGES["email_invalid"]), 422)
+    try:
+        await run_in_threadpool(_check_rate, request, address)
+    except Problem as refused:
+        notice = "요청이 너무 잦습니다. 잠시 뒤에 다시 시도해 주세요."
+        page = _page(state, _new_link_html(state, notice), refused.status)
+        page.headers.update(refused.headers or {})
+        return page
+    found = await run_in_threadpool(_new_links, state, address)
+    if found is not None:
+        subscriber_id, _ = found
+        log.info(kv(msg="new preferences link", target=subscriber_ref(subscriber_id)))
+        background.add_task(
+            send_with_retries, state.settings, state.db, subscriber_id, states.MailToSend.NEW_LINK
+        )
+    return _page(
+        state, render_message(state.settings, "메일을 확인해 주세요", [_SENT_IF_SUBSCRIBED]), 202
+    )

@@ -41,6 +41,6 @@ def assert_wire_format(raw: bytes) -> None:
 def links(settings: Settings, subscriber_id: int) -> dict[str, str]:
     """A subscriber's links, as the email channel makes them."""
     return {
-        "unsubscribe_url": unsubscribe_url(settings, subscriber_id),
-        "preferences_url": preferences_url(settings, subscriber_id),
+        "unsubscribe_url": unsubscribe_url(settings, subscriber_id, 0),
+        "preferences_url": preferences_url(settings, subscriber_id, 0),
     }

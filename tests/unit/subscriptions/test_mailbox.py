@@ -9,7 +9,10 @@ from syndicator.subscriptions.addresses import address_key, domain_key, normalis
 from syndicator.subscriptions.mailbox import canonical_mailbox
 
 _NAME = st.from_regex(r"[a-z0-9]([a-z0-9_]{0,10}[a-z0-9])?", fullmatch=True)
-_TAG = st.from_regex(r"[a-z0-9.]{0,8}", fullmatch=True).filter(lambda t: ".." not in t)
+# A dot-atom: no dot before the "@" nor two in a row.
+_TAG = st.from_regex(r"([a-z0-9]([a-z0-9.]{0,6}[a-z0-9])?)?", fullmatch=True).filter(
+    lambda t: ".." not in t
+)
 _GENERAL_DOMAINS = st.sampled_from(["example.org", "daegu.go.kr", "naver.com", "대구.kr"])
 
 

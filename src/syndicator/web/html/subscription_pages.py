@@ -18,8 +18,8 @@ MODE_LABELS = (
 )
 _STATUS_TEXT = {
     "active": "지금 뉴스레터를 받고 있습니다.",
-    "pending": "아직 구독이 확인되지 않았습니다. 설정을 저장하면 구독이 시작됩니다.",
-    "unsubscribed": "구독을 해지한 상태입니다. 설정을 저장하면 다시 받습니다.",
+    "pending": "아직 구독이 확인되지 않았습니다. 설정을 저장하면 확인 메일을 보냅니다.",
+    "unsubscribed": "구독을 해지한 상태입니다. 설정을 저장하면 확인 메일을 보냅니다.",
     "suppressed": "이 주소로 보낸 메일이 반송되어 발송을 멈추었습니다.",
 }
 
@@ -29,6 +29,7 @@ class Button:
     action: str
     label: str
     fields: Sequence[tuple[str, str]] = field(default_factory=tuple)
+    email_field: bool = False  # an address to type in ("send me a new link")
 
 
 @dataclass(frozen=True)
