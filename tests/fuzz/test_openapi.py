@@ -34,6 +34,7 @@ from tests.apps import offline_app
 from tests.conftest import RUN_ID, RedisServer
 from tests.fuzz.support import CHECKS, SignedCmsHooks, seed
 from tests.live_server import serve
+from tests.sealing import ENCRYPTION_KEY
 from tests.services import fresh_postgres_database, postgres_admin_url, reset_database, with_db
 
 LONG_RUN = os.environ.get("SYNDICATOR_FUZZ_EXAMPLES")
@@ -88,6 +89,7 @@ def live_api(
             "SYNDICATOR_ADMIN_TOKEN": "fuzz-admin-token",
             "SYNDICATOR_TOKEN_KEYS": "fuzz-token-key",
             "SYNDICATOR_DOCUMENT_CHECK_SECONDS": "0",
+            "SYNDICATOR_ENCRYPTION_KEYS": ENCRYPTION_KEY,
         }
     )
     upgrade(database)
