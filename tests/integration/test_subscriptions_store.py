@@ -156,3 +156,19 @@ def test_import_inserts_in_chunks_and_never_touches_existing_rows(db: Database) 
     everyone = list(iter_all(db, status="active", chunk=700))
     assert len(everyone) == 2500
     assert all(r.consent == "import_consented" and r.categories == ["경제"] for r in everyone)
+
+
+def test_no_spelling_of_a_bounced_mailbox_is_sent_a_confirmation(db: Database) -> None:
+    with db.session() as session:
+        bounced = states.request_subscription(session, "Kim.Minsu@gmail.com", ECONOMY)
+        session.get(Subscriber, bounced.subscriber_id).status = "suppressed"  # type: ignore[union-attr]
+    for variant in ("kimminsu+news@googlemail.com", "KIM.MIN.SU@gmail.com"):
+        with db.session() as session:
+            assert states.request_subscription(session, variant, ECONOMY).mail is MailToSend.NOTHING
+    # Another mailbox at the same provider is mailed as ever.
+    with db.session() as session:
+        other = states.request_subscription(session, "kim.minsu2@gmail.com", ECONOMY)
+        assert other.mail is MailToSend.CONFIRM
+        assert states.request_subscription(session, "x@example.org", ECONOMY).mail is (
+            MailToSend.CONFIRM
+        )

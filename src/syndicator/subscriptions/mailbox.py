@@ -18,7 +18,13 @@ from dataclasses import dataclass
 
 from email_validator import validate_email
 
-__all__ = ["PROVIDERS", "MailboxRule", "canonical_domain", "canonical_mailbox"]
+__all__ = [
+    "PROVIDERS",
+    "MailboxRule",
+    "canonical_domain",
+    "canonical_mailbox",
+    "domain_spellings",
+]
 
 
 @dataclass(frozen=True)
@@ -68,3 +74,13 @@ def canonical_mailbox(address: str) -> str:
     if rule.dots_ignored:
         local = local.replace(".", "") or local
     return f"{local}@{rule.domain or domain}"
+
+
+def domain_spellings(address: str) -> list[str]:
+    """Every domain, as a stored address spells it (Unicode, lower-cased), that shares
+    ``address``'s mailboxes: the domain itself, and a provider's other names."""
+    checked = validate_email(address, check_deliverability=False)
+    rule = PROVIDERS.get(checked.ascii_domain.lower(), _GENERAL)
+    if rule.domain is None:
+        return [checked.domain.lower()]
+    return sorted(name for name, other in PROVIDERS.items() if other.domain == rule.domain)

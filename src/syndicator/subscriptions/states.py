@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from syndicator.store.audit import write_audit
 from syndicator.store.models import Subscriber, SubscriptionRequest, utcnow
+from syndicator.subscriptions.mailbox import canonical_mailbox, domain_spellings
 from syndicator.subscriptions.preferences import Preferences, clean_mode, save_topics
 from syndicator.subscriptions.tokens import CONFIRM_MAX_AGE
 
@@ -37,6 +38,7 @@ __all__ = [
     "lift_suppression",
     "link_is_current",
     "live_subscriber",
+    "mailbox_suppressed",
     "new_links",
     "request_subscription",
     "unsubscribe",
@@ -112,6 +114,7 @@ def request_subscription(session: Session, address: str, prefs: Preferences) -> 
         return SubscribeResult(subscriber.id, MailToSend.ALREADY_SUBSCRIBED, created=False)
     if subscriber is not None and subscriber.status == "suppressed":
         return SubscribeResult(subscriber.id, MailToSend.NOTHING, created=False)
+    bounced = mailbox_suppressed(session, address)
     created = subscriber is None
     now = utcnow()
     if subscriber is None:
@@ -124,7 +127,25 @@ def request_subscription(session: Session, address: str, prefs: Preferences) -> 
         subscriber.status = "pending"
     subscriber.updated_at = now
     request_id = _record_request(session, subscriber, prefs)
+    if bounced:  # another spelling of a mailbox that bounced: recorded, never mailed
+        return SubscribeResult(subscriber.id, MailToSend.NOTHING, created, request_id)
     return SubscribeResult(subscriber.id, MailToSend.CONFIRM, created, request_id)
+
+
+def mailbox_suppressed(session: Session, address: str) -> bool:
+    """Whether a suppressed subscriber's address reaches the same mailbox as ``address``
+    (``name+news@`` after ``name@`` bounced). Suppressed rows are few, and only those at
+    the same domain are read."""
+    mailbox = canonical_mailbox(address)
+    for domain in domain_spellings(address):
+        rows = session.scalars(
+            select(Subscriber.email).where(
+                Subscriber.status == "suppressed", Subscriber.email.like(f"%@{domain}")
+            )
+        )
+        if any(email and canonical_mailbox(email) == mailbox for email in rows):
+            return True
+    return False
 
 
 class ConfirmResult(enum.Enum):
