@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import context, propagate, trace
 
 from syndicator.config import Settings
+from syndicator.logs import redact_tokens
 
 if TYPE_CHECKING:
     import httpx
@@ -123,11 +124,31 @@ def configure_tracing(
     return True
 
 
+# A request span's URL attributes hold the path: a subscriber token must not reach the
+# trace backend any more than a log (syndicator.logs.redact_tokens).
+_URL_ATTRIBUTES = ("http.target", "http.url", "url.path", "url.full")
+
+
+def _redact_span_urls(span: Any, scope: Any) -> None:
+    if span is None or not span.is_recording():
+        return
+    attributes = getattr(span, "attributes", None) or {}
+    for key in _URL_ATTRIBUTES:
+        value = attributes.get(key)
+        if isinstance(value, str):
+            span.set_attribute(key, redact_tokens(value))
+    query = attributes.get("url.query")
+    if isinstance(query, str):
+        span.set_attribute("url.query", redact_tokens("?" + query)[1:])
+
+
 def instrument_app(app: FastAPI) -> None:
     if _enabled:
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-        FastAPIInstrumentor.instrument_app(app, excluded_urls=_UNTRACED_URLS)
+        FastAPIInstrumentor.instrument_app(
+            app, excluded_urls=_UNTRACED_URLS, server_request_hook=_redact_span_urls
+        )
 
 
 def instrument_celery() -> None:

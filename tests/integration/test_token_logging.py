@@ -76,6 +76,8 @@ def web(tmp_path_factory: pytest.TempPathFactory):
         "SYNDICATOR_REDIS_URL": "redis://127.0.0.1:1/0",
         "SYNDICATOR_TOKEN_KEYS": "a-key-for-the-log-tests",
         "SYNDICATOR_LOG_LEVEL": "INFO",
+        # Request spans print to the same log: no span attribute may hold a token either.
+        "SYNDICATOR_OTEL_EXPORTER": "console",
     }
     with log.open("wb") as output:
         process = subprocess.Popen(
@@ -112,3 +114,18 @@ def test_uvicorn_access_lines_never_hold_a_token(web, token: str, method: str) -
     text = log.read_text(errors="replace")
     assert token not in text
     assert f'"{method} /preferences/[redacted] HTTP/1.1"' in text
+
+
+def test_request_spans_never_hold_a_token(web) -> None:
+    port, log = web
+    token = make_token(_KEYED, "preferences", 4242)
+    send_raw(port, "GET", f"/preferences/{token}?token={token}")
+    # Spans are exported in batches, a few seconds apart.
+    wait_for(lambda: "/preferences/[redacted]" in _spans(log) or None, 30, "the request span")
+    assert token not in log.read_text(errors="replace")
+
+
+def _spans(log: Path) -> str:
+    return "\n".join(
+        line for line in log.read_text(errors="replace").splitlines() if "otel_span" in line
+    )
