@@ -116,6 +116,9 @@ class Settings:
     digest_hour: int = 8
     # Messages per second across every worker process (shared through Redis); None: no cap.
     mail_rate_per_s: float | None = None
+    # Delays before retries 2, 3, ... after a 4xx/421 (about eight hours in all); the
+    # attempt after the last is final.
+    mail_retry_schedule: tuple[float, ...] = (60, 300, 900, 1800, 3600, 7200, 14400)
     dkim_key_path: Path | None = None
     dkim_selector: str | None = None
     dkim_domain: str | None = None
@@ -246,6 +249,8 @@ def load_settings(
         encryption_keys=_encryption_keys(env, data_dir),
         digest_hour=int(env.get("SYNDICATOR_DIGEST_HOUR", "8")),
         mail_rate_per_s=_optional_float(env.get("SYNDICATOR_MAIL_RATE_PER_S")),
+        mail_retry_schedule=_seconds_list(env.get("SYNDICATOR_MAIL_RETRY_SCHEDULE"))
+        or Settings.mail_retry_schedule,
         dkim_key_path=_optional_path(env.get("SYNDICATOR_DKIM_KEY")),
         dkim_selector=env.get("SYNDICATOR_DKIM_SELECTOR") or None,
         dkim_domain=env.get("SYNDICATOR_DKIM_DOMAIN") or None,

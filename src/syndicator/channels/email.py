@@ -41,6 +41,7 @@ from syndicator.channels.base import (
     EventRecord,
     RecordedAttempt,
 )
+from syndicator.config import Settings
 from syndicator.logs import kv
 from syndicator.mail import digests
 from syndicator.mail.audience import (
@@ -52,6 +53,7 @@ from syndicator.mail.audience import (
     subscribers_in_mode,
 )
 from syndicator.mail.compose import MessageTemplate
+from syndicator.mail.deferral import DeferralSignal
 from syndicator.mail.newsletter import (
     CompiledCache,
     compile_newsletter,
@@ -109,7 +111,7 @@ class EmailChannel(AsyncChannel):
     concurrency: ClassVar[int] = 4
     group_limit: ClassVar[int] = 4
     # 421/45x: the receiver asks us to slow down; back off over about eight hours.
-    retry_schedule: ClassVar[tuple[float, ...]] = (60, 300, 900, 1800, 3600, 7200, 14400)
+    retry_schedule: ClassVar[tuple[float, ...]] = Settings.mail_retry_schedule
     # How long a row may wait for the shared rate limit before it is deferred instead.
     rate_wait_seconds: ClassVar[float] = 5.0
 
@@ -125,6 +127,7 @@ class EmailChannel(AsyncChannel):
         self._unreachable_until = 0.0
         # delivery id -> (subscriber id, new marker), for digests being recorded.
         self._markers: dict[int, tuple[int, int]] = {}
+        self._deferral = DeferralSignal(ctx.redis)
 
     # --- planning ---
 
@@ -156,6 +159,9 @@ class EmailChannel(AsyncChannel):
                 yield subscriber_target(reader.id)
 
     # --- delivering ---
+
+    def retry_delays(self, target: str) -> Sequence[float]:
+        return self.ctx.settings.mail_retry_schedule
 
     def group(self, target: str) -> str:
         return "smtp"
@@ -189,6 +195,7 @@ class EmailChannel(AsyncChannel):
             reply = await pool.send(settings.sender, to, data)
         except SendError as error:
             return self._refused(job, error, message_id, pool.endpoint, started)
+        self._deferral.accepted()
         return DeliveryOutcome(
             job.delivery_id,
             ok=True,
@@ -235,8 +242,11 @@ class EmailChannel(AsyncChannel):
         self, job: Claimed, error: SendError, message_id: str, endpoint: str, started: float
     ) -> DeliveryOutcome:
         reply: SmtpReply = error.reply
-        if error.failure is Failure.TEMPORARY and reply.code == 0:
-            self._unreachable_until = time.monotonic() + 5.0
+        if error.failure is Failure.TEMPORARY and reply.code in (0, 421):
+            # The whole server, not one mailbox (a 450 or 451 is about its recipient).
+            self._deferral.refused(str(reply))
+            if reply.code == 0:
+                self._unreachable_until = time.monotonic() + 5.0
         self._markers.pop(job.delivery_id, None)
         final = {Failure.MAILBOX_GONE: "suppressed", Failure.UNCERTAIN: "uncertain"}
         return DeliveryOutcome(

@@ -2,9 +2,9 @@
 
 ``web_problems`` is for load balancers: the database at the code's schema revision, and
 Redis. ``pipeline_causes`` is for operators and alerts: a live consumer that reaches the
-database on every queue, a running beat, an outbox that is not falling behind, and no
-claim held by a worker process that is gone. Each
-cause is one sentence naming what is wrong.
+database on every queue, a running beat, an outbox that is not falling behind, no claim
+held by a worker process that is gone, and a mail server that is not turning every message
+away (421, or no connection). Each cause is one sentence naming what is wrong.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import redis
 
+from syndicator.mail.deferral import mail_deferred
 from syndicator.runtime.coordination import beat_seen, queue_heartbeats
 from syndicator.runtime.preflight import Problem, check_database, check_redis
 from syndicator.store.claimers import read_liveness
@@ -61,6 +62,7 @@ CAUSE_KINDS = (
     "outbox_unreadable",
     "outbox_stale",
     "lost_claims",
+    "mail_deferred",
 )
 
 
@@ -69,6 +71,7 @@ def pipeline_problems(db: Database, client: redis.Redis) -> list[PipelineCause]:
     try:
         beats = queue_heartbeats(client)
         beat = beat_seen(client)
+        deferred = mail_deferred(client)
     except redis.RedisError as exc:
         return [PipelineCause("redis_unreachable", "", "cannot reach Redis", str(exc))]
     for queue, heartbeat in beats.items():
@@ -81,6 +84,9 @@ def pipeline_problems(db: Database, client: redis.Redis) -> list[PipelineCause]:
     if beat is None:
         text = "beat is not running: the outbox is not relayed and retries are not swept"
         causes.append(PipelineCause("beat_down", "", text))
+    if deferred is not None:
+        text = "the mail server defers mail (421, or no connection)"
+        causes.append(PipelineCause("mail_deferred", "email", text, deferred))
     try:
         waiting, oldest = backlog(db)
     except Exception as exc:

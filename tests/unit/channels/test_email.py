@@ -10,12 +10,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import redis
 from sqlalchemy import select, update
 
 from syndicator.channels.base import ChannelContext
 from syndicator.channels.email import EmailChannel
 from syndicator.config import Settings
 from syndicator.delivery.runner import Enqueue, plan_event, run_due
+from syndicator.mail.deferral import mail_deferred
 from syndicator.store.db import Database
 from syndicator.store.models import Delivery, Subscriber, utcnow
 from tests.mail_server import MailServer, running_mail_server
@@ -120,6 +122,62 @@ def test_451_is_retried_later_and_then_succeeds(
     run_due(db, channel, ids)
     assert ledger(db) == {f"subscriber:{sid}": "succeeded"}
     assert len(smtp.to("busy@example.org")) == 1
+
+
+def test_the_retry_schedule_is_the_operators(
+    db: Database, tmp_path: Path, smtp: MailServer, database_url: str
+) -> None:
+    """SYNDICATOR_MAIL_RETRY_SCHEDULE spaces the retries of deferred mail."""
+    config = mail_settings(
+        tmp_path,
+        SYNDICATOR_SMTP_URL=smtp.url,
+        SYNDICATOR_DATABASE_URL=database_url,
+        SYNDICATOR_MAIL_RETRY_SCHEDULE="2,7",
+    )
+    channel = EmailChannel(ChannelContext(settings=config, db=db))
+    try:
+        sid = add_subscriber(db, "busy@example.org")
+        smtp.reply_to("busy@example.org", "421 4.3.2 shutting down")
+        send_event(db, channel, publish(db, 1))
+    finally:
+        channel.close()
+    (first,) = attempts_of(db, f"subscriber:{sid}")
+    assert (first.outcome, first.status_code) == ("retrying", 421)
+    delay = (first.next_attempt_at - first.started_at).total_seconds()
+    assert 2 * 0.8 <= delay <= 2 * 1.2 + 1, "the first delay of the operator's schedule"
+    assert channel.retry_delays(f"subscriber:{sid}") == (2.0, 7.0)
+
+
+def test_a_server_refusing_all_mail_is_reported_until_mail_goes_through(
+    db: Database, mail_config: Settings, smtp: MailServer, redis_url: str
+) -> None:
+    """A 421 (the whole server) is signalled for readiness; a 451 (one mailbox) is not."""
+    client = redis.Redis.from_url(redis_url)
+    channel = EmailChannel(ChannelContext(settings=mail_config, db=db, redis=client))
+
+    def time_passes() -> None:
+        with db.session() as session:
+            session.execute(
+                update(Delivery).values(next_attempt_at=utcnow() - timedelta(seconds=1))
+            )
+
+    try:
+        add_subscriber(db, "busy@example.org")
+        smtp.reply_to("busy@example.org", "451 4.7.1 greylisted", at="rcpt")
+        smtp.reply_to("busy@example.org", "421 4.3.2 shutting down", at="rcpt")
+        event = publish(db, 1)
+        ids = send_event(db, channel, event)
+        assert mail_deferred(client) is None
+        time_passes()
+        run_due(db, channel, ids)
+        assert mail_deferred(client) == "421 4.3.2 shutting down"
+        time_passes()
+        run_due(db, channel, ids)
+        assert ledger(db, event.id) == {"subscriber:1": "succeeded"}
+        assert mail_deferred(client) is None
+    finally:
+        channel.close()
+        client.close()
 
 
 def test_550_511_suppresses_the_address(
