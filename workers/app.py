@@ -66,6 +66,8 @@ app.conf.update(
     accept_content=["json"],
     broker_connection_retry_on_startup=True,
     worker_cancel_long_running_tasks_on_connection_loss=True,
+    # Celery's consumer, surviving a Redis restart (see workers/consumer.py).
+    worker_consumer="workers.consumer:Consumer",
     task_default_queue=EVENTS_QUEUE,
     # One exchange and routing key per queue: bindings can never send one message to two.
     task_queues=[
