@@ -20,6 +20,7 @@ from syndicator.store.sealed import InvalidEncryptionKey, keyring
 __all__ = [
     "Problem",
     "check_database",
+    "check_database_writable",
     "check_encryption_keys",
     "check_redis",
     "first_line",
@@ -29,7 +30,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Problem:
-    check: str  # database | schema | redis | encryption
+    check: str  # database | schema | write_lock | redis | encryption
     message: str  # one line, ending with the fix
 
     def __str__(self) -> str:
@@ -68,6 +69,21 @@ def check_encryption_keys(settings: Settings) -> Problem | None:
     except InvalidEncryptionKey as exc:
         return Problem("encryption", str(exc))
     return None
+
+
+def check_database_writable(db: Database) -> Problem | None:
+    """SQLite's write lock, held by someone else: reads answer, every write waits."""
+    try:
+        free = db.write_lock_free()
+    except SQLAlchemyError as exc:
+        return Problem("database", f"cannot reach the database: {first_line(exc)}")
+    if free:
+        return None
+    return Problem(
+        "write_lock",
+        "the database is locked for writing by another connection (SQLite takes one "
+        "writer at a time): hooks and delivery outcomes wait for it",
+    )
 
 
 def check_redis(client: redis.Redis) -> Problem | None:

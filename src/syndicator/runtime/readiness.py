@@ -15,7 +15,12 @@ import redis
 
 from syndicator.mail.deferral import mail_deferred
 from syndicator.runtime.coordination import beat_seen, queue_heartbeats
-from syndicator.runtime.preflight import Problem, check_database, check_redis
+from syndicator.runtime.preflight import (
+    Problem,
+    check_database,
+    check_database_writable,
+    check_redis,
+)
 from syndicator.store.claimers import read_liveness
 from syndicator.store.db import Database
 from syndicator.store.models import utcnow
@@ -35,7 +40,8 @@ OUTBOX_STALE_SECONDS = 60.0
 
 
 def web_problems(db: Database, client: redis.Redis) -> list[Problem]:
-    return [p for p in (check_database(db), check_redis(client)) if p is not None]
+    database = check_database(db) or check_database_writable(db)
+    return [p for p in (database, check_redis(client)) if p is not None]
 
 
 @dataclass(frozen=True)

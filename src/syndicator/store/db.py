@@ -3,6 +3,7 @@ workers can share one file; PostgreSQL is used through psycopg 3."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,11 +28,15 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+# How long a SQLite writer waits for another's lock before "database is locked".
+_BUSY_TIMEOUT_MS = 30_000
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -80,8 +85,9 @@ class Database:
         else:
             self.engine = sqlalchemy.create_engine(self.url, pool_pre_ping=True, pool_size=5)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        readers = self.engine.execution_options(**{_READ_ONLY: True})
-        self.read_sessions = sessionmaker(readers, expire_on_commit=False)
+        # Reads that must not wait for SQLite's write lock (readiness, read_session).
+        self.read_engine = self.engine.execution_options(**{_READ_ONLY: True})
+        self.read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -99,6 +105,28 @@ class Database:
     def ping(self) -> None:
         with self.engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
+
+    def write_lock_free(self, wait_seconds: float = 1.0) -> bool:
+        """Whether a writer gets SQLite's one write lock within ``wait_seconds``. Readers
+        never wait in WAL mode, so a connection holding a write transaction (a stuck
+        process, an operator's shell) shows only here, while every intake and every
+        recorded outcome waits behind it. PostgreSQL has no database-wide write lock."""
+        if not self.is_sqlite:
+            return True
+        with self.engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            raw.execute(f"PRAGMA busy_timeout={int(wait_seconds * 1000)}")
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                raw.execute("ROLLBACK")
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                return False
+            finally:
+                raw.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        return True
 
     def dispose(self) -> None:
         self.engine.dispose()

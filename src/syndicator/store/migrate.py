@@ -55,6 +55,7 @@ def head_revision() -> str:
 def schema_state(db: Database) -> SchemaState:
     """The database's schema revision against the code's; raises if the database is away."""
     head = head_revision()
-    with db.engine.connect() as conn:
+    # A read: on SQLite it must not queue behind a writer (readiness asks on every probe).
+    with db.read_engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_revision()
     return SchemaState(current, head)

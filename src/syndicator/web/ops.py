@@ -30,19 +30,24 @@ async def healthz() -> dict[str, str]:
 
 # What anyone may read of a failed check: its kind, never the error (which can name a
 # host, a user or a database). A bearer of the admin or metrics token reads the error too.
-_KINDS = {"database": "unreachable", "schema": "not migrated", "redis": "unreachable"}
+_KINDS = {
+    "database": "unreachable",
+    "schema": "not migrated",
+    "write_lock": "locked",
+    "redis": "unreachable",
+}
 _READYZ_DESCRIPTION = (
     "For load balancers. Without a token, each check says `ok` or the kind of failure "
-    "(`unreachable`, `not migrated`); with `Authorization: Bearer` the admin or metrics "
+    "(`unreachable`, `not migrated`, `locked`); with `Authorization: Bearer` the admin or metrics "
     "token, `details` gives each error with its fix."
 )
 
 
 def _web_readiness(state: AppState, detailed: bool) -> tuple[bool, dict[str, Any]]:
     problems = {p.check: p.message for p in web_problems(state.db, state.redis)}
-    database = "database" if "database" in problems else "schema"
+    database = next((c for c in ("database", "schema", "write_lock") if c in problems), None)
     checks = {
-        "database": _KINDS[database] if database in problems else "ok",
+        "database": _KINDS[database] if database else "ok",
         "redis": _KINDS["redis"] if "redis" in problems else "ok",
     }
     answer: dict[str, Any] = {"status": "not ready" if problems else "ready", "checks": checks}

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import redis
 
 from syndicator.config import load_settings
-from syndicator.runtime.preflight import check_database, check_encryption_keys, check_redis
+from syndicator.runtime.preflight import (
+    check_database,
+    check_database_writable,
+    check_encryption_keys,
+    check_redis,
+)
 from syndicator.store.db import Database
 from syndicator.store.migrate import schema_state, upgrade
 from syndicator.store.sealed import generate_key
@@ -59,3 +65,23 @@ def test_no_encryption_key_names_the_setting(tmp_path: Path) -> None:
     bad = check_encryption_keys(settings.with_(encryption_keys=("not-a-fernet-key",)))
     assert bad is not None and "key 1 is not a Fernet key" in str(bad)
     assert check_encryption_keys(settings.with_(encryption_keys=(generate_key(),))) is None
+
+
+def test_a_sqlite_write_lock_held_elsewhere_is_named_and_its_release_seen(tmp_path: Path) -> None:
+    path = tmp_path / "locked.db"
+    upgrade(f"sqlite:///{path}")
+    with Database(f"sqlite:///{path}") as db:
+        assert check_database_writable(db) is None
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process's write transaction
+        try:
+            problem = check_database_writable(db)
+            assert check_database(db) is None, "reads still answer"
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert problem is not None and problem.check == "write_lock"
+        assert "locked for writing" in str(problem)
+        assert check_database_writable(db) is None
+        with db.session() as session:  # the probe leaves the normal busy timeout behind
+            assert session.connection().exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
