@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -47,6 +48,7 @@ from syndicator.store.ledger import (
     insert_targets,
     pending_ids,
     release,
+    reschedule_held,
 )
 from syndicator.store.models import Event, utcnow
 from syndicator.store.outbox import mark_planned
@@ -65,6 +67,11 @@ log = logging.getLogger("syndicator.delivery.runner")
 # A batch's deadline: rows not started by then go back to pending unspent, and the rest
 # of the task's time (until the soft limit) is left for recording and handing back.
 BATCH_SECONDS = TASK_SOFT_TIME_LIMIT_SECONDS - 30
+# A failed batch keeps trying this long to record what it knows (a database restart takes
+# seconds), within the time the hard limit leaves after the soft one.
+SETTLE_RETRY_SECONDS = 30.0
+# The rows a failed batch had in flight are due again this much later.
+FAILED_BATCH_RETRY = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -160,9 +167,10 @@ def run_claimed(
     to enqueue next (follow-ups, and rows the deadline left, when the batch made progress).
 
     Whatever stops the batch (the deadline, an exception, a signal), outcomes already
-    received are recorded, rows never started go back to pending without spending an
-    attempt, and rows in flight without an outcome stay claimed until the sweeper finds
-    their worker gone (store/claimers.py), or the claim lease ends.
+    received are recorded and rows never started go back to pending without spending an
+    attempt. After an exception, the rows that were in flight are tried again shortly
+    (their attempt counts). Rows of a worker that dies stay claimed until the sweeper
+    finds it gone (store/claimers.py), or the claim lease ends.
     """
     if not jobs:
         return []
@@ -172,7 +180,7 @@ def run_claimed(
     try:
         follow_ups = _drive(db, channel, jobs, batch, recorder, unstarted, top_up)
     except BaseException:
-        _settle(db, recorder, unstarted, quiet=True)
+        _settle_failed(db, recorder, unstarted)
         raise
     unreached = _settle(db, recorder, unstarted)
     if unreached:
@@ -217,24 +225,39 @@ def _claimer(
     return claim_more
 
 
-def _settle(
-    db: Database, recorder: Recorder, unstarted: Unstarted, quiet: bool = False
-) -> list[int]:
+def _settle(db: Database, recorder: Recorder, unstarted: Unstarted) -> list[int]:
     """Record what is buffered and hand back the rows never started."""
     unreached = unstarted.rows()
-    try:
-        recorder.flush()
-        if unreached:
-            with db.session() as session:
-                for token, rows in _by_token(unreached).items():
-                    release(session, token, rows)
-    except Exception:
-        if not quiet:
-            raise
-        # Already failing: what is not recorded is left to the claim lease (or to the
-        # release of this process's claims, if it dies).
-        log.exception(kv(msg="could not record an interrupted batch"))
+    recorder.flush()
+    if unreached:
+        with db.session() as session:
+            for token, rows in _by_token(unreached).items():
+                release(session, token, rows)
     return [job.delivery_id for job in unreached]
+
+
+def _settle_failed(db: Database, recorder: Recorder, unstarted: Unstarted) -> None:
+    """After an exception, when nothing of the batch runs any more: settle as usual, and
+    put the rows still held (in flight when it failed) back with a due time. A database
+    that went away (the usual cause) is waited for a while; what cannot be written by
+    then is left to the claim lease."""
+    deadline = time.monotonic() + SETTLE_RETRY_SECONDS
+    pause = 0.5
+    while True:
+        try:
+            _settle(db, recorder, unstarted)
+            at = utcnow() + FAILED_BATCH_RETRY
+            with db.session() as session:
+                held = sum(reschedule_held(session, token, at) for token in unstarted.tokens)
+            if held:
+                log.info(kv(msg="failed batch handed back", rows_in_flight=held))
+            return
+        except Exception:
+            if time.monotonic() + pause > deadline:
+                log.exception(kv(msg="could not record an interrupted batch"))
+                return
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
 
 
 def _by_token(jobs: Sequence[Claimed]) -> dict[str, list[int]]:

@@ -16,10 +16,15 @@ __all__ = ["Unstarted"]
 class Unstarted:
     def __init__(self, jobs: Iterable[Claimed] = ()) -> None:
         self._rows: dict[int, Claimed] = {}
+        # Every claim the batch made (one token each, a few per batch): what a failed
+        # batch hands back.
+        self.tokens: set[str] = set()
         self.add(jobs)
 
     def add(self, jobs: Iterable[Claimed]) -> None:
-        self._rows.update((job.delivery_id, job) for job in jobs)
+        for job in jobs:
+            self._rows[job.delivery_id] = job
+            self.tokens.add(job.token)
 
     def start(self, delivery_id: int) -> None:
         """The row is under way: its outcome, not a hand-back, settles it."""

@@ -65,6 +65,7 @@ __all__ = [
     "release",
     "requeue",
     "requeue_manual",
+    "reschedule_held",
 ]
 
 # Rows per statement and per short transaction when planning or releasing in bulk.
@@ -492,6 +493,19 @@ def release(session: Session, token: str, ids: Sequence[int]) -> None:
     for chunk in chunked(ids):
         statement = _hand_back(token, next_attempt_at=None).where(_DELIVERIES.c.id.in_(chunk))
         session.execute(statement)
+
+
+def reschedule_held(session: Session, token: str, at: datetime) -> int:
+    """The rows a failed batch still holds, none of them in flight any more: pending again
+    at ``at``. Their attempt counts: a message may have left before the failure. Returns
+    how many."""
+    table = _DELIVERIES
+    result = session.execute(
+        update(table)
+        .where(table.c.claim_token == token, table.c.status == "in_progress")
+        .values(status="pending", claim_token=None, next_attempt_at=at, updated_at=utcnow())
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def due_for_retry(session: Session, limit: int = 1000) -> dict[str, list[int]]:

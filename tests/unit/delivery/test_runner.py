@@ -24,7 +24,7 @@ from syndicator.store.ledger import (
     claim_due,
     due_for_retry,
 )
-from syndicator.store.models import Delivery, DeliveryAttempt, OutboxEntry
+from syndicator.store.models import Delivery, DeliveryAttempt, OutboxEntry, utcnow
 from tests.unit.delivery.fakes import (
     Busy,
     Newsletter,
@@ -155,7 +155,7 @@ class Killed(BaseException):
     """Anything that is not an Exception: the task is being torn down."""
 
 
-def test_an_interruption_records_what_was_delivered_and_leaves_the_row_in_flight(db: Database):
+def test_an_interruption_records_what_was_delivered_and_retries_the_row_in_flight(db: Database):
     def die_at_row_150(job: Claimed) -> None:
         if len(channel.delivered) == 150:
             raise Killed()
@@ -163,9 +163,17 @@ def test_an_interruption_records_what_was_delivered_and_leaves_the_row_in_flight
     channel = Newsletter(count=400, each=die_at_row_150)
     with pytest.raises(Killed):
         run_due(db, channel, planned_ids(db, channel))
-    # The row in flight may or may not have reached its subscriber: the claim lease decides.
-    assert statuses(db) == {("succeeded", 1): 150, ("in_progress", 1): 1, ("pending", 0): 249}
+    # The row in flight may or may not have reached its subscriber: it is tried again
+    # shortly, its attempt spent, rather than waiting for the claim lease.
+    assert statuses(db) == {("succeeded", 1): 150, ("pending", 1): 1, ("pending", 0): 249}
     assert attempt_outcomes(db) == {"succeeded": 150}
+    with db.session() as session:
+        retry_at = session.scalars(
+            select(Delivery.next_attempt_at).where(
+                Delivery.attempts == 1, Delivery.status == "pending"
+            )
+        ).one()
+    assert retry_at is not None and retry_at > utcnow()
 
 
 def test_deferred_rows_come_back_after_their_time_without_counting_attempts(db: Database):
