@@ -46,6 +46,8 @@ class MailServer:
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Seconds to take over each message: a slower server, for a send that lasts.
     delay: float = 0.0
+    # While set, the reply to every RCPT: a server refusing all mail for a while.
+    refusing: str | None = None
 
     @property
     def url(self) -> str:
@@ -65,6 +67,8 @@ class MailServer:
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
     ) -> str:
         with self.lock:
+            if self.refusing:
+                return self.refusing
             scripted = self.rcpt_script.get(address)
             if scripted:
                 return scripted.popleft()

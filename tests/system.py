@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -75,11 +76,17 @@ def system_env(
 
 class RunningSystem:
     def __init__(
-        self, env: Mapping[str, str], log_path: Path, *args: str, set_base_url: bool = True
+        self,
+        env: Mapping[str, str],
+        log_path: Path,
+        *args: str,
+        set_base_url: bool = True,
+        port: int | None = None,
     ) -> None:
-        """``set_base_url=False`` leaves SYNDICATOR_BASE_URL unset: the run's port decides."""
+        """``set_base_url=False`` leaves SYNDICATOR_BASE_URL unset: the run's port decides.
+        ``port``: the one a run before this one used (a restart), else a free one."""
         self.args = args
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **env, "SYNDICATOR_BASE_URL": self.url}
         if not set_base_url:
@@ -111,11 +118,15 @@ class RunningSystem:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-6000:]
 
-    def publish(self, event: dict, msg_id: str | None = None) -> httpx.Response:
+    def publish(
+        self, event: dict, msg_id: str | None = None, signed_at: datetime | None = None
+    ) -> httpx.Response:
+        """POST ``event`` to the hook, signed now (or as at ``signed_at``: a skewed clock)."""
         body = json.dumps(event, ensure_ascii=False).encode()
+        secret = self.env["SYNDICATOR_CMS_SECRET"]
         headers = {
             "content-type": "application/json",
-            **sign_headers(self.env["SYNDICATOR_CMS_SECRET"], body, msg_id=msg_id),
+            **sign_headers(secret, body, msg_id=msg_id, now=signed_at),
         }
         return self.http.post(f"{self.url}/hooks/cms", content=body, headers=headers)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +31,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds before answering
     body: bytes = b"ok"
+    reset: bool = False  # answer nothing: reset the connection (TCP RST) instead
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float  # monotonic, when the request arrived
-    answered: int  # the status it got
+    answered: int  # the status it got (0: the connection was reset instead)
 
 
 class Receiver:
@@ -81,10 +84,24 @@ class Receiver:
         # Kept on arrival: a partner has the delivery even if the sender dies waiting.
         with self._lock:
             headers = {k.lower(): v for k, v in request.headers.items()}
-            self.requests.append(Received(partner, headers, body, time.monotonic(), reply.status))
+            answered = 0 if reply.reset else reply.status
+            self.requests.append(Received(partner, headers, body, time.monotonic(), answered))
         if reply.delay:
             await asyncio.sleep(reply.delay)
+        if reply.reset:
+            _reset(request)
         return web.Response(status=reply.status, headers=reply.headers, body=reply.body)
+
+
+def _reset(request: web.Request) -> None:
+    """Drop the connection with a RST (SO_LINGER 0), as a crashing partner or a firewall
+    does: the sender reads ECONNRESET, not an answer."""
+    transport = request.transport
+    assert transport is not None
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
 
 
 async def _shutdown(runner: web.AppRunner) -> None:

@@ -1,0 +1,32 @@
+"""SMTP: the mail server answers 421 to every message for a while (60 s at full scale),
+in the middle of a newsletter. Readiness names the refusing server; mail waits and is sent
+once the server takes it again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from syndicator.store.models import DeliveryAttempt
+from tests.chaos.support import chaos_system, ride_out, scaled_seconds
+
+REFUSAL = "421 4.3.2 Service not available, closing transmission channel"
+
+
+def test_a_newsletter_deferred_by_421_is_sent_once_the_server_takes_mail_again(
+    tmp_path: Path, sqlite_url: str, redis_url: str, cms_secret: str
+) -> None:
+    with chaos_system(tmp_path, sqlite_url, redis_url, cms_secret, partners=0) as chaos:
+        chaos.publish(1)
+        figures = ride_out(
+            chaos,
+            "smtp-421",
+            stop=lambda: setattr(chaos.smtp, "refusing", REFUSAL),
+            start=lambda: setattr(chaos.smtp, "refusing", None),
+            cause="mail server defers mail (421, or no connection): 421",
+            # Longer than the first retries (2, 3 and 5 s, FAST_RETRIES): rows meet the
+            # 421 again and again, not once.
+            seconds=scaled_seconds(60, 10),
+        )
+        again = chaos.attempts("retrying", DeliveryAttempt.number >= 2)
+        assert again > 0, "no row met the 421 twice: the window is shorter than the retries"
+        print(f"{figures.scenario}: {chaos.attempts('retrying')} attempts deferred")
