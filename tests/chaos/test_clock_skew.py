@@ -9,7 +9,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tests.chaos.support import chaos_system
+from tests.chaos.support import chaos_system, scaled
 from tests.factories import make_event
 
 OUTSIDE = (-3600, -330, 330, 3600)  # seconds; the tolerance is 300
@@ -19,7 +19,14 @@ INSIDE = (-270, 270)
 def test_hooks_signed_outside_the_tolerance_are_refused_and_nothing_is_stored(
     tmp_path: Path, sqlite_url: str, redis_url: str, cms_secret: str
 ) -> None:
-    with chaos_system(tmp_path, sqlite_url, redis_url, cms_secret) as chaos:
+    with chaos_system(
+        tmp_path,
+        sqlite_url,
+        redis_url,
+        cms_secret,
+        subscribers=scaled(10_000, 100),
+        partners=scaled(100, 5),
+    ) as chaos:
         started = time.monotonic()
         chaos.publish(1)  # under way while the skewed hooks arrive
         stored = chaos.stored_events()

@@ -14,7 +14,7 @@ from tests.chaos.support import chaos_system, scaled
 from tests.integration.webhook_receiver import Reply
 
 # Each faulty partner fails this many times in a row, then answers 200.
-FAULTS_EACH = 3
+FAULTS_EACH = 2
 FAULTS = {
     "500": Reply(status=500, body=b"internal error"),
     "hang": Reply(delay=6.0),  # past SYNDICATOR_WEBHOOK_TIMEOUT (3 s, FAST_RETRIES)
