@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
+from redis import RedisError
 from sqlalchemy import select
 
 from syndicator.channels.base import (
@@ -15,13 +17,17 @@ from syndicator.channels.base import (
     EventRecord,
     FollowUp,
 )
+from syndicator.feeds.changes import announce_documents
 from syndicator.feeds.publish import publish_changes
 from syndicator.feeds.queries import SITE_TARGET
+from syndicator.logs import kv
 from syndicator.store.ledger import Claimed
 from syndicator.store.models import Event
 from syndicator.store.quarantine import QuarantinedRelease, quarantined_among
 
 __all__ = ["SITE_TARGET", "FeedsChannel"]
+
+log = logging.getLogger("syndicator.feeds")
 
 
 class FeedsChannel(CoalescingChannel):
@@ -39,7 +45,9 @@ class FeedsChannel(CoalescingChannel):
         with self.ctx.db.read_session() as session:
             query = select(Event.id, Event.release_id).where(Event.id.in_(event_ids))
             release_of = {event_id: release_id for event_id, release_id in session.execute(query)}
-        changed = publish_changes(self.ctx.db, self.ctx.settings, set(release_of.values()))
+        changed = publish_changes(
+            self.ctx.db, self.ctx.settings, set(release_of.values()), self._announce
+        )
         with self.ctx.db.read_session() as session:
             held = quarantined_among(session, self.name, release_of.values())
         outcomes = [
@@ -51,6 +59,15 @@ class FeedsChannel(CoalescingChannel):
             # The newest claimed row's event owns the pings, so a replay keys the same rows.
             follow_ups.append(FollowUp("websub", jobs[-1].event_id, tuple(changed)))
         return DeliveryReport(outcomes, follow_ups)
+
+    def _announce(self) -> None:
+        """Web nodes refresh at once; without Redis they still find it at their next poll."""
+        if self.ctx.redis is None:
+            return
+        try:
+            announce_documents(self.ctx.redis)
+        except RedisError as exc:
+            log.warning(kv(msg="feed change not announced; web nodes poll", error=str(exc)))
 
     @staticmethod
     def _outcome(job: Claimed, held: QuarantinedRelease | None, changed: int) -> DeliveryOutcome:

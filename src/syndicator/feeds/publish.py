@@ -299,12 +299,19 @@ def _render_plan(settings: Settings, plan: _Plan) -> _Rendered:
 
 
 def _save(
-    db: Database, settings: Settings, outputs: Sequence[Output], removals: Sequence[str] = ()
+    db: Database,
+    settings: Settings,
+    outputs: Sequence[Output],
+    removals: Sequence[str] = (),
+    announce: Callable[[], object] | None = None,
 ) -> list[str]:
     """Store the documents whose bytes changed, and the removals, as one version (and export
-    them); return the URLs of the feeds that changed."""
+    them); return the URLs of the feeds that changed. ``announce`` runs once that version
+    is committed and changed anything: it tells the web nodes."""
     with db.session() as session:
         changed = documents.save(session, outputs, removals)
+    if announce is not None and (changed or removals):
+        announce()
     root = settings.feeds_export_dir
     if root is not None:
         export_documents(
@@ -320,9 +327,14 @@ def _save(
     return [out.url for out in outputs if out.path in changed and out.path != INDEX_PATH]
 
 
-def _save_rendered(db: Database, settings: Settings, rendered: _Rendered) -> list[str]:
+def _save_rendered(
+    db: Database,
+    settings: Settings,
+    rendered: _Rendered,
+    announce: Callable[[], object] | None = None,
+) -> list[str]:
     outputs = [*rendered.outputs, *([rendered.index] if rendered.index else [])]
-    return _save(db, settings, outputs, rendered.removals)
+    return _save(db, settings, outputs, rendered.removals, announce)
 
 
 def _quarantine(db: Database, culprits: Culprits) -> None:
@@ -351,8 +363,14 @@ def _with_quarantine(db: Database, attempt: Callable[[], T]) -> T:
     )
 
 
-def publish_changes(db: Database, settings: Settings, release_ids: Iterable[int]) -> list[str]:
-    """Re-render the documents these releases touch; return the absolute URLs that changed."""
+def publish_changes(
+    db: Database,
+    settings: Settings,
+    release_ids: Iterable[int],
+    announce: Callable[[], object] | None = None,
+) -> list[str]:
+    """Re-render the documents these releases touch; return the absolute URLs that changed.
+    ``announce`` runs after each stored version (the live feeds, then the archives)."""
     ids = sorted({int(i) for i in release_ids})
     if not ids:
         return []
@@ -368,9 +386,9 @@ def publish_changes(db: Database, settings: Settings, release_ids: Iterable[int]
         # The archives follow as the next version, as in a rebuild.
         live = _Plan(live=plan.live, index=plan.index)
         archives = _Plan(archives=plan.archives, removals=plan.removals)
-        changed = _save_rendered(db, settings, _render_plan(settings, live))
+        changed = _save_rendered(db, settings, _render_plan(settings, live), announce)
         if archives.archives or archives.removals:
-            changed += _save_rendered(db, settings, _render_plan(settings, archives))
+            changed += _save_rendered(db, settings, _render_plan(settings, archives), announce)
         return plan, changed
 
     with exclusive(db, PUBLISH_LOCK):

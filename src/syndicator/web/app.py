@@ -28,11 +28,13 @@ from syndicator.web import (
     subscribers_admin,
     subscriptions,
 )
+from syndicator.web.document_push import DocumentPush
 from syndicator.web.feed_lists import feed_list_routes
 from syndicator.web.feeds import feed_routes
 from syndicator.web.head_requests import HeadAsGet
 from syndicator.web.policy_docs import document_request_policy
 from syndicator.web.problems import install_problem_handler
+from syndicator.web.representations import DocumentCache
 from syndicator.web.request_guard import RequestGuard
 from syndicator.web.request_policy import policy_table
 from syndicator.web.site_headers import SiteHeaders
@@ -62,10 +64,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     db = Database(settings.database_url)
     state = AppState(settings=settings, db=db, redis=redis_client(settings, timeout=2.0))
+    caches: list[DocumentCache] = []
+    push = DocumentPush(settings, caches)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        push.start()
         yield
+        await push.stop()
         state.redis.close()
         db.dispose()
 
@@ -89,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     instrument_app(app)
     # Feeds first: the hottest path should not try every API route before matching.
     app.router.routes.extend(feed_list_routes(settings, db))  # before /feeds/{path}
-    app.router.routes.extend(feed_routes(settings, db))
+    app.router.routes.extend(feed_routes(settings, db, caches))
     # The shipped emblem (feeds' icon and logo), and the site's styles to come.
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(hooks.router)

@@ -188,11 +188,16 @@ class FeedsIndexPage:
         await _respond(rep or self._before_first_publish(), scope, send)
 
 
-def feed_routes(settings: Settings, db: Database) -> list[BaseRoute]:
+def feed_routes(
+    settings: Settings, db: Database, caches: list[DocumentCache] | None = None
+) -> list[BaseRoute]:
+    """The feed routes; their document caches are appended to ``caches``, for the app to
+    refresh when a publisher announces a change."""
+    index, documents = FeedsIndexPage(settings, db), FeedDocuments(settings, db)
+    if caches is not None:
+        caches.extend([index.cache, documents.cache])
     routes: Iterable[BaseRoute] = (
-        Route("/feeds/", FeedsIndexPage(settings, db), methods=["GET"], name="feeds_index"),
-        Route(
-            "/feeds/{path:path}", FeedDocuments(settings, db), methods=["GET"], name="feeds_file"
-        ),
+        Route("/feeds/", index, methods=["GET"], name="feeds_index"),
+        Route("/feeds/{path:path}", documents, methods=["GET"], name="feeds_file"),
     )
     return list(routes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 import logging
@@ -94,6 +95,7 @@ class DocumentCache:
     A hit costs a dict lookup. At most every ``check_every`` seconds one cheap query asks
     which documents changed since the version this process knows (any host may have
     published them) and drops just those; a miss reads one row in a worker thread.
+    :meth:`refresh` asks at once: a publisher's announcement (web/document_push.py).
     """
 
     def __init__(
@@ -109,9 +111,13 @@ class DocumentCache:
         self._entries: OrderedDict[str, Representation | None] = OrderedDict()
         self._version = -1  # nothing known yet
         self._checked = -math.inf
+        self._checking = asyncio.Lock()  # one query at a time, in the order asked
+        # Bumped whenever documents are dropped: a load that began before a drop may
+        # hold the old bytes, so it is served once but not kept.
+        self._drops = 0
 
     def _changes(self) -> tuple[int, list[str]]:
-        with self._db.session() as session:
+        with self._db.read_session() as session:
             if self._version < 0:  # a cold cache drops nothing: it holds nothing
                 return documents.current_version(session), []
             changed = documents.changed_since(session, self._version)
@@ -120,7 +126,7 @@ class DocumentCache:
 
     def load(self, path: str) -> Representation | None:
         """Read and build one document; pure work, safe to run in a worker thread."""
-        with self._db.session() as session:
+        with self._db.read_session() as session:
             doc = documents.load(session, path)
         if doc is None:
             return None
@@ -133,15 +139,25 @@ class DocumentCache:
         now = time.monotonic()
         if now - self._checked < self._check_every:
             return
-        self._checked = now  # before awaiting: one refresh at a time
-        try:
-            version, changed = await anyio.to_thread.run_sync(self._changes)
-        except Exception as exc:  # the database is away: keep serving what we hold
-            log.warning(kv(msg="feed cache check failed; serving cached", error=repr(exc)))
-            return
-        for path in changed:
-            self._entries.pop(path, None)
-        self._version = max(self._version, version)
+        self._checked = now  # before awaiting: requests meanwhile serve what is held
+        await self.refresh()
+
+    async def refresh(self) -> None:
+        """Drop what changed since the version this process knows, now. A call made while
+        a check runs waits for it and asks again: that check may predate the change."""
+        async with self._checking:
+            self._checked = time.monotonic()
+            try:
+                version, changed = await anyio.to_thread.run_sync(self._changes)
+            except Exception as exc:  # the database is away: keep serving what we hold
+                log.warning(kv(msg="feed cache check failed; serving cached", error=repr(exc)))
+                return
+            for path in changed:
+                self._entries.pop(path, None)
+            if changed:
+                self._drops += 1
+                log.debug(kv(msg="feed cache dropped", documents=len(changed), version=version))
+            self._version = max(self._version, version)
 
     def _remember(self, path: str, rep: Representation | None) -> None:
         self._entries[path] = rep
@@ -154,8 +170,10 @@ class DocumentCache:
         await self._refresh()
         if path in self._entries:
             return self._entries[path]
+        drops = self._drops
         rep = await anyio.to_thread.run_sync(self.load, path)
-        self._remember(path, rep)  # a miss too: a publish that adds it bumps the version
+        if drops == self._drops:
+            self._remember(path, rep)  # a miss too: a publish that adds it bumps the version
         return rep
 
 

@@ -1,0 +1,140 @@
+"""Feed documents reach every web node when they are stored, not at the node's next poll.
+
+A real `syndicator web` process (another process than the publisher, on the same
+database) serves the feeds. The feeds channel stores a publish and announces it on Redis;
+the node refreshes at once. Its poll is set to a minute, so only the announcement can
+show the release within the deadline. With Redis gone, the poll alone still shows it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import redis
+
+from syndicator.channels.base import ChannelContext
+from syndicator.channels.feeds import FeedsChannel
+from syndicator.config import Settings
+from syndicator.delivery.runner import Enqueue, load_event, plan_event, run_due
+from syndicator.events.schema import CmsEvent
+from syndicator.feeds.changes import documents_channel
+from syndicator.runtime.embedded_redis import EmbeddedRedis
+from syndicator.store.db import Database
+from syndicator.store.intake import accept_event, new_event_id
+from syndicator.store.migrate import upgrade
+from tests.factories import make_event
+from tests.services import free_port
+from tests.system import wait_for
+
+LONG_POLL = "60"  # seconds: longer than any deadline below
+
+
+@contextmanager
+def web_node(tmp: Path, database_url: str, redis_url: str, check_seconds: str) -> Iterator[str]:
+    """`syndicator web` in its own process; yields its base URL once it answers."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "SYNDICATOR_DATA_DIR": str(tmp / "web-node"),
+        "SYNDICATOR_DATABASE_URL": database_url,
+        "SYNDICATOR_REDIS_URL": redis_url,
+        "SYNDICATOR_DOCUMENT_CHECK_SECONDS": check_seconds,
+        "SYNDICATOR_ADMIN_TOKEN": "push-test-admin-token",
+    }
+    log_path = tmp / "web-node.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "syndicator", "web", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+
+        def up() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(log_path.read_text())
+            return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+
+        wait_for(up, 60, "syndicator web to answer")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def publish_through_channel(db: Database, settings: Settings, client: redis.Redis, n: int) -> str:
+    """What a worker does for a publish: accept, plan the feeds row, render, store, announce."""
+    title = f"푸시 확인 {n}번"
+    event = CmsEvent.model_validate(make_event(30_000 + n, title=title))
+    accepted = accept_event(db, event, webhook_id=new_event_id())
+    record = load_event(db, accepted.event_id)
+    assert record is not None
+    channel = FeedsChannel(ChannelContext(settings=settings, db=db, redis=client))
+    queued: list[Enqueue] = []
+    plan_event(db, {"feeds": channel}, record, queued.append)
+    run_due(db, channel, None)
+    return title
+
+
+def shows(url: str, title: str) -> bool:
+    answer = httpx.get(f"{url}/feeds/rss.xml", timeout=5)
+    return answer.status_code == 200 and title in answer.text
+
+
+def listening(client: redis.Redis) -> bool:
+    """The node subscribed: an announcement made now reaches it."""
+    db = int(client.connection_pool.connection_kwargs.get("db", 0))
+    channel = documents_channel(db)
+    return dict(client.pubsub_numsub(channel)).get(channel.encode(), 0) >= 1
+
+
+def test_a_second_web_node_shows_a_publish_without_waiting_for_its_poll(
+    tmp_path: Path, database_url: str, redis_url: str, settings: Settings
+) -> None:
+    upgrade(database_url)
+    client = redis.Redis.from_url(redis_url)
+    with (
+        Database(database_url) as db,
+        web_node(tmp_path, database_url, redis_url, LONG_POLL) as url,
+    ):
+        wait_for(lambda: listening(client), 30, "the node to subscribe")
+        first = publish_through_channel(db, settings, client, 1)
+        # The node's one poll happens at its first request; every change after it is pushed.
+        wait_for(lambda: shows(url, first), 30, "the first publish on the node")
+        second = publish_through_channel(db, settings, client, 2)
+        wait_for(lambda: shows(url, second), 30, "the second publish, before any poll")
+    client.close()
+
+
+def test_with_redis_gone_the_poll_still_shows_a_publish(
+    tmp_path: Path, database_url: str, settings: Settings
+) -> None:
+    upgrade(database_url)
+    own = EmbeddedRedis(tmp_path / "redis", tmp_path / "redis" / "redis.sock")
+    redis_url = own.start()
+    client = redis.Redis.from_url(redis_url)
+    try:
+        with (
+            Database(database_url) as db,
+            web_node(tmp_path, database_url, redis_url, "1") as url,
+        ):
+            wait_for(lambda: listening(client), 30, "the node to subscribe")
+            first = publish_through_channel(db, settings, client, 1)
+            wait_for(lambda: shows(url, first), 30, "the first publish on the node")
+            own.stop()
+            # The announcement fails (the channel only warns); the node's poll finds it.
+            second = publish_through_channel(db, settings, client, 2)
+            wait_for(lambda: shows(url, second), 30, "the publish, through the poll alone")
+            assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+    finally:
+        client.close()
+        own.stop()
