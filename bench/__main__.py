@@ -16,7 +16,7 @@ BENCHMARKS = {
     "backfill_scaling": "importing 10,000 releases vs 1,000",
     "feed_update": "one publish with 10,000 stored vs 100",
     "serve_feeds": "live RSS feed under 50 clients vs a 1-byte route",
-    "publish_latency": "publish to feed file vs the hook's round trip",
+    "publish_latency": "publish to readers over HTTP (two web nodes, a partner, an inbox)",
     "plan_scaling": "planning 100,000 targets vs 1,000: time and peak memory",
     "newsletter": "one release to 20,000 subscribers vs the SMTP ceiling; worker memory",
     "webhooks": "20 releases to 200 partners vs a plain aiohttp client",
