@@ -10,6 +10,7 @@ from celery import current_task
 from celery.signals import (
     beat_init,
     setup_logging,
+    task_success,
     worker_init,
     worker_process_init,
     worker_process_shutdown,
@@ -18,14 +19,17 @@ from celery.signals import (
     worker_shutting_down,
 )
 
+from syndicator.channels.registry import ALL_QUEUES
 from syndicator.config import load_settings
 from syndicator.logs import configure_logging, kv
+from syndicator.runtime.coordination import mark_consuming
 from syndicator.runtime.heap import settle_heap
 from syndicator.runtime.preflight import preflight
 from syndicator.tracing import configure_tracing, instrument_celery
 from workers.heartbeat import Heartbeat
 from workers.process import close_runtime, runtime, worker_id
 from workers.relay import Relay
+from workers.task_names import HEARTBEAT
 
 log = logging.getLogger("syndicator.workers")
 
@@ -104,6 +108,24 @@ def start_heartbeat(sender: Any = None, **_: Any) -> None:
     queues = [q.name for q in sender.app.amqp.queues.consume_from.values()]
     _heartbeat = Heartbeat(sender.app, queues)
     _heartbeat.start()
+
+
+@task_success.connect
+def prove_consumption(sender: Any = None, **_: Any) -> None:
+    """A task this worker took off a queue and finished proves, as a heartbeat does, that
+    the queue is consumed and the database answers (every task reads or writes it; one
+    that cannot fails instead). A queue busy with a long newsletter holds its heartbeat
+    tasks behind the work until they expire, and must not look abandoned meanwhile."""
+    request = getattr(sender, "request", None)
+    if request is None or getattr(sender, "name", None) == HEARTBEAT:
+        return  # the heartbeat records its own database check
+    queue = (request.delivery_info or {}).get("routing_key")
+    if queue not in ALL_QUEUES:
+        return
+    try:
+        mark_consuming(runtime().redis, queue, worker=request.hostname or "")
+    except Exception as exc:  # Redis away: readiness says so itself
+        log.warning(kv(msg="consumption not recorded", error=f"{type(exc).__name__}: {exc}"))
 
 
 @worker_shutting_down.connect
