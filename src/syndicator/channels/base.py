@@ -176,6 +176,9 @@ class Channel:
     retry_schedule: ClassVar[tuple[float, ...]] = (5, 60, 300, 1800)
     # What a target looks like; every target is checked before it reaches the ledger.
     target_pattern: ClassVar[re.Pattern[str]] = TARGET_REF
+    # Targets drawn from an audience (subscribers) that may run to 100,000 rows: the
+    # fan-out plans such a channel after the others, so its rows never hold up theirs.
+    audience: ClassVar[bool] = False
 
     def __init__(self, ctx: ChannelContext) -> None:
         self.ctx = ctx

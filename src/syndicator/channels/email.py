@@ -105,6 +105,7 @@ def wants_mail(event: EventRecord) -> bool:
 class EmailChannel(AsyncChannel):
     name: ClassVar[str] = "email"
     queue: ClassVar[str] = "email"
+    audience: ClassVar[bool] = True  # every subscriber: planned after the partners
     batch_size: ClassVar[int] = 500
     # Messages in flight per worker process, one SMTP connection each: while one waits
     # for the server's reply, the next is composed. All of them go to one server.

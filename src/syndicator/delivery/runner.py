@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -58,6 +58,7 @@ __all__ = [
     "Enqueue",
     "load_event",
     "plan_event",
+    "planning_order",
     "run_claimed",
     "run_due",
 ]
@@ -99,7 +100,10 @@ def plan_event(
     """Create the ledger rows for every channel and ``send`` their pending ids, a page at
     a time; returns how many were sent per channel. Re-planning an event finds the same
     rows. The event is marked planned last: a fan-out that dies half-way runs again."""
-    sent = {channel.name: _plan_channel(db, channel, event, send) for channel in channels.values()}
+    sent = {
+        channel.name: _plan_channel(db, channel, event, send)
+        for channel in planning_order(channels.values())
+    }
     with db.session() as session:
         mark_planned(session, event.id)
     log.info(
@@ -112,6 +116,13 @@ def plan_event(
         )
     )
     return sent
+
+
+def planning_order(channels: Iterable[Channel]) -> list[Channel]:
+    """Channels with few targets first (feeds, partners), in registry order, then those
+    planning an audience: a partner's webhook is queued before a newsletter's first page,
+    not after its last."""
+    return sorted(channels, key=lambda channel: channel.audience)
 
 
 def _plan_channel(

@@ -6,15 +6,23 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from sqlalchemy import event, func, select
 
-from syndicator.channels.base import BatchContext, Deadline
+from syndicator.channels.base import BatchContext, ChannelContext, Deadline
+from syndicator.channels.registry import build_channels
+from syndicator.config import Settings
 from syndicator.delivery import aio, runner
 from syndicator.delivery.recorder import FLUSH_ROWS
-from syndicator.delivery.runner import Enqueue, plan_event, run_claimed, run_due
+from syndicator.delivery.runner import (
+    Enqueue,
+    plan_event,
+    planning_order,
+    run_claimed,
+    run_due,
+)
 from syndicator.store.db import Database
 from syndicator.store.ledger import (
     CHUNK,
@@ -84,6 +92,24 @@ def test_planning_100000_targets_streams_in_chunks(db: Database):
         assert session.scalar(select(func.count()).select_from(Delivery)) == 100_000
     assert [i for item in again for i in item.delivery_ids] == ids  # the same rows, in order
     assert max(params for _, params in statements) <= CHUNK * 8
+
+
+def test_a_newsletter_is_planned_after_the_partners_whatever_the_order_given(db: Database):
+    class Subscribers(Newsletter):
+        audience: ClassVar[bool] = True
+
+    record = an_event(db)
+    newsletter, partners = Subscribers(count=2 * CHUNK + 1), Partners(count=3, groups=3)
+    sent: list[Enqueue] = []
+    plan_event(db, {newsletter.name: newsletter, partners.name: partners}, record, sent.append)
+    # The partners' one page is queued first, not behind the newsletter's three.
+    assert [item.channel for item in sent] == ["partners", *["newsletter"] * 3]
+
+
+def test_the_registry_plans_every_channel_before_the_newsletter(settings: Settings):
+    channels = build_channels(ChannelContext(settings=settings, db=Database("sqlite://")))
+    order = [channel.name for channel in planning_order(channels.values())]
+    assert order[-1] == "email" and order[0] == "feeds", order
 
 
 def test_planning_refuses_a_target_that_is_not_a_reference(db: Database):
