@@ -14,7 +14,6 @@ import logging
 from collections.abc import Sequence
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
 from syndicator.config import Settings
 from syndicator.feeds.changes import documents_channel
@@ -54,7 +53,7 @@ class DocumentPush:
             try:
                 await self._listen()  # returns only if the server ended the subscription
                 failures = 0
-            except (RedisError, OSError) as exc:
+            except Exception as exc:  # Redis away or anything else: the poll covers it
                 if self.listening:
                     failures = 0
                 if failures == 0:
