@@ -218,6 +218,7 @@ def import_(
 ) -> None:
     """Backfill past releases into the store and the feeds. Nobody is emailed or called."""
     from syndicator.events.files import EventFileError, read_events
+    from syndicator.feeds.changes import announce_from_command
     from syndicator.feeds.publish import rebuild_all
     from syndicator.store.db import Database
     from syndicator.store.intake import import_events
@@ -247,6 +248,7 @@ def import_(
         documents = rebuild_all(db, settings)
         progress.update(render, total=1, completed=1)
     db.dispose()
+    announce_from_command(settings)
     console.print(
         f"[green]imported {len(events)} events[/], {len(documents)} feed documents "
         "changed; no email or webhook was sent"
@@ -315,6 +317,7 @@ def rebuild_feeds() -> None:
 
     Releases that fail to render are quarantined and reported; the exit status is 0 when
     everything else rendered."""
+    from syndicator.feeds.changes import announce_from_command
     from syndicator.feeds.publish import rebuild_all
     from syndicator.store.db import Database
 
@@ -322,6 +325,7 @@ def rebuild_feeds() -> None:
     with Database(settings.database_url) as db:
         changed = rebuild_all(db, settings)
         held = _quarantined(db)
+    announce_from_command(settings)
     console.print(f"[green]{len(changed)} feed documents changed[/]")
     if held:
         console.print(_quarantine_table(held))

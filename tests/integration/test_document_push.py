@@ -2,8 +2,9 @@
 
 A real `syndicator web` process (another process than the publisher, on the same
 database) serves the feeds. The feeds channel stores a publish and announces it on Redis;
-the node refreshes at once. Its poll is set to a minute, so only the announcement can
-show the release within the deadline. With Redis gone, the poll alone still shows it.
+the node refreshes at once, and so after `syndicator import`. Its poll is set to a minute,
+so only the announcement can show the release within the deadline. With Redis gone, the
+poll alone still shows it.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import redis
 
 from syndicator.channels.base import ChannelContext
 from syndicator.channels.feeds import FeedsChannel
-from syndicator.config import Settings
+from syndicator.config import DEMO_DIR, Settings
 from syndicator.delivery.runner import Enqueue, load_event, plan_event, run_due
+from syndicator.events.files import read_events
 from syndicator.events.schema import CmsEvent
 from syndicator.feeds.changes import documents_channel
 from syndicator.runtime.embedded_redis import EmbeddedRedis
@@ -30,7 +32,7 @@ from syndicator.store.intake import accept_event, new_event_id
 from syndicator.store.migrate import upgrade
 from tests.factories import make_event
 from tests.services import free_port
-from tests.system import wait_for
+from tests.system import run_cli, wait_for
 
 LONG_POLL = "60"  # seconds: longer than any deadline below
 
@@ -138,3 +140,24 @@ def test_with_redis_gone_the_poll_still_shows_a_publish(
     finally:
         client.close()
         own.stop()
+
+
+def test_an_import_reaches_a_node_without_waiting_for_its_poll(
+    tmp_path: Path, database_url: str, redis_url: str
+) -> None:
+    upgrade(database_url)
+    client = redis.Redis.from_url(redis_url)
+    with web_node(tmp_path, database_url, redis_url, LONG_POLL) as url:
+        wait_for(lambda: listening(client), 30, "the node to subscribe")
+        assert httpx.get(f"{url}/feeds/rss.xml", timeout=5).status_code == 404  # its one poll
+        imported = run_cli(
+            "import",
+            str(DEMO_DIR),
+            SYNDICATOR_DATA_DIR=str(tmp_path / "ops-host"),
+            SYNDICATOR_DATABASE_URL=database_url,
+            SYNDICATOR_REDIS_URL=redis_url,
+        )
+        assert imported.returncode == 0, imported.stderr
+        newest = max(read_events([DEMO_DIR]), key=lambda e: e.release.published_at)
+        wait_for(lambda: shows(url, newest.release.title), 30, "the import on the node")
+    client.close()

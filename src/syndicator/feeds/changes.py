@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import redis
 
-__all__ = ["announce_documents", "documents_channel"]
+from syndicator.config import Settings
+from syndicator.runtime.redis_urls import redis_client
+
+__all__ = ["announce_documents", "announce_from_command", "documents_channel"]
 
 # Redis channels ignore the database number, so it is in the name: deployments sharing
 # one Redis on different databases never wake each other's nodes.
@@ -22,3 +25,16 @@ def documents_channel(db: int) -> str:
 
 def announce_documents(client: redis.Redis) -> None:
     client.publish(documents_channel(client.connection_pool.connection_kwargs.get("db", 0)), "1")
+
+
+def announce_from_command(settings: Settings) -> bool:
+    """Announce after a command rendered documents (import, rebuild-feeds); True if Redis
+    took it. Without Redis the web nodes' poll finds the change."""
+    client = redis_client(settings, timeout=2.0)
+    try:
+        announce_documents(client)
+        return True
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
