@@ -2,7 +2,7 @@
 
     python -m bench.soak [--minutes 10]          # make soak
 
-What runs: `syndicator run` as an operator starts it (supervisor, web, one worker of two
+What runs: `syndicator run` as an operator starts it (supervisor, web, one worker of three
 prefork processes on every queue, beat, the embedded Redis), on SQLite, with an aiosmtpd
 server and 200 aiohttp partners in processes of their own (bench/soak_receivers.py).
 Every minute, published through the signed CMS hook:

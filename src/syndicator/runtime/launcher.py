@@ -61,8 +61,10 @@ def _children(settings: Settings, host: str, port: int) -> list[Child]:
                 ",".join(ALL_QUEUES),
                 "--hostname",
                 "syndicator@%h",
+                # Three: a feed render and a newsletter each hold a process for tens of
+                # milliseconds, and a partner's webhook should not queue behind both.
                 "--concurrency",
-                "2",
+                "3",
                 "--loglevel",
                 "INFO",
             ],
