@@ -48,3 +48,35 @@ def test_upgrading_marks_already_relayed_events_as_planned(database_url: str):
         new = next(r for k, r in rows.items() if k != "evt_old")
         assert new.planned_at is None and new.relayed_at is None
         assert rows["evt_old"].planned_at < utcnow()
+
+
+def _children(database: Database) -> dict[str, int]:
+    with database.engine.connect() as conn:
+        return {
+            table: conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one()
+            for table in ("release_categories",)
+        }
+
+
+def test_altering_a_parent_table_keeps_its_child_rows(database_url: str):
+    """SQLite alters a table by copying and dropping it: with foreign keys on, the drop
+    deleted every ON DELETE CASCADE child (0013 emptied release_categories)."""
+    upgrade(database_url)
+    with Database(database_url) as database:
+        with database.session() as session:
+            store_event(
+                session,
+                CmsEvent.model_validate(make_event(7)),
+                webhook_id="msg_parent",
+                source="hook",
+                enqueue=True,
+            )
+        before = _children(database)
+        assert before["release_categories"] > 0
+        config = alembic_config(database_url)
+        command.downgrade(config, "0012")  # 0013's downgrade drops a column of releases
+        upgrade(database_url)  # and its upgrade alters one
+        assert _children(database) == before
+        with database.engine.connect() as conn:  # and the app's connections enforce them
+            if database.is_sqlite:
+                assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
