@@ -215,8 +215,11 @@ def test_only_the_front_server_publishes_a_port_on_every_interface(
 
 
 def test_the_front_body_limit_is_the_hook_limit() -> None:
-    match = re.search(r"^\s*client_max_body_size\s+(\d+)([km]?);", NGINX_CONF.read_text(), re.M)
-    assert match, "deploy/nginx/nginx.conf sets no client_max_body_size"
+    """The hook's location: other locations cap lower, as the app does (test_front_server)."""
+    hook = re.search(r"location = /hooks/cms \{(.*?)\}", NGINX_CONF.read_text(), re.S)
+    assert hook, "deploy/nginx/nginx.conf has no location for the CMS hook"
+    match = re.search(r"^\s*client_max_body_size\s+(\d+)([km]?);", hook[1], re.M)
+    assert match, "the CMS hook's location sets no client_max_body_size"
     size = int(match[1]) * {"": 1, "k": 1024, "m": 1024 * 1024}[match[2]]
     assert size == Settings.max_body_bytes, (size, Settings.max_body_bytes)
 
