@@ -141,7 +141,10 @@ def test_the_session_cookie_is_secure_behind_https(app_settings):
             answer = await http.post("/ops/login", data={**fields, "who": "a", "token": TOKEN})
             return next(c for c in answer.headers.get_list("set-cookie") if "syndicator_ops=" in c)
 
-    assert "secure" in asyncio.run(run()).lower()
+    try:
+        assert "secure" in asyncio.run(run()).lower()
+    finally:  # no lifespan ran to close the sessions table's connections
+        app.state.syndicator.db.dispose()
 
 
 def test_every_console_form_needs_the_sessions_csrf_token(console):
