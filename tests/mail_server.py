@@ -48,6 +48,9 @@ class MailServer:
     delay: float = 0.0
     # While set, the reply to every RCPT: a server refusing all mail for a while.
     refusing: str | None = None
+    # (n, reply): start refusing with reply once n messages arrived. A fault set from the
+    # test's thread can come after a fast send has ended; this one is mid-flight by design.
+    refuse_from: tuple[int, str] | None = None
 
     @property
     def url(self) -> str:
@@ -88,6 +91,8 @@ class MailServer:
                 Received(envelope.mail_from, recipients, bytes(envelope.original_content))
             )
             number = len(self.received)
+            if self.refuse_from is not None and number >= self.refuse_from[0]:
+                self.refusing = self.refuse_from[1]
         return f"250 2.0.0 Ok: queued as Q{number}"
 
 
