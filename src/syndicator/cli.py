@@ -220,6 +220,7 @@ def import_(
     from syndicator.events.files import EventFileError, read_events
     from syndicator.feeds.changes import announce_from_command
     from syndicator.feeds.publish import rebuild_all
+    from syndicator.runtime.redis_urls import redis_url
     from syndicator.store.db import Database
     from syndicator.store.intake import import_events
     from syndicator.store.migrate import upgrade
@@ -248,7 +249,7 @@ def import_(
         documents = rebuild_all(db, settings)
         progress.update(render, total=1, completed=1)
     db.dispose()
-    announce_from_command(settings)
+    announce_from_command(redis_url(settings))
     console.print(
         f"[green]imported {len(events)} events[/], {len(documents)} feed documents "
         "changed; no email or webhook was sent"
@@ -319,13 +320,14 @@ def rebuild_feeds() -> None:
     everything else rendered."""
     from syndicator.feeds.changes import announce_from_command
     from syndicator.feeds.publish import rebuild_all
+    from syndicator.runtime.redis_urls import redis_url
     from syndicator.store.db import Database
 
     settings = load_settings()
     with Database(settings.database_url) as db:
         changed = rebuild_all(db, settings)
         held = _quarantined(db)
-    announce_from_command(settings)
+    announce_from_command(redis_url(settings))
     console.print(f"[green]{len(changed)} feed documents changed[/]")
     if held:
         console.print(_quarantine_table(held))

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import redis
 
-from syndicator.config import Settings
-from syndicator.runtime.redis_urls import redis_client
-
 __all__ = ["announce_documents", "announce_from_command", "documents_channel"]
 
 # Redis channels ignore the database number, so it is in the name: deployments sharing
@@ -27,10 +24,10 @@ def announce_documents(client: redis.Redis) -> None:
     client.publish(documents_channel(client.connection_pool.connection_kwargs.get("db", 0)), "1")
 
 
-def announce_from_command(settings: Settings) -> bool:
-    """Announce after a command rendered documents (import, rebuild-feeds); True if Redis
-    took it. Without Redis the web nodes' poll finds the change."""
-    client = redis_client(settings, timeout=2.0)
+def announce_from_command(url: str) -> bool:
+    """Announce after a command rendered documents (import, rebuild-feeds), to the Redis
+    at ``url``; True if Redis took it. Without Redis the web nodes' poll finds the change."""
+    client = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
     try:
         announce_documents(client)
         return True
