@@ -14,7 +14,7 @@ UV_COMPILE = env -u UV_INDEX -u UV_INDEX_URL -u UV_DEFAULT_INDEX -u UV_EXTRA_IND
 	--python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" $(LOCK_FLAGS)
 
-.PHONY: setup lock audit run test chaos bench soak lint format clean screenshots
+.PHONY: setup lock audit run test chaos bench soak lint format clean screenshots docs
 
 setup: $(STAMP)
 
@@ -77,6 +77,13 @@ screenshots: setup
 	SYNDICATOR_SCREENSHOTS_DIR=docs/screenshots $(BIN)/python -m pytest -q -p no:randomly \
 		tests/integration/test_site_browser.py -k "board_filter or phone"
 
+# The documentation site (mkdocs-material) into site/, --strict: a broken link or anchor
+# fails. The configuration page is rendered from the settings code first
+# (tests/unit/test_config_reference.py fails when the committed page differs).
+docs: setup
+	$(BIN)/python -m syndicator.config_reference --write
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -87,4 +94,4 @@ format: setup
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var site .pytest_cache .mypy_cache .ruff_cache
