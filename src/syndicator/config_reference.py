@@ -186,7 +186,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "SYNDICATOR_MAIL_FROM", "mail_from", "mail", "`Name <address>`",
         "the newsletters' sender", "보도자료 <press@daegu.go.kr>",
-        default="`보도자료 <noreply@daegu.go.kr>`",
+        default=f"`보도자료 <noreply@{Settings.site_domain}>`",
     ),
     Variable(
         "SYNDICATOR_MAIL_RATE_PER_S", "mail_rate_per_s", "mail",

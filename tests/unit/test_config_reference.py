@@ -12,7 +12,14 @@ import pytest
 
 from syndicator import config
 from syndicator.config import Settings, load_settings
-from syndicator.config_reference import PAGE, TOPICS, VARIABLES, Variable, render_page
+from syndicator.config_reference import (
+    PAGE,
+    TOPICS,
+    VARIABLES,
+    Variable,
+    default_text,
+    render_page,
+)
 
 CONFIG_SOURCE = Path(config.__file__).read_text(encoding="utf-8")
 NAMES = {v.name: v for v in VARIABLES}
@@ -71,3 +78,8 @@ def test_the_page_shows_each_variable_with_its_default_and_form() -> None:
         assert variable.form.replace("|", "\\|") in row
     assert "| `SYNDICATOR_FEED_SIZE` | `20` |" in page
     assert "| `SYNDICATOR_WEBHOOK_RETRY_SCHEDULE` | `5,300,1800,7200,18000,36000,36000` |" in page
+
+
+def test_the_sender_shown_is_the_one_used(tmp_path: Path) -> None:
+    sender = load_settings({"SYNDICATOR_DATA_DIR": str(tmp_path)}).sender
+    assert f"`{sender}`" == default_text(NAMES["SYNDICATOR_MAIL_FROM"])
