@@ -154,6 +154,7 @@ def test_ssrf_refused_registration_says_why(client: httpx.Client, url: str, why:
     answer = client.post("/api/partners", json={**EXAMPLE, "url": url}, headers=ADMIN)
     fields = problem_fields(answer)
     assert list(fields) == ["url"] and why in fields["url"].lower(), fields
+    assert "SYNDICATOR_WEBHOOK_ALLOWED_NETWORKS" in fields["url"]  # the way around it
     assert client.get("/api/partners", headers=ADMIN).json() == []
 
 

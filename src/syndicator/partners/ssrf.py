@@ -113,6 +113,14 @@ def parse_networks(cidrs: tuple[str, ...]) -> tuple[IPNetwork, ...]:
     return tuple(ipaddress.ip_network(cidr.strip(), strict=False) for cidr in cidrs)
 
 
+# Every refused address names the one setting that lets it through: an operator with a
+# receiver on this machine or the LAN learns the fix from the 422 itself.
+_WAY_AROUND = (
+    "not allowed for webhooks unless its network is listed in "
+    "SYNDICATOR_WEBHOOK_ALLOWED_NETWORKS"
+)
+
+
 def _allowed(address: IPAddress, allowed: Iterable[IPNetwork]) -> bool:
     return any(address.version == net.version and address in net for net in allowed)
 
@@ -133,9 +141,9 @@ def check_address(address: str, allowed_networks: Sequence[str] = (), host: str 
     named = f"{host} resolves to {ip}" if host and host != str(ip) else f"address {ip}"
     for network, why in _REFUSED:
         if ip.version == network.version and ip in network:
-            raise UrlRefused(f"{named}, which is {why} ({network}); not allowed for webhooks")
+            raise UrlRefused(f"{named}, which is {why} ({network}); {_WAY_AROUND}")
     if not ip.is_global:  # whatever else the standard library knows is not public
-        raise UrlRefused(f"{named}, which is not a public address; not allowed for webhooks")
+        raise UrlRefused(f"{named}, which is not a public address; {_WAY_AROUND}")
 
 
 def _target(url: str) -> tuple[str, int]:
