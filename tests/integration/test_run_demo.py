@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -74,6 +75,28 @@ def test_demo_run_loads_every_release_and_publishes_the_newest(
         assert published.returncode == 0, published.stderr
         assert '"status": "unchanged"' in published.stdout  # the demo loaded it already
 
+        banner = wait_for(lambda: banner_of(system.log()), what="the start-up banner")
+        assert f".eml files in {tmp_path / 'var' / 'outbox'}" in banner
+        # The demo's partners live on this machine: loopback is allowed, and said so.
+        assert "loopback allowed (--demo: SYNDICATOR_WEBHOOK_ALLOWED_NETWORKS=" in banner
+        local = httpx.post(
+            f"{system.url}/api/partners",
+            json={"name": "local", "url": "http://127.0.0.1:9/hook"},
+            headers={"Authorization": "Bearer demo-admin"},
+        )
+        assert local.status_code == 201, local.text
+        # The publish hint works exactly as printed, from where the run was started.
+        hint = next(line for line in banner.splitlines() if "Publish:" in line)
+        shown = subprocess.run(
+            shlex.split(hint.split("Publish:", 1)[1]),
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert shown.returncode == 0, (hint, shown.stderr)
+        assert '"status": "unchanged"' in shown.stdout
+
         unauthorised = system.get("/admin/status")
         assert unauthorised.status_code == 401
         authorised = httpx.get(
@@ -84,3 +107,18 @@ def test_demo_run_loads_every_release_and_publishes_the_newest(
     finally:
         system.stop()
     assert "Traceback" not in system.log()
+    # The last word is ours, after every child has exited.
+    assert system.log().rstrip().splitlines()[-1].startswith("syndicator stopped")
+
+
+def banner_of(log: str) -> str | None:
+    """The banner, if it is in the log, checked to be in one piece: from its rule to its
+    last line, nothing but its own indented lines."""
+    lines = log.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("─") and "syndicator" in line]
+    if not starts:
+        return None
+    end = next(i for i in range(starts[-1], len(lines)) if "Ctrl-C stops" in lines[i])
+    body = lines[starts[-1] + 1 : end + 1]
+    assert all(line.startswith("  ") for line in body), "\n".join(body)
+    return "\n".join(body)

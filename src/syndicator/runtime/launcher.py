@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import shlex
+import shutil
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -12,6 +15,7 @@ from pathlib import Path
 
 import httpx
 from rich.console import Console
+from rich.rule import Rule
 
 from syndicator.channels.registry import ALL_QUEUES
 from syndicator.config import DEMO_DIR, Settings, load_settings, local_base_url, redact_url
@@ -33,6 +37,11 @@ from syndicator.store.sealed import generate_key
 __all__ = ["DEMO_DIR", "generated_secrets", "launch", "load_demo"]
 
 log = logging.getLogger("syndicator.run")
+
+ALLOWED_NETWORKS = "SYNDICATOR_WEBHOOK_ALLOWED_NETWORKS"
+LOOPBACK_NETWORKS = ("127.0.0.0/8", "::1/128")
+# How long the banner waits for workers and beat to be ready before it prints anyway.
+PIPELINE_WAIT_SECONDS = 60.0
 
 
 # Secrets `syndicator run` generates when the environment gives none: (variable, file, maker).
@@ -87,16 +96,22 @@ def _children(settings: Settings, host: str, port: int) -> list[Child]:
     ]
 
 
-def _wait_healthy(url: str, seconds: float = 30.0) -> None:
+def _wait_answer(url: str, seconds: float) -> bool:
+    """Whether ``url`` answers 200 within ``seconds`` (a start-up bound, polled)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
+            if httpx.get(url, timeout=1).status_code == 200:
+                return True
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"the web app did not answer at {url}/healthz")
+    return False
+
+
+def _wait_healthy(url: str, seconds: float = 30.0) -> None:
+    if not _wait_answer(f"{url}/healthz", seconds):
+        raise RuntimeError(f"the web app did not answer at {url}/healthz")
 
 
 def load_demo(
@@ -145,6 +160,9 @@ def launch(host: str, port: int, demo: bool, console: Console) -> int:
             again = relay_again_unplanned(session)
         if again:
             log.info(kv(msg="unplanned events relayed again", count=again))
+    if demo and not env.get(ALLOWED_NETWORKS, "").strip():
+        # The demo's partners are receivers on this machine; a real run keeps the guard.
+        env[ALLOWED_NETWORKS] = " ".join(LOOPBACK_NETWORKS)
     embedded = None
     if settings.redis_url is None:
         embedded = EmbeddedRedis(settings.embedded_redis_dir, settings.embedded_redis_socket)
@@ -157,19 +175,24 @@ def launch(host: str, port: int, demo: bool, console: Console) -> int:
         _wait_healthy(web_url)
         if demo:
             load_demo(settings, web_url, console)
+        # After the children's start-up lines: workers and beat have said theirs once the
+        # pipeline is ready. A pipeline still not ready prints the banner anyway.
+        _wait_answer(f"{web_url}/readyz/pipeline", PIPELINE_WAIT_SECONDS)
         _print_welcome(
             console,
             settings,
             web_url,
             embedded is not None,
             generated,
-            publish=_publish_command(settings, port),
+            publish=_publish_command(settings, port, _program()),
+            demo_loopback=demo and settings.webhook_allowed_networks == LOOPBACK_NETWORKS,
         )
         return supervisor.wait()
     finally:
         supervisor.stop()
         if embedded is not None:
             embedded.stop()
+        console.print("[bold]syndicator stopped[/]: web, worker and beat have exited.")
 
 
 def generated_secrets(directory: Path, environ: Mapping[str, str]) -> dict[str, str]:
@@ -182,13 +205,46 @@ def generated_secrets(directory: Path, environ: Mapping[str, str]) -> dict[str, 
     }
 
 
-def _publish_command(settings: Settings, port: int) -> str:
-    """`syndicator publish` as another shell with the same environment reaches this run."""
+def _shown_path(path: Path, cwd: Path) -> str:
+    """``path`` as typed in ``cwd``: relative below it, else absolute."""
+    path = path.absolute()
+    try:
+        return str(path.relative_to(cwd))
+    except ValueError:
+        return str(path)
+
+
+def _program(
+    argv0: str | None = None, executable: str | None = None, cwd: Path | None = None
+) -> str:
+    """How a shell in ``cwd`` starts the command this process was started as: the bare name
+    only when PATH finds this very script, else its path (``.venv/bin/syndicator`` after
+    ``make run``), or ``python -m syndicator`` with this interpreter."""
+    argv0 = sys.argv[0] if argv0 is None else argv0
+    executable = sys.executable if executable is None else executable
+    cwd = Path.cwd() if cwd is None else cwd
+    script = Path(argv0)
+    if script.name in ("__main__.py", "-m", "-c") or not argv0:
+        return f"{shlex.quote(_shown_path(Path(executable), cwd))} -m syndicator"
+    found = shutil.which(script.name)
+    if found and Path(found).resolve() == (cwd / script).resolve():
+        return script.name
+    return shlex.quote(_shown_path(cwd / script, cwd))
+
+
+def _publish_command(settings: Settings, port: int, program: str = "syndicator") -> str:
+    """`publish` as another shell with the same environment reaches this run."""
     if settings.base_url == local_base_url():
-        return "syndicator publish"
+        return f"{program} publish"
     if settings.base_url == local_base_url(port=port):
-        return f"syndicator publish --port {port}"
-    return f"syndicator publish --url {settings.base_url}/hooks/cms"
+        return f"{program} publish --port {port}"
+    return f"{program} publish --url {settings.base_url}/hooks/cms"
+
+
+def _mail_destination(settings: Settings) -> str:
+    if settings.smtp_url:
+        return f"SMTP {redact_url(settings.smtp_url)}"
+    return f".eml files in {settings.data_dir / 'outbox'} (no SYNDICATOR_SMTP_URL)"
 
 
 def _print_welcome(
@@ -198,11 +254,36 @@ def _print_welcome(
     embedded: bool,
     generated: Mapping[str, str],
     publish: str = "syndicator publish",
+    demo_loopback: bool = False,
 ) -> None:
+    """The banner, written in one piece: a child's log line cannot land inside it."""
     cms_secret = generated.get("SYNDICATOR_CMS_SECRET", "(from SYNDICATOR_CMS_SECRET)")
     admin_token = generated.get("SYNDICATOR_ADMIN_TOKEN", "(from SYNDICATOR_ADMIN_TOKEN)")
     redis = redact_url(settings.redis_url or "")
-    console.rule("[bold]syndicator[/]")
+    example = _shown_path(DEMO_DIR / "867.json", Path.cwd())
+    with console:  # one buffer, flushed once on leaving
+        _welcome_lines(console, settings, web_url, embedded, redis, cms_secret, admin_token)
+        # soft_wrap: a long path stays one line that a shell can take as it is.
+        line = functools.partial(console.print, highlight=False, soft_wrap=True)
+        line(f"  Mail           {_mail_destination(settings)}")
+        if demo_loopback:
+            networks = " ".join(LOOPBACK_NETWORKS)
+            line(f"  Partners       loopback allowed (--demo: {ALLOWED_NETWORKS}={networks})")
+        line(f"  Publish:       {publish} {shlex.quote(example)}")
+        console.print("  Ctrl-C stops everything.")
+
+
+def _welcome_lines(
+    console: Console,
+    settings: Settings,
+    web_url: str,
+    embedded: bool,
+    redis: str,
+    cms_secret: str,
+    admin_token: str,
+) -> None:
+    # A rule as wide as a terminal, never as wide as a piped console (commands/output.py).
+    console.print(Rule("[bold]syndicator[/]"), width=min(console.width, 80))
     console.print(f"  홈페이지       {web_url}/")
     console.print(f"  RSS 피드       {web_url}/feeds/rss.xml")
     console.print(f"  피드 목록      {web_url}/feeds/")
@@ -213,5 +294,3 @@ def _print_welcome(
     console.print(f"  Database       {redact_url(settings.database_url)}")
     console.print(f"  CMS secret     {cms_secret}")
     console.print(f"  Admin token    {admin_token}")
-    console.print(f"  Publish:       {publish} demo/releases/867.json")
-    console.print("  Ctrl-C stops everything.")

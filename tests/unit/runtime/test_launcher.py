@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import io
+import os
 import stat
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from syndicator.config import load_settings
-from syndicator.runtime.launcher import _print_welcome, _publish_command, generated_secrets
+from syndicator.runtime.launcher import (
+    LOOPBACK_NETWORKS,
+    _print_welcome,
+    _program,
+    _publish_command,
+    generated_secrets,
+)
 from syndicator.store.sealed import Keyring, generate_key
 
 
@@ -60,9 +69,84 @@ def test_the_publish_hint_reaches_this_run(tmp_path: Path) -> None:
     assert _publish_command(load_settings(env), 8000) == "syndicator publish"
     assert _publish_command(load_settings(env, port=8011), 8011) == "syndicator publish --port 8011"
     public = load_settings({**env, "SYNDICATOR_BASE_URL": "https://press.example.kr"}, port=8011)
-    assert _publish_command(public, 8011) == (
-        "syndicator publish --url https://press.example.kr/hooks/cms"
+    assert _publish_command(public, 8011, ".venv/bin/syndicator") == (
+        ".venv/bin/syndicator publish --url https://press.example.kr/hooks/cms"
     )
+
+
+@pytest.fixture
+def venv_script(tmp_path: Path) -> Path:
+    """A checkout with ``.venv/bin/syndicator``, as `make setup` leaves it."""
+    script = tmp_path / "checkout" / ".venv" / "bin" / "syndicator"
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    return script
+
+
+def test_make_run_is_told_the_script_path_when_path_does_not_find_it(
+    venv_script: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make run` starts .venv/bin/syndicator, which is not on PATH: the hint says so."""
+    checkout = venv_script.parents[2]
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert _program(".venv/bin/syndicator", "/x/python", checkout) == ".venv/bin/syndicator"
+    assert _program(str(venv_script), "/x/python", checkout) == ".venv/bin/syndicator"
+    # From outside the checkout, the absolute path.
+    elsewhere = checkout.parent / "elsewhere"
+    assert _program(str(venv_script), "/x/python", elsewhere) == str(venv_script)
+
+
+def test_the_bare_name_only_when_path_finds_this_very_script(
+    venv_script: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", f"{venv_script.parent}{os.pathsep}/usr/bin")
+    assert _program(str(venv_script), "/x/python", tmp_path) == "syndicator"
+    other = tmp_path / "other" / "syndicator"
+    other.parent.mkdir()
+    other.write_text("#!/bin/sh\n")
+    other.chmod(0o755)
+    assert _program(str(other), "/x/python", tmp_path) == "other/syndicator"
+
+
+def test_python_dash_m_is_told_with_its_interpreter(tmp_path: Path) -> None:
+    python = tmp_path / ".venv" / "bin" / "python"
+    main = "/src/syndicator/__main__.py"
+    assert _program(main, str(python), tmp_path) == ".venv/bin/python -m syndicator"
+    assert _program(main, "/usr/bin/python3", tmp_path) == "/usr/bin/python3 -m syndicator"
+    spaced = tmp_path / "my checkout" / "python"
+    assert _program(main, str(spaced), tmp_path) == "'my checkout/python' -m syndicator"
+
+
+class CountingFile(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+def test_the_banner_is_one_write_naming_the_mail_outbox_and_the_demo_allow_list(
+    tmp_path: Path,
+) -> None:
+    """One write: a child's log line, written between two of ours, cannot split it."""
+    env = {"SYNDICATOR_DATA_DIR": str(tmp_path / "var"), "SYNDICATOR_SMTP_URL": ""}
+    out = CountingFile()
+    console = Console(file=out, width=100)
+    settings = load_settings(env)
+    _print_welcome(console, settings, "http://web", True, {}, demo_loopback=True)
+    text = out.getvalue()
+    assert out.writes == 1
+    assert f".eml files in {tmp_path / 'var' / 'outbox'}" in text
+    assert "SYNDICATOR_WEBHOOK_ALLOWED_NETWORKS=" + " ".join(LOOPBACK_NETWORKS) in text
+    assert text.rstrip().endswith("Ctrl-C stops everything.")
+    smtp = load_settings({**env, "SYNDICATOR_SMTP_URL": "smtp://u:pw-s3cret@mail.example:587"})
+    out = CountingFile()
+    _print_welcome(Console(file=out, width=100), smtp, "http://web", True, {})
+    assert "SMTP smtp://u:***@mail.example:587" in out.getvalue()
+    assert "pw-s3cret" not in out.getvalue() and "loopback" not in out.getvalue()
 
 
 def test_the_embedded_default_keeps_a_private_encryption_key(tmp_path: Path) -> None:
