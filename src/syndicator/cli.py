@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 import httpx
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from syndicator.commands.output import JSON_OPTION, console, errors
 from syndicator.config import DEFAULT_PORT, load_settings, redact_url
 from syndicator.logs import configure_logging
 
@@ -29,8 +29,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
-errors = Console(stderr=True)
 
 
 @app.command()
@@ -257,9 +255,9 @@ def import_(
 
 
 @app.command()
-def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def status(as_json: bool = JSON_OPTION) -> None:
     """Queue depths, outbox backlog and delivery counts by status."""
-    from syndicator.commands.readings_view import print_readings
+    from syndicator.commands.readings_view import print_queues, print_readings
     from syndicator.ops.readings import collect_readings
     from syndicator.runtime.redis_urls import redis_client
     from syndicator.runtime.status import collect_status
@@ -273,13 +271,9 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
         output = {**dataclasses.asdict(report), "metrics": dataclasses.asdict(readings)}
         console.print_json(json.dumps(output))
         return
-    queues = Table("queue", "waiting", "consumed (s ago)", title="Queues")
-    for name, depth in (report.queues or {}).items():
-        age = report.consuming.get(name)
-        queues.add_row(name, str(depth), "-" if age is None else f"{age:.0f}")
-    console.print(
-        queues if report.queues is not None else f"[red]Redis unavailable:[/] {report.redis_error}"
-    )
+    if report.queues is None:
+        console.print(f"[red]Redis unavailable:[/] {report.redis_error}")
+    print_queues(console, readings)
     if report.unacked is not None:
         console.print(f"unacked (in workers' hands): {report.unacked}")
     oldest = report.outbox_oldest_seconds
@@ -362,7 +356,7 @@ def _quarantine_table(held: Sequence[QuarantinedRelease]) -> Table:
 
 
 @releases_app.command("quarantined")
-def releases_quarantined(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def releases_quarantined(as_json: bool = JSON_OPTION) -> None:
     """List quarantined releases: left out of a channel until updated or retried."""
     from syndicator.store.db import Database
 

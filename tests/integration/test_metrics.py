@@ -8,6 +8,8 @@ import json
 import os
 import re
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -356,3 +358,35 @@ def test_status_json_shows_the_same_numbers(
     queues = {q["name"]: q for q in json.loads(result.stdout)["metrics"]["queues"]}
     assert queues["feeds"]["consumers"] == 1
     assert queues["email"]["messages"] == 2
+
+
+def test_status_piped_prints_one_queue_table_uncut(
+    tmp_path: Path, store: Database, redis_client: redis.Redis, redis_url: str
+):
+    """`syndicator status | less`: every queue once, every column whole (no COLUMNS set,
+    so rich would otherwise assume 80 columns and fold or cut the wide tables)."""
+    mark_consuming(redis_client, "feeds", worker="one@host")
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    result = subprocess.run(
+        [sys.executable, "-m", "syndicator", "status"],
+        env={
+            **env,
+            "SYNDICATOR_DATA_DIR": str(tmp_path / "cli"),
+            "SYNDICATOR_DATABASE_URL": store.url,
+            "SYNDICATOR_REDIS_URL": redis_url,
+        },
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert sum(1 for line in lines if line.strip() == "Queues") == 1
+    rows = [line.split("│")[1].strip() for line in lines if line.startswith("│")]
+    # Each queue once in the queue table; a queue that is also a channel once more there.
+    channels = {"feeds", "websub", "email", "webhooks"}
+    for queue in ALL_QUEUES:
+        assert rows.count(queue) == 1 + (queue in channels), (queue, result.stdout)
+    header = next(line for line in lines if "oldest pending (s)" in line and "unacked" in line)
+    assert "heartbeat (s ago)" in header and "workers (1 min)" in header
+    assert "…" not in result.stdout and max(map(len, lines)) > 80

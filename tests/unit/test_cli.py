@@ -59,3 +59,38 @@ def test_web_makes_links_from_its_own_port_without_a_base_url(tmp_path, monkeypa
     assert served["app"] == "syndicator.web.app:served_app"
     web_app = create_app()
     assert web_app.state.syndicator.settings.base_url == "http://127.0.0.1:8011"
+
+
+def _leaf_commands() -> list[tuple[str, Any]]:
+    import typer.main
+
+    def walk(group: Any, prefix: str) -> list[tuple[str, Any]]:
+        found = []
+        for name, command in group.commands.items():
+            path = f"{prefix} {name}".strip()
+            found += walk(command, path) if hasattr(command, "commands") else [(path, command)]
+        return found
+
+    return walk(typer.main.get_command(app), "")
+
+
+# Commands that list things: named so, or the status report.
+LISTING = {"status", "releases quarantined"}
+
+
+@pytest.mark.parametrize(
+    ("path", "command"),
+    [(p, c) for p, c in _leaf_commands() if p in LISTING or p.endswith(" list")],
+)
+def test_every_list_command_has_a_documented_json_option(path: str, command: Any) -> None:
+    options = {opt: param for param in command.params for opt in param.opts}
+    assert "--json" in options, path
+    assert "machine-readable JSON" in (options["--json"].help or ""), path
+    shown = CliRunner().invoke(app, [*path.split(), "--help"], env={"COLUMNS": "200"})
+    assert "--json" in shown.output and "machine-readable JSON" in shown.output
+
+
+def test_the_listing_commands_are_found() -> None:
+    """The test above cannot pass by finding nothing."""
+    listed = {p for p, _ in _leaf_commands() if p in LISTING or p.endswith(" list")}
+    assert {"partners list", "deliveries list", "subscribers list", "status"} <= listed

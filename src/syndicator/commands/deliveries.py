@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from syndicator.commands.output import console, fail, parse_since, print_json, when
+from syndicator.commands.output import JSON_OPTION, console, fail, parse_since, print_json, when
 from syndicator.config import load_settings
 from syndicator.ops.audit import cli_operator
 from syndicator.partners import delivery_log
@@ -23,7 +23,7 @@ __all__ = ["app"]
 
 app = typer.Typer(help="The delivery log: list, show and replay deliveries.", no_args_is_help=True)
 
-JSON = typer.Option(False, "--json", help="Print JSON.")
+JSON = JSON_OPTION
 
 
 def _summary(items: list[DeliveryView]) -> Table:

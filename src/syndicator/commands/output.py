@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
@@ -12,10 +14,29 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape
 
-__all__ = ["console", "errors", "fail", "parse_since", "print_json", "when"]
+__all__ = ["JSON_OPTION", "console", "errors", "fail", "parse_since", "print_json", "when"]
 
-console = Console()
-errors = Console(stderr=True)
+# Wide enough that no table is ever folded or cut; tables are only as wide as their cells.
+_UNBOUNDED_WIDTH = 10_000
+
+
+def _console(stderr: bool = False) -> Console:
+    """A terminal's own width; piped (``| less``, ``> file``), rich would assume 80 columns
+    and cut every wider table, so there is no limit unless COLUMNS sets one."""
+    stream = sys.stderr if stderr else sys.stdout
+    piped = not stream.isatty() and not os.environ.get("COLUMNS")
+    return Console(stderr=stderr, width=_UNBOUNDED_WIDTH if piped else None)
+
+
+console = _console()
+errors = _console(stderr=True)
+
+JSON_OPTION = typer.Option(
+    False,
+    "--json",
+    help="Print machine-readable JSON instead of tables: one document on stdout, "
+    "nothing else (for jq and scripts).",
+)
 
 _AGO = re.compile(r"(\d{1,6})([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import typer
 from rich.table import Table
 
-from syndicator.commands.output import console, fail, parse_since, print_json, when
+from syndicator.commands.output import JSON_OPTION, console, fail, parse_since, print_json, when
 from syndicator.config import Settings, load_settings
 from syndicator.ops.audit import cli_operator
 from syndicator.partners import delivery_log, registry
@@ -35,7 +35,7 @@ app = typer.Typer(
 
 T = TypeVar("T")
 
-JSON = typer.Option(False, "--json", help="Print JSON.")
+JSON = JSON_OPTION
 EVENT_TYPE_HELP = f"Receive only this type ({', '.join(EVENT_TYPES)}); repeat for several."
 HEADER_HELP = (
     "An extra request header, 'Name: value'; repeat for several. Authorization, Cookie and "

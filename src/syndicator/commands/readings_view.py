@@ -9,14 +9,15 @@ from rich.table import Table
 
 from syndicator.ops.readings import Readings
 
-__all__ = ["print_readings"]
+__all__ = ["print_queues", "print_readings"]
 
 
 def _age(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds:.0f}"
 
 
-def print_readings(console: Console, readings: Readings) -> None:
+def print_queues(console: Console, readings: Readings) -> None:
+    """The one queue table ``status`` prints (the numbers /metrics exports)."""
     if readings.queues is not None:
         queues = Table(
             "queue",
@@ -25,7 +26,7 @@ def print_readings(console: Console, readings: Readings) -> None:
             "oldest pending (s)",
             "workers (1 min)",
             "heartbeat (s ago)",
-            title="Queues (as /metrics)",
+            title="Queues",
         )
         for q in readings.queues:
             queues.add_row(
@@ -37,6 +38,10 @@ def print_readings(console: Console, readings: Readings) -> None:
                 _age(q.heartbeat_age_seconds),
             )
         console.print(queues)
+
+
+def print_readings(console: Console, readings: Readings) -> None:
+    """Everything else /metrics exports: channels, partners, subscribers, beat."""
     attempts: Counter[tuple[str, str]] = Counter()
     for tally in readings.tallies:
         attempts[tally.channel, tally.outcome] += tally.attempts

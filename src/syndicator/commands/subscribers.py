@@ -21,7 +21,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from syndicator.commands.output import console, errors, fail, print_json, when
+from syndicator.commands.output import JSON_OPTION, console, errors, fail, print_json, when
 from syndicator.config import load_settings
 
 if TYPE_CHECKING:
@@ -179,7 +179,7 @@ def list_(
     status: str = typer.Option(None, help=_STATUS_HELP),
     after: int = typer.Option(0, min=0, help="Start after this id (keyset paging)."),
     limit: int = typer.Option(50, min=1, max=1000, help="How many to show."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """List subscribers in id order."""
     from syndicator.ops.audit import cli_operator

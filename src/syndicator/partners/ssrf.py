@@ -116,8 +116,7 @@ def parse_networks(cidrs: tuple[str, ...]) -> tuple[IPNetwork, ...]:
 # Every refused address names the one setting that lets it through: an operator with a
 # receiver on this machine or the LAN learns the fix from the 422 itself.
 _WAY_AROUND = (
-    "not allowed for webhooks unless its network is listed in "
-    "SYNDICATOR_WEBHOOK_ALLOWED_NETWORKS"
+    "not allowed for webhooks unless its network is listed in SYNDICATOR_WEBHOOK_ALLOWED_NETWORKS"
 )
 
 
