@@ -15,6 +15,7 @@ from syndicator.channels.base import Channel, ChannelContext
 from syndicator.channels.registry import build_channels
 from syndicator.config import Settings, load_settings
 from syndicator.delivery.aio import close_channels
+from syndicator.delivery.settlements import settle_kept
 from syndicator.runtime.liveness import LivenessBeat, ProcessIdentity
 from syndicator.runtime.redis_urls import redis_client
 from syndicator.store.db import Database
@@ -54,7 +55,12 @@ def worker_id() -> str:
     global _liveness
     if _liveness is None or _liveness[0] != os.getpid():
         rt = runtime()
-        beat = LivenessBeat(rt.db, ProcessIdentity.current(), rt.settings.worker_heartbeat_seconds)
+        beat = LivenessBeat(
+            rt.db,
+            ProcessIdentity.current(),
+            rt.settings.worker_heartbeat_seconds,
+            on_heard=settle_kept,  # what an outage kept from a batch, once the database is back
+        )
         beat.register()
         beat.start()
         _liveness = (os.getpid(), beat)
@@ -72,6 +78,7 @@ def close_runtime() -> None:
     """Close what this process opened (nothing if it never ran a task)."""
     global _current, _liveness
     if _liveness is not None and _liveness[0] == os.getpid():
+        settle_kept()  # best effort: what stays unsettled is released as a lost worker's
         _liveness[1].stop()  # its batches handed their rows back: it holds nothing
         _liveness = None
     if _current is None or _current[0] != os.getpid():

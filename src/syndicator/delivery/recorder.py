@@ -53,6 +53,11 @@ class Recorder:
     ) -> None:
         self._buffer.append((job.token, self._entry(job, outcome, started, duration_ms), job))
 
+    @property
+    def buffered(self) -> int:
+        """Outcomes received and not committed yet."""
+        return len(self._buffer)
+
     def due(self) -> bool:
         late = time.monotonic() - self._last_flush >= FLUSH_SECONDS
         return len(self._buffer) >= FLUSH_ROWS or (bool(self._buffer) and late)

@@ -13,7 +13,6 @@ import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,6 +32,7 @@ from syndicator.channels.base import (
 from syndicator.channels.registry import CHANNEL_TYPES
 from syndicator.delivery import aio
 from syndicator.delivery.recorder import Recorder, failure
+from syndicator.delivery.settlements import Settlement, keep, settle_kept
 from syndicator.delivery.unstarted import Unstarted
 from syndicator.logs import kv
 from syndicator.store.db import Database
@@ -47,8 +47,6 @@ from syndicator.store.ledger import (
     ensure_deliveries,
     insert_targets,
     pending_ids,
-    release,
-    reschedule_held,
 )
 from syndicator.store.models import Event, utcnow
 from syndicator.store.outbox import mark_planned
@@ -71,8 +69,6 @@ BATCH_SECONDS = TASK_SOFT_TIME_LIMIT_SECONDS - 30
 # A failed batch keeps trying this long to record what it knows (a database restart takes
 # seconds), within the time the hard limit leaves after the soft one.
 SETTLE_RETRY_SECONDS = 30.0
-# The rows a failed batch had in flight are due again this much later.
-FAILED_BATCH_RETRY = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -186,14 +182,15 @@ def run_claimed(
     if not jobs:
         return []
     batch = batch or BatchContext(Deadline.after(BATCH_SECONDS))
+    settle_kept()  # a batch an outage left unsettled goes first
     recorder = Recorder(db, channel, batch.trigger)
     unstarted = Unstarted(jobs)  # a batch that tops itself up adds the rows it claims
     try:
         follow_ups = _drive(db, channel, jobs, batch, recorder, unstarted, top_up)
+        unreached = Settlement(db, recorder, unstarted, failed=False).settle()
     except BaseException:
-        _settle_failed(db, recorder, unstarted)
+        _settle_failed(Settlement(db, recorder, unstarted, failed=True))
         raise
-    unreached = _settle(db, recorder, unstarted)
     if unreached:
         log.info(kv(msg="batch deadline", channel=channel.name, handed_back=len(unreached)))
     rest = [Enqueue(channel.name, tuple(unreached))] if unreached and recorder.recorded else []
@@ -236,46 +233,23 @@ def _claimer(
     return claim_more
 
 
-def _settle(db: Database, recorder: Recorder, unstarted: Unstarted) -> list[int]:
-    """Record what is buffered and hand back the rows never started."""
-    unreached = unstarted.rows()
-    recorder.flush()
-    if unreached:
-        with db.session() as session:
-            for token, rows in _by_token(unreached).items():
-                release(session, token, rows)
-    return [job.delivery_id for job in unreached]
-
-
-def _settle_failed(db: Database, recorder: Recorder, unstarted: Unstarted) -> None:
-    """After an exception, when nothing of the batch runs any more: settle as usual, and
-    put the rows still held (in flight when it failed) back with a due time. A database
-    that went away (the usual cause) is waited for a while; what cannot be written by
-    then is left to the claim lease."""
+def _settle_failed(settlement: Settlement) -> None:
+    """After an exception, when nothing of the batch runs any more: settle it, waiting a
+    while for a database that went away (the usual cause). What cannot be written by then
+    stays with this process, which settles it once the database answers again."""
     deadline = time.monotonic() + SETTLE_RETRY_SECONDS
     pause = 0.5
     while True:
         try:
-            _settle(db, recorder, unstarted)
-            at = utcnow() + FAILED_BATCH_RETRY
-            with db.session() as session:
-                held = sum(reschedule_held(session, token, at) for token in unstarted.tokens)
-            if held:
-                log.info(kv(msg="failed batch handed back", rows_in_flight=held))
+            settlement.settle()
             return
         except Exception:
             if time.monotonic() + pause > deadline:
                 log.exception(kv(msg="could not record an interrupted batch"))
+                keep(settlement)
                 return
             time.sleep(pause)
             pause = min(pause * 2, 5.0)
-
-
-def _by_token(jobs: Sequence[Claimed]) -> dict[str, list[int]]:
-    grouped: dict[str, list[int]] = {}
-    for job in jobs:
-        grouped.setdefault(job.token, []).append(job.delivery_id)
-    return grouped
 
 
 def _deliver_each(

@@ -19,6 +19,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -115,13 +116,22 @@ class ProcessIdentity:
 
 
 class LivenessBeat(threading.Thread):
-    """Registers this process, then refreshes its heartbeat every ``every`` seconds."""
+    """Registers this process, then refreshes its heartbeat every ``every`` seconds, and
+    after each heartbeat the database took runs ``on_heard`` (a worker settles there what
+    an outage kept from its batches: delivery/settlements.py)."""
 
-    def __init__(self, db: Database, identity: ProcessIdentity, every: float) -> None:
+    def __init__(
+        self,
+        db: Database,
+        identity: ProcessIdentity,
+        every: float,
+        on_heard: Callable[[], object] = lambda: None,
+    ) -> None:
         super().__init__(name="liveness", daemon=True)
         self.db = db
         self.identity = identity
         self.every = every
+        self.on_heard = on_heard
         self.stopping = threading.Event()
         # Since when every heartbeat got through, and when the last one did (monotonic).
         self._heard_since: float | None = None
@@ -169,7 +179,13 @@ class LivenessBeat(threading.Thread):
     def run(self) -> None:
         wait = self.every
         while not self.stopping.wait(wait):
-            wait = self.every if self.beat_once() else _RETRY_SECONDS
+            heard = self.beat_once()
+            wait = self.every if heard else _RETRY_SECONDS
+            if heard:
+                try:
+                    self.on_heard()
+                except Exception:  # never let it stop the heartbeat
+                    log.exception(kv(msg="after-heartbeat work failed"))
 
     def stop(self) -> None:
         """A clean exit: no longer live (claims were handed back by their batches)."""
