@@ -87,11 +87,11 @@ def sweep() -> None:
     time has come (those rows among them), rows whose task was lost, and fan-outs the
     broker lost."""
     rt = runtime()
-    stale = rt.settings.worker_stale_seconds
+    stale = rt.settings.worker_stale_after
     worker_id()  # this process heartbeats too, so it knows whether it was heard itself
     # After a database outage every heartbeat is old: judge others silent only once this
     # process has been heard for as long itself, by which time the live ones have beaten.
-    release_lost(rt.db, timedelta(seconds=stale), heartbeats=heard_for() >= stale)
+    release_lost(rt.db, stale, heartbeats=heard_for() >= stale.total_seconds())
     with rt.db.session() as session:
         due = due_for_retry(session)
     if due:

@@ -265,8 +265,9 @@ def status(as_json: bool = JSON_OPTION) -> None:
 
     settings = load_settings()
     db, client = Database(settings.database_url), redis_client(settings, timeout=2)
-    report = collect_status(db, client)
-    readings = collect_readings(db, client)  # the numbers /metrics exports
+    stale = settings.worker_stale_after
+    report = collect_status(db, client, stale_after=stale)
+    readings = collect_readings(db, client, stale_after=stale)  # the numbers /metrics exports
     if as_json:
         output = {**dataclasses.asdict(report), "metrics": dataclasses.asdict(readings)}
         console.print_json(json.dumps(output))

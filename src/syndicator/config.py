@@ -11,6 +11,7 @@ import os
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
@@ -148,6 +149,11 @@ class Settings:
     # The bearer Prometheus sends to /metrics: read-only, unlike the admin token (which
     # /metrics also accepts). None: only the admin token is accepted.
     metrics_token: str | None = None
+
+    @property
+    def worker_stale_after(self) -> timedelta:
+        """When a silent worker process is gone: the sweeper, readiness and metrics alike."""
+        return timedelta(seconds=self.worker_stale_seconds)
 
     @property
     def sender(self) -> str:

@@ -271,12 +271,44 @@ def test_claims_of_a_lost_worker_show_until_the_sweeper_releases_them(
     assert value(samples, "syndicator_pipeline_problems", kind="lost_claims") == 1
     assert value(samples, "syndicator_pipeline_healthy") == 0
 
-    (released,) = release_lost(store)  # what the sweeper does every few seconds
+    # What the sweeper does every few seconds.
+    (released,) = release_lost(store, timedelta(seconds=20))
     assert released.reason == "heartbeat" and released.deliveries == 2
     samples = scrape(client)
     assert value(samples, "syndicator_claims_lost") == 0
     assert value(samples, "syndicator_pipeline_problems", kind="lost_claims") == 0
     assert value(samples, "syndicator_pipeline_healthy") == 1
+
+
+@pytest.mark.parametrize("stale", [45, 90, 600])
+def test_readiness_and_metrics_judge_workers_by_the_stale_setting(
+    app_settings: Settings, store: Database, redis_client: redis.Redis, stale: int
+):
+    """A worker silent for a minute holds its claims under a setting longer than that, and
+    has lost them under a shorter one: readiness, metrics and the sweeper agree."""
+    mark_beat(redis_client)
+    for queue in ALL_QUEUES:
+        mark_consuming(redis_client, queue, worker="live@host")
+    accepted = accept_event(store, CmsEvent.model_validate(make_event(34)), webhook_id="msg_s")
+    with store.session() as session:
+        ids = ensure_deliveries(session, accepted.event_id, "webhooks", ["partner:1"])
+        register(session, "c" * 32, "host-c", 12, "-/-/12", now=utcnow() - timedelta(minutes=1))
+    with store.session() as session:
+        claim(session, ids, "c" * 32)
+    settings = app_settings.with_(worker_stale_seconds=float(stale))
+    lost = stale < 60
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with serve(create_app(settings)) as url, httpx.Client(base_url=url, timeout=30) as client:
+        samples = scrape(client)
+        assert value(samples, "syndicator_worker_processes_live") == (0 if lost else 1)
+        assert value(samples, "syndicator_claims_lost") == (1 if lost else 0)
+        pipeline = client.get("/readyz/pipeline", headers=headers).json()
+        named = any("held by worker processes that are gone" in c for c in pipeline["causes"])
+        assert named == lost, pipeline
+        status = client.get("/admin/status", headers=headers).json()
+        assert any("gone" in c for c in status["pipeline"]) == lost, status
+    released = release_lost(store, settings.worker_stale_after)
+    assert [r.deliveries for r in released] == ([1] if lost else [])
 
 
 def test_metrics_ask_for_a_bearer(client: httpx.Client):

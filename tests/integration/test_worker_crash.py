@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from pathlib import Path
 
 import feedparser
@@ -207,7 +208,10 @@ def test_a_fan_out_the_broker_lost_is_sent_again(
         nudge_relay(client)
         lost = wait_for(lambda: _fanout_messages(client), what="the relay to queue the fan-out")
         assert client.lrem("events", 0, lost[0]) == 1  # the broker loses it
-        assert collect_status(db, client).outbox_awaiting_fanout == 1  # operators see it
+        assert (
+            collect_status(db, client, stale_after=timedelta(seconds=20)).outbox_awaiting_fanout
+            == 1
+        )  # operators see it
         processes.worker("after-loss")
         wait_for(
             lambda: _in_feed(sqlite_url, event),

@@ -202,7 +202,8 @@ def _queue_readings(
     return readings
 
 
-def collect_readings(db: Database, client: redis.Redis) -> Readings:
+def collect_readings(db: Database, client: redis.Redis, *, stale_after: timedelta) -> Readings:
+    """``stale_after``: when a silent worker is gone (SYNDICATOR_WORKER_STALE_SECONDS)."""
     now = utcnow()
     with db.read_session() as session:
         paused = set(session.scalars(select(ChannelPause.channel)))
@@ -221,7 +222,7 @@ def collect_readings(db: Database, client: redis.Redis) -> Readings:
             partners=_partners(session),
             subscribers=_subscribers(session),
         )
-        liveness = read_liveness(session, now)
+        liveness = read_liveness(session, now, stale_after)
         readings.live_workers, readings.lost_claims = liveness.live_workers, liveness.lost_claims
     try:
         readings.queues = _queue_readings(client, channels, events_oldest)
@@ -230,5 +231,5 @@ def collect_readings(db: Database, client: redis.Redis) -> Readings:
         readings.redis_error = str(exc)
     else:
         readings.beat_age_seconds = max(0.0, time.time() - beat) if beat is not None else None
-    readings.pipeline = pipeline_problems(db, client)
+    readings.pipeline = pipeline_problems(db, client, stale_after=stale_after)
     return readings

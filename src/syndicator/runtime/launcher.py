@@ -10,7 +10,6 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Mapping
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -155,7 +154,7 @@ def launch(host: str, port: int, demo: bool, console: Console) -> int:
     # Before any worker starts, what a crash or a power cut of the last run left behind
     # goes back at once: its workers' claims, and fan-outs its broker may have lost.
     with Database(settings.database_url) as db:
-        release_lost(db, timedelta(seconds=settings.worker_stale_seconds))
+        release_lost(db, settings.worker_stale_after)
         with db.session() as session:
             again = relay_again_unplanned(session)
         if again:

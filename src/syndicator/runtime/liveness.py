@@ -28,7 +28,6 @@ from sqlalchemy.orm import Session
 
 from syndicator.logs import kv
 from syndicator.store.claimers import (
-    STALE_AFTER,
     Released,
     beat,
     mark_stopped,
@@ -197,9 +196,7 @@ class LivenessBeat(threading.Thread):
             log.warning(kv(msg="could not mark worker stopped", error=str(exc)))
 
 
-def release_lost(
-    db: Database, stale_after: timedelta = STALE_AFTER, heartbeats: bool = True
-) -> list[Released]:
+def release_lost(db: Database, stale_after: timedelta, heartbeats: bool = True) -> list[Released]:
     """Release the claims of every worker process that is gone (this host's own check
     first, the heartbeat for the rest, unless ``heartbeats`` is False), and forget
     long-gone workers. The sweeper runs it every few seconds; ``syndicator run`` once

@@ -10,6 +10,7 @@ away (421, or no connection). Each cause is one sentence naming what is wrong.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import redis
 
@@ -72,7 +73,10 @@ CAUSE_KINDS = (
 )
 
 
-def pipeline_problems(db: Database, client: redis.Redis) -> list[PipelineCause]:
+def pipeline_problems(
+    db: Database, client: redis.Redis, *, stale_after: timedelta
+) -> list[PipelineCause]:
+    """``stale_after``: when a silent worker is gone (SYNDICATOR_WORKER_STALE_SECONDS)."""
     causes: list[PipelineCause] = []
     try:
         beats = queue_heartbeats(client)
@@ -104,7 +108,7 @@ def pipeline_problems(db: Database, client: redis.Redis) -> list[PipelineCause]:
             causes.append(PipelineCause("outbox_stale", "", text))
     try:
         with db.read_session() as session:
-            lost = read_liveness(session, utcnow()).lost_claims
+            lost = read_liveness(session, utcnow(), stale_after).lost_claims
     except Exception:
         lost = 0  # the database is away: the outbox check above says so already
     if lost:
@@ -116,7 +120,9 @@ def pipeline_problems(db: Database, client: redis.Redis) -> list[PipelineCause]:
     return causes
 
 
-def pipeline_causes(db: Database, client: redis.Redis, *, detailed: bool = True) -> list[str]:
+def pipeline_causes(
+    db: Database, client: redis.Redis, *, stale_after: timedelta, detailed: bool = True
+) -> list[str]:
     """One sentence per cause; ``detailed`` adds the error behind it (operators only)."""
-    causes = pipeline_problems(db, client)
+    causes = pipeline_problems(db, client, stale_after=stale_after)
     return [cause.full_text if detailed else cause.text for cause in causes]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import redis
@@ -58,7 +59,7 @@ def queue_depths(client: redis.Redis) -> tuple[dict[str, int], int]:
     return depths, int(values[-1])
 
 
-def collect_status(db: Database, client: redis.Redis) -> SystemStatus:
+def collect_status(db: Database, client: redis.Redis, *, stale_after: timedelta) -> SystemStatus:
     count, oldest = backlog(db)
     awaiting = awaiting_fanout(db)
     with db.session() as session:
@@ -88,7 +89,7 @@ def collect_status(db: Database, client: redis.Redis) -> SystemStatus:
         report.redis_error = str(exc)
         report.pipeline = [f"cannot reach Redis: {exc}"]
         return report
-    report.pipeline = pipeline_causes(db, client)
+    report.pipeline = pipeline_causes(db, client, stale_after=stale_after)
     now = time.time()
     report.consuming = {q: (now - t if t is not None else None) for q, t in beats.items()}
     return report

@@ -41,8 +41,9 @@ __all__ = [
     "release_lost_claims",
 ]
 
-# A worker whose heartbeat is older than this is gone (settings override it). Several
-# heartbeats long, so one slow write never makes a live worker look dead.
+# A worker whose heartbeat is older than this is gone: the default of the setting
+# (SYNDICATOR_WORKER_STALE_SECONDS), which every caller passes. Several heartbeats long, so
+# one slow write never makes a live worker look dead.
 STALE_AFTER = timedelta(seconds=20)
 # Rows of workers gone this long, holding nothing, are deleted.
 PRUNE_AFTER = timedelta(days=1)
@@ -138,7 +139,7 @@ _DETAIL = {
 def release_lost_claims(
     session: Session,
     now: datetime,
-    stale_after: timedelta = STALE_AFTER,
+    stale_after: timedelta,
     is_gone: Callable[[WorkerProcess], bool] = lambda _: False,
     heartbeats: bool = True,
 ) -> list[Released]:
@@ -248,9 +249,8 @@ class Liveness:
     lost_claims: int  # rows in progress whose worker is gone (released at the next sweep)
 
 
-def read_liveness(
-    session: Session, now: datetime, stale_after: timedelta = STALE_AFTER
-) -> Liveness:
+def read_liveness(session: Session, now: datetime, stale_after: timedelta) -> Liveness:
+    """``stale_after``: the setting (SYNDICATOR_WORKER_STALE_SECONDS), as the sweeper uses."""
     live = session.scalar(
         select(func.count()).where(
             WorkerProcess.stopped_at.is_(None), WorkerProcess.heartbeat_at >= now - stale_after

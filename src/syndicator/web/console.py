@@ -150,7 +150,9 @@ async def logout(request: Request, operator: Operator = ConsoleOperator) -> Resp
 @router.get("", response_class=HTMLResponse)
 def overview(request: Request, operator: Operator = ConsoleOperator) -> HTMLResponse:
     state = _state(request)
-    readings = collect_readings(state.db, state.redis)
+    readings = collect_readings(
+        state.db, state.redis, stale_after=state.settings.worker_stale_after
+    )
     paused = actions.paused_channels(state.db)
     return _render(
         request,
@@ -181,7 +183,9 @@ def failures(request: Request, operator: Operator = ConsoleOperator) -> HTMLResp
 @router.get("/people", response_class=HTMLResponse)
 def people(request: Request, operator: Operator = ConsoleOperator) -> HTMLResponse:
     state = _state(request)
-    readings = collect_readings(state.db, state.redis)
+    readings = collect_readings(
+        state.db, state.redis, stale_after=state.settings.worker_stale_after
+    )
     return _render(
         request,
         "people.html",

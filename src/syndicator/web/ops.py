@@ -88,8 +88,9 @@ async def readyz_pipeline(
 ) -> JSONResponse:
     state: AppState = request.app.state.syndicator
     detailed = _is_operator(state, authorization)
+    stale = state.settings.worker_stale_after
     causes = await run_in_threadpool(
-        partial(pipeline_causes, detailed=detailed), state.db, state.redis
+        partial(pipeline_causes, stale_after=stale, detailed=detailed), state.db, state.redis
     )
     return JSONResponse(
         {"status": "flowing" if not causes else "blocked", "causes": causes},
@@ -105,7 +106,10 @@ async def readyz_pipeline(
 )
 async def admin_status(request: Request) -> Any:
     state: AppState = request.app.state.syndicator
-    status = await run_in_threadpool(collect_status, state.db, state.redis)
+    stale = state.settings.worker_stale_after
+    status = await run_in_threadpool(
+        partial(collect_status, stale_after=stale), state.db, state.redis
+    )
     return dataclasses.asdict(status)
 
 
@@ -129,5 +133,8 @@ async def metrics(request: Request, authorization: str = Header(default="")) -> 
             "send Authorization: Bearer <SYNDICATOR_METRICS_TOKEN>",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    readings = await run_in_threadpool(collect_readings, state.db, state.redis)
+    stale = state.settings.worker_stale_after
+    readings = await run_in_threadpool(
+        partial(collect_readings, stale_after=stale), state.db, state.redis
+    )
     return Response(exposition(readings), media_type=CONTENT_TYPE)
