@@ -119,16 +119,22 @@ class RunningSystem:
         return self.log_path.read_text(errors="replace")[-6000:]
 
     def publish(
-        self, event: dict, msg_id: str | None = None, signed_at: datetime | None = None
+        self,
+        event: dict,
+        msg_id: str | None = None,
+        signed_at: datetime | None = None,
+        timeout: float | None = None,
     ) -> httpx.Response:
-        """POST ``event`` to the hook, signed now (or as at ``signed_at``: a skewed clock)."""
+        """POST ``event`` to the hook, signed now (or as at ``signed_at``: a skewed clock);
+        ``timeout`` for a hook expected to wait (a database held busy)."""
         body = json.dumps(event, ensure_ascii=False).encode()
         secret = self.env["SYNDICATOR_CMS_SECRET"]
         headers = {
             "content-type": "application/json",
             **sign_headers(secret, body, msg_id=msg_id, now=signed_at),
         }
-        return self.http.post(f"{self.url}/hooks/cms", content=body, headers=headers)
+        extra = {"timeout": timeout} if timeout is not None else {}
+        return self.http.post(f"{self.url}/hooks/cms", content=body, headers=headers, **extra)
 
     def get(self, path: str) -> httpx.Response:
         return self.http.get(f"{self.url}{path}")

@@ -13,6 +13,9 @@ import pytest
 from tests.chaos.services import PG_BIN, postgres_cluster
 from tests.chaos.support import chaos_system, ride_out, scaled_seconds
 
+# Longer than SQLite's busy timeout (store/db.py): the hook waits up to that for the lock.
+BUSY_WAIT = 60.0
+
 
 @pytest.mark.skipif(
     not (PG_BIN / "pg_ctl").exists(), reason=f"no PostgreSQL server binaries in {PG_BIN}"
@@ -32,6 +35,7 @@ def test_a_postgresql_restart_mid_flight_loses_nothing(
             start=cluster.start,
             cause="database",
             seconds=scaled_seconds(30, 2),
+            before_the_lease=True,
         )
 
 
@@ -41,8 +45,11 @@ def test_sqlite_held_busy_by_another_writer_mid_flight_loses_nothing(
     writer = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
     stored: list[str] = []
     with chaos_system(tmp_path, sqlite_url, redis_url, cms_secret) as chaos:
-        # A publish while the lock is held waits for it (the busy timeout), then is stored.
-        publishing = threading.Thread(target=lambda: stored.append(chaos.publish(2)), daemon=True)
+        # A publish while the lock is held waits for it (the busy timeout), then is stored:
+        # its sender waits as long (a shorter timeout would only send it again).
+        publishing = threading.Thread(
+            target=lambda: stored.append(chaos.publish(2, timeout=BUSY_WAIT)), daemon=True
+        )
         chaos.publish(1)
         ride_out(
             chaos,
@@ -53,6 +60,7 @@ def test_sqlite_held_busy_by_another_writer_mid_flight_loses_nothing(
             # Under the 30 s busy timeout at full scale too: writers wait, none fails.
             seconds=scaled_seconds(20, 4),
             while_down=publishing.start,
+            before_the_lease=True,
         )
         assert len(stored) == 1, "the publish made while the lock was held was accepted"
     writer.close()
