@@ -134,6 +134,7 @@ def secret_rotate_encryption() -> None:
     Put the new key first in SYNDICATOR_ENCRYPTION_KEYS with the old one after it
     ("<new> <old>"), restart every process, run this, then drop the old key. Values no
     listed key opens are named (by partner) and left as they are; the exit status is 1."""
+    from syndicator.ops.audit import cli_operator
     from syndicator.store.db import Database
     from syndicator.store.resealing import count_sealed, reseal_all
     from syndicator.store.sealed import InvalidEncryptionKey, keyring
@@ -148,7 +149,7 @@ def secret_rotate_encryption() -> None:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
         with Progress(*columns, TimeElapsedColumn(), console=console) as progress:
             task = progress.add_task("re-encrypting", total=count_sealed(db))
-            report = reseal_all(db, ring, lambda n: progress.advance(task, n))
+            report = reseal_all(db, ring, cli_operator(), lambda n: progress.advance(task, n))
     console.print(
         f"[green]{report.resealed} re-encrypted[/] under the newest key, "
         f"{report.current} already were"

@@ -39,13 +39,14 @@ from syndicator.partners import registry
 from syndicator.partners.registry import PartnerPatch, PartnerSpec
 from syndicator.store.db import Database
 from syndicator.store.models import AuditEntry, Delivery, Subscriber, utcnow
+from syndicator.store.sealed import generate_key
 from syndicator.subscriptions.importing import ImportRow, import_chunk, parse_rows
 from syndicator.web.app import create_app
 from syndicator.web.console import ACTIONS
 from tests.integration.console_support import add_partners, deliver_webhooks, release
 from tests.integration.test_ops_console import TOKEN, confirm_and_act, login
 from tests.live_server import serve
-from tests.sealing import ring
+from tests.sealing import ENCRYPTION_KEY, ring
 from tests.services import free_port
 
 PUBLIC_URL = "https://93.184.215.14/hooks"  # an IP literal: the SSRF guard resolves nothing
@@ -199,6 +200,21 @@ def _files(w: World) -> None:
     (w.tmp / "bad.csv").write_text("not an address\n")
 
 
+def _rotate_encryption(keys: str, code: int) -> Callable[[World], Any]:
+    """`syndicator secret rotate-encryption` under SYNDICATOR_ENCRYPTION_KEYS=``keys``."""
+
+    def run(w: World) -> Any:
+        argv = ["secret", "rotate-encryption"]
+        result = CliRunner().invoke(cli_app, argv, env={"SYNDICATOR_ENCRYPTION_KEYS": keys})
+        assert result.exit_code == code, (result.output, result.exception)
+        return result
+
+    return run
+
+
+NEW_KEY = generate_key()  # put first: every stored secret is resealed under it
+
+
 def _replay_api(w: World) -> httpx.Response:
     return _status(202)(w.api.post(f"/api/deliveries/{w.delivery_id}/replay"))
 
@@ -266,6 +282,10 @@ CASES = [
         ["subscribers", "resend", "99"], 1),
     cli("purge", "queue:email", ["queues", "purge", "email", "--yes"],
         ["queues", "purge", "carrier-pigeon", "--yes"], 2),
+    Case("cli", "rotate-encryption", "partner-secrets",
+         _rotate_encryption(f"{NEW_KEY} {ENCRYPTION_KEY}", 0),
+         _rotate_encryption("not-a-fernet-key", 2),
+         command="secret rotate-encryption"),
 ]  # fmt: skip
 IDS = [f"{c.id}-{i}" if sum(d.id == c.id for d in CASES) > 1 else c.id for i, c in enumerate(CASES)]
 
@@ -370,8 +390,15 @@ READ_ONLY_ROUTES = {
     ("GET", "/api/deliveries"),
     ("GET", "/api/deliveries/{delivery_id}"),
 }
-READ_ONLY_COMMANDS = {"partners list", "partners show", "deliveries list", "deliveries show"}
-OPERATOR_GROUPS = ("partners", "deliveries", "subscribers", "queues")
+READ_ONLY_COMMANDS = {
+    "partners list",
+    "partners show",
+    "deliveries list",
+    "deliveries show",
+    "secret generate",  # prints a new secret, stores nothing
+    "secret generate-encryption-key",
+}
+OPERATOR_GROUPS = ("partners", "deliveries", "subscribers", "queues", "secret")
 
 
 def _admin_routes() -> set[tuple[str, str]]:

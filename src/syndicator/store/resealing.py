@@ -1,11 +1,14 @@
 """Seal every stored secret again under the newest encryption key.
 
 After a new key is put first in SYNDICATOR_ENCRYPTION_KEYS (the old one still listed
-after it), this re-encrypts every sealed value, a page at a time, so that the old key
+after it), this re-encrypts every sealed value, read a page at a time, so that the old key
 can then be dropped. A row is written back only if it is still what was read (a
 concurrent change is left alone and counted), a value sealed under the newest key
 already is left as it is, and a value that no configured key opens is reported by
 partner, not fatal: everything else is still resealed.
+
+One transaction holds the whole rotation and its audit row, like every other change an
+operator makes: it is all done and recorded, or none of it is.
 """
 
 from __future__ import annotations
@@ -17,13 +20,17 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from syndicator.store.audit import write_audit
 from syndicator.store.db import Database
 from syndicator.store.models import Partner, PartnerSecret
 from syndicator.store.sealed import Keyring, Sealed, UnreadableSecret
 
-__all__ = ["PAGE", "ResealReport", "count_sealed", "reseal_all"]
+__all__ = ["AUDIT_ACTION", "AUDIT_TARGET", "PAGE", "ResealReport", "count_sealed", "reseal_all"]
 
 PAGE = 200
+# The audit row: what was done, to what (every sealed value, not one partner).
+AUDIT_ACTION = "rotate-encryption"
+AUDIT_TARGET = "partner-secrets"
 
 # (table, its sealed column, the partner it belongs to, what one value is)
 _SEALED: tuple[tuple[Any, Any, Any, str], ...] = (
@@ -39,6 +46,13 @@ class ResealReport:
     changed: int = 0  # changed by someone else meanwhile: left alone
     unreadable: list[str] = field(default_factory=list)  # "partner 7: a signing key"
 
+    def summary(self) -> str:
+        """For the audit log: counts, never a value."""
+        return (
+            f"resealed={self.resealed} current={self.current} changed={self.changed} "
+            f"unreadable={len(self.unreadable)}"
+        )
+
 
 def count_sealed(db: Database) -> int:
     with db.read_session() as session:
@@ -49,13 +63,15 @@ def count_sealed(db: Database) -> int:
 
 
 def reseal_all(
-    db: Database, ring: Keyring, advance: Callable[[int], None] = lambda n: None
+    db: Database, ring: Keyring, who: str, advance: Callable[[int], None] = lambda n: None
 ) -> ResealReport:
+    """Reseal everything in one transaction with its audit row, naming ``who`` (an actor
+    of ops/audit.py)."""
     report = ResealReport()
-    for table, column, owner, what in _SEALED:
-        after = 0
-        while True:
-            with db.session() as session:
+    with db.session() as session:
+        for table, column, owner, what in _SEALED:
+            after = 0
+            while True:
                 rows = session.execute(
                     select(table.id, owner, column)
                     .where(table.id > after, column.is_not(None))
@@ -68,10 +84,11 @@ def reseal_all(
                         report.unreadable.append(f"partner {partner_id}: {what}")
                     else:
                         setattr(report, outcome, getattr(report, outcome) + 1)
-            if not rows:
-                break
-            after = rows[-1][0]
-            advance(len(rows))
+                if not rows:
+                    break
+                after = rows[-1][0]
+                advance(len(rows))
+        write_audit(session, who, AUDIT_ACTION, AUDIT_TARGET, report.summary())
     return report
 
 
