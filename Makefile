@@ -72,7 +72,7 @@ fuzz: setup
 soak: setup
 	$(BIN)/python -m bench.soak $(SOAK_FLAGS)
 
-# The residents' site in Chromium: the board, a release and the subscribe page, for the README.
+# The residents' site in Chromium: the board, a release and the subscribe page, for the docs (docs/site.md).
 screenshots: setup
 	SYNDICATOR_SCREENSHOTS_DIR=docs/screenshots $(BIN)/python -m pytest -q -p no:randomly \
 		tests/integration/test_site_browser.py -k "board_filter or phone"
