@@ -1,7 +1,7 @@
 """The migrations build exactly the schema the models describe, on both backends."""
 
 from alembic import command
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from syndicator.events.schema import CmsEvent
 from syndicator.store.db import Database
@@ -80,3 +80,59 @@ def test_altering_a_parent_table_keeps_its_child_rows(database_url: str):
         with database.engine.connect() as conn:  # and the app's connections enforce them
             if database.is_sqlite:
                 assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+
+
+def test_upgrading_renames_websub_error_classes_to_the_shared_vocabulary(database_url: str):
+    """Attempts logged before both HTTP channels shared one classifier read like new ones;
+    another channel's classes are left alone."""
+    upgrade(database_url, "0014")
+    old = [
+        ("websub", "E_HTTP_503", None),
+        ("websub", "E_HTTP_302", None),
+        ("websub", "E_TIMEOUT", None),
+        ("websub", "E_TRANSPORT", None),
+        ("websub", "E_HUB_URL", None),
+        ("websub", None, 200),
+        ("email", "E_SMTP_TEMPORARY", 451),
+        ("email", "E_HTTP_503", None),  # not websub's: not touched
+    ]
+    with Database(database_url) as database:
+        with database.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO events (id, webhook_id, type, release_id, source, outcome,"
+                " payload, received_at) VALUES ('evt_old', 'msg_old', 'release.published',"
+                " 1, 'hook', 'applied', '{}', '2026-01-01 00:00:00')"
+            )
+            for number, (channel, error_class, status) in enumerate(old, start=1):
+                values = {"id": number, "key": f"k{number}", "channel": channel}
+                conn.execute(
+                    text(
+                        "INSERT INTO deliveries (id, key, event_id, channel, target, status,"
+                        " attempts, created_at, updated_at) VALUES (:id, :key, 'evt_old',"
+                        " :channel, 't', 'failed', 1, '2026-01-01', '2026-01-01')"
+                    ),
+                    values,
+                )
+                conn.execute(
+                    text(
+                        "INSERT INTO delivery_attempts (delivery_id, number, trigger,"
+                        " started_at, duration_ms, outcome, error_class, status_code) VALUES"
+                        " (:id, 1, 'scheduled', '2026-01-01', 1, 'failed', :class, :status)"
+                    ),
+                    {"id": number, "class": error_class, "status": status},
+                )
+        upgrade(database_url)
+        with database.engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT error_class, status_code FROM delivery_attempts ORDER BY delivery_id"
+            ).all()
+    assert [tuple(r) for r in rows] == [
+        ("http", 503),
+        ("redirect", 302),
+        ("timeout", None),
+        ("connect", None),
+        ("invalid-url", None),
+        (None, 200),
+        ("E_SMTP_TEMPORARY", 451),
+        ("E_HTTP_503", None),
+    ]

@@ -81,20 +81,21 @@ def test_hub_refusals_are_classified(hub: Hub, status: int, retryable: bool) -> 
         result = ping_hub(client, _url(hub), TOPIC)
     assert not result.ok
     assert result.retryable is retryable
-    assert result.error_class == f"E_HTTP_{status}"
+    assert (result.error_class, result.status_code) == ("http", status)
     assert result.detail and str(status) in result.detail
 
 
 def test_unreachable_hub_is_retryable() -> None:
     with httpx.Client(timeout=2) as client:
         result = ping_hub(client, f"http://127.0.0.1:{free_port()}/hub", TOPIC)
-    assert not result.ok and result.retryable and result.error_class == "E_TRANSPORT"
+    assert not result.ok and result.retryable and result.error_class == "connect"
 
 
 def test_misconfigured_hub_url_is_permanent() -> None:
     with httpx.Client(timeout=2) as client:
         result = ping_hub(client, "ftp://hub.example.kr/", TOPIC)
-    assert not result.ok and not result.retryable and result.error_class == "E_HUB_URL"
+    assert not result.ok and not result.retryable and result.error_class == "invalid-url"
+    assert "SYNDICATOR_WEBSUB_HUB" in result.detail
 
 
 def test_a_publish_pings_the_hub_through_the_worker_and_retries_a_failure(

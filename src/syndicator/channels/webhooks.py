@@ -48,7 +48,8 @@ from syndicator.channels.base import (
     EventRecord,
     RecordedAttempt,
 )
-from syndicator.channels.webhook_http import PostResult, guarded_session, post
+from syndicator.channels.http_outcomes import HttpOutcome
+from syndicator.channels.webhook_http import guarded_session, post
 from syndicator.config import Settings
 from syndicator.logs import kv
 from syndicator.partners.directory import (
@@ -144,7 +145,7 @@ class WebhooksChannel(AsyncChannel):
             refused := _offline_refusal(partner.url, settings.webhook_allowed_networks)
         ) is not None:
             # An IP literal the guard refuses, or a URL that is not http(s): for good.
-            result = PostResult(False, False, 0, "ssrf-refused", refused)
+            result = HttpOutcome(False, False, "ssrf-refused", refused)
             return _outcome(job, partner, msg_id, result)
         lease = await self._slot(job, partner, batch)
         if not isinstance(lease, Lease):
@@ -394,19 +395,7 @@ def _outcome(
     job: Claimed,
     partner: PartnerSnapshot,
     msg_id: str,
-    result: PostResult,
+    result: HttpOutcome,
     duration_ms: float = 0.0,
 ) -> DeliveryOutcome:
-    return DeliveryOutcome(
-        job.delivery_id,
-        ok=result.ok,
-        retryable=result.retryable,
-        error_class=result.error_class,
-        detail=result.detail,
-        duration_ms=duration_ms,
-        retry_after=result.retry_after,
-        status_code=result.status_code,
-        response=result.response,
-        endpoint=partner.url,
-        message_id=msg_id,
-    )
+    return result.outcome(job.delivery_id, duration_ms, endpoint=partner.url, message_id=msg_id)

@@ -10,7 +10,8 @@ from typing import ClassVar
 import httpx
 
 from syndicator.channels.base import AsyncChannel, BatchContext, ChannelContext, DeliveryOutcome
-from syndicator.channels.http import TIMEOUT, HttpResult, async_client
+from syndicator.channels.http import TIMEOUT, async_client
+from syndicator.channels.http_outcomes import HttpOutcome
 from syndicator.channels.websub_ping import ping_hub_async
 from syndicator.feeds.urls import FEEDS_PATH, SERVABLE_PATH
 from syndicator.store.ledger import Claimed
@@ -48,7 +49,7 @@ class WebSubChannel(AsyncChannel):
                 job.delivery_id,
                 ok=False,
                 retryable=False,
-                error_class="E_NO_HUB",
+                error_class="no-hub",
                 detail="SYNDICATOR_WEBSUB_HUB unset",
             )
         started = time.perf_counter()
@@ -58,7 +59,7 @@ class WebSubChannel(AsyncChannel):
             async with asyncio.timeout(limit):
                 result = await ping_hub_async(self._http(), hub, job.target)
         except TimeoutError:
-            result = HttpResult(False, True, "E_TIMEOUT", f"no whole answer within {limit:.0f} s")
+            result = HttpOutcome(False, True, "timeout", f"no whole answer within {limit:.0f} s")
         return result.outcome(job.delivery_id, (time.perf_counter() - started) * 1000)
 
     def _http(self) -> httpx.AsyncClient:

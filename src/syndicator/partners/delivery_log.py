@@ -67,7 +67,7 @@ class AttemptView(BaseModel):
     outcome: str = Field(description="succeeded | retrying | failed | suppressed | uncertain")
     status_code: int | None = Field(description="HTTP status; 0 on a network error.")
     error_class: str | None = Field(
-        description="dns | connect | timeout | tls | http | redirect | ssrf-refused"
+        description="dns | connect | timeout | tls | http | redirect | ssrf-refused | invalid-url"
     )
     url: str | None = Field(description="The endpoint the attempt went to.")
     response: str | None = Field(description="An excerpt of the answer, or the error.")

@@ -1,4 +1,4 @@
-"""The one HTTP classification every channel shares, through httpx.MockTransport."""
+"""The httpx clients feed the shared classifier, through httpx.MockTransport."""
 
 from __future__ import annotations
 
@@ -10,25 +10,20 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from syndicator.channels.http import (
-    HttpResult,
-    async_client,
-    parse_retry_after,
-    send,
-    send_async,
-)
+from syndicator.channels.http import async_client, parse_retry_after, send, send_async
+from syndicator.channels.http_outcomes import HttpOutcome
 from tests.services import free_port
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
-def answered(handler: Handler, url: str = "https://partner.example/hook") -> HttpResult:
+def answered(handler: Handler, url: str = "https://partner.example/hook") -> HttpOutcome:
     with httpx.Client(transport=httpx.MockTransport(handler), follow_redirects=False) as client:
         return send(lambda: client.post(url, content=b"{}"))
 
 
-def answered_async(handler: Handler, url: str = "https://partner.example/hook") -> HttpResult:
-    async def post() -> HttpResult:
+def answered_async(handler: Handler, url: str = "https://partner.example/hook") -> HttpOutcome:
+    async def post() -> HttpOutcome:
         transport = httpx.MockTransport(handler)
         async with httpx.AsyncClient(transport=transport, follow_redirects=False) as client:
             return await send_async(lambda: client.post(url, content=b"{}"))
@@ -52,6 +47,7 @@ def status(code: int, **headers: str) -> Handler:
         (401, False, False),
         (404, False, False),
         (408, False, True),
+        (409, False, True),
         (410, False, False),
         (413, False, False),
         (425, False, True),
@@ -63,12 +59,12 @@ def status(code: int, **headers: str) -> Handler:
     ],
 )
 def test_statuses_are_classified_once(
-    through: Callable[[Handler], HttpResult], code: int, ok: bool, retryable: bool
+    through: Callable[[Handler], HttpOutcome], code: int, ok: bool, retryable: bool
 ):
     result = through(status(code))
     assert (result.ok, result.retryable, result.status_code) == (ok, retryable, code)
-    assert result.error_class == (None if ok else f"E_HTTP_{code}")
-    assert result.detail is not None and str(code) in result.detail
+    assert result.error_class == (None if ok else "redirect" if code < 400 else "http")
+    assert str(code) in result.detail and result.response == "partner says hi"
 
 
 def test_a_redirect_is_a_failure_never_followed():
@@ -89,8 +85,9 @@ def test_retry_after_in_seconds_and_as_a_date_is_honoured_and_clamped():
     result = answered(status(503, **{"retry-after": in_an_hour}))
     assert result.retry_after is not None and 3590 < result.retry_after <= 3600
     assert answered(status(503, **{"retry-after": "9999999"})).retry_after == 24 * 3600
-    # Only a retryable answer delays a retry; a permanent one has nothing to wait for.
+    # Only an answer meaning "slow down" delays a retry (see channels/http_outcomes.py).
     assert answered(status(400, **{"retry-after": "60"})).retry_after is None
+    assert answered(status(500, **{"retry-after": "60"})).retry_after is None
 
 
 @pytest.mark.parametrize(
@@ -123,16 +120,16 @@ def raising(exc: Exception) -> Handler:
 @pytest.mark.parametrize(
     ("exc", "error_class", "retryable"),
     [
-        (httpx.ReadTimeout("slow"), "E_TIMEOUT", True),
-        (httpx.ConnectTimeout("slow"), "E_TIMEOUT", True),
-        (httpx.ConnectError("refused"), "E_TRANSPORT", True),
-        (httpx.RemoteProtocolError("garbage"), "E_TRANSPORT", True),
-        (httpx.DecodingError("bad gzip"), "E_PROTOCOL", True),
-        (httpx.UnsupportedProtocol("ftp"), "E_INVALID_URL", False),
+        (httpx.ReadTimeout("slow"), "timeout", True),
+        (httpx.ConnectTimeout("slow"), "timeout", True),
+        (httpx.ConnectError("refused"), "connect", True),
+        (httpx.RemoteProtocolError("garbage"), "http", True),
+        (httpx.DecodingError("bad gzip"), "http", True),
+        (httpx.UnsupportedProtocol("ftp"), "invalid-url", False),
     ],
 )
 def test_errors_are_classified_not_raised(
-    through: Callable[[Handler], HttpResult], exc: Exception, error_class: str, retryable: bool
+    through: Callable[[Handler], HttpOutcome], exc: Exception, error_class: str, retryable: bool
 ):
     result = through(raising(exc))
     assert (result.ok, result.error_class, result.retryable) == (False, error_class, retryable)
@@ -140,22 +137,23 @@ def test_errors_are_classified_not_raised(
 
 def test_an_invalid_url_is_permanent():
     result = answered(status(200), url="http://[::1")
-    assert (result.ok, result.retryable, result.error_class) == (False, False, "E_INVALID_URL")
+    assert (result.ok, result.retryable, result.error_class) == (False, False, "invalid-url")
 
 
-def test_a_refused_connection_through_aiohttp_is_a_transport_error_not_a_timeout():
+def test_a_refused_connection_through_aiohttp_is_a_connect_error_not_a_timeout():
     """httpx-aiohttp maps every aiohttp connection error to ConnectTimeout."""
 
-    async def post() -> HttpResult:
+    async def post() -> HttpOutcome:
         async with async_client() as client:
             url = f"http://127.0.0.1:{free_port()}/hook"
             return await send_async(lambda: client.post(url, content=b"{}"))
 
     result = asyncio.run(post())
-    assert (result.error_class, result.retryable) == ("E_TRANSPORT", True)
+    assert (result.error_class, result.retryable, result.status_code) == ("connect", True, 0)
 
 
 def test_an_outcome_carries_the_classification():
     outcome = answered(status(429, **{"retry-after": "7"})).outcome(42, duration_ms=3.0)
     assert (outcome.delivery_id, outcome.ok, outcome.retryable) == (42, False, True)
-    assert (outcome.error_class, outcome.retry_after, outcome.duration_ms) == ("E_HTTP_429", 7, 3)
+    assert (outcome.error_class, outcome.retry_after, outcome.duration_ms) == ("http", 7, 3)
+    assert (outcome.status_code, outcome.response) == (429, "partner says hi")
