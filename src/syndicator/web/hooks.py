@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import redis
@@ -18,8 +19,20 @@ from syndicator.events.schema import CmsEvent
 from syndicator.events.signing import SignatureError, verify
 from syndicator.logs import kv
 from syndicator.runtime.coordination import nudge_relay
-from syndicator.store.intake import MAX_WEBHOOK_ID, accept_event
-from syndicator.web.problems import PROBLEM_CONTENT, problem, validation_errors
+from syndicator.store.intake import MAX_WEBHOOK_ID, IntakeResult, accept_event
+from syndicator.web.hook_refusals import (
+    BadSignature,
+    BadWebhookId,
+    BodyNotUtf8,
+    BodyTooLarge,
+    DatabaseUnavailable,
+    MalformedJson,
+    NotConfigured,
+    NotJson,
+    SchemaViolation,
+    ValueOutOfRange,
+)
+from syndicator.web.problems import PROBLEM_CONTENT, validation_errors
 from syndicator.web.state import AppState
 
 __all__ = ["Accepted", "router"]
@@ -36,19 +49,15 @@ class Accepted(BaseModel):
     message: str
 
 
-class _TooLarge(Exception):
-    pass
-
-
 async def _read_capped(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _TooLarge
+        raise BodyTooLarge(limit)
     chunks = bytearray()
     async for chunk in request.stream():
         chunks += chunk
         if len(chunks) > limit:
-            raise _TooLarge
+            raise BodyTooLarge(limit)
     return bytes(chunks)
 
 
@@ -102,74 +111,16 @@ _OPENAPI: dict[str, Any] = {
     openapi_extra=_OPENAPI,
 )
 async def receive_cms_hook(request: Request) -> Response:
+    """Read, verify, parse and store; every refusal is a :class:`HookRefused` raised by
+    the step that found it, answered by the app's problem handler."""
     state: AppState = request.app.state.syndicator
     settings = state.settings
-    try:
-        body = await _read_capped(request, settings.max_body_bytes)
-    except _TooLarge:
-        return problem(
-            413, "Payload too large", f"the body exceeds {settings.max_body_bytes} bytes"
-        )
+    body = await _read_capped(request, settings.max_body_bytes)
     if not _is_json(request.headers.get("content-type", "")):
-        return problem(
-            415,
-            "Unsupported media type",
-            "send the event as application/json",
-            [{"field": "content-type", "reason": "must be application/json"}],
-        )
-    if not settings.cms_secrets:
-        return problem(503, "Not configured", "SYNDICATOR_CMS_SECRET is not set")
-    try:
-        # HMAC over up to 1 MiB per configured secret: off the event loop.
-        webhook_id = await run_in_threadpool(
-            verify, settings.cms_secrets, body, dict(request.headers)
-        )
-    except SignatureError as exc:
-        return problem(
-            401, "Invalid signature", str(exc), [{"field": "webhook-signature", "reason": str(exc)}]
-        )
-    except UnicodeDecodeError:
-        return problem(400, "Malformed body", "the body is not UTF-8")
-    if not 1 <= len(webhook_id) <= MAX_WEBHOOK_ID:
-        reason = f"must be 1 to {MAX_WEBHOOK_ID} characters, got {len(webhook_id)}"
-        return problem(400, "Invalid header", reason, [{"field": "webhook-id", "reason": reason}])
-    try:
-        document = parse_json(body)
-    except JsonInputError as exc:
-        return problem(400, "Malformed JSON", str(exc), [{"field": "(body)", "reason": str(exc)}])
-    try:
-        event = CmsEvent.model_validate(document)
-    except ValidationError as exc:
-        errors = validation_errors(exc)
-        return problem(422, "Schema violation", f"{len(errors)} field(s) are invalid", errors)
-    digest = hashlib.sha256(body).hexdigest()
-    try:
-        result = await run_in_threadpool(
-            accept_event, state.db, event, webhook_id=webhook_id, body_sha256=digest
-        )
-    except OperationalError as exc:
-        # Not accepted, so the CMS must send it again; say when.
-        log.error(
-            kv(
-                msg="hook refused: database unavailable",
-                webhook_id=webhook_id,
-                error=type(exc).__name__,
-            )
-        )
-        return problem(
-            503,
-            "Database unavailable",
-            "the event was not stored; retry shortly",
-            headers={"Retry-After": "5"},
-        )
-    except DataError as exc:
-        # The schema's bounds should make this unreachable; if one is missed, the input
-        # is still at fault, and a 5xx would make the sender retry it forever.
-        reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
-        log.warning(
-            kv(msg="hook refused: database rejected a value", webhook_id=webhook_id, reason=reason)
-        )
-        return problem(422, "Value out of range", reason, [{"field": "(body)", "reason": reason}])
+        raise NotJson
+    webhook_id = await _verified_id(settings.cms_secrets, body, dict(request.headers))
+    event = _parsed(body)
+    result = await _accepted(state, event, webhook_id, hashlib.sha256(body).hexdigest())
     log.info(
         kv(
             msg="hook accepted",
@@ -189,6 +140,55 @@ async def receive_cms_hook(request: Request) -> Response:
         message=result.message,
     )
     return JSONResponse(payload.model_dump(), status_code=202)
+
+
+async def _verified_id(secrets: Sequence[str], body: bytes, headers: dict[str, str]) -> str:
+    """The ``webhook-id`` of a body signed with one of ``secrets``."""
+    if not secrets:
+        raise NotConfigured
+    try:
+        # HMAC over up to 1 MiB per configured secret: off the event loop.
+        webhook_id = await run_in_threadpool(verify, secrets, body, headers)
+    except SignatureError as exc:
+        raise BadSignature(str(exc)) from exc
+    except UnicodeDecodeError as exc:
+        raise BodyNotUtf8 from exc
+    if not 1 <= len(webhook_id) <= MAX_WEBHOOK_ID:
+        raise BadWebhookId(f"must be 1 to {MAX_WEBHOOK_ID} characters, got {len(webhook_id)}")
+    return webhook_id
+
+
+def _parsed(body: bytes) -> CmsEvent:
+    try:
+        document = parse_json(body)
+    except JsonInputError as exc:
+        raise MalformedJson(str(exc)) from exc
+    try:
+        return CmsEvent.model_validate(document)
+    except ValidationError as exc:
+        raise SchemaViolation(validation_errors(exc)) from exc
+
+
+async def _accepted(state: AppState, event: CmsEvent, webhook_id: str, digest: str) -> IntakeResult:
+    try:
+        return await run_in_threadpool(
+            accept_event, state.db, event, webhook_id=webhook_id, body_sha256=digest
+        )
+    except OperationalError as exc:
+        log.error(
+            kv(
+                msg="hook refused: database unavailable",
+                webhook_id=webhook_id,
+                error=type(exc).__name__,
+            )
+        )
+        raise DatabaseUnavailable from exc
+    except DataError as exc:
+        reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
+        log.warning(
+            kv(msg="hook refused: database rejected a value", webhook_id=webhook_id, reason=reason)
+        )
+        raise ValueOutOfRange(reason) from exc
 
 
 def _nudge(client: redis.Redis) -> None:
