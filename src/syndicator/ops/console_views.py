@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from syndicator.partners.delivery_log import shown_ms
 from syndicator.partners.registry import CHANNEL as PARTNER_CHANNEL
 from syndicator.store.db import Database
 from syndicator.store.models import (
@@ -178,7 +179,7 @@ def _line(a: DeliveryAttempt, channel: str, target: str) -> AttemptLine:
         a.number,
         a.trigger,
         a.started_at,
-        a.duration_ms,
+        shown_ms(a.duration_ms),
         a.outcome,
         a.status_code,
         a.error_class,

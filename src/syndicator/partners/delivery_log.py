@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -32,12 +32,14 @@ __all__ = [
     "DeliveryNotFound",
     "DeliveryPage",
     "DeliveryView",
+    "DurationMs",
     "NotResendable",
     "get_delivery",
     "list_deliveries",
     "parse_cursor",
     "recover",
     "replay",
+    "shown_ms",
 ]
 
 # The ledger's own status words, the only ones ``status=`` accepts.
@@ -47,6 +49,18 @@ MAX_PAGE = 200
 # A page of 200 deliveries with 8 attempts each must stay small: listings cut each
 # response at this many characters; one delivery's own page shows the whole excerpt.
 LISTED_RESPONSE_CHARS = 1000
+
+
+def shown_ms(value: float) -> float:
+    """A duration as shown: a tenth of a millisecond, the clock's noise cut off."""
+    return round(value, 1)
+
+
+DurationMs = Annotated[
+    float,
+    AfterValidator(shown_ms),
+    Field(description="How long the attempt took, in milliseconds, rounded to 0.1 ms."),
+]
 
 
 class DeliveryNotFound(LookupError):
@@ -63,7 +77,7 @@ class AttemptView(BaseModel):
     number: int = Field(description="1 for the first attempt; a resend continues the count.")
     trigger: str = Field(description="scheduled | manual (a replay or a recover)")
     started_at: datetime
-    duration_ms: float
+    duration_ms: DurationMs
     outcome: str = Field(description="succeeded | retrying | failed | suppressed | uncertain")
     status_code: int | None = Field(description="HTTP status; 0 on a network error.")
     error_class: str | None = Field(
