@@ -266,6 +266,25 @@ def _link(mail: Received, part: str) -> str:
     return next(link for link in links if part in link)
 
 
+def test_after_a_one_click_unsubscribe_the_link_says_so_without_a_button(site: Site):
+    """A mail client's one-click POST (RFC 8058), then the resident opens the same link."""
+    leave = site.token_pages[2]
+    with browser_page() as page:
+        page.goto(leave)
+        assert page.get_by_role("button", name="구독 해지").count() == 1  # before: the button
+        one_click = page.request.post(
+            leave,
+            data="List-Unsubscribe=One-Click",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        assert one_click.status == 200
+        for _ in range(2):  # opened again, and reloaded
+            page.goto(leave)
+            assert page.locator("h1").inner_text() == "수신이 해지되었습니다"
+            assert page.get_by_role("button").filter(has_text="해지").count() == 0
+            assert page.locator("form").count() == 0
+
+
 def test_subscribe_confirm_receive_and_unsubscribe_in_the_browser(mail_system):
     system, smtp = mail_system
     assert system.publish(make_event(900, categories=["교통"])).status_code == 202
@@ -289,7 +308,7 @@ def test_subscribe_confirm_receive_and_unsubscribe_in_the_browser(mail_system):
 
         page.goto(_link(newsletter, "/unsubscribe/"))
         page.get_by_role("button", name="구독 해지").click()
-        assert page.locator("h1").inner_text() == "구독이 해지되었습니다"
+        assert page.locator("h1").inner_text() == "수신이 해지되었습니다"
 
     second = system.publish(make_event(902))
     assert second.status_code == 202

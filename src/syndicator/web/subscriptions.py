@@ -60,11 +60,15 @@ from syndicator.web.problem_route import ProblemRoute
 from syndicator.web.problems import PROBLEM_CONTENT, FieldError, Problem
 from syndicator.web.state import AppState
 
-__all__ = ["router"]
+__all__ = ["LEFT_HEADING", "router"]
 
 log = logging.getLogger("syndicator.subscriptions")
 
 router = APIRouter(route_class=ProblemRoute)
+
+# What the unsubscribe link shows once the resident has left, however they left: the
+# mail's own words ("수신 거부"), never the button again.
+LEFT_HEADING = "수신이 해지되었습니다"
 
 # A subscribe request is a few hundred bytes; anything far bigger is not a resident.
 MAX_FORM_BYTES = 64 * 1024
@@ -636,9 +640,7 @@ async def _unsubscribed_page(state: AppState, subscriber_id: int) -> HTMLRespons
     found = await run_in_threadpool(_unsubscribe, state, subscriber_id)
     log.info(kv(msg="unsubscribed", target=subscriber_ref(subscriber_id), found=found))
     return _message_page(
-        state,
-        "구독이 해지되었습니다",
-        "더 이상 뉴스레터를 보내지 않습니다. 그동안 구독해 주셔서 감사합니다.",
+        state, LEFT_HEADING, "더 이상 뉴스레터를 보내지 않습니다. 그동안 구독해 주셔서 감사합니다."
     )
 
 
@@ -672,7 +674,8 @@ async def unsubscribe_page(request: Request, token: str = _TOKEN) -> HTMLRespons
     except _BadLink as bad:
         return _bad_link_page(state, bad)
     if left:
-        return _message_page(state, "구독이 해지되었습니다", "이미 구독을 해지했습니다.")
+        # Left already (one-click from the mail client, or pressed before): no button.
+        return _message_page(state, LEFT_HEADING, "이 주소로는 더 이상 뉴스레터를 보내지 않습니다.")
     return _button_page(request, "구독 해지", "뉴스레터를 그만 받으려면")
 
 
