@@ -2,8 +2,10 @@
 
 Everything runs as in production: SQLite, an embedded Redis, one Celery worker (two pool
 processes, as `syndicator run` starts it) on the events and email queues, and beat.
-Mail goes to postfix's ``smtp-sink``. End-to-end time runs from the commit of the publish
-until the sink accepted the last message (the newest attempt's end in the ledger).
+Each pool process keeps ``SYNDICATOR_SMTP_CONNECTIONS`` connections open (default 4).
+Mail goes to postfix's ``smtp-sink``, which takes many connections at once. End-to-end
+time runs from the commit of the publish until the sink accepted the last message (the
+newest attempt's end in the ledger).
 
 The ceiling is measured in the same run against the same sink: one pre-built newsletter,
 resent over one reused connection with ``smtplib`` (MAIL, RCPT, DATA per message), just
@@ -48,7 +50,7 @@ SINK = "/usr/sbin/smtp-sink"
 RECIPIENTS = 20_000
 SMALL, LARGE = 1_000, 100_000
 CEILING_MESSAGES = 5_000
-TARGET_RATIO = 0.75
+TARGET_RATIO = 2.0
 CEILING_GROWTH_MB = 20.0
 TOKEN_KEY = "bench-token-key"
 
@@ -83,8 +85,8 @@ def sample_message(tmp: Path) -> bytes:
     payload = synthetic_event(1, ORIGIN).model_dump(mode="json")
     template = release_newsletter(settings, "release.published", payload)
     links = {
-        "unsubscribe_url": unsubscribe_url(settings, 1),
-        "preferences_url": preferences_url(settings, 1),
+        "unsubscribe_url": unsubscribe_url(settings, 1, 0),
+        "preferences_url": preferences_url(settings, 1, 0),
     }
     message, _ = personalise(settings, template, "r1@example.org", links, "bench.1")
     return message
@@ -100,6 +102,11 @@ def ceiling(port: int, message: bytes) -> float:
         return CEILING_MESSAGES / (time.perf_counter() - started)
     finally:
         conn.quit()
+
+
+def connections() -> int:
+    """What the worker gets from the environment, read as the worker reads it."""
+    return load_settings().smtp_connections
 
 
 def add_subscribers(db: Database, count: int) -> None:
@@ -261,6 +268,7 @@ def main() -> bool:
             f"one {len(message):,}-byte message resent over one connection)"
         )
         print(f"newsletter: end to end {RECIPIENTS:,} in {seconds:.1f} s = {rate:,.0f} msgs/s")
+        print(f"newsletter: {connections()} SMTP connections per worker process")
         print(
             f"newsletter: end-to-end / ceiling = {ratio:.2f} (target >= {TARGET_RATIO}) "
             f"{'PASS' if ratio >= TARGET_RATIO else 'FAIL'}"

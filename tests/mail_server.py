@@ -1,5 +1,6 @@
 """A real SMTP server for tests (aiosmtpd in a thread) that keeps what it received and
-answers from a script: a reply per recipient, used once each, then plain acceptance."""
+answers from a script: a reply per recipient, used once each, then plain acceptance. It
+counts the sessions open at once, and can turn away sessions over a limit with a 421."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 
 from tests.system import RunningSystem, system_env, wait_for
 
@@ -51,6 +53,17 @@ class MailServer:
     # (n, reply): start refusing with reply once n messages arrived. A fault set from the
     # test's thread can come after a fast send has ended; this one is mid-flight by design.
     refuse_from: tuple[int, str] | None = None
+    # Sessions over this many at once are greeted with a 421 and closed (a relay's limit).
+    session_limit: int | None = None
+    sessions_open: int = 0
+    sessions_peak: int = 0  # the most sessions open at once
+    turned_away: int = 0
+    # Messages wait at DATA until this many sessions are at DATA together (or 30 s pass,
+    # so a test that cannot get there fails on its assertion rather than hanging).
+    gather_at_data: int = 0
+    at_data: int = 0
+    at_data_peak: int = 0
+    _gathered: asyncio.Event | None = None
 
     @property
     def url(self) -> str:
@@ -78,9 +91,39 @@ class MailServer:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
+    def session_opened(self) -> bool:
+        """Whether a new session may go on (else it is turned away)."""
+        with self.lock:
+            if self.session_limit is not None and self.sessions_open >= self.session_limit:
+                self.turned_away += 1
+                return False
+            self.sessions_open += 1
+            self.sessions_peak = max(self.sessions_peak, self.sessions_open)
+            return True
+
+    def session_closed(self) -> None:
+        with self.lock:
+            self.sessions_open -= 1
+
+    async def _gather(self) -> None:
+        if self._gathered is None:
+            self._gathered = asyncio.Event()
+        self.at_data += 1
+        self.at_data_peak = max(self.at_data_peak, self.at_data)
+        if self.at_data >= self.gather_at_data:
+            self._gathered.set()
+        try:
+            await asyncio.wait_for(self._gathered.wait(), 30)
+        except TimeoutError:
+            pass
+        finally:
+            self.at_data -= 1
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.delay:
             await asyncio.sleep(self.delay)
+        if self.gather_at_data:
+            await self._gather()
         recipients = tuple(envelope.rcpt_tos)
         with self.lock:
             for recipient in recipients:
@@ -96,6 +139,28 @@ class MailServer:
         return f"250 2.0.0 Ok: queued as Q{number}"
 
 
+class _CountingSMTP(SMTP):
+    """aiosmtpd's server, counting sessions and turning away those over the limit."""
+
+    async def _handle_client(self) -> None:
+        server = self.event_handler
+        assert isinstance(server, MailServer)
+        if not server.session_opened():
+            await self.push("421 4.7.0 too many connections from you, try again later")
+            assert self.transport is not None
+            self.transport.close()
+            return
+        try:
+            await super()._handle_client()
+        finally:
+            server.session_closed()
+
+
+class _Controller(Controller):
+    def factory(self) -> SMTP:
+        return _CountingSMTP(self.handler, **self.SMTP_kwargs)
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -105,7 +170,7 @@ def _free_port() -> int:
 @contextmanager
 def running_mail_server() -> Iterator[MailServer]:
     server = MailServer("127.0.0.1", _free_port())
-    controller = Controller(server, hostname=server.host, port=server.port)
+    controller = _Controller(server, hostname=server.host, port=server.port)
     controller.start()
     try:
         yield server

@@ -117,6 +117,8 @@ class Settings:
     digest_hour: int = 8
     # Messages per second across every worker process (shared through Redis); None: no cap.
     mail_rate_per_s: float | None = None
+    # SMTP connections each worker process keeps open to the mail server at once.
+    smtp_connections: int = 4
     # Delays before retries 2, 3, ... after a 4xx/421 (about eight hours in all); the
     # attempt after the last is final.
     mail_retry_schedule: tuple[float, ...] = (60, 300, 900, 1800, 3600, 7200, 14400)
@@ -255,6 +257,7 @@ def load_settings(
         encryption_keys=_encryption_keys(env, data_dir),
         digest_hour=int(env.get("SYNDICATOR_DIGEST_HOUR", "8")),
         mail_rate_per_s=_optional_float(env.get("SYNDICATOR_MAIL_RATE_PER_S")),
+        smtp_connections=_at_least_one(env, "SYNDICATOR_SMTP_CONNECTIONS", 4),
         mail_retry_schedule=_seconds_list(env.get("SYNDICATOR_MAIL_RETRY_SCHEDULE"))
         or Settings.mail_retry_schedule,
         dkim_key_path=_optional_path(env.get("SYNDICATOR_DKIM_KEY")),
@@ -289,6 +292,17 @@ def _encryption_keys(env: Mapping[str, str], data_dir: Path) -> tuple[str, ...]:
 
 def _optional_float(value: str | None) -> float | None:
     return float(value) if value else None
+
+
+def _at_least_one(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name) or str(default)
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{name} must be a whole number, 1 or more (got {raw!r})")
+    return value
 
 
 def _seconds_list(value: str | None) -> tuple[float, ...]:

@@ -67,8 +67,8 @@ class SlowRecordedAsync(AsyncChannel):
     name: ClassVar[str] = "recorded"
     queue: ClassVar[str] = QUEUE
     batch_size: ClassVar[int] = ROWS
-    concurrency: ClassVar[int] = 20
-    group_limit: ClassVar[int] = 5
+    concurrency: int = 20
+    group_limit: int = 5
 
     def __init__(self, ctx: ChannelContext) -> None:
         super().__init__(ctx)

@@ -100,3 +100,12 @@ def test_the_embedded_servers_limits_come_from_the_environment(tmp_path) -> None
     )
     assert (tuned.http_header_timeout, tuned.http_body_timeout) == (2.5, 4.0)
     assert tuned.http_max_connections == 64
+
+
+def test_smtp_connections_default_to_four_and_take_a_positive_whole_number(tmp_path) -> None:
+    base = {"SYNDICATOR_DATA_DIR": str(tmp_path)}
+    assert load_settings(base).smtp_connections == 4
+    assert load_settings({**base, "SYNDICATOR_SMTP_CONNECTIONS": "12"}).smtp_connections == 12
+    for wrong in ("0", "-2", "four", "1.5"):
+        with pytest.raises(ValueError, match="SYNDICATOR_SMTP_CONNECTIONS must be a whole"):
+            load_settings({**base, "SYNDICATOR_SMTP_CONNECTIONS": wrong})

@@ -205,9 +205,10 @@ class SyncChannel(Channel):
 
 
 class AsyncChannel(Channel):
-    # Rows in flight at once in one batch, and per group within it.
-    concurrency: ClassVar[int] = 100
-    group_limit: ClassVar[int] = 5
+    # Rows in flight at once in one batch, and per group within it (a channel may set
+    # them per instance, from its settings).
+    concurrency: int = 100
+    group_limit: int = 5
     # A worker's batch claims more due rows of the channel as its own finish (see
     # delivery/aio.py): a fan-out then flows without a pause between tasks.
     top_up: ClassVar[bool] = True

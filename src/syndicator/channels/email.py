@@ -4,12 +4,17 @@
 subscribers following its department or a category; for a digest run (an event of its
 own, see :mod:`syndicator.mail.digests`), the daily or weekly subscribers with something
 new. ``deliver`` looks the address up when its batch starts (never earlier), fills in the
-newsletter compiled once per release, and hands it to one of the few SMTP connections
-this worker process keeps (``concurrency``: one composes while others wait for replies).
-Every SMTP reply is classified once, here:
+newsletter compiled once per release, and hands it to one of the SMTP connections this
+worker process keeps open at once (``SYNDICATOR_SMTP_CONNECTIONS``; see
+:mod:`syndicator.mail.pool`). Every SMTP reply is classified once, here:
 
 - 2xx: succeeded, with the reply and the Message-ID in the attempt log;
-- 421 / 4xx: retried later with growing, jittered delays (``retry_schedule``);
+- 421, or no connection: the server's limit, not the message's fault. That connection
+  rests and the row is deferred (pending again at a due time, no attempt spent) while
+  the other connections go on; once all of them rest, every row is deferred until the
+  first is back;
+- other 4xx (about one mailbox): retried later with growing, jittered delays
+  (``retry_schedule``);
 - 5.1.x: ``suppressed`` (the mailbox is gone), and the subscriber is suppressed with it;
 - 5.7.x and other 5xx: failed, for an operator to look at;
 - a connection lost after the message was handed over: ``uncertain``, never resent by
@@ -60,7 +65,7 @@ from syndicator.mail.newsletter import (
     personalise,
     release_newsletter,
 )
-from syndicator.mail.pool import TransportPool
+from syndicator.mail.pool import ServerBusy, TransportPool
 from syndicator.mail.ratelimit import SharedRate
 from syndicator.mail.transport import Failure, SendError, SmtpReply, open_transport
 from syndicator.mail.views import release_view
@@ -72,9 +77,6 @@ __all__ = ["EmailChannel", "wants_mail"]
 
 log = logging.getLogger("syndicator.channels.email")
 
-# After a failed connection, rows wait this long (no attempt spent) instead of each
-# waiting for its own connect timeout.
-UNREACHABLE_PAUSE = timedelta(seconds=30)
 _FAILED_CLASS = {
     Failure.TEMPORARY: "E_SMTP_TEMPORARY",
     Failure.MAILBOX_GONE: "E_SMTP_MAILBOX_GONE",
@@ -107,10 +109,6 @@ class EmailChannel(AsyncChannel):
     queue: ClassVar[str] = "email"
     audience: ClassVar[bool] = True  # every subscriber: planned after the partners
     batch_size: ClassVar[int] = 500
-    # Messages in flight per worker process, one SMTP connection each: while one waits
-    # for the server's reply, the next is composed. All of them go to one server.
-    concurrency: ClassVar[int] = 4
-    group_limit: ClassVar[int] = 4
     # 421/45x: the receiver asks us to slow down; back off over about eight hours.
     retry_schedule: ClassVar[tuple[float, ...]] = Settings.mail_retry_schedule
     # How long a row may wait for the shared rate limit before it is deferred instead.
@@ -118,6 +116,10 @@ class EmailChannel(AsyncChannel):
 
     def __init__(self, ctx: ChannelContext) -> None:
         super().__init__(ctx)
+        # Rows in flight: twice the connections, so that each connection finds its next
+        # message composed when it is done with one. All of them go to one server.
+        self.connections = ctx.settings.smtp_connections
+        self.concurrency = self.group_limit = 2 * self.connections
         self._pool: TransportPool | None = None  # per process, connected on first send
         self._rate: SharedRate | None = None
         self._rate_lock = threading.Lock()
@@ -125,7 +127,6 @@ class EmailChannel(AsyncChannel):
         self._events: dict[str, EventRecord | None] = {}
         # claim token -> its recipients; a topped-up batch holds rows of a few claims.
         self._claims: OrderedDict[str, dict[int, Recipient]] = OrderedDict()
-        self._unreachable_until = 0.0
         # delivery id -> (subscriber id, new marker), for digests being recorded.
         self._markers: dict[int, tuple[int, int]] = {}
         self._deferral = DeferralSignal(ctx.redis)
@@ -173,11 +174,6 @@ class EmailChannel(AsyncChannel):
         if isinstance(prepared, DeliveryOutcome):
             return prepared
         to, built, version = prepared
-        if time.monotonic() < self._unreachable_until:
-            self._markers.pop(job.delivery_id, None)
-            return DeliveryOutcome.deferred(
-                job.delivery_id, utcnow() + UNREACHABLE_PAUSE, "smtp_unreachable"
-            )
         if self.ctx.settings.mail_rate_per_s and not await asyncio.to_thread(self._throttle, batch):
             self._markers.pop(job.delivery_id, None)
             return DeliveryOutcome.deferred(
@@ -194,6 +190,13 @@ class EmailChannel(AsyncChannel):
         pool = self._transports()
         try:
             reply = await pool.send(settings.sender, to, data)
+        except ServerBusy as busy:
+            # Nothing was accepted: the row waits for the server, spending no attempt.
+            self._deferral.refused(str(busy.reply))
+            self._markers.pop(job.delivery_id, None)
+            reason = "smtp_421" if busy.reply.code == 421 else "smtp_unreachable"
+            due = utcnow() + timedelta(seconds=max(busy.retry_in, 1.0))
+            return DeliveryOutcome.deferred(job.delivery_id, due, reason)
         except SendError as error:
             return self._refused(job, error, message_id, pool.endpoint, started)
         self._deferral.accepted()
@@ -243,11 +246,6 @@ class EmailChannel(AsyncChannel):
         self, job: Claimed, error: SendError, message_id: str, endpoint: str, started: float
     ) -> DeliveryOutcome:
         reply: SmtpReply = error.reply
-        if error.failure is Failure.TEMPORARY and reply.code in (0, 421):
-            # The whole server, not one mailbox (a 450 or 451 is about its recipient).
-            self._deferral.refused(str(reply))
-            if reply.code == 0:
-                self._unreachable_until = time.monotonic() + 5.0
         self._markers.pop(job.delivery_id, None)
         final = {Failure.MAILBOX_GONE: "suppressed", Failure.UNCERTAIN: "uncertain"}
         return DeliveryOutcome(
@@ -335,7 +333,7 @@ class EmailChannel(AsyncChannel):
     def _transports(self) -> TransportPool:
         if self._pool is None:
             settings = self.ctx.settings
-            self._pool = TransportPool(self.concurrency, lambda: open_transport(settings))
+            self._pool = TransportPool(self.connections, lambda: open_transport(settings))
         return self._pool
 
     # --- recording ---

@@ -99,8 +99,8 @@ class WebhooksChannel(AsyncChannel):
     # overhead of 100-row tasks (end to end in bench/webhooks.py, 200 partners: ~1,950
     # against ~1,580 deliveries/s; 200 rows through 100 slots was slower than either).
     batch_size: ClassVar[int] = 200
-    concurrency: ClassVar[int] = 200
-    group_limit: ClassVar[int] = _GROUP_LIMIT
+    concurrency: int = 200
+    group_limit: int = _GROUP_LIMIT
     slow_after: ClassVar[float] = SLOW_AFTER_SECONDS
 
     def __init__(self, ctx: ChannelContext, resolve: AsyncResolve | None = None) -> None:

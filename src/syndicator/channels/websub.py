@@ -31,8 +31,8 @@ class WebSubChannel(AsyncChannel):
     retry_schedule: ClassVar[tuple[float, ...]] = (5, 60, 300, 1800)
     target_pattern: ClassVar[re.Pattern[str]] = FEED_URL
     # One hub, pinged for the few documents a publish changes.
-    concurrency: ClassVar[int] = 8
-    group_limit: ClassVar[int] = 8
+    concurrency: int = 8
+    group_limit: int = 8
 
     def __init__(self, ctx: ChannelContext) -> None:
         super().__init__(ctx)

@@ -1,46 +1,134 @@
-"""Several SMTP connections per worker process, each used by one thread at a time.
+"""Several SMTP connections per worker process to one server, each used by one thread at
+a time.
 
-Python spends most of a send waiting for the server's reply, with the GIL released; a few
-connections in flight let one process compose the next message meanwhile. The blocking
-transport runs in threads, and a connection goes back to the pool only when its thread
-is done with it, even if the coroutine awaiting it was cancelled.
+Python spends most of a send waiting for the server's reply, with the GIL released, and a
+relay takes many connections at once: with a few connections in flight, the server works
+on several messages while this process composes the next ones. The blocking transport
+runs in threads (it pipelines MAIL, RCPT and DATA in one write, which aiosmtplib cannot);
+a connection goes back to the pool only when its thread is done with it, even if the
+coroutine awaiting it was cancelled.
+
+A server that turns a connection away (421, or no connection at all) makes that
+connection rest, longer each time it happens again, while the others go on sending for as
+long as the server takes them. The message that met the refusal, and every message while
+all connections rest, raises :class:`ServerBusy` with how long to wait: the caller defers
+it, which is no failure.
 """
 
 from __future__ import annotations
 
 import asyncio
-import queue
+import random
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
-from syndicator.mail.transport import MailTransport, SmtpReply
+from syndicator.mail.transport import Failure, MailTransport, SendError, SmtpReply
 
-__all__ = ["TransportPool"]
+__all__ = ["REST_FIRST", "REST_LONGEST", "ServerBusy", "TransportPool", "server_refused"]
+
+# How long a refused connection rests: doubled at each refusal in a row, up to the longest.
+REST_FIRST = 5.0
+REST_LONGEST = 300.0
+
+
+class ServerBusy(Exception):
+    """The server refused (``reply``); nothing of the message was accepted. Try again in
+    ``retry_in`` seconds."""
+
+    def __init__(self, reply: SmtpReply, retry_in: float) -> None:
+        super().__init__(f"{reply} (again in {retry_in:.1f} s)")
+        self.reply = reply
+        self.retry_in = retry_in
+
+
+def server_refused(error: SendError) -> bool:
+    """A refusal of the whole server rather than of one message or mailbox: 421, or the
+    connection failing before the message was handed over (a 450 or 451 is about its
+    recipient; a drop after the handover is ``UNCERTAIN``)."""
+    return error.failure is Failure.TEMPORARY and error.reply.code in (0, 421)
+
+
+@dataclass(eq=False)
+class _Connection:
+    transport: MailTransport
+    refusals: int = 0  # in a row
+    rests_until: float = 0.0  # monotonic
 
 
 class TransportPool:
-    def __init__(self, size: int, open_one: Callable[[], MailTransport]) -> None:
+    def __init__(
+        self,
+        size: int,
+        open_one: Callable[[], MailTransport],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if size < 1:
+            raise ValueError("a transport pool needs at least one connection")
         self.size = size
-        self._idle: queue.SimpleQueue[MailTransport] = queue.SimpleQueue()
-        self._all = [open_one() for _ in range(size)]  # nothing connects before a send
-        for transport in self._all:
-            self._idle.put(transport)
+        self._clock = clock
+        self._all = [_Connection(open_one()) for _ in range(size)]  # none connects yet
+        self._idle = list(self._all)
+        self._changed = threading.Condition()
+        self._last_refusal = SmtpReply(0, "the server refused")
         self._threads = ThreadPoolExecutor(size, thread_name_prefix="smtp")
-        self.endpoint = self._all[0].endpoint
+        self.endpoint = self._all[0].transport.endpoint
 
     async def send(self, sender: str, recipient: str, message: bytes) -> SmtpReply:
-        """Raises the transport's SendError."""
+        """Raises :class:`ServerBusy`, or the transport's :class:`SendError`."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._threads, self._send, sender, recipient, message)
 
+    def resting(self) -> int:
+        """How many connections rest after a refusal now."""
+        now = self._clock()
+        return sum(1 for c in self._all if c.rests_until > now)
+
     def _send(self, sender: str, recipient: str, message: bytes) -> SmtpReply:
-        transport = self._idle.get()
+        connection = self._take()
         try:
-            return transport.send(sender, recipient, message)
+            reply = connection.transport.send(sender, recipient, message)
+        except SendError as error:
+            if not server_refused(error):
+                raise
+            raise ServerBusy(error.reply, self._rest(connection, error.reply)) from error
+        else:
+            connection.refusals = 0
+            return reply
         finally:
-            self._idle.put(transport)
+            with self._changed:
+                self._idle.append(connection)
+                self._changed.notify()
+
+    def _take(self) -> _Connection:
+        """An idle connection that is not resting; waits while one is busy. Raises
+        :class:`ServerBusy` when every connection rests."""
+        with self._changed:
+            while True:
+                now = self._clock()
+                for connection in self._idle:
+                    if connection.rests_until <= now:
+                        self._idle.remove(connection)
+                        return connection
+                wake = min((c.rests_until for c in self._idle), default=None)
+                if len(self._idle) == len(self._all):  # none busy: all of them rest
+                    assert wake is not None
+                    raise ServerBusy(self._last_refusal, wake - now)
+                # Until a busy one comes back, or a resting one's rest is over.
+                self._changed.wait(None if wake is None else wake - now)
+
+    def _rest(self, connection: _Connection, reply: SmtpReply) -> float:
+        connection.refusals += 1
+        pause = min(REST_FIRST * 2 ** (connection.refusals - 1), REST_LONGEST)
+        pause *= random.uniform(0.8, 1.2)  # refused connections do not all come back at once
+        with self._changed:
+            connection.rests_until = self._clock() + pause
+            self._last_refusal = reply
+        return pause
 
     def close(self) -> None:
         self._threads.shutdown(wait=True)
-        for transport in self._all:
-            transport.close()
+        for connection in self._all:
+            connection.transport.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import functools
 import os
 import re
 import smtplib
@@ -277,15 +278,16 @@ class SmtpTransport:
         return self._conn
 
     def _connect(self) -> smtplib.SMTP:
-        context = ssl.create_default_context()
         conn: smtplib.SMTP
         if self.implicit_tls:
-            conn = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+            conn = smtplib.SMTP_SSL(
+                self.host, self.port, timeout=self.timeout, context=_tls_context()
+            )
         else:
             conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
         conn.ehlo()
         if self.starttls:
-            conn.starttls(context=context)
+            conn.starttls(context=_tls_context())
             conn.ehlo()
         if self.username:
             conn.login(self.username, self.password or "")
@@ -303,6 +305,13 @@ class SmtpTransport:
                 with contextlib.suppress(smtplib.SMTPException, OSError):
                     self._conn.quit()
             self._drop()
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One per process, only for TLS: loading the system's CA certificates costs more CPU
+    than hundreds of messages."""
+    return ssl.create_default_context()
 
 
 def _text(raw: bytes | str) -> str:

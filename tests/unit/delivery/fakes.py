@@ -80,8 +80,8 @@ class Partners(AsyncChannel):
 
     name: ClassVar[str] = "partners"
     queue: ClassVar[str] = "webhooks"
-    concurrency: ClassVar[int] = 50
-    group_limit: ClassVar[int] = 5
+    concurrency: int = 50
+    group_limit: int = 5
 
     def __init__(self, count: int, groups: int, seconds: float = 0.002) -> None:
         self.count = count
