@@ -516,8 +516,13 @@ def due_for_retry(session: Session, limit: int = 1000) -> dict[str, list[int]]:
         .where(
             _claimable(now),
             # Fresh rows belong to the task that fan-out just queued; the sweeper is
-            # for retries and for rows whose task was lost.
-            or_(Delivery.attempts > 0, Delivery.created_at < now - timedelta(seconds=30)),
+            # for retries, deferrals (a due time, no attempt spent) and rows whose task
+            # was lost.
+            or_(
+                Delivery.attempts > 0,
+                Delivery.next_attempt_at.is_not(None),
+                Delivery.created_at < now - timedelta(seconds=30),
+            ),
         )
         .order_by(Delivery.id)
         .limit(limit)
