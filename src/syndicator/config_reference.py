@@ -195,10 +195,16 @@ VARIABLES: tuple[Variable, ...] = (
         "within 5 s waits without spending an attempt", "0.5", default="unset: no cap",
     ),
     Variable(
+        "SYNDICATOR_SMTP_CONNECTIONS", "smtp_connections", "mail", "a whole number, 1 or more",
+        "SMTP connections each worker process keeps open at once (twice as many messages in "
+        "flight); a 421 or a refused connection makes that one rest (5 s, doubling to 5 min) "
+        "while the others send, and its message waits as a deferral", "8",
+    ),
+    Variable(
         "SYNDICATOR_MAIL_RETRY_SCHEDULE", "mail_retry_schedule", "mail",
         "seconds, separated by commas",
-        "the delays before each retry of a message the server deferred (4xx, 421), each "
-        "±20 % jitter; the attempt after the last is final", "60,600",
+        "the delays before each retry of a message a mailbox refused for now (450, 451 and "
+        "other 4xx but 421), each ±20 % jitter; the attempt after the last is final", "60,600",
     ),
     Variable(
         "SYNDICATOR_DIGEST_HOUR", "digest_hour", "mail", "an hour, 0 to 23",
