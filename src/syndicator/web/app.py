@@ -18,14 +18,12 @@ from syndicator.store.db import Database
 from syndicator.tracing import configure_tracing, instrument_app
 from syndicator.web import (
     api_docs,
+    board,
     console,
     deliveries,
     hooks,
     ops,
-    pages,
     partners,
-    subscribe_page,
-    subscribers_admin,
     subscriptions,
 )
 from syndicator.web.document_push import DocumentPush
@@ -103,11 +101,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console.router)
     app.include_router(api_docs.router)
     app.include_router(subscriptions.router)
-    app.include_router(subscribers_admin.router)
     app.include_router(partners.router)
     app.include_router(deliveries.router)
-    app.include_router(subscribe_page.router)
-    app.include_router(pages.router)
+    app.include_router(board.router)
     _document_event_schema(app)
     document_partner_webhooks(app)
     app.openapi = document_request_policy(app.openapi, policies)  # type: ignore[method-assign]

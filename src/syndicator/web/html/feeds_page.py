@@ -8,7 +8,7 @@ from typing import Any, Literal
 from syndicator.config import Settings
 from syndicator.feeds.render.model import FormatUrls
 from syndicator.web.html.feed_sets import feed_sets
-from syndicator.web.html.templates import environment
+from syndicator.web.html.templates import render
 
 __all__ = ["TEMPLATE", "ScopeList", "render_feeds_page"]
 
@@ -37,9 +37,9 @@ def render_feeds_page(
         for directory, (heading, kind) in _SECTIONS.items()
         if only in (None, directory)
     ]
-    template = environment(settings.templates_dir).get_template(TEMPLATE)
-    return template.render(
-        settings=settings,
+    return render(
+        settings,
+        TEMPLATE,
         heading=_SECTIONS[only][0] if only else "피드 구독",
         site=feeds,
         only=only,

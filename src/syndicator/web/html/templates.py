@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from syndicator.config import Settings
 from syndicator.web.html.feed_sets import feed_sets
 
-__all__ = ["environment"]
+__all__ = ["environment", "render"]
 
 
 @lru_cache(maxsize=4)
@@ -24,3 +26,10 @@ def environment(templates_dir: Path) -> Environment:
     # Pages that do not name their feeds (subscription pages) offer the site's.
     env.globals["site_feed_sets"] = feed_sets
     return env
+
+
+def render(settings: Settings, name: str, **context: Any) -> str:
+    """The page ``name`` under the settings' templates, which every page reads as ``settings``."""
+    return (
+        environment(settings.templates_dir).get_template(name).render(settings=settings, **context)
+    )

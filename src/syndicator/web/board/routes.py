@@ -1,4 +1,5 @@
-"""Public pages for residents, in Korean: the board, scope boards and release pages."""
+"""The board's routes: the newest releases, a department's or category's board, a release's
+page, and Korean not-found pages."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from syndicator.feeds.scopes import SITE, Scope
 from syndicator.store.board import BoardFilter, BoardRows, board_rows, release, taxa
 from syndicator.store.models import Release, ReleaseCategory, Taxon, TaxonAlias
-from syndicator.web.html.pages import BoardView, render_board, render_not_found, render_release
+from syndicator.web.board.render import BoardView, render_board, render_not_found, render_release
 from syndicator.web.ids import whole_number
 from syndicator.web.state import AppState
 
@@ -194,24 +195,25 @@ async def _scope_board(request: Request, kind: str, slug: str, page: str, q: str
     return await _board(request, board, page, Scope(kind, slug, name))  # type: ignore[arg-type]
 
 
-@router.get(
-    "/departments/{slug}",
-    response_class=HTMLResponse,
-    summary="A department's board",
-    responses=_NOT_FOUND,
-)
-async def department_board(request: Request, slug: str, page: str = _PAGE, q: str = _Q) -> Response:
-    return await _scope_board(request, "department", slug, page, q)
+def _add_scope_board(kind: str, summary: str) -> None:
+    """``/departments/{slug}`` and ``/categories/{slug}``: one handler, two routes."""
+
+    async def scope_board(request: Request, slug: str, page: str = _PAGE, q: str = _Q) -> Response:
+        return await _scope_board(request, kind, slug, page, q)
+
+    router.add_api_route(
+        f"/{_DIRS[kind]}/{{slug}}",
+        scope_board,
+        methods=["GET"],
+        name=f"{kind}_board",
+        response_class=HTMLResponse,
+        summary=summary,
+        responses=_NOT_FOUND,
+    )
 
 
-@router.get(
-    "/categories/{slug}",
-    response_class=HTMLResponse,
-    summary="A category's board",
-    responses=_NOT_FOUND,
-)
-async def category_board(request: Request, slug: str, page: str = _PAGE, q: str = _Q) -> Response:
-    return await _scope_board(request, "category", slug, page, q)
+_add_scope_board("department", "A department's board")
+_add_scope_board("category", "A category's board")
 
 
 def _release_and_scopes(state: AppState, release_id: int) -> tuple[Release, list[Scope]] | None:

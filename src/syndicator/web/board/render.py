@@ -1,4 +1,4 @@
-"""The board, release and not-found pages: pure functions of settings and rows."""
+"""The board, release and not-found pages, pure renders of settings and rows."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from syndicator.feeds.scopes import SITE, Scope
 from syndicator.store.board import PAGE_SIZE, BoardFilter
 from syndicator.store.models import Release
 from syndicator.web.html.feed_sets import feed_sets
-from syndicator.web.html.templates import environment
+from syndicator.web.html.templates import render
 
 __all__ = [
     "BoardView",
@@ -91,10 +91,6 @@ def _row(release: Release, number: int) -> dict[str, Any]:
     }
 
 
-def _template(settings: Settings, name: str) -> Any:
-    return environment(settings.templates_dir).get_template(name)
-
-
 def _heading(settings: Settings, view: BoardView) -> str:
     if view.scope.kind == "department":
         return f"{view.scope.name} 보도자료"
@@ -115,8 +111,9 @@ def render_board(settings: Settings, view: BoardView, releases: Sequence[Release
         "next": _page_url(view, numbers.stop) if numbers.stop <= pages else None,
         "last": _page_url(view, pages) if numbers.stop <= pages else None,
     }
-    return _template(settings, "site/board.html").render(
-        settings=settings,
+    return render(
+        settings,
+        "site/board.html",
         heading=_heading(settings, view),
         view=view,
         searching=bool(view.board.query.strip()),
@@ -144,8 +141,9 @@ def render_release(settings: Settings, release: Release, scopes: Sequence[Scope]
         for a in release.attachments or []
     ]
     department = next((s for s in scopes if s.kind == "department"), None)
-    return _template(settings, "site/release.html").render(
-        settings=settings,
+    return render(
+        settings,
+        "site/release.html",
         release=release,
         published=_kst(release, "%Y년 %m월 %d일 %H:%M"),
         published_iso=release.published_at.astimezone(KST).isoformat(),
@@ -163,6 +161,10 @@ def render_release(settings: Settings, release: Release, scopes: Sequence[Scope]
 
 
 def render_not_found(settings: Settings, heading: str, text: str) -> str:
-    return _template(settings, "site/not_found.html").render(
-        settings=settings, heading=heading, text=text, feed_sets=feed_sets(settings, SITE)
+    return render(
+        settings,
+        "site/not_found.html",
+        heading=heading,
+        text=text,
+        feed_sets=feed_sets(settings, SITE),
     )

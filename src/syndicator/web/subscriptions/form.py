@@ -1,13 +1,12 @@
 """``/subscribe``: the newsletter form, its Korean validation, and "check your mail".
 
-The rules (address checks, rate limits, double opt-in, the mail) are the subscription
-API's (:mod:`syndicator.web.subscriptions`); this module only reads the form, explains
-what is wrong next to the field, and answers with pages.
+The rules (address checks, rate limits, double opt-in, the mail) are the API's
+(:mod:`.common`); this module only reads the form, explains what is wrong next to the
+field, and answers with pages.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,25 +14,26 @@ from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from syndicator.logs import kv
 from syndicator.subscriptions.addresses import InvalidAddress, normalise_address
-from syndicator.subscriptions.confirmation import send_with_retries
-from syndicator.subscriptions.erasure import subscriber_ref
 from syndicator.subscriptions.preferences import MODES, Preferences
-from syndicator.web import subscriptions as api
 from syndicator.web.csrf import FIELD_NAME, from_this_site, issue_token, valid_token
-from syndicator.web.html.subscribe import (
+from syndicator.web.problems import PROBLEM_CONTENT, Problem
+from syndicator.web.state import AppState
+from syndicator.web.subscriptions.common import (
+    check_rate,
+    known_topic_names,
+    read_fields,
+    require_token_keys,
+    start_subscription,
+)
+from syndicator.web.subscriptions.render import (
     FIELD_MESSAGES,
     SubscribeForm,
     render_sent,
     render_subscribe,
 )
-from syndicator.web.problems import PROBLEM_CONTENT, Problem
-from syndicator.web.state import AppState
 
 __all__ = ["router"]
-
-log = logging.getLogger("syndicator.subscriptions")
 
 router = APIRouter(tags=["Pages"])
 
@@ -55,7 +55,7 @@ async def _form_page(
     notice: str | None = None,
 ) -> HTMLResponse:
     state = _state(request)
-    categories, departments = await run_in_threadpool(api._known_topics, state)
+    categories, departments = await run_in_threadpool(known_topic_names, state)
     response = _page("", status)
     token = issue_token(state.settings, request, response)
     html = render_subscribe(state.settings, form, departments, categories, token, notice)
@@ -137,7 +137,7 @@ _REFUSED_403["content"].update(PROBLEM_CONTENT["content"])
 )
 async def subscribe_sent_form(request: Request, background: BackgroundTasks) -> Response:
     state = _state(request)
-    fields = await api._read_fields(request)
+    fields = await read_fields(request)
     if not (
         from_this_site(state.settings, request)
         and valid_token(state.settings, request, fields.get(FIELD_NAME))
@@ -145,36 +145,19 @@ async def subscribe_sent_form(request: Request, background: BackgroundTasks) -> 
         notice = "보안 확인 시간이 지났습니다. 내용을 확인하고 다시 보내 주세요."
         form, _ = _checked(fields, (), ())
         return await _form_page(request, form.without_errors(), 403, notice)
-    categories, departments = await run_in_threadpool(api._known_topics, state)
+    categories, departments = await run_in_threadpool(known_topic_names, state)
     form, prefs = _checked(fields, departments, categories)
     if prefs is None:
         return await _form_page(request, form, 422)
     try:
-        api._require_token_keys(state)
-        await run_in_threadpool(api._check_rate, request, form.email)
+        require_token_keys(state)
+        await run_in_threadpool(check_rate, request, form.email)
     except Problem as refused:
         status = refused.status if refused.status in _REFUSED else 503
         response = await _form_page(request, form, status, _REFUSED[status])
         response.headers.update(refused.headers or {})
         return response
-    result = await run_in_threadpool(api._subscribe, state, form.email, prefs)
-    log.info(
-        kv(
-            msg="subscribe requested",
-            target=subscriber_ref(result.subscriber_id),
-            mail=result.mail.value,
-            created=result.created,
-            via="form",
-        )
-    )
-    background.add_task(
-        send_with_retries,
-        state.settings,
-        state.db,
-        result.subscriber_id,
-        result.mail,
-        request_id=result.request_id,
-    )
+    await start_subscription(state, background, form.email, prefs, via="form")
     # Post/redirect/get: reloading the next page never sends the form twice.
     return RedirectResponse("/subscribe/sent", status_code=303, headers=_PRIVATE)
 

@@ -1,5 +1,5 @@
 """Admin API for subscribers (bearer ``SYNDICATOR_ADMIN_TOKEN``): list, export, erase, and
-resend a release's failed newsletters. The residents' side is :mod:`syndicator.web.subscriptions`.
+resend a release's failed newsletters. The residents' side is the rest of this package.
 """
 
 from __future__ import annotations
