@@ -10,8 +10,6 @@ A reader polls `/feeds/rss.xml` on each web node every 10 ms over HTTP, with
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +27,7 @@ from syndicator.store.db import Database
 from syndicator.store.models import Subscriber, utcnow
 from tests.factories import make_event
 from tests.integration.webhook_receiver import Receiver, receiver
+from tests.processes import web_node
 from tests.services import free_port
 from tests.system import RunningSystem, wait_for
 
@@ -169,26 +168,6 @@ def _subscribe(database_url: str) -> None:
 
 
 @contextmanager
-def _second_web(env: dict[str, str], log_path: Path) -> Iterator[str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "syndicator", "web", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_for(lambda: httpx.get(f"{url}/healthz", timeout=1).status_code == 200, 60, "web 2")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-@contextmanager
 def running_rig(tmp: Path, **extra_env: str) -> Iterator[Rig]:
     """The whole rig, started and ready; ``extra_env`` is given to every process."""
     with ExitStack() as stack:
@@ -223,7 +202,7 @@ def running_rig(tmp: Path, **extra_env: str) -> Iterator[Rig]:
         _subscribe(env["SYNDICATOR_DATABASE_URL"])
         # The second node reaches the run's own Redis, as a node on another host would.
         second_env = {**system.env, "SYNDICATOR_REDIS_URL": _run_redis_url(data)}
-        second_url = stack.enter_context(_second_web(second_env, tmp / "web2.log"))
+        second_url = stack.enter_context(web_node(second_env, tmp / "web2.log")).url
         rig = Rig(system, second_url, partner, inbox)
         for name, url in (("web", system.url), ("second_web", second_url)):
             reader = rig.readers[name] = _Reader(f"{url}/feeds/rss.xml")

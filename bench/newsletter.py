@@ -22,7 +22,6 @@ import re
 import smtplib
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -45,6 +44,8 @@ from syndicator.store.migrate import upgrade
 from syndicator.store.models import Delivery, DeliveryAttempt, Subscriber, utcnow
 from syndicator.store.sealed import generate_key
 from syndicator.subscriptions.tokens import preferences_url, unsubscribe_url
+from tests.processes import children_of, spawn
+from tests.processes import stop as stop_processes
 
 SINK = "/usr/sbin/smtp-sink"
 RECIPIENTS = 20_000
@@ -131,19 +132,6 @@ def add_subscribers(db: Database, count: int) -> None:
             )
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
 def _peak_kb(pid: int) -> int:
     status = Path(f"/proc/{pid}/status").read_text()
     match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.M)
@@ -175,22 +163,12 @@ class System:
         self.processes: list[subprocess.Popen[bytes]] = []
 
     def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        log = (self.tmp / f"{name}.log").open("ab")
-        command = [sys.executable, "-m", "celery", "-A", "workers.app", *args]
-        process = subprocess.Popen(
-            command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        process = spawn(("celery", "-A", "workers.app", *args), self.env, self.tmp / f"{name}.log")
         self.processes.append(process)
         return process
 
     def stop(self) -> None:
-        for process in self.processes:
-            process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes(self.processes)
         self.db.dispose()
         self.client.close()
         self.redis.stop()
@@ -225,7 +203,7 @@ def run(port: int, recipients: int) -> tuple[float, float]:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"only {_succeeded(system.db)} of {recipients} sent")
                 time.sleep(0.5)
-            peak = max(_peak_kb(child) for child in _children(worker.pid)) / 1024
+            peak = max(_peak_kb(child) for child in children_of(worker.pid)) / 1024
             return (_last_accepted(system.db) - published).total_seconds(), peak
         finally:
             system.stop()

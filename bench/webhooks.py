@@ -15,12 +15,10 @@ process's concurrency.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -51,8 +49,8 @@ from syndicator.store.models import Delivery, DeliveryAttempt, Event, Partner, P
 from syndicator.store.sealed import generate_key, keyring
 from tests.factories import make_event
 from tests.integration.webhook_support import publish
+from tests.processes import spawn, stop, wait_for
 from tests.services import free_port
-from tests.system import wait_for
 
 # Partners' signing keys are stored sealed, as in production (store/sealed.py).
 ENCRYPTION_KEY = generate_key()
@@ -193,9 +191,9 @@ def deployed(tmp: Path, env: dict[str, str]) -> Iterator[str]:
     env = {**os.environ, **env, "SYNDICATOR_REDIS_URL": redis_server.start()}
     port = free_port()
     env["SYNDICATOR_BASE_URL"] = f"http://127.0.0.1:{port}"
-    celery = [sys.executable, "-m", "celery", "-A", "workers.app"]
+    celery = ["celery", "-A", "workers.app"]
     commands = {
-        "web": [sys.executable, "-m", "syndicator", "web", "--port", str(port)],
+        "web": ["syndicator", "web", "--port", str(port)],
         "beat": [*celery, "beat", "--schedule", str(tmp / "beat-schedule")],
         **{
             f"worker-{name}": [
@@ -213,17 +211,8 @@ def deployed(tmp: Path, env: dict[str, str]) -> Iterator[str]:
     }
     running = []
     try:
-        with (tmp / "system.log").open("ab") as log:
-            for command in commands.values():
-                running.append(
-                    subprocess.Popen(
-                        command,
-                        env=env,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                    )
-                )
+        for command in commands.values():
+            running.append(spawn(command, env, tmp / "system.log"))
         client = redis.Redis.from_url(env["SYNDICATOR_REDIS_URL"])
         wait_for(
             lambda: all(client.exists(f"syndicator:consuming:{q}") for q in ("feeds", "webhooks")),
@@ -233,15 +222,7 @@ def deployed(tmp: Path, env: dict[str, str]) -> Iterator[str]:
         client.close()
         yield env["SYNDICATOR_BASE_URL"]
     finally:
-        for process in running:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in running:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop(running)
         redis_server.stop()
 
 

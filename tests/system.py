@@ -7,36 +7,20 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
 
 import httpx
 
 from syndicator.events.signing import sign_headers
 from syndicator.store import documents
 from syndicator.store.db import Database
+from tests.processes import spawn, stop, wait_for
 from tests.sealing import ENCRYPTION_KEY
 from tests.services import free_port
 
-T = TypeVar("T")
-
-
-def wait_for(check: Callable[[], T | None], seconds: float = 60.0, what: str = "condition") -> T:
-    """Poll until ``check`` returns something truthy; a bound, not a timing assertion."""
-    deadline = time.monotonic() + seconds
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-            if value:
-                return value
-        except Exception as exc:  # the system may still be starting
-            last_error = exc
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}; last error: {last_error!r}")
+__all__ = ["RunningSystem", "run_cli", "stored_document", "system_env", "wait_for"]
 
 
 def stored_document(database_url: str, path: str = "rss.xml") -> bytes | None:
@@ -97,14 +81,8 @@ class RunningSystem:
         self.http = httpx.Client(timeout=10)
 
     def start(self) -> RunningSystem:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "syndicator", "run", "--port", str(self.port), *self.args],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        run = ("syndicator", "run", "--port", str(self.port), *self.args)
+        self.process = spawn(run, self.env, self.log_path)
         wait_for(self.ready, 90, "the system to become ready")
         return self
 
@@ -141,11 +119,5 @@ class RunningSystem:
 
     def stop(self) -> None:
         self.http.close()
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGINT)
-        try:
-            self.process.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        if self.process is not None:
+            stop([self.process], signal.SIGINT, timeout=40)  # Ctrl-C, as an operator stops it

@@ -29,11 +29,11 @@ from syndicator.store.ledger import CLAIM_LEASE
 from syndicator.store.migrate import upgrade
 from syndicator.store.models import Delivery, DeliveryAttempt, Event
 from tests.factories import make_event
-from tests.integration.test_worker_crash import children_of
 from tests.integration.webhook_receiver import Receiver, receiver
 from tests.integration.webhook_support import add_partner
 from tests.mail_server import MailServer, running_mail_server
 from tests.newsletter_support import add_subscribers
+from tests.processes import children_of
 from tests.system import RunningSystem, system_env, wait_for
 
 __all__ = [

@@ -18,8 +18,8 @@ from tests.chaos.support import (
     until,
     worker_main,
 )
-from tests.integration.test_worker_crash import children_of
 from tests.integration.webhook_receiver import Reply
+from tests.processes import children_of
 
 KILLS = 3
 # A dead worker's claims are released within 30 s (the issue); the bound leaves room for a

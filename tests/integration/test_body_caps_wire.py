@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.web_process import web_process
+from tests.processes import web_process
 
 BOUND = 30.0  # a failure's bound
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -73,32 +72,18 @@ def test_publish_shows_a_non_json_answer_as_it_came(tmp_path: Path) -> None:
 
 
 def test_web_runs_several_worker_processes(tmp_path: Path) -> None:
-    from tests.integration.test_worker_crash import children_of
-    from tests.services import free_port
-    from tests.system import wait_for
+    from tests.processes import children_of, wait_for, web_node
 
     url = f"sqlite:///{tmp_path / 'web.db'}"
     upgrade(url)
-    port = free_port()
     env = {
         **os.environ,
         "SYNDICATOR_DATA_DIR": str(tmp_path / "var"),
         "SYNDICATOR_DATABASE_URL": url,
         "SYNDICATOR_REDIS_URL": "redis://127.0.0.1:1/0",
     }
-    web = subprocess.Popen(
-        [sys.executable, "-m", "syndicator", "web", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        page = wait_for(
-            lambda: httpx.get(f"http://127.0.0.1:{port}/", timeout=2), 60, "the web workers"
-        )
+    with web_node(env, tmp_path / "web.log", "--workers", "2") as web:
+        page = wait_for(lambda: httpx.get(f"{web.url}/", timeout=2), 60, "the web workers")
         assert page.status_code == 200
         # uvicorn's supervisor plus its two serving processes (and a resource tracker).
-        wait_for(lambda: len(children_of(web.pid)) >= 2, 60, "two worker processes")
-    finally:
-        web.terminate()
-        web.wait(timeout=30)
+        wait_for(lambda: len(children_of(web.process.pid)) >= 2, 60, "two worker processes")

@@ -10,10 +10,7 @@ poll alone still shows it.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
@@ -31,16 +28,16 @@ from syndicator.store.db import Database
 from syndicator.store.intake import accept_event, new_event_id
 from syndicator.store.migrate import upgrade
 from tests.factories import make_event
-from tests.services import free_port
+from tests.processes import WebNode, web_node
 from tests.system import run_cli, wait_for
 
 LONG_POLL = "60"  # seconds: longer than any deadline below
 
 
-@contextmanager
-def web_node(tmp: Path, database_url: str, redis_url: str, check_seconds: str) -> Iterator[str]:
-    """`syndicator web` in its own process; yields its base URL once it answers."""
-    port = free_port()
+def push_node(
+    tmp: Path, database_url: str, redis_url: str, check_seconds: str
+) -> AbstractContextManager[WebNode]:
+    """A `syndicator web` node beside the publisher; yields its base URL once it answers."""
     env = {
         **os.environ,
         "SYNDICATOR_DATA_DIR": str(tmp / "web-node"),
@@ -49,28 +46,7 @@ def web_node(tmp: Path, database_url: str, redis_url: str, check_seconds: str) -
         "SYNDICATOR_DOCUMENT_CHECK_SECONDS": check_seconds,
         "SYNDICATOR_ADMIN_TOKEN": "push-test-admin-token",
     }
-    log_path = tmp / "web-node.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "syndicator", "web", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-
-        def up() -> bool:
-            if process.poll() is not None:
-                raise AssertionError(log_path.read_text())
-            return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-
-        wait_for(up, 60, "syndicator web to answer")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    return web_node(env, tmp / "web-node.log")
 
 
 def publish_through_channel(db: Database, settings: Settings, client: redis.Redis, n: int) -> str:
@@ -106,7 +82,7 @@ def test_a_second_web_node_shows_a_publish_without_waiting_for_its_poll(
     client = redis.Redis.from_url(redis_url)
     with (
         Database(database_url) as db,
-        web_node(tmp_path, database_url, redis_url, LONG_POLL) as url,
+        push_node(tmp_path, database_url, redis_url, LONG_POLL) as (url, _),
     ):
         wait_for(lambda: listening(client), 30, "the node to subscribe")
         first = publish_through_channel(db, settings, client, 1)
@@ -127,7 +103,7 @@ def test_with_redis_gone_the_poll_still_shows_a_publish(
     try:
         with (
             Database(database_url) as db,
-            web_node(tmp_path, database_url, redis_url, "1") as url,
+            push_node(tmp_path, database_url, redis_url, "1") as (url, _),
         ):
             wait_for(lambda: listening(client), 30, "the node to subscribe")
             first = publish_through_channel(db, settings, client, 1)
@@ -147,7 +123,7 @@ def test_an_import_reaches_a_node_without_waiting_for_its_poll(
 ) -> None:
     upgrade(database_url)
     client = redis.Redis.from_url(redis_url)
-    with web_node(tmp_path, database_url, redis_url, LONG_POLL) as url:
+    with push_node(tmp_path, database_url, redis_url, LONG_POLL) as (url, _):
         wait_for(lambda: listening(client), 30, "the node to subscribe")
         assert httpx.get(f"{url}/feeds/rss.xml", timeout=5).status_code == 404  # its one poll
         imported = run_cli(

@@ -37,8 +37,8 @@ from syndicator.store.migrate import upgrade
 from syndicator.store.models import Delivery, OutboxEntry, Partner, Subscriber, utcnow
 from syndicator.web.app import create_app
 from tests.factories import make_event
-from tests.integration.test_worker_crash import Processes
 from tests.live_server import serve
+from tests.processes import CeleryProcesses
 from tests.system import run_cli, system_env, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -350,7 +350,7 @@ def test_pipeline_health_follows_a_real_worker_stopped_and_restarted(
     """The issue's scenario end to end: a worker and beat as processes, /metrics scraped."""
     upgrade(sqlite_url)
     env = system_env(tmp_path, sqlite_url, redis_url, cms_secret, SYNDICATOR_ADMIN_TOKEN=TOKEN)
-    processes = Processes(env, tmp_path)
+    processes = CeleryProcesses(env, tmp_path)
     app_settings = load_settings(env)
     try:
         worker = processes.worker("first")

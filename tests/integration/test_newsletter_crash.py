@@ -24,9 +24,9 @@ from syndicator.store.intake import accept_event
 from syndicator.store.migrate import upgrade
 from syndicator.store.models import Delivery, DeliveryAttempt
 from tests.factories import make_event
-from tests.integration.test_worker_crash import Processes, kill_group
 from tests.mail_server import running_mail_server
 from tests.newsletter_support import add_subscribers
+from tests.processes import CeleryProcesses, kill_group
 from tests.system import system_env, wait_for
 
 RECIPIENTS = 2000
@@ -60,7 +60,7 @@ def test_a_newsletter_resumes_after_its_worker_is_killed(
             SYNDICATOR_SMTP_URL=smtp.url,
             SYNDICATOR_TOKEN_KEYS="crash-test-token-key",
         )
-        processes = Processes(env, tmp_path)
+        processes = CeleryProcesses(env, tmp_path)
         queues = (EVENTS_QUEUE, "email")
         client = redis.Redis.from_url(redis_url)
         try:

@@ -26,8 +26,8 @@ from syndicator.store.migrate import upgrade
 from syndicator.web.app import create_app
 from tests.factories import make_event
 from tests.integration import held_feeds
-from tests.integration.test_worker_crash import Processes, kill_group
 from tests.live_server import serve
+from tests.processes import CeleryProcesses, kill_group
 from tests.system import stored_document, system_env, wait_for
 
 RENDER_LOCK = "syndicator:lock:feeds"
@@ -36,9 +36,9 @@ RENDER_LOCK = "syndicator:lock:feeds"
 @pytest.fixture
 def processes(
     tmp_path: Path, database_url: str, redis_url: str, cms_secret: str
-) -> Iterator[Processes]:
+) -> Iterator[CeleryProcesses]:
     env = system_env(tmp_path, database_url, redis_url, cms_secret)
-    running = Processes(env, tmp_path)
+    running = CeleryProcesses(env, tmp_path)
     yield running
     running.stop_all()
 
@@ -54,7 +54,7 @@ def test_a_feeds_worker_killed_while_it_holds_the_render_lock_holds_nobody_up(
     data_dir.mkdir()
     hook = f"{held_feeds.__name__}:{held_feeds.HeldFeeds.__name__}"
     env = system_env(tmp_path, database_url, redis_url, cms_secret, SYNDICATOR_EXTRA_CHANNELS=hook)
-    processes = Processes(env, tmp_path)
+    processes = CeleryProcesses(env, tmp_path)
     client = redis.Redis.from_url(redis_url)
     db = Database(database_url)
     try:
@@ -97,7 +97,7 @@ def test_a_feeds_worker_killed_while_it_holds_the_render_lock_holds_nobody_up(
         db.dispose()
 
 
-def test_a_worker_started_before_migrate_exits_with_the_hint(processes: Processes, tmp_path):
+def test_a_worker_started_before_migrate_exits_with_the_hint(processes: CeleryProcesses, tmp_path):
     worker = processes.worker("too-early")
     assert worker.wait(timeout=120) != 0
     log = (tmp_path / "too-early.log").read_text()
@@ -105,7 +105,7 @@ def test_a_worker_started_before_migrate_exits_with_the_hint(processes: Processe
 
 
 def test_pipeline_readiness_names_a_lost_database_and_survives_beat_stopping(
-    processes: Processes, database_url: str, redis_url: str, settings
+    processes: CeleryProcesses, database_url: str, redis_url: str, settings
 ):
     if not database_url.startswith("postgresql"):
         pytest.skip("the database is taken away by dropping a PostgreSQL database")

@@ -46,6 +46,11 @@ def _claimed_by_a_dead_worker(db: Database, event_id: str) -> ProcessIdentity:
     return doomed.identity
 
 
+def _in_feed(database_url: str, event: dict) -> bool:
+    feed = stored_document(database_url)
+    return event["release"]["title"] in [e.title for e in feedparser.parse(feed or b"").entries]
+
+
 def test_a_restart_releases_the_claims_of_the_last_runs_workers_first(
     tmp_path: Path, sqlite_url: str, redis_url: str, cms_secret: str
 ):
@@ -62,12 +67,7 @@ def test_a_restart_releases_the_claims_of_the_last_runs_workers_first(
     try:
         system.start()
 
-        def published() -> bool:
-            feed = stored_document(sqlite_url)
-            titles = [e.title for e in feedparser.parse(feed or b"").entries]
-            return event["release"]["title"] in titles
-
-        wait_for(published, 60, "the released delivery to be rendered")
+        wait_for(lambda: _in_feed(sqlite_url, event), 60, "the released delivery to be rendered")
         log = system.log_path.read_text(errors="replace")
         released = log.index("claims of a lost worker released")
         assert f"worker={dead.id}" in log[released:].splitlines()[0]
@@ -101,12 +101,7 @@ def test_a_restart_relays_again_a_fan_out_the_last_runs_broker_lost(
     try:
         system.start()
 
-        def published() -> bool:
-            feed = stored_document(sqlite_url)
-            titles = [e.title for e in feedparser.parse(feed or b"").entries]
-            return event["release"]["title"] in titles
-
-        wait_for(published, 60, "the lost fan-out to run and be rendered")
+        wait_for(lambda: _in_feed(sqlite_url, event), 60, "the lost fan-out to run and be rendered")
         assert "unplanned events relayed again" in system.log_path.read_text(errors="replace")
     finally:
         system.stop()

@@ -20,7 +20,7 @@ from syndicator.config import load_settings
 from syndicator.web.app import create_app
 from syndicator.web.connection_limits import ConnectionLimits, bounded_protocol
 from tests.live_server import serve
-from tests.web_process import web_process
+from tests.processes import web_process
 
 HEADER_TIMEOUT = 2.0
 BODY_TIMEOUT = 2.0

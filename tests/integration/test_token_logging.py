@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
-import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,7 +17,7 @@ from hypothesis import strategies as st
 from syndicator.config import load_settings
 from syndicator.store.migrate import upgrade
 from syndicator.subscriptions.tokens import make_token
-from tests.services import free_port
+from tests.processes import web_node
 from tests.system import wait_for
 
 # Real tokens, as the links in mails carry them, signed with a test key.
@@ -67,7 +64,6 @@ def web(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("web")
     database = f"sqlite:///{tmp / 'web.db'}"
     upgrade(database)
-    port = free_port()
     log = tmp / "web.log"
     env = {
         **os.environ,
@@ -79,19 +75,8 @@ def web(tmp_path_factory: pytest.TempPathFactory):
         # Request spans print to the same log: no span attribute may hold a token either.
         "SYNDICATOR_OTEL_EXPORTER": "console",
     }
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "syndicator", "web", "--port", str(port)],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for(lambda: httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2), 60, "web")
-        yield port, log
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with web_node(env, log) as node:
+        yield int(node.url.rpartition(":")[2]), log
 
 
 @settings(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,8 +20,9 @@ from syndicator.channels.registry import CHANNEL_QUEUES
 from syndicator.events.signing import sign_headers
 from tests.factories import make_event
 from tests.integration.test_compose import COMPOSE_FILE, _command, _load_yaml
+from tests.processes import stop as stop_processes
+from tests.processes import wait_for
 from tests.services import free_port
-from tests.system import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "demo" / "releases"
@@ -74,15 +74,7 @@ class Host:
         )
 
     def stop(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_processes(self.processes, timeout=60)
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ from syndicator.store.intake import accept_event
 from syndicator.store.migrate import upgrade
 from syndicator.store.models import Delivery, DeliveryAttempt
 from tests.factories import make_event
-from tests.integration.test_worker_crash import Processes, kill_group
 from tests.integration.webhook_receiver import Reply, receiver
 from tests.integration.webhook_support import add_partner
+from tests.processes import CeleryProcesses, kill_group
 from tests.system import system_env, wait_for
 
 PARTNERS = 40
@@ -51,7 +51,7 @@ def test_a_worker_killed_mid_fan_out_loses_nothing_and_partners_see_each_event_o
         SYNDICATOR_WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8",
         SYNDICATOR_WEBHOOK_RETRY_SCHEDULE="1,1,2",
     )
-    processes = Processes(env, tmp_path)
+    processes = CeleryProcesses(env, tmp_path)
     client = redis.Redis.from_url(redis_url)
     db = Database(sqlite_url)
     with receiver() as site:

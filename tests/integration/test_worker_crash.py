@@ -8,9 +8,8 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-from syndicator.channels.registry import ALL_QUEUES, EVENTS_QUEUE
+from syndicator.channels.registry import EVENTS_QUEUE
 from syndicator.delivery.recorder import FLUSH_ROWS
 from syndicator.events.schema import CmsEvent
 from syndicator.runtime.coordination import nudge_relay
@@ -32,89 +31,24 @@ from syndicator.store.migrate import upgrade
 from syndicator.store.models import Delivery, DeliveryAttempt, OutboxEntry
 from tests.factories import make_event
 from tests.integration import recording_channels
+from tests.processes import CeleryProcesses, children_of, kill_group
 from tests.system import stored_document, system_env, wait_for
-
-
-def children_of(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-class Processes:
-    def __init__(self, env: dict[str, str], logs: Path) -> None:
-        self.env = {**os.environ, **env}
-        self.logs = logs
-        self.running: list[subprocess.Popen[bytes]] = []
-
-    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        with (self.logs / f"{name}.log").open("ab") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "workers.app", *args],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.running.append(process)
-        return process
-
-    def worker(self, name: str, queues: Sequence[str] = ALL_QUEUES) -> subprocess.Popen[bytes]:
-        return self.start(
-            name,
-            "worker",
-            "-Q",
-            ",".join(queues),
-            "--concurrency",
-            "1",
-            "--hostname",
-            f"{name}@%h",
-            "--loglevel",
-            "INFO",
-        )
-
-    def stop_all(self) -> None:
-        for process in self.running:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.running:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
 
 
 @pytest.fixture
 def processes(
     tmp_path: Path, sqlite_url: str, redis_url: str, cms_secret: str
-) -> Iterator[Processes]:
+) -> Iterator[CeleryProcesses]:
     upgrade(sqlite_url)
     # A short visibility timeout: the test waits seconds, not the production 15 minutes.
     env = system_env(tmp_path, sqlite_url, redis_url, cms_secret, SYNDICATOR_VISIBILITY_TIMEOUT="3")
-    running = Processes(env, tmp_path)
+    running = CeleryProcesses(env, tmp_path)
     yield running
     running.stop_all()
 
 
-def kill_group(process: subprocess.Popen[bytes]) -> None:
-    children = children_of(process.pid)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    for child in children:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(child, signal.SIGKILL)
-
-
 def test_task_of_a_killed_worker_is_redelivered_and_completed(
-    processes: Processes, tmp_path: Path, sqlite_url: str, redis_url: str
+    processes: CeleryProcesses, tmp_path: Path, sqlite_url: str, redis_url: str
 ):
     client = redis.Redis.from_url(redis_url)
     first = processes.worker("doomed")
@@ -173,7 +107,7 @@ def test_tasks_queued_in_redis_survive_a_redis_restart(
     server = EmbeddedRedis(tmp_path / "redis", tmp_path / "redis" / "redis.sock")
     url = server.start()
     upgrade(sqlite_url)
-    processes = Processes(system_env(tmp_path, sqlite_url, url, cms_secret), tmp_path)
+    processes = CeleryProcesses(system_env(tmp_path, sqlite_url, url, cms_secret), tmp_path)
     db = Database(sqlite_url)
     try:
         processes.start("beat", "beat", "--schedule", str(tmp_path / "beat-schedule"))
@@ -195,7 +129,7 @@ def test_tasks_queued_in_redis_survive_a_redis_restart(
 
 
 def test_a_fan_out_the_broker_lost_is_sent_again(
-    processes: Processes, tmp_path: Path, sqlite_url: str, redis_url: str
+    processes: CeleryProcesses, tmp_path: Path, sqlite_url: str, redis_url: str
 ):
     """The gap Redis leaves: a message popped by a worker killed before it registered the
     message as unacked, or queued in the second before a crash that the AOF had not synced.
@@ -284,7 +218,7 @@ def test_a_worker_killed_mid_batch_leaves_what_it_delivered_recorded(
     upgrade(sqlite_url)
     channel = f"{recording_channels.__name__}:{kind}"
     env = system_env(tmp_path, sqlite_url, redis_url, cms_secret, SYNDICATOR_EXTRA_CHANNELS=channel)
-    processes = Processes(env, tmp_path)
+    processes = CeleryProcesses(env, tmp_path)
     queues = (EVENTS_QUEUE, recording_channels.QUEUE)
     delivered_log = recording_channels.delivered_log(tmp_path / "var")
     client = redis.Redis.from_url(redis_url)
@@ -370,7 +304,7 @@ def test_a_frozen_workers_claims_are_released_once_its_heartbeat_stops(
         SYNDICATOR_WORKER_HEARTBEAT_SECONDS="0.5",
         SYNDICATOR_WORKER_STALE_SECONDS="3",
     )
-    processes = Processes(env, tmp_path)
+    processes = CeleryProcesses(env, tmp_path)
     queues = (EVENTS_QUEUE, recording_channels.QUEUE)
     delivered_log = recording_channels.delivered_log(tmp_path / "var")
     client = redis.Redis.from_url(redis_url)
