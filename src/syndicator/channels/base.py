@@ -95,6 +95,25 @@ class DeliveryOutcome:
     final_status: str | None = None
 
     @classmethod
+    def permanent(
+        cls,
+        delivery_id: int,
+        error_class: str,
+        detail: str | None = None,
+        final_status: str | None = None,
+    ) -> DeliveryOutcome:
+        """A failure that trying again cannot mend (no hub configured, the event gone, a
+        quarantined release): it is recorded once and never retried."""
+        return cls(
+            delivery_id,
+            ok=False,
+            retryable=False,
+            error_class=error_class,
+            detail=detail,
+            final_status=final_status,
+        )
+
+    @classmethod
     def deferred(cls, delivery_id: int, not_before: datetime, reason: str) -> DeliveryOutcome:
         """``reason`` is a short code for the log line (``partner_cap``, ``smtp_421``)."""
         return cls(delivery_id, ok=False, error_class=reason, not_before=not_before)

@@ -216,28 +216,22 @@ class EmailChannel(AsyncChannel):
         recipient = self._recipient(job)
         skipped = self._skip_reason(job, recipient)
         if skipped:
-            return DeliveryOutcome(
+            return DeliveryOutcome.permanent(
                 job.delivery_id,
-                ok=False,
-                retryable=False,
-                error_class=skipped,
-                detail="not mailed: the subscriber is no longer an active recipient",
+                skipped,
+                "not mailed: the subscriber is no longer an active recipient",
                 final_status="suppressed",
             )
         assert recipient is not None and recipient.email is not None
         event = self._event(job.event_id)
         if event is None:
-            return DeliveryOutcome(
-                job.delivery_id, ok=False, retryable=False, error_class="E_NO_EVENT"
-            )
+            return DeliveryOutcome.permanent(job.delivery_id, "E_NO_EVENT")
         built = self._newsletter(job, event, recipient)
         if built is None:
-            return DeliveryOutcome(
+            return DeliveryOutcome.permanent(
                 job.delivery_id,
-                ok=False,
-                retryable=False,
-                error_class="E_NOTHING_NEW",
-                detail="a later digest already covered these items",
+                "E_NOTHING_NEW",
+                "a later digest already covered these items",
                 final_status="suppressed",
             )
         return recipient.email, built, recipient.links_version

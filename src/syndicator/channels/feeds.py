@@ -74,10 +74,8 @@ class FeedsChannel(CoalescingChannel):
         if held is None:
             return DeliveryOutcome(job.delivery_id, ok=True, detail=f"{changed} documents changed")
         # Not retryable: the same bytes fail the same way. An update lifts the quarantine.
-        return DeliveryOutcome(
+        return DeliveryOutcome.permanent(
             job.delivery_id,
-            ok=False,
-            retryable=False,
-            error_class=held.error_class,
-            detail=f"release {held.release_id} quarantined: {held.detail}",
+            held.error_class,
+            f"release {held.release_id} quarantined: {held.detail}",
         )

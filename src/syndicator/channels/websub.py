@@ -45,12 +45,8 @@ class WebSubChannel(AsyncChannel):
         # Pings follow a successful render (a FollowUp); ``plan`` stays empty.
         hub = self.ctx.settings.websub_hub
         if hub is None:
-            return DeliveryOutcome(
-                job.delivery_id,
-                ok=False,
-                retryable=False,
-                error_class="no-hub",
-                detail="SYNDICATOR_WEBSUB_HUB unset",
+            return DeliveryOutcome.permanent(
+                job.delivery_id, "no-hub", "SYNDICATOR_WEBSUB_HUB unset"
             )
         started = time.perf_counter()
         # The transport bounds each read, not the whole answer: cut off a trickling hub.

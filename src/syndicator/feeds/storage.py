@@ -34,15 +34,8 @@ def is_archive_path(path: str) -> bool:
     return any(fnmatch.fnmatchcase(path, pattern) for pattern in ARCHIVE_GLOBS)
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_file(path: str) -> None:
+def _fsync(path: str | Path) -> None:
+    """Flush a file, or a directory's entries (a rename is durable once its directory is)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -55,10 +48,10 @@ def _fsync_all(paths: Sequence[str]) -> None:
     commit for many files on ext4) instead of paying a disk flush per document."""
     if len(paths) <= 1:
         for path in paths:
-            _fsync_file(path)
+            _fsync(path)
         return
     with ThreadPoolExecutor(max_workers=min(len(paths), _FSYNC_THREADS)) as pool:
-        list(pool.map(_fsync_file, paths))
+        list(pool.map(_fsync, paths))
 
 
 def _write_temporary(path: Path, data: bytes, last_modified: datetime) -> str:
@@ -94,7 +87,7 @@ def export_documents(documents: Sequence[tuple[Path, bytes, datetime]]) -> None:
             Path(tmp).unlink(missing_ok=True)
         raise
     for directory in dict.fromkeys(path.parent for _, path in written):
-        _fsync_dir(directory)
+        _fsync(directory)
 
 
 def remove_export(path: Path) -> None:
@@ -102,7 +95,7 @@ def remove_export(path: Path) -> None:
         path.unlink()
     except FileNotFoundError:
         return
-    _fsync_dir(path.parent)
+    _fsync(path.parent)
 
 
 def sweep_exports(root: Path, kept: Iterable[str]) -> None:

@@ -12,7 +12,8 @@ same whichever web node is scraped, and never fall when old attempts are deleted
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -40,64 +41,66 @@ def _gauge(name: str, doc: str, labels: list[str] | None = None) -> GaugeMetricF
     return GaugeMetricFamily(f"syndicator_{name}", doc, labels=labels)
 
 
+# Per queue and per channel: (metric, help, the reading's attribute), in exposition order.
+_QUEUE_GAUGES = (
+    ("queue_messages", "Messages waiting in the queue (all priorities).", "messages"),
+    ("queue_unacked_messages", "Messages a worker took, not acknowledged yet.", "unacked"),
+    (
+        "queue_oldest_pending_age_seconds",
+        "How long the oldest work due on this queue has waited (0: none).",
+        "oldest_pending_seconds",
+    ),
+    ("queue_consumers", "Workers seen consuming this queue in the last minute.", "consumers"),
+    (
+        "queue_heartbeat_age_seconds",
+        "Seconds since a worker last proved it consumes this queue (absent: none in 45 s).",
+        "heartbeat_age_seconds",
+    ),
+)
+_CHANNEL_GAUGES = (
+    (
+        "channel_oldest_pending_age_seconds",
+        "How long the channel's oldest due delivery has waited (0: none).",
+        "oldest_pending_seconds",
+    ),
+    ("channel_retries_scheduled", "Deliveries waiting for a scheduled retry.", "retries_scheduled"),
+    (
+        "channel_deliveries_overdue",
+        "Deliveries whose next attempt is more than a minute past.",
+        "overdue",
+    ),
+    (
+        "channel_paused",
+        "1 while an operator has paused the channel (its rows wait on purpose).",
+        "paused",
+    ),
+)
+
+
+def _per_row(
+    label: str, gauges: Iterable[tuple[str, str, str]], rows: Sequence[Any]
+) -> Iterator[Metric]:
+    """One family per gauge, one series per row named by its ``name``; a None reading has
+    no series (absent, not 0), a flag is 1 or 0."""
+    for name, doc, attribute in gauges:
+        family = _gauge(name, doc, [label])
+        for row in rows:
+            value = getattr(row, attribute)
+            if value is not None:
+                family.add_metric([row.name], float(value))
+        yield family
+
+
 def _queue_families(readings: Readings) -> Iterator[Metric]:
     redis_up = _gauge("redis_up", "1 when Redis answered this scrape.")
     redis_up.add_metric([], 0 if readings.queues is None else 1)
     yield redis_up
-    if readings.queues is None:
-        return
-    depth = _gauge("queue_messages", "Messages waiting in the queue (all priorities).", ["queue"])
-    unacked = _gauge(
-        "queue_unacked_messages", "Messages a worker took, not acknowledged yet.", ["queue"]
-    )
-    oldest = _gauge(
-        "queue_oldest_pending_age_seconds",
-        "How long the oldest work due on this queue has waited (0: none).",
-        ["queue"],
-    )
-    consumers = _gauge(
-        "queue_consumers", "Workers seen consuming this queue in the last minute.", ["queue"]
-    )
-    heartbeat = _gauge(
-        "queue_heartbeat_age_seconds",
-        "Seconds since a worker last proved it consumes this queue (absent: none in 45 s).",
-        ["queue"],
-    )
-    for queue in readings.queues:
-        depth.add_metric([queue.name], queue.messages)
-        unacked.add_metric([queue.name], queue.unacked)
-        oldest.add_metric([queue.name], queue.oldest_pending_seconds)
-        consumers.add_metric([queue.name], queue.consumers)
-        if queue.heartbeat_age_seconds is not None:
-            heartbeat.add_metric([queue.name], queue.heartbeat_age_seconds)
-    yield from (depth, unacked, oldest, consumers, heartbeat)
+    if readings.queues is not None:
+        yield from _per_row("queue", _QUEUE_GAUGES, readings.queues)
 
 
 def _channel_families(readings: Readings) -> Iterator[Metric]:
-    oldest = _gauge(
-        "channel_oldest_pending_age_seconds",
-        "How long the channel's oldest due delivery has waited (0: none).",
-        ["channel"],
-    )
-    retries = _gauge(
-        "channel_retries_scheduled", "Deliveries waiting for a scheduled retry.", ["channel"]
-    )
-    overdue = _gauge(
-        "channel_deliveries_overdue",
-        "Deliveries whose next attempt is more than a minute past.",
-        ["channel"],
-    )
-    paused = _gauge(
-        "channel_paused",
-        "1 while an operator has paused the channel (its rows wait on purpose).",
-        ["channel"],
-    )
-    for channel in readings.channels:
-        oldest.add_metric([channel.name], channel.oldest_pending_seconds)
-        retries.add_metric([channel.name], channel.retries_scheduled)
-        overdue.add_metric([channel.name], channel.overdue)
-        paused.add_metric([channel.name], 1 if channel.paused else 0)
-    yield from (oldest, retries, overdue, paused)
+    yield from _per_row("channel", _CHANNEL_GAUGES, readings.channels)
 
 
 def _attempt_families(readings: Readings) -> Iterator[Metric]:

@@ -47,6 +47,7 @@ __all__ = [
     "Taxon",
     "TaxonAlias",
     "WorkerProcess",
+    "partial_index",
     "utcnow",
 ]
 
@@ -73,6 +74,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def partial_index(name: str, *columns: str, where: str) -> Index:
+    """An index over the rows ``where`` holds, on SQLite and PostgreSQL alike."""
+    return Index(name, *columns, sqlite_where=text(where), postgresql_where=text(where))
 
 
 NAMING = {
@@ -207,17 +213,15 @@ class OutboxEntry(Base):
     traceparent: Mapped[str | None] = mapped_column(String(60))
 
     __table_args__ = (
-        Index(
+        partial_index(
             "ix_outbox_pending",
             "id",
-            sqlite_where=text("relayed_at IS NULL"),
-            postgresql_where=text("relayed_at IS NULL"),
+            where="relayed_at IS NULL",
         ),
-        Index(
+        partial_index(
             "ix_outbox_unplanned",
             "relayed_at",
-            sqlite_where=text("planned_at IS NULL"),
-            postgresql_where=text("planned_at IS NULL"),
+            where="planned_at IS NULL",
         ),
     )
 
@@ -255,19 +259,17 @@ class Delivery(Base):
         # One partner's or subscriber's deliveries, newest first, whatever the history size.
         Index("ix_deliveries_target", "channel", "target", "id"),
         # The oldest fresh row of a channel, for /metrics: one index seek per channel.
-        Index(
+        partial_index(
             "ix_deliveries_fresh",
             "channel",
             "created_at",
-            sqlite_where=text("status = 'pending' AND next_attempt_at IS NULL"),
-            postgresql_where=text("status = 'pending' AND next_attempt_at IS NULL"),
+            where="status = 'pending' AND next_attempt_at IS NULL",
         ),
         # The claims each worker holds now, for the sweeper: only rows in progress.
-        Index(
+        partial_index(
             "ix_deliveries_claimed_by",
             "claimed_by",
-            sqlite_where=text("status = 'in_progress'"),
-            postgresql_where=text("status = 'in_progress'"),
+            where="status = 'in_progress'",
         ),
     )
 

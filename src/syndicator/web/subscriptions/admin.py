@@ -37,7 +37,12 @@ __all__ = ["router"]
 
 log = logging.getLogger("syndicator.subscriptions")
 
-router = APIRouter(route_class=ProblemRoute)
+router = APIRouter(
+    tags=["Admin: subscribers"],
+    dependencies=[AdminOnly],
+    responses=ADMIN_RESPONSES,
+    route_class=ProblemRoute,
+)
 
 
 Status = Literal["pending", "active", "unsubscribed", "suppressed", "erased"]
@@ -83,11 +88,9 @@ _STATUS_QUERY = Query(None, description="Only subscribers in this status")
 
 @router.get(
     "/api/subscribers",
-    tags=["Admin: subscribers"],
     summary="List subscribers, in id order (keyset pages)",
-    dependencies=[AdminOnly],
     response_model=SubscriberPage,
-    responses={**ADMIN_RESPONSES, **VALIDATION_RESPONSES},
+    responses=VALIDATION_RESPONSES,
 )
 async def list_subscribers(
     request: Request,
@@ -120,15 +123,13 @@ def _csv_stream(rows: Iterator[SubscriberRow]) -> Iterator[str]:
 
 @router.get(
     "/api/subscribers.csv",
-    tags=["Admin: subscribers"],
     summary="Export every subscriber as CSV (streamed)",
     description=(
         "Columns: " + ", ".join(EXPORT_COLUMNS) + ". Lists are joined with `;`. The first "
         "four columns are what `syndicator subscribers import` reads."
     ),
-    dependencies=[AdminOnly],
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {}}}, **ADMIN_RESPONSES},
+    responses={200: {"content": {"text/csv": {}}}},
 )
 async def export_subscribers(
     request: Request, status: Status | None = _STATUS_QUERY
@@ -150,16 +151,14 @@ def _erase(state: AppState, subscriber_id: int, who: str) -> bool:
 
 @router.delete(
     "/api/subscribers/{subscriber_id}",
-    tags=["Admin: subscribers"],
     summary="Erase a subscriber's personal data",
     description=(
         "The address and topics are removed, the status becomes `erased`, and the email "
         "attempts' replies (which may quote the address) are emptied. Ledger rows keep only "
         "`subscriber:<id>`. Erasing twice is harmless."
     ),
-    dependencies=[AdminOnly],
     status_code=204,
-    responses={404: {**PROBLEM_CONTENT, "description": "No such subscriber"}, **ADMIN_RESPONSES},
+    responses={404: {**PROBLEM_CONTENT, "description": "No such subscriber"}},
 )
 async def erase_subscriber(request: Request, subscriber_id: SubscriberId) -> Response:
     state: AppState = request.app.state.syndicator
@@ -176,19 +175,16 @@ def _unsuppress(state: AppState, subscriber_id: int, who: str) -> LiftResult:
 
 @router.post(
     "/api/subscribers/{subscriber_id}/unsuppress",
-    tags=["Admin: subscribers"],
     summary="Lift a hard bounce's suppression",
     description=(
         "A subscriber suppressed by a hard bounce (5.1.x) is sent nothing, not even a "
         "confirmation, until this is called. They become `unsubscribed`: asking to "
         "subscribe again sends a confirmation mail."
     ),
-    dependencies=[AdminOnly],
     status_code=204,
     responses={
         404: {**PROBLEM_CONTENT, "description": "No such subscriber, or erased"},
         409: {**PROBLEM_CONTENT, "description": "The subscriber is not suppressed"},
-        **ADMIN_RESPONSES,
     },
 )
 async def unsuppress_subscriber(request: Request, subscriber_id: SubscriberId) -> Response:
@@ -210,17 +206,15 @@ def _resend(state: AppState, release_id: int, who: str) -> int:
 
 @router.post(
     "/api/releases/{release_id}/resend-email",
-    tags=["Admin: subscribers"],
     summary="Send a release's newsletter again to the recipients it failed for",
     description=(
         "Email deliveries of the release's events whose status is `failed` or `uncertain` "
         "are due again now (attempts logged as `manual`); the sweeper sends them within "
         "seconds. `uncertain` ones may have arrived already."
     ),
-    dependencies=[AdminOnly],
     status_code=202,
     response_model=ResendAccepted,
-    responses={404: {**PROBLEM_CONTENT, "description": "No such release"}, **ADMIN_RESPONSES},
+    responses={404: {**PROBLEM_CONTENT, "description": "No such release"}},
 )
 async def resend_email(request: Request, release_id: ReleaseId) -> ResendAccepted:
     state: AppState = request.app.state.syndicator
