@@ -213,16 +213,8 @@ class OutboxEntry(Base):
     traceparent: Mapped[str | None] = mapped_column(String(60))
 
     __table_args__ = (
-        partial_index(
-            "ix_outbox_pending",
-            "id",
-            where="relayed_at IS NULL",
-        ),
-        partial_index(
-            "ix_outbox_unplanned",
-            "relayed_at",
-            where="planned_at IS NULL",
-        ),
+        partial_index("ix_outbox_pending", "id", where="relayed_at IS NULL"),
+        partial_index("ix_outbox_unplanned", "relayed_at", where="planned_at IS NULL"),
     )
 
 
@@ -266,11 +258,7 @@ class Delivery(Base):
             where="status = 'pending' AND next_attempt_at IS NULL",
         ),
         # The claims each worker holds now, for the sweeper: only rows in progress.
-        partial_index(
-            "ix_deliveries_claimed_by",
-            "claimed_by",
-            where="status = 'in_progress'",
-        ),
+        partial_index("ix_deliveries_claimed_by", "claimed_by", where="status = 'in_progress'"),
     )
 
 
