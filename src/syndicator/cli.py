@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from syndicator.commands.output import JSON_OPTION, console, errors
-from syndicator.config import DEFAULT_PORT, load_settings, redact_url
+from syndicator.config import DEFAULT_PORT, SettingError, load_settings, redact_url
 from syndicator.logs import configure_logging
 
 if TYPE_CHECKING:
@@ -426,6 +426,8 @@ def describe_error(exc: BaseException) -> str:
 
     from syndicator.runtime.preflight import first_line
 
+    if isinstance(exc, SettingError):  # names the variable and the form already
+        return str(exc)
     text = first_line(exc)
     if isinstance(exc, DBAPIError) and any(
         marker in text for marker in ("no such table", "does not exist", "UndefinedTable")

@@ -7,7 +7,10 @@ without touching ``os.environ``.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import math
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -26,6 +29,7 @@ __all__ = [
     "PROJECT_ROOT",
     "STATIC_DIR",
     "TEMPLATES_DIR",
+    "SettingError",
     "Settings",
     "load_settings",
     "local_base_url",
@@ -197,9 +201,9 @@ def _stored_secret(data_dir: Path, name: str) -> str | None:
     return path.read_text().strip() or None if path.is_file() else None
 
 
-def _cms_secrets(env: Mapping[str, str], data_dir: Path) -> tuple[str, ...]:
+def _cms_secrets(env: _Env, data_dir: Path) -> tuple[str, ...]:
     """Whitespace-separated, so the CMS can rotate with an overlap; else the generated one."""
-    given = tuple(env.get("SYNDICATOR_CMS_SECRET", "").split())
+    given = tuple(env.get("SYNDICATOR_CMS_SECRET").split())
     stored = _stored_secret(data_dir, "cms_secret")
     return given or ((stored,) if stored else ())
 
@@ -215,6 +219,15 @@ def local_base_url(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+class SettingError(ValueError):
+    """A variable whose value is not of its form: names the variable, the value given and
+    the form expected, so the one line a process refuses to start with tells the fix."""
+
+    def __init__(self, name: str, value: str, expected: str) -> None:
+        super().__init__(f"{name}={value!r}: expected {expected}")
+        self.name, self.value, self.expected = name, value, expected
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None,
     *,
@@ -222,92 +235,229 @@ def load_settings(
     port: int = DEFAULT_PORT,
 ) -> Settings:
     """Settings from ``environ`` (default ``os.environ``). ``host`` and ``port`` are where
-    the web app listens: without ``SYNDICATOR_BASE_URL`` every link is made from them."""
-    env = os.environ if environ is None else environ
-    data_dir = Path(env.get("SYNDICATOR_DATA_DIR", "./var")).resolve()
+    the web app listens: without ``SYNDICATOR_BASE_URL`` every link is made from them.
+    A value not of its variable's form raises :class:`SettingError`."""
+    env = _Env(os.environ if environ is None else environ)
+    data_dir = Path(env.get("SYNDICATOR_DATA_DIR") or "./var").resolve()
     return Settings(
         data_dir=data_dir,
-        database_url=env.get("SYNDICATOR_DATABASE_URL") or _default_database_url(data_dir),
-        redis_url=env.get("SYNDICATOR_REDIS_URL") or None,
-        base_url=(env.get("SYNDICATOR_BASE_URL") or local_base_url(host, port)).rstrip("/"),
+        database_url=env.database_url("SYNDICATOR_DATABASE_URL") or _default_database_url(data_dir),
+        redis_url=env.url("SYNDICATOR_REDIS_URL", _REDIS_SCHEMES, "a Redis URL"),
+        base_url=(
+            env.url("SYNDICATOR_BASE_URL", {"http", "https"}, "an absolute http(s) URL")
+            or local_base_url(host, port)
+        ).rstrip("/"),
         cms_secrets=_cms_secrets(env, data_dir),
         admin_token=env.get("SYNDICATOR_ADMIN_TOKEN") or _stored_secret(data_dir, "admin_token"),
-        smtp_url=env.get("SYNDICATOR_SMTP_URL") or None,
-        websub_hub=env.get("SYNDICATOR_WEBSUB_HUB") or None,
-        feed_size=int(env.get("SYNDICATOR_FEED_SIZE", "20")),
-        retraction_notice_days=int(env.get("SYNDICATOR_RETRACTION_NOTICE_DAYS", "30")),
+        smtp_url=env.url("SYNDICATOR_SMTP_URL", {"smtp", "smtps"}, "an smtp:// or smtps:// URL"),
+        websub_hub=env.url("SYNDICATOR_WEBSUB_HUB", {"http", "https"}, "an http(s) URL"),
+        feed_size=env.integer("SYNDICATOR_FEED_SIZE", Settings.feed_size, low=1),
+        retraction_notice_days=env.integer(
+            "SYNDICATOR_RETRACTION_NOTICE_DAYS", Settings.retraction_notice_days, low=0
+        ),
         org_name=env.get("SYNDICATOR_ORG_NAME") or Settings.org_name,
         emblem_url=env.get("SYNDICATOR_EMBLEM_URL") or None,
-        visibility_timeout=int(env.get("SYNDICATOR_VISIBILITY_TIMEOUT", "900")),
-        http_header_timeout=float(env.get("SYNDICATOR_HTTP_HEADER_TIMEOUT", "10")),
-        http_body_timeout=float(env.get("SYNDICATOR_HTTP_BODY_TIMEOUT", "30")),
-        http_max_connections=int(env.get("SYNDICATOR_HTTP_MAX_CONNECTIONS", "500")),
-        worker_heartbeat_seconds=float(env.get("SYNDICATOR_WORKER_HEARTBEAT_SECONDS", "5")),
-        worker_stale_seconds=float(env.get("SYNDICATOR_WORKER_STALE_SECONDS", "20")),
+        visibility_timeout=env.integer(
+            "SYNDICATOR_VISIBILITY_TIMEOUT", Settings.visibility_timeout, low=1
+        ),
+        http_header_timeout=env.seconds(
+            "SYNDICATOR_HTTP_HEADER_TIMEOUT", Settings.http_header_timeout
+        ),
+        http_body_timeout=env.seconds("SYNDICATOR_HTTP_BODY_TIMEOUT", Settings.http_body_timeout),
+        http_max_connections=env.integer(
+            "SYNDICATOR_HTTP_MAX_CONNECTIONS", Settings.http_max_connections, low=1
+        ),
+        worker_heartbeat_seconds=env.seconds(
+            "SYNDICATOR_WORKER_HEARTBEAT_SECONDS", Settings.worker_heartbeat_seconds
+        ),
+        worker_stale_seconds=env.seconds(
+            "SYNDICATOR_WORKER_STALE_SECONDS", Settings.worker_stale_seconds
+        ),
         feeds_export_dir=_optional_path(env.get("SYNDICATOR_FEEDS_EXPORT_DIR")),
-        document_check_seconds=float(env.get("SYNDICATOR_DOCUMENT_CHECK_SECONDS", "1")),
-        extra_channels=tuple(env.get("SYNDICATOR_EXTRA_CHANNELS", "").replace(",", " ").split()),
-        log_format="json" if env.get("SYNDICATOR_LOG_FORMAT", "").lower() == "json" else "text",
-        log_level=env.get("SYNDICATOR_LOG_LEVEL", "INFO").upper(),
-        otel_exporter=(env.get("SYNDICATOR_OTEL_EXPORTER") or "").lower() or None,
+        document_check_seconds=env.seconds(
+            "SYNDICATOR_DOCUMENT_CHECK_SECONDS", Settings.document_check_seconds, zero=True
+        ),
+        extra_channels=env.extra_channels("SYNDICATOR_EXTRA_CHANNELS"),
+        log_format=env.choice("SYNDICATOR_LOG_FORMAT", ("text", "json"), Settings.log_format),
+        log_level=env.choice("SYNDICATOR_LOG_LEVEL", _LOG_LEVELS, Settings.log_level).upper(),
+        otel_exporter=env.choice("SYNDICATOR_OTEL_EXPORTER", ("otlp", "console"), "") or None,
         mail_from=env.get("SYNDICATOR_MAIL_FROM") or None,
         token_keys=_token_keys(env, data_dir),
         subscribe_domain_limits=env.get("SYNDICATOR_SUBSCRIBE_DOMAIN_LIMITS")
         or Settings.subscribe_domain_limits,
         encryption_keys=_encryption_keys(env, data_dir),
-        digest_hour=int(env.get("SYNDICATOR_DIGEST_HOUR", "8")),
-        mail_rate_per_s=_optional_float(env.get("SYNDICATOR_MAIL_RATE_PER_S")),
-        smtp_connections=_at_least_one(env, "SYNDICATOR_SMTP_CONNECTIONS", 4),
-        mail_retry_schedule=_seconds_list(env.get("SYNDICATOR_MAIL_RETRY_SCHEDULE"))
+        digest_hour=env.integer("SYNDICATOR_DIGEST_HOUR", Settings.digest_hour, low=0, high=23),
+        mail_rate_per_s=env.optional_rate("SYNDICATOR_MAIL_RATE_PER_S"),
+        smtp_connections=env.integer(
+            "SYNDICATOR_SMTP_CONNECTIONS", Settings.smtp_connections, low=1
+        ),
+        mail_retry_schedule=env.schedule("SYNDICATOR_MAIL_RETRY_SCHEDULE")
         or Settings.mail_retry_schedule,
         dkim_key_path=_optional_path(env.get("SYNDICATOR_DKIM_KEY")),
         dkim_selector=env.get("SYNDICATOR_DKIM_SELECTOR") or None,
         dkim_domain=env.get("SYNDICATOR_DKIM_DOMAIN") or None,
         ops_email=env.get("SYNDICATOR_OPS_EMAIL") or None,
-        webhook_retry_schedule=_seconds_list(env.get("SYNDICATOR_WEBHOOK_RETRY_SCHEDULE"))
+        webhook_retry_schedule=env.schedule("SYNDICATOR_WEBHOOK_RETRY_SCHEDULE")
         or Settings.webhook_retry_schedule,
-        webhook_allowed_networks=tuple(
-            env.get("SYNDICATOR_WEBHOOK_ALLOWED_NETWORKS", "").replace(",", " ").split()
+        webhook_allowed_networks=env.networks("SYNDICATOR_WEBHOOK_ALLOWED_NETWORKS"),
+        webhook_connect_timeout=env.seconds(
+            "SYNDICATOR_WEBHOOK_CONNECT_TIMEOUT", Settings.webhook_connect_timeout
         ),
-        webhook_connect_timeout=float(env.get("SYNDICATOR_WEBHOOK_CONNECT_TIMEOUT", "5")),
-        webhook_timeout=float(env.get("SYNDICATOR_WEBHOOK_TIMEOUT", "15")),
-        webhook_secret_grace_hours=float(env.get("SYNDICATOR_WEBHOOK_SECRET_GRACE_HOURS", "24")),
-        attempt_retention_days=int(env.get("SYNDICATOR_ATTEMPT_RETENTION_DAYS", "30")),
-        console_idle_minutes=float(env.get("SYNDICATOR_CONSOLE_IDLE_MINUTES", "30")),
+        webhook_timeout=env.seconds("SYNDICATOR_WEBHOOK_TIMEOUT", Settings.webhook_timeout),
+        webhook_secret_grace_hours=env.seconds(
+            "SYNDICATOR_WEBHOOK_SECRET_GRACE_HOURS",
+            Settings.webhook_secret_grace_hours,
+            zero=True,
+            unit="hours",
+        ),
+        attempt_retention_days=env.integer(
+            "SYNDICATOR_ATTEMPT_RETENTION_DAYS", Settings.attempt_retention_days, low=1
+        ),
+        console_idle_minutes=env.seconds(
+            "SYNDICATOR_CONSOLE_IDLE_MINUTES", Settings.console_idle_minutes, unit="minutes"
+        ),
         metrics_token=env.get("SYNDICATOR_METRICS_TOKEN") or None,
     )
 
 
-def _token_keys(env: Mapping[str, str], data_dir: Path) -> tuple[str, ...]:
-    given = tuple(env.get("SYNDICATOR_TOKEN_KEYS", "").split())
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL")
+_CHANNEL_REF = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
+
+
+class _Env:
+    """The environment, read through parsers that say which variable is wrong and how."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def get(self, name: str, default: str = "") -> str:
+        return self._environ.get(name, default)
+
+    def _given(self, name: str) -> str:
+        """The value, or "" when unset or blank (the default applies)."""
+        return self._environ.get(name, "").strip()
+
+    def integer(self, name: str, default: int, low: int, high: int | None = None) -> int:
+        text = self._given(name)
+        if not text:
+            return default
+        expected = f"an integer {low}–{high}" if high is not None else f"an integer ≥ {low}"
+        try:
+            value = int(text)
+        except ValueError:
+            raise SettingError(name, text, expected) from None
+        if value < low or (high is not None and value > high):
+            raise SettingError(name, text, expected)
+        return value
+
+    def seconds(
+        self, name: str, default: float, zero: bool = False, unit: str = "seconds"
+    ) -> float:
+        text = self._given(name)
+        if not text:
+            return default
+        return _number(name, text, f"a number of {unit}", zero=zero)
+
+    def optional_rate(self, name: str) -> float | None:
+        text = self._given(name)
+        return _number(name, text, "messages per second, a number > 0") if text else None
+
+    def schedule(self, name: str) -> tuple[float, ...]:
+        """``"5,300,1800"`` -> (5.0, 300.0, 1800.0); empty or absent -> ()."""
+        text = self._given(name)
+        expected = "seconds ≥ 0, separated by commas (e.g. 5,300,1800)"
+        return tuple(_number(name, text, expected, zero=True, part=p) for p in _parts(text))
+
+    def networks(self, name: str) -> tuple[str, ...]:
+        text = self._given(name)
+        parts = tuple(_parts(text))
+        for part in parts:
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise SettingError(
+                    name, text, "CIDRs separated by commas or spaces (e.g. 127.0.0.0/8)"
+                ) from None
+        return parts
+
+    def extra_channels(self, name: str) -> tuple[str, ...]:
+        text = self._given(name)
+        parts = tuple(_parts(text))
+        if not all(_CHANNEL_REF.fullmatch(part) for part in parts):
+            raise SettingError(name, text, "module:Class references separated by commas")
+        return parts
+
+    def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
+        text = self._given(name)
+        if not text:
+            return default
+        for choice in choices:
+            if text.lower() == choice.lower():
+                return choice
+        raise SettingError(name, text, " or ".join(choices))
+
+    def url(self, name: str, schemes: set[str], expected: str) -> str | None:
+        text = self._given(name)
+        if not text:
+            return None
+        try:
+            parts = urlsplit(text)
+        except ValueError:
+            raise SettingError(name, _redacted(text), expected) from None
+        has_place = parts.netloc or (parts.scheme in ("unix", "redis+socket") and parts.path)
+        if parts.scheme not in schemes or not has_place:
+            raise SettingError(name, _redacted(text), expected)
+        return text
+
+    def database_url(self, name: str) -> str | None:
+        text = self._given(name)
+        if not text:
+            return None
+        try:
+            make_url(text)
+        except (ArgumentError, ValueError):
+            expected = "an SQLAlchemy URL (e.g. postgresql://user:pass@host:5432/syndicator)"
+            raise SettingError(name, _redacted(text), expected) from None
+        return text
+
+
+def _redacted(url: str) -> str:
+    """A bad URL as an error may quote it: without any user or password it may hold,
+    even where it is too malformed for the URL parser to find them."""
+    if "@" not in url:
+        return url
+    head, _, tail = url.rpartition("@")
+    return (f"{head.rsplit('//', 1)[0]}//" if "//" in head else "") + f"***@{tail}"
+
+
+def _parts(text: str) -> list[str]:
+    return text.replace(",", " ").split()
+
+
+def _number(
+    name: str, text: str, expected: str, zero: bool = False, part: str | None = None
+) -> float:
+    """A finite number, > 0 (or ≥ 0 with ``zero``); the error quotes the whole value."""
+    try:
+        value = float(text if part is None else part)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+        bound = "≥ 0" if zero else "> 0"
+        raise SettingError(name, text, expected if bound in expected else f"{expected} {bound}")
+    return value
+
+
+def _token_keys(env: _Env, data_dir: Path) -> tuple[str, ...]:
+    given = tuple(env.get("SYNDICATOR_TOKEN_KEYS").split())
     stored = _stored_secret(data_dir, "token_key")
     return given or ((stored,) if stored else ())
 
 
-def _encryption_keys(env: Mapping[str, str], data_dir: Path) -> tuple[str, ...]:
-    given = tuple(env.get("SYNDICATOR_ENCRYPTION_KEYS", "").split())
+def _encryption_keys(env: _Env, data_dir: Path) -> tuple[str, ...]:
+    given = tuple(env.get("SYNDICATOR_ENCRYPTION_KEYS").split())
     stored = _stored_secret(data_dir, "encryption_key")
     return given or ((stored,) if stored else ())
-
-
-def _optional_float(value: str | None) -> float | None:
-    return float(value) if value else None
-
-
-def _at_least_one(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name) or str(default)
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise ValueError(f"{name} must be a whole number, 1 or more (got {raw!r})")
-    return value
-
-
-def _seconds_list(value: str | None) -> tuple[float, ...]:
-    """``"5,300,1800"`` -> (5.0, 300.0, 1800.0); empty or absent -> ()."""
-    return tuple(float(part) for part in (value or "").replace(",", " ").split())
 
 
 _REDIS_SCHEMES = {"redis", "rediss", "unix", "redis+socket"}

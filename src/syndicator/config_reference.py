@@ -342,6 +342,11 @@ def _lines() -> Iterator[str]:
     yield "generated from the settings code, and a test fails when it differs, so it lists"
     yield "every `SYNDICATOR_*` variable there is."
     yield ""
+    yield "A value not of its form stops the process at start, in one line naming the"
+    yield "variable, the value and the form expected, for example"
+    yield "`error: SYNDICATOR_DIGEST_HOUR='24': expected an integer 0–23`. An empty value is"
+    yield "the same as an unset one: the default applies."
+    yield ""
     for topic, title in TOPICS.items():
         yield f"## {title}"
         yield ""

@@ -30,6 +30,15 @@ def test_status_before_migrate_says_run_migrate(tmp_path: Path) -> None:
     assert debug.returncode == 1 and "Traceback" in debug.stderr
 
 
+def test_a_bad_setting_is_one_line_naming_the_variable_and_its_form(tmp_path: Path) -> None:
+    result = cli(tmp_path, "status", SYNDICATOR_WEBHOOK_TIMEOUT="soon")
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == (
+        "error: SYNDICATOR_WEBHOOK_TIMEOUT='soon': expected a number of seconds > 0"
+    )
+    assert "Traceback" not in result.stderr + result.stdout
+
+
 def test_an_unreachable_database_is_one_line_without_the_password(tmp_path: Path) -> None:
     result = cli(tmp_path, "migrate", SYNDICATOR_DATABASE_URL="postgresql://u:s3cret@127.0.0.1:1/x")
     assert result.returncode == 1
