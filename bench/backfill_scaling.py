@@ -7,9 +7,9 @@ import tempfile
 from bench.common import synthetic_events, timed, verdict
 from syndicator.config import load_settings
 from syndicator.feeds.publish import rebuild_all
+from syndicator.intake.accept import import_events
 from syndicator.store import documents
 from syndicator.store.db import Database
-from syndicator.store.intake import import_events
 from syndicator.store.migrate import upgrade
 
 CEILING = 12.0

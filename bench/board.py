@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 
 from bench.common import synthetic_events, timed, verdict
 from syndicator.config import load_settings
+from syndicator.intake.accept import import_events
 from syndicator.store.board import PAGE_SIZE
 from syndicator.store.db import Database
-from syndicator.store.intake import import_events
 from syndicator.store.migrate import upgrade
 from syndicator.web.app import create_app
 

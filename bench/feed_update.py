@@ -28,9 +28,9 @@ from syndicator.events.schema import CmsEvent
 from syndicator.feeds.publish import publish_changes, rebuild_all
 from syndicator.feeds.scopes import SITE, Month
 from syndicator.feeds.urls import archive_path
+from syndicator.intake.accept import import_events, store_event
 from syndicator.store import documents
 from syndicator.store.db import Database
-from syndicator.store.intake import import_events, store_event
 from syndicator.store.migrate import upgrade
 
 SMALL, LARGE = 100, 10_000

@@ -35,11 +35,11 @@ from sqlalchemy import func, insert, select
 from bench.common import ORIGIN, synthetic_event, verdict
 from syndicator.channels.registry import EVENTS_QUEUE
 from syndicator.config import load_settings
+from syndicator.intake.accept import accept_event
 from syndicator.mail.newsletter import personalise, release_newsletter
 from syndicator.runtime.coordination import nudge_relay
 from syndicator.runtime.embedded_redis import EmbeddedRedis
 from syndicator.store.db import Database
-from syndicator.store.intake import accept_event
 from syndicator.store.migrate import upgrade
 from syndicator.store.models import Delivery, DeliveryAttempt, Subscriber, utcnow
 from syndicator.store.sealed import generate_key

@@ -26,8 +26,8 @@ from typing import ClassVar
 from bench.common import ORIGIN, synthetic_event, verdict
 from syndicator.channels.base import EventRecord, SyncChannel
 from syndicator.delivery.runner import Enqueue, load_event, plan_event
+from syndicator.intake.accept import accept_event
 from syndicator.store.db import Database
-from syndicator.store.intake import accept_event
 from syndicator.store.migrate import upgrade
 
 SMALL, LARGE = 1_000, 100_000

@@ -38,9 +38,9 @@ from bench.common import synthetic_events
 from bench.serve_app import CEILING_PATH
 from syndicator.config import load_settings
 from syndicator.feeds.publish import rebuild_all
+from syndicator.intake.accept import import_events
 from syndicator.store import documents
 from syndicator.store.db import Database
-from syndicator.store.intake import import_events
 from syndicator.store.migrate import upgrade
 
 RELEASES = 100

@@ -18,11 +18,11 @@ from pathlib import Path
 import redis
 from sqlalchemy import func, select
 
+from syndicator.intake.outbox import awaiting_fanout, backlog
+from syndicator.ledger.claims import counts_by_status
 from syndicator.runtime.status import queue_depths
 from syndicator.store.db import Database
-from syndicator.store.ledger import counts_by_status
 from syndicator.store.models import Delivery, DeliveryAttempt, Event
-from syndicator.store.outbox import awaiting_fanout, backlog
 
 __all__ = [
     "ChannelTimes",

@@ -9,8 +9,8 @@ from sqlalchemy import insert, select
 
 from syndicator.channels.base import EventRecord
 from syndicator.events.schema import CmsEvent
+from syndicator.intake.accept import store_event
 from syndicator.store.db import Database
-from syndicator.store.intake import store_event
 from syndicator.store.models import (
     Delivery,
     DeliveryAttempt,

@@ -8,8 +8,8 @@ from kombu import Exchange, Queue
 
 from syndicator.channels.registry import ALL_QUEUES, EVENTS_QUEUE
 from syndicator.config import load_settings
+from syndicator.ledger.claims import TASK_SOFT_TIME_LIMIT_SECONDS, TASK_TIME_LIMIT_SECONDS
 from syndicator.runtime.redis_urls import broker_url
-from syndicator.store.ledger import TASK_SOFT_TIME_LIMIT_SECONDS, TASK_TIME_LIMIT_SECONDS
 from workers.task_names import DIGESTS, EXPIRE_NOTICES, FANOUT, PRUNE_ATTEMPTS, SWEEP
 
 __all__ = ["RESTORE_SCAN_SECONDS", "app"]

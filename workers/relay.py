@@ -13,10 +13,10 @@ import redis
 from celery import Celery
 
 from syndicator.channels.registry import EVENTS_QUEUE
+from syndicator.intake.outbox import relay_once
 from syndicator.logs import kv
 from syndicator.runtime.coordination import OUTBOX_NUDGE_KEY, mark_beat
 from syndicator.runtime.redis_urls import redis_client
-from syndicator.store.outbox import relay_once
 from workers.process import runtime
 from workers.task_names import FANOUT
 

@@ -9,11 +9,11 @@ from datetime import timedelta
 from syndicator.channels.base import BatchContext, CoalescingChannel, Deadline
 from syndicator.delivery.coalescer import Coalescer
 from syndicator.delivery.runner import BATCH_SECONDS, Enqueue, load_event, plan_event, run_due
+from syndicator.intake.outbox import resend_unplanned
+from syndicator.ledger.claims import due_for_retry, has_due
 from syndicator.logs import kv
 from syndicator.runtime.coordination import mark_consuming
 from syndicator.runtime.liveness import release_lost
-from syndicator.store.ledger import due_for_retry, has_due
-from syndicator.store.outbox import resend_unplanned
 from workers.app import RESTORE_SCAN_SECONDS, app
 from workers.process import heard_for, runtime, worker_id
 from workers.task_names import DELIVER, DELIVER_PENDING, FANOUT, HEARTBEAT, SWEEP

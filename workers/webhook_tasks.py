@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from syndicator.ledger.retention import delete_attempts_before
 from syndicator.logs import kv
 from syndicator.ops.console_sessions import purge_expired
 from syndicator.store.models import utcnow
-from syndicator.store.retention import delete_attempts_before
 from workers.app import app
 from workers.process import runtime
 from workers.task_names import PRUNE_ATTEMPTS

@@ -19,8 +19,8 @@ from syndicator.config import DEFAULT_PORT, SettingError, load_settings, redact_
 from syndicator.logs import configure_logging
 
 if TYPE_CHECKING:
+    from syndicator.ledger.quarantine import QuarantinedRelease
     from syndicator.store.db import Database
-    from syndicator.store.quarantine import QuarantinedRelease
 
 __all__ = ["app", "main"]
 
@@ -219,9 +219,9 @@ def import_(
     from syndicator.events.files import EventFileError, read_events
     from syndicator.feeds.changes import announce_from_command
     from syndicator.feeds.publish import rebuild_all
+    from syndicator.intake.accept import import_events
     from syndicator.runtime.redis_urls import redis_url
     from syndicator.store.db import Database
-    from syndicator.store.intake import import_events
     from syndicator.store.migrate import upgrade
 
     settings = load_settings()
@@ -338,7 +338,7 @@ app.add_typer(releases_app, name="releases")
 
 
 def _quarantined(db: Database) -> Sequence[QuarantinedRelease]:
-    from syndicator.store.quarantine import list_quarantined
+    from syndicator.ledger.quarantine import list_quarantined
 
     with db.session() as session:
         return list_quarantined(session)
@@ -380,10 +380,10 @@ def releases_retry(
 ) -> None:
     """Lift a release's quarantine and queue its feeds delivery again."""
     from syndicator.channels.feeds import SITE_TARGET, FeedsChannel
+    from syndicator.ledger.claims import requeue
+    from syndicator.ledger.quarantine import lift
     from syndicator.store.db import Database
-    from syndicator.store.ledger import requeue
     from syndicator.store.models import Release
-    from syndicator.store.quarantine import lift
 
     settings = load_settings()
     with Database(settings.database_url) as db, db.session() as session:

@@ -24,8 +24,8 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
+from syndicator.ledger.claims import CLAIM_LEASE
 from syndicator.store.db import Database
-from syndicator.store.ledger import CLAIM_LEASE
 from syndicator.store.migrate import upgrade
 from syndicator.store.models import Delivery, DeliveryAttempt, Event
 from tests.factories import make_event

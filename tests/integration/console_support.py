@@ -10,9 +10,9 @@ from sqlalchemy import select
 from syndicator.channels.base import BatchContext, DeliveryOutcome, EventRecord, SyncChannel
 from syndicator.delivery.runner import plan_event, run_claimed
 from syndicator.events.schema import CmsEvent
+from syndicator.intake.accept import accept_event
+from syndicator.ledger.claims import Claimed, claim
 from syndicator.store.db import Database
-from syndicator.store.intake import accept_event
-from syndicator.store.ledger import Claimed, claim
 from syndicator.store.models import AuditEntry, Partner
 from tests.factories import make_event
 

@@ -19,8 +19,8 @@ from syndicator.config import Settings
 from syndicator.events.schema import CmsEvent
 from syndicator.feeds.publish import publish_changes
 from syndicator.feeds.render.model import KST
+from syndicator.intake.accept import new_event_id, store_event
 from syndicator.store.db import Database
-from syndicator.store.intake import new_event_id, store_event
 from syndicator.web.feeds import feed_routes
 from syndicator.web.server import CoalescingHttpToolsProtocol
 from tests.factories import make_event

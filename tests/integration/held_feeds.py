@@ -16,7 +16,7 @@ from pathlib import Path
 
 from syndicator.channels.base import BatchContext, DeliveryReport
 from syndicator.channels.feeds import FeedsChannel
-from syndicator.store.ledger import Claimed
+from syndicator.ledger.claims import Claimed
 
 __all__ = ["HeldFeeds", "held_marker", "hold_switch"]
 

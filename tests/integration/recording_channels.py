@@ -22,7 +22,7 @@ from syndicator.channels.base import (
     EventRecord,
     SyncChannel,
 )
-from syndicator.store.ledger import Claimed
+from syndicator.ledger.claims import Claimed
 
 ROWS = 2000
 QUEUE = "bulk"

@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import event, func, insert, select
 
+from syndicator.ledger.retention import delete_attempts_before
 from syndicator.store.db import Database
 from syndicator.store.models import Delivery, DeliveryAttempt, Event, utcnow
-from syndicator.store.retention import delete_attempts_before
 
 
 def seed(db: Database, old: int, new: int) -> None:

@@ -11,8 +11,8 @@ import pytest
 from syndicator.config import load_settings
 from syndicator.events.files import read_events
 from syndicator.feeds.publish import rebuild_all
+from syndicator.intake.accept import import_events
 from syndicator.store.db import Database
-from syndicator.store.intake import import_events
 from syndicator.store.migrate import upgrade
 from syndicator.web.app import create_app
 from tests.live_server import serve

@@ -23,9 +23,9 @@ from syndicator.delivery.runner import Enqueue, load_event, plan_event, run_due
 from syndicator.events.files import read_events
 from syndicator.events.schema import CmsEvent
 from syndicator.feeds.changes import documents_channel
+from syndicator.intake.accept import accept_event, new_event_id
 from syndicator.runtime.embedded_redis import EmbeddedRedis
 from syndicator.store.db import Database
-from syndicator.store.intake import accept_event, new_event_id
 from syndicator.store.migrate import upgrade
 from tests.factories import make_event
 from tests.processes import WebNode, web_node

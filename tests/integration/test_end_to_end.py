@@ -11,11 +11,11 @@ import feedparser
 import redis
 from sqlalchemy import func, select
 
+from syndicator.intake.outbox import backlog
 from syndicator.runtime.embedded_redis import EmbeddedRedis
 from syndicator.store import documents
 from syndicator.store.db import Database
 from syndicator.store.models import Delivery, DeliveryAttempt, OutboxEntry
-from syndicator.store.outbox import backlog
 from tests.factories import make_event
 from tests.services import OWNER_KEY
 from tests.system import RunningSystem, system_env, wait_for

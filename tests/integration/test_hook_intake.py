@@ -17,9 +17,9 @@ from syndicator.channels.registry import ALL_QUEUES
 from syndicator.config import Settings
 from syndicator.events.schema import CmsEvent
 from syndicator.events.signing import sign_headers
+from syndicator.intake.accept import accept_event
 from syndicator.runtime.coordination import mark_beat, mark_consuming
 from syndicator.store.db import Database
-from syndicator.store.intake import accept_event
 from syndicator.store.migrate import upgrade
 from syndicator.store.models import Event, OutboxEntry, Release
 from syndicator.web.app import create_app

@@ -16,11 +16,11 @@ from syndicator.channels.base import (
 )
 from syndicator.delivery.runner import load_event, plan_event, run_due
 from syndicator.events.schema import CmsEvent
+from syndicator.intake.accept import store_event
+from syndicator.intake.outbox import resend_unplanned
+from syndicator.ledger.claims import Claimed, claim, due_for_retry, ensure_deliveries
 from syndicator.store.db import Database
-from syndicator.store.intake import store_event
-from syndicator.store.ledger import Claimed, claim, due_for_retry, ensure_deliveries
 from syndicator.store.models import Delivery, DeliveryAttempt, OutboxEntry, utcnow
-from syndicator.store.outbox import resend_unplanned
 from tests.factories import make_event
 
 

@@ -26,13 +26,13 @@ from syndicator.channels.registry import ALL_QUEUES, EVENTS_QUEUE
 from syndicator.config import Settings, load_settings
 from syndicator.delivery.runner import plan_event, run_claimed
 from syndicator.events.schema import CmsEvent
+from syndicator.intake.accept import accept_event
+from syndicator.ledger.claimers import register
+from syndicator.ledger.claims import Claimed, claim, ensure_deliveries
 from syndicator.ops.actions import pause_channel
 from syndicator.runtime.coordination import mark_beat, mark_consuming
 from syndicator.runtime.liveness import release_lost
-from syndicator.store.claimers import register
 from syndicator.store.db import Database
-from syndicator.store.intake import accept_event
-from syndicator.store.ledger import Claimed, claim, ensure_deliveries
 from syndicator.store.migrate import upgrade
 from syndicator.store.models import Delivery, OutboxEntry, Partner, Subscriber, utcnow
 from syndicator.web.app import create_app

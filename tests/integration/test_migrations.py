@@ -4,8 +4,8 @@ from alembic import command
 from sqlalchemy import select, text
 
 from syndicator.events.schema import CmsEvent
+from syndicator.intake.accept import store_event
 from syndicator.store.db import Database
-from syndicator.store.intake import store_event
 from syndicator.store.migrate import alembic_config, upgrade
 from syndicator.store.models import OutboxEntry, utcnow
 from tests.factories import make_event

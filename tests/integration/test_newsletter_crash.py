@@ -18,9 +18,9 @@ from syndicator.channels.email import EmailChannel
 from syndicator.channels.registry import EVENTS_QUEUE
 from syndicator.delivery.recorder import FLUSH_ROWS
 from syndicator.events.schema import CmsEvent
+from syndicator.intake.accept import accept_event
 from syndicator.runtime.coordination import nudge_relay
 from syndicator.store.db import Database
-from syndicator.store.intake import accept_event
 from syndicator.store.migrate import upgrade
 from syndicator.store.models import Delivery, DeliveryAttempt
 from tests.factories import make_event

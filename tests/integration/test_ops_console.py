@@ -20,10 +20,10 @@ from sqlalchemy import select
 from syndicator.channels.registry import ALL_QUEUES
 from syndicator.config import Settings
 from syndicator.delivery.runner import run_due
+from syndicator.ledger.claims import due_for_retry, has_due
 from syndicator.ops.audit import api_actor
 from syndicator.runtime.coordination import mark_beat, mark_consuming
 from syndicator.store.db import Database
-from syndicator.store.ledger import due_for_retry, has_due
 from syndicator.store.models import Delivery, utcnow
 from syndicator.web.app import create_app
 from tests.integration.console_support import (

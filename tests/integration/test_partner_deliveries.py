@@ -16,9 +16,9 @@ from sqlalchemy import insert, select, update
 from syndicator.channels.base import BatchContext, ChannelContext, DeliveryOutcome, SyncChannel
 from syndicator.config import Settings
 from syndicator.delivery.runner import run_due
+from syndicator.ledger.claims import Claimed
 from syndicator.ops.audit import api_actor
 from syndicator.store.db import Database
-from syndicator.store.ledger import Claimed
 from syndicator.store.models import AuditEntry, Delivery, DeliveryAttempt, utcnow
 from tests.integration.test_partner_admin import ADMIN, add_delivery, add_event, create
 

@@ -19,10 +19,10 @@ from sqlalchemy import select
 from syndicator.config import Settings
 from syndicator.events.schema import CmsEvent
 from syndicator.feeds.publish import publish_changes, rebuild_all
+from syndicator.intake.accept import new_event_id, store_event
+from syndicator.ledger.quarantine import list_quarantined
 from syndicator.store.db import Database
-from syndicator.store.intake import new_event_id, store_event
 from syndicator.store.models import Delivery, DeliveryAttempt, Event, Quarantine
-from syndicator.store.quarantine import list_quarantined
 from tests.integration.feeds_support import atom_ids, event, parsed_feed, store, walk_archives
 from tests.system import RunningSystem, run_cli, system_env, wait_for
 

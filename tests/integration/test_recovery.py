@@ -19,9 +19,9 @@ import redis
 
 from syndicator.delivery.coalescer import LOCK_TTL
 from syndicator.events.schema import CmsEvent
+from syndicator.intake.accept import accept_event
 from syndicator.runtime.coordination import QueueHeartbeat, nudge_relay, queue_heartbeats
 from syndicator.store.db import Database
-from syndicator.store.intake import accept_event
 from syndicator.store.migrate import upgrade
 from syndicator.web.app import create_app
 from tests.factories import make_event

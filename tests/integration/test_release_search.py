@@ -7,8 +7,8 @@ import random
 from sqlalchemy import text
 
 from syndicator.events.schema import CmsEvent
+from syndicator.intake.accept import store_event
 from syndicator.store.db import Database
-from syndicator.store.intake import store_event
 from syndicator.store.migrate import upgrade
 from syndicator.store.search import search_page
 from tests.factories import make_event

@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from syndicator.events.schema import CmsEvent
 from syndicator.feeds.retractions import LOOKBACK, rerender_expired_notices
+from syndicator.intake.accept import accept_event
 from syndicator.store.db import Database
-from syndicator.store.intake import accept_event
 from syndicator.store.models import Delivery, Release
 from tests.factories import make_event
 

@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import select, update
 
 from syndicator.events.schema import CmsEvent
+from syndicator.intake.accept import accept_event
+from syndicator.ledger.claimers import WORKER_LOST
+from syndicator.ledger.claims import claim, ensure_deliveries
 from syndicator.runtime.liveness import LivenessBeat, ProcessIdentity
-from syndicator.store.claimers import WORKER_LOST
 from syndicator.store.db import Database
-from syndicator.store.intake import accept_event
-from syndicator.store.ledger import claim, ensure_deliveries
 from syndicator.store.migrate import upgrade
 from syndicator.store.models import DeliveryAttempt, OutboxEntry, utcnow
 from tests.factories import make_event

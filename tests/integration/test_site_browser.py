@@ -18,8 +18,8 @@ from syndicator.config import Settings, load_settings
 from syndicator.events.files import read_events
 from syndicator.events.schema import CmsEvent
 from syndicator.feeds.publish import rebuild_all
+from syndicator.intake.accept import import_events, store_event
 from syndicator.store.db import Database
-from syndicator.store.intake import import_events, store_event
 from syndicator.store.migrate import upgrade
 from syndicator.store.models import Delivery, OutboxEntry
 from syndicator.subscriptions import states

@@ -10,9 +10,9 @@ from sqlalchemy import text
 
 from syndicator.config import Settings
 from syndicator.events.schema import CmsEvent
+from syndicator.intake.accept import store_event
 from syndicator.store.board import PAGE_SIZE
 from syndicator.store.db import Database
-from syndicator.store.intake import store_event
 from syndicator.web.site_headers import CONTENT_SECURITY_POLICY
 from tests.factories import make_event
 

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 
 from syndicator.channels.registry import EVENTS_QUEUE
 from syndicator.events.schema import CmsEvent
+from syndicator.intake.accept import accept_event
 from syndicator.runtime.coordination import nudge_relay
 from syndicator.store.db import Database
-from syndicator.store.intake import accept_event
 from syndicator.store.migrate import upgrade
 from syndicator.store.models import Delivery, DeliveryAttempt
 from tests.factories import make_event

@@ -21,12 +21,12 @@ from sqlalchemy import func, select
 from syndicator.channels.registry import EVENTS_QUEUE
 from syndicator.delivery.recorder import FLUSH_ROWS
 from syndicator.events.schema import CmsEvent
+from syndicator.intake.accept import accept_event
+from syndicator.ledger.claimers import WORKER_LOST
 from syndicator.runtime.coordination import nudge_relay
 from syndicator.runtime.embedded_redis import EmbeddedRedis
 from syndicator.runtime.status import collect_status
-from syndicator.store.claimers import WORKER_LOST
 from syndicator.store.db import Database
-from syndicator.store.intake import accept_event
 from syndicator.store.migrate import upgrade
 from syndicator.store.models import Delivery, DeliveryAttempt, OutboxEntry
 from tests.factories import make_event
@@ -177,7 +177,7 @@ def _succeeded_attempts(db: Database, channel: str) -> Counter[str]:
 
 
 def _lost_attempts(db: Database, channel: str) -> dict[str, str]:
-    """Target -> detail of the attempt a lost worker spent on it (store/claimers.py)."""
+    """Target -> detail of the attempt a lost worker spent on it (ledger/claimers.py)."""
     with db.session() as session:
         rows = session.execute(
             select(Delivery.target, DeliveryAttempt.detail)

@@ -11,8 +11,8 @@ from sqlalchemy import select, update
 from syndicator.channels.webhooks import WebhooksChannel
 from syndicator.delivery.runner import Enqueue, load_event, plan_event, run_due
 from syndicator.events.schema import CmsEvent
+from syndicator.intake.accept import store_event
 from syndicator.store.db import Database
-from syndicator.store.intake import store_event
 from syndicator.store.models import Delivery, DeliveryAttempt, Partner, PartnerSecret, utcnow
 from tests.factories import make_event
 from tests.sealing import seal

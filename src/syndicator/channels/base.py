@@ -36,8 +36,8 @@ from redis import Redis
 from sqlalchemy.orm import Session
 
 from syndicator.config import Settings
+from syndicator.ledger.claims import TARGET_REF, AttemptRecord, Claimed
 from syndicator.store.db import Database
-from syndicator.store.ledger import TARGET_REF, AttemptRecord, Claimed
 
 __all__ = [
     "MAX_RETRY_AFTER_SECONDS",
@@ -169,7 +169,7 @@ class BatchContext:
 
     deadline: Deadline
     trigger: str = "scheduled"  # scheduled | manual
-    # The worker process whose claims these are (store/claimers.py); None outside a
+    # The worker process whose claims these are (ledger/claimers.py); None outside a
     # worker, where only the claim lease ends a claim whose holder died.
     worker: str | None = None
 

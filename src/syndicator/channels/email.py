@@ -47,6 +47,7 @@ from syndicator.channels.base import (
     RecordedAttempt,
 )
 from syndicator.config import Settings
+from syndicator.ledger.claims import Claimed
 from syndicator.logs import kv
 from syndicator.mail import digests
 from syndicator.mail.audience import (
@@ -69,7 +70,6 @@ from syndicator.mail.pool import ServerBusy, TransportPool
 from syndicator.mail.ratelimit import SharedRate
 from syndicator.mail.transport import Failure, SendError, SmtpReply, open_transport
 from syndicator.mail.views import release_view
-from syndicator.store.ledger import Claimed
 from syndicator.store.models import Event, Subscriber, utcnow
 from syndicator.subscriptions.tokens import preferences_url, unsubscribe_url
 

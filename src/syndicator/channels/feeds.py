@@ -20,10 +20,10 @@ from syndicator.channels.base import (
 from syndicator.feeds.changes import announce_documents
 from syndicator.feeds.publish import publish_changes
 from syndicator.feeds.queries import SITE_TARGET
+from syndicator.ledger.claims import Claimed
+from syndicator.ledger.quarantine import QuarantinedRelease, quarantined_among
 from syndicator.logs import kv
-from syndicator.store.ledger import Claimed
 from syndicator.store.models import Event
-from syndicator.store.quarantine import QuarantinedRelease, quarantined_among
 
 __all__ = ["SITE_TARGET", "FeedsChannel"]
 

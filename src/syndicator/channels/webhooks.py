@@ -51,6 +51,7 @@ from syndicator.channels.base import (
 from syndicator.channels.http_outcomes import HttpOutcome
 from syndicator.channels.webhook_http import guarded_session, post
 from syndicator.config import Settings
+from syndicator.ledger.claims import Claimed
 from syndicator.logs import kv
 from syndicator.partners.directory import (
     PartnerSnapshot,
@@ -64,7 +65,6 @@ from syndicator.partners.notices import notify_disabled
 from syndicator.partners.signing import signed_headers, webhook_id
 from syndicator.partners.ssrf import AsyncResolve, UrlRefused, check_url_offline
 from syndicator.partners.throttle import Lease, SlowPartners, Throttle
-from syndicator.store.ledger import Claimed
 from syndicator.store.models import Event, utcnow
 from syndicator.store.sealed import Keyring, keyring
 

@@ -14,7 +14,7 @@ from syndicator.channels.http import TIMEOUT, async_client
 from syndicator.channels.http_outcomes import HttpOutcome
 from syndicator.channels.websub_ping import ping_hub_async
 from syndicator.feeds.urls import FEEDS_PATH, SERVABLE_PATH
-from syndicator.store.ledger import Claimed
+from syndicator.ledger.claims import Claimed
 
 __all__ = ["FEED_URL", "WebSubChannel"]
 

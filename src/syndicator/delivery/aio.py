@@ -27,8 +27,8 @@ from syndicator.channels.base import (
 )
 from syndicator.delivery.recorder import Recorder, failure
 from syndicator.delivery.unstarted import Unstarted
+from syndicator.ledger.claims import Claimed
 from syndicator.logs import kv
-from syndicator.store.ledger import Claimed
 from syndicator.store.models import utcnow
 
 __all__ = ["TOP_UP_SECONDS", "ClaimMore", "close_channels", "deliver_concurrently", "run"]

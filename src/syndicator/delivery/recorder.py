@@ -3,7 +3,7 @@
 Outcomes are committed at least every ``FLUSH_ROWS`` rows or ``FLUSH_SECONDS``, each flush
 in its own short transaction. A worker killed mid-batch loses only the outcomes since the
 last flush, plus the rows in flight: those stay claimed until the sweeper finds the
-worker gone and releases them (store/claimers.py), the attempt counted, exactly like a row
+worker gone and releases them (ledger/claimers.py), the attempt counted, exactly like a row
 whose worker died while sending it.
 """
 
@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session
 
 from syndicator.channels.base import Channel, DeliveryOutcome, RecordedAttempt
 from syndicator.delivery.retries import next_attempt_at
+from syndicator.ledger.claims import AttemptRecord, Claimed, Deferral, defer, record_attempts
+from syndicator.ledger.tallies import add_attempts
 from syndicator.logs import kv
 from syndicator.store.db import Database
-from syndicator.store.ledger import AttemptRecord, Claimed, Deferral, defer, record_attempts
 from syndicator.store.models import utcnow
-from syndicator.store.tallies import add_attempts
 
 __all__ = ["FLUSH_ROWS", "FLUSH_SECONDS", "Recorder", "failure"]
 

@@ -34,9 +34,8 @@ from syndicator.delivery import aio
 from syndicator.delivery.recorder import Recorder, failure
 from syndicator.delivery.settlements import Settlement, keep, settle_kept
 from syndicator.delivery.unstarted import Unstarted
-from syndicator.logs import kv
-from syndicator.store.db import Database
-from syndicator.store.ledger import (
+from syndicator.intake.outbox import mark_planned
+from syndicator.ledger.claims import (
     TARGET_REF,
     TASK_SOFT_TIME_LIMIT_SECONDS,
     Claimed,
@@ -48,8 +47,9 @@ from syndicator.store.ledger import (
     insert_targets,
     pending_ids,
 )
+from syndicator.logs import kv
+from syndicator.store.db import Database
 from syndicator.store.models import Event, utcnow
-from syndicator.store.outbox import mark_planned
 
 __all__ = [
     "BATCH_SECONDS",
@@ -177,7 +177,7 @@ def run_claimed(
     received are recorded and rows never started go back to pending without spending an
     attempt. After an exception, the rows that were in flight are tried again shortly
     (their attempt counts). Rows of a worker that dies stay claimed until the sweeper
-    finds it gone (store/claimers.py), or the claim lease ends.
+    finds it gone (ledger/claimers.py), or the claim lease ends.
     """
     if not jobs:
         return []

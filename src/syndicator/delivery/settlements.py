@@ -7,7 +7,7 @@ busy timeout) keeps what it knows in its process: ``keep`` holds the settlement,
 each new batch) writes it. Its rows stay claimed by a live worker meanwhile, so nobody
 else takes them: no outcome is lost and nothing is sent twice, and they come back as soon
 as the database does rather than after the claim lease. A process that dies with a
-settlement kept is a lost worker like any other (store/claimers.py).
+settlement kept is a lost worker like any other (ledger/claimers.py).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from datetime import timedelta
 
 from syndicator.delivery.recorder import Recorder
 from syndicator.delivery.unstarted import Unstarted
+from syndicator.ledger.claims import Claimed, release, reschedule_held
 from syndicator.logs import kv
 from syndicator.store.db import Database
-from syndicator.store.ledger import Claimed, release, reschedule_held
 from syndicator.store.models import utcnow
 
 __all__ = ["FAILED_BATCH_RETRY", "Settlement", "keep", "kept", "settle_kept"]

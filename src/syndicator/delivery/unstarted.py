@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from syndicator.store.ledger import Claimed
+from syndicator.ledger.claims import Claimed
 
 __all__ = ["Unstarted"]
 

@@ -39,12 +39,12 @@ from syndicator.feeds.storage import (
     sweep_exports,
 )
 from syndicator.feeds.urls import INDEX_PATH, archive_path
+from syndicator.ledger.quarantine import quarantine
 from syndicator.logs import kv
 from syndicator.store import documents
 from syndicator.store.db import Database
 from syndicator.store.locks import exclusive
 from syndicator.store.models import Release, utcnow
-from syndicator.store.quarantine import quarantine
 
 __all__ = ["TOMBSTONE_LIMIT", "Culprits", "publish_changes", "rebuild_all"]
 

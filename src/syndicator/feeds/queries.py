@@ -12,8 +12,8 @@ from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from syndicator.feeds.scopes import Month, Scope
+from syndicator.ledger.quarantine import not_quarantined
 from syndicator.store.models import Event, Release, ReleaseCategory, Taxon
-from syndicator.store.quarantine import not_quarantined
 
 __all__ = [
     "CHANNEL",

@@ -14,11 +14,11 @@ from datetime import datetime
 from sqlalchemy import delete, select
 
 from syndicator.channels.registry import CHANNEL_TYPES
+from syndicator.ledger.claims import requeue_manual
 from syndicator.partners import delivery_log
 from syndicator.partners.registry import CHANNEL as PARTNER_CHANNEL
 from syndicator.store.audit import write_audit
 from syndicator.store.db import Database
-from syndicator.store.ledger import requeue_manual
 from syndicator.store.models import ChannelPause, Delivery, utcnow
 from syndicator.subscriptions.resend import requeue_release_email
 

@@ -26,14 +26,14 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from syndicator.channels.registry import CHANNEL_TYPES
+from syndicator.ledger.tallies import DURATION_BUCKETS
 from syndicator.ops.readings import Readings
 from syndicator.runtime.readiness import CAUSE_KINDS
-from syndicator.store.tallies import DURATION_BUCKETS
 
 __all__ = ["ATTEMPT_OUTCOMES", "CONTENT_TYPE", "exposition", "metric_families"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-# The ledger's attempt outcomes (store.ledger): what a ``_total`` series may be labelled.
+# The ledger's attempt outcomes (ledger/claims.py): what a ``_total`` series may be labelled.
 ATTEMPT_OUTCOMES = ("succeeded", "retrying", "failed", "suppressed", "uncertain")
 
 

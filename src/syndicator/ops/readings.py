@@ -22,9 +22,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from syndicator.channels.registry import ALL_QUEUES, CHANNEL_TYPES, EVENTS_QUEUE
+from syndicator.ledger.claimers import read_liveness
+from syndicator.ledger.tallies import Tally, read_tallies
 from syndicator.runtime.coordination import beat_seen, consumers_seen, queue_heartbeats
 from syndicator.runtime.readiness import PipelineCause, pipeline_problems
-from syndicator.store.claimers import read_liveness
 from syndicator.store.db import Database
 from syndicator.store.models import (
     ChannelPause,
@@ -34,7 +35,6 @@ from syndicator.store.models import (
     Subscriber,
     utcnow,
 )
-from syndicator.store.tallies import Tally, read_tallies
 
 __all__ = [
     "OVERDUE_AFTER",
@@ -85,7 +85,7 @@ class Readings:
     tallies: list[Tally]
     partners: dict[str, int]
     subscribers: dict[str, int]
-    # Worker processes heartbeating, and claims held by ones that are gone (store/claimers).
+    # Worker processes heartbeating, and claims held by ones that are gone (ledger/claimers).
     live_workers: int = 0
     lost_claims: int = 0
     queues: list[QueueReading] | None = None  # None: Redis did not answer

@@ -17,10 +17,10 @@ from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from syndicator.ledger.claims import CHUNK, requeue_manual
 from syndicator.partners.registry import CHANNEL, PartnerNotFound, partner_target
 from syndicator.store.audit import write_audit
 from syndicator.store.db import Database
-from syndicator.store.ledger import CHUNK, requeue_manual
 from syndicator.store.models import Delivery, DeliveryAttempt, Event, Partner
 
 __all__ = [

@@ -50,10 +50,10 @@ from sqlalchemy.orm import Session
 
 from syndicator.events.schema import EventType
 from syndicator.events.signing import generate_secret
+from syndicator.ledger.claims import chunked
 from syndicator.partners.ssrf import Resolve, UrlRefused, check_url
 from syndicator.store.audit import write_audit
 from syndicator.store.db import Database
-from syndicator.store.ledger import chunked
 from syndicator.store.models import Delivery, Partner, PartnerSecret, utcnow
 from syndicator.store.sealed import Keyring, UnreadableSecret
 

@@ -21,6 +21,8 @@ from syndicator.config import DEMO_DIR, Settings, load_settings, local_base_url,
 from syndicator.events.files import read_events
 from syndicator.events.signing import generate_secret, sign_headers
 from syndicator.feeds.publish import rebuild_all
+from syndicator.intake.accept import import_events
+from syndicator.intake.outbox import relay_again_unplanned
 from syndicator.logs import kv
 from syndicator.permissions import private_dir
 from syndicator.runtime.embedded_redis import EmbeddedRedis
@@ -28,9 +30,7 @@ from syndicator.runtime.liveness import release_lost
 from syndicator.runtime.secrets import ensure_secret, random_token
 from syndicator.runtime.supervisor import Child, Supervisor
 from syndicator.store.db import Database
-from syndicator.store.intake import import_events
 from syndicator.store.migrate import upgrade
-from syndicator.store.outbox import relay_again_unplanned
 from syndicator.store.sealed import generate_key
 
 __all__ = ["DEMO_DIR", "generated_secrets", "launch", "load_demo"]

@@ -26,8 +26,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from syndicator.logs import kv
-from syndicator.store.claimers import (
+from syndicator.ledger.claimers import (
     Released,
     beat,
     mark_stopped,
@@ -35,6 +34,7 @@ from syndicator.store.claimers import (
     register,
     release_lost_claims,
 )
+from syndicator.logs import kv
 from syndicator.store.db import Database
 from syndicator.store.models import WorkerProcess, utcnow
 

@@ -19,6 +19,8 @@ from typing import TypeVar
 
 import redis
 
+from syndicator.intake.outbox import backlog
+from syndicator.ledger.claimers import read_liveness
 from syndicator.mail.deferral import mail_deferred
 from syndicator.runtime.coordination import QueueHeartbeat, beat_seen, queue_heartbeats
 from syndicator.runtime.preflight import (
@@ -27,10 +29,8 @@ from syndicator.runtime.preflight import (
     check_database_writable,
     check_redis,
 )
-from syndicator.store.claimers import read_liveness
 from syndicator.store.db import Database
 from syndicator.store.models import utcnow
-from syndicator.store.outbox import backlog
 
 __all__ = [
     "CAUSE_KINDS",

@@ -11,13 +11,13 @@ import redis
 from sqlalchemy import func, select
 
 from syndicator.channels.registry import ALL_QUEUES
+from syndicator.intake.outbox import awaiting_fanout, backlog
+from syndicator.ledger.claims import counts_by_status
+from syndicator.ledger.quarantine import list_quarantined
 from syndicator.runtime.coordination import consuming_queues
 from syndicator.runtime.readiness import pipeline_causes
 from syndicator.store.db import Database
-from syndicator.store.ledger import counts_by_status
 from syndicator.store.models import Event, Quarantine
-from syndicator.store.outbox import awaiting_fanout, backlog
-from syndicator.store.quarantine import list_quarantined
 
 __all__ = ["SystemStatus", "collect_status", "queue_depths"]
 

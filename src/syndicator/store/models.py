@@ -291,7 +291,7 @@ class DeliveryAttempt(Base):
 
 class AttemptTally(Base):
     """Attempts recorded so far by channel, outcome and duration bucket (an index into
-    ``syndicator.store.tallies.DURATION_BUCKETS``), counted in the transaction that records
+    ``syndicator.ledger.tallies.DURATION_BUCKETS``), counted in the transaction that records
     them: /metrics reads counters and histograms that survive restarts and attempt
     retention in one small query."""
 

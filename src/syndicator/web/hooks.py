@@ -17,9 +17,9 @@ from starlette.concurrency import run_in_threadpool
 from syndicator.events.json_input import JsonInputError, parse_json
 from syndicator.events.schema import CmsEvent
 from syndicator.events.signing import SignatureError, verify
+from syndicator.intake.accept import MAX_WEBHOOK_ID, IntakeResult, accept_event
 from syndicator.logs import kv
 from syndicator.runtime.coordination import nudge_relay
-from syndicator.store.intake import MAX_WEBHOOK_ID, IntakeResult, accept_event
 from syndicator.web.hook_refusals import (
     BadSignature,
     BadWebhookId,

@@ -19,9 +19,9 @@ from syndicator.channels.base import (
     SyncChannel,
 )
 from syndicator.events.schema import CmsEvent
+from syndicator.intake.accept import store_event
+from syndicator.ledger.claims import Claimed
 from syndicator.store.db import Database
-from syndicator.store.intake import store_event
-from syndicator.store.ledger import Claimed
 from syndicator.store.models import Delivery, DeliveryAttempt, utcnow
 from tests.factories import make_event
 

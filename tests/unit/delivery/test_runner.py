@@ -23,15 +23,8 @@ from syndicator.delivery.runner import (
     run_claimed,
     run_due,
 )
+from syndicator.ledger.claims import CHUNK, Claimed, InvalidTarget, claim, claim_due, due_for_retry
 from syndicator.store.db import Database
-from syndicator.store.ledger import (
-    CHUNK,
-    Claimed,
-    InvalidTarget,
-    claim,
-    claim_due,
-    due_for_retry,
-)
 from syndicator.store.models import Delivery, DeliveryAttempt, OutboxEntry, utcnow
 from tests.unit.delivery.fakes import (
     Busy,

@@ -21,8 +21,8 @@ from sqlalchemy.exc import OperationalError
 
 from syndicator.delivery import runner, settlements
 from syndicator.delivery.runner import plan_event, run_due
+from syndicator.ledger.claims import Claimed
 from syndicator.store.db import Database
-from syndicator.store.ledger import Claimed
 from syndicator.store.models import Delivery, DeliveryAttempt
 from tests.unit.delivery.fakes import Newsletter, an_event, attempt_outcomes, statuses
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from prometheus_client.parser import text_string_to_metric_families
 
 from syndicator.channels.registry import ALL_QUEUES, CHANNEL_TYPES
+from syndicator.ledger.tallies import DURATION_BUCKETS, Tally, bucket_of
 from syndicator.ops.metrics import ATTEMPT_OUTCOMES, exposition
 from syndicator.ops.readings import ChannelReading, QueueReading, Readings
 from syndicator.runtime.readiness import CAUSE_KINDS, PipelineCause
-from syndicator.store.tallies import DURATION_BUCKETS, Tally, bucket_of
 
 
 def a_reading(**changes: object) -> Readings:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from syndicator.ledger.claims import claim
 from syndicator.runtime.liveness import (
     LivenessBeat,
     ProcessIdentity,
@@ -22,10 +23,9 @@ from syndicator.runtime.liveness import (
     release_lost,
 )
 from syndicator.store.db import Database
-from syndicator.store.ledger import claim
 from syndicator.store.models import Delivery, WorkerProcess
 from tests.system import wait_for
-from tests.unit.store.test_claimers import _rows
+from tests.unit.ledger.test_claimers import _rows
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="process keys come from /proc"

@@ -23,9 +23,9 @@ from sqlalchemy import Table, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from syndicator.store.ledger import CHUNK
+from syndicator.ledger.claims import CHUNK
+from syndicator.ledger.tallies import add_attempts
 from syndicator.store.models import Delivery, DeliveryAttempt, WorkerProcess, utcnow
-from syndicator.store.tallies import add_attempts
 
 __all__ = [
     "PRUNE_AFTER",

@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 
 from syndicator.events.schema import CmsEvent, EventType
 from syndicator.events.schema import Release as ReleaseSchema
+from syndicator.ledger.quarantine import lift
 from syndicator.logs import kv
 from syndicator.store.db import Database
 from syndicator.store.models import Event, OutboxEntry, Release, ReleaseCategory
-from syndicator.store.quarantine import lift
 from syndicator.store.search import index_release
 from syndicator.store.taxonomy import slug_for
 from syndicator.tracing import current_traceparent

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
-from syndicator.store.claimers import (
+from syndicator.ledger.claimers import (
     STALE_AFTER,
     WORKER_LOST,
     beat,
@@ -21,16 +21,16 @@ from syndicator.store.claimers import (
     register,
     release_lost_claims,
 )
-from syndicator.store.db import Database
-from syndicator.store.ledger import (
+from syndicator.ledger.claims import (
     AttemptRecord,
     claim,
     due_for_retry,
     ensure_deliveries,
     record_attempts,
 )
+from syndicator.ledger.tallies import read_tallies
+from syndicator.store.db import Database
 from syndicator.store.models import Delivery, DeliveryAttempt, Event, WorkerProcess, utcnow
-from syndicator.store.tallies import read_tallies
 
 T0 = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
 

@@ -11,8 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from syndicator.store.db import Database
-from syndicator.store.ledger import (
+from syndicator.ledger.claims import (
     TARGET_REF,
     AttemptRecord,
     InvalidTarget,
@@ -22,6 +21,7 @@ from syndicator.store.ledger import (
     ensure_deliveries,
     record_attempts,
 )
+from syndicator.store.db import Database
 from syndicator.store.models import Delivery, Event, utcnow
 
 

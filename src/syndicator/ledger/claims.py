@@ -86,7 +86,7 @@ TASK_TIME_LIMIT_SECONDS = 300
 TASK_SOFT_TIME_LIMIT_SECONDS = TASK_TIME_LIMIT_SECONDS - 60
 # ... so a claim older than this belongs to a worker that died mid-delivery. The backstop:
 # a claim naming a worker process is released once that process stops heartbeating
-# (store/claimers.py), long before this.
+# (ledger/claimers.py), long before this.
 CLAIM_LEASE = timedelta(seconds=TASK_TIME_LIMIT_SECONDS + 30)
 
 
@@ -272,7 +272,7 @@ def _take(
     session: Session, conditions: Iterable[ColumnElement[bool]], worker: str | None
 ) -> list[Claimed]:
     """Claim the rows matching any of ``conditions`` (one statement each) under one token,
-    in the name of ``worker`` (a registered worker process; see store/claimers.py)."""
+    in the name of ``worker`` (a registered worker process; see ledger/claimers.py)."""
     now = utcnow()
     token = uuid.uuid4().hex
     for condition in conditions:
