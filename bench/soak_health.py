@@ -19,7 +19,7 @@ import redis
 from sqlalchemy import func, select
 
 from syndicator.intake.outbox import awaiting_fanout, backlog
-from syndicator.ledger.claims import counts_by_status
+from syndicator.ledger.targets import counts_by_status
 from syndicator.runtime.status import queue_depths
 from syndicator.store.db import Database
 from syndicator.store.models import Delivery, DeliveryAttempt, Event

@@ -380,8 +380,8 @@ def releases_retry(
 ) -> None:
     """Lift a release's quarantine and queue its feeds delivery again."""
     from syndicator.channels.feeds import SITE_TARGET, FeedsChannel
-    from syndicator.ledger.claims import requeue
     from syndicator.ledger.quarantine import lift
+    from syndicator.ledger.targets import requeue
     from syndicator.store.db import Database
     from syndicator.store.models import Release
 

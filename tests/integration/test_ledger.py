@@ -18,7 +18,8 @@ from syndicator.delivery.runner import load_event, plan_event, run_due
 from syndicator.events.schema import CmsEvent
 from syndicator.intake.accept import store_event
 from syndicator.intake.outbox import resend_unplanned
-from syndicator.ledger.claims import Claimed, claim, due_for_retry, ensure_deliveries
+from syndicator.ledger.claims import Claimed, claim, due_for_retry
+from syndicator.ledger.targets import ensure_deliveries
 from syndicator.store.db import Database
 from syndicator.store.models import Delivery, DeliveryAttempt, OutboxEntry, utcnow
 from tests.factories import make_event

@@ -28,7 +28,8 @@ from syndicator.delivery.runner import plan_event, run_claimed
 from syndicator.events.schema import CmsEvent
 from syndicator.intake.accept import accept_event
 from syndicator.ledger.claimers import register
-from syndicator.ledger.claims import Claimed, claim, ensure_deliveries
+from syndicator.ledger.claims import Claimed, claim
+from syndicator.ledger.targets import ensure_deliveries
 from syndicator.ops.actions import pause_channel
 from syndicator.runtime.coordination import mark_beat, mark_consuming
 from syndicator.runtime.liveness import release_lost

@@ -15,7 +15,8 @@ from sqlalchemy import select, update
 from syndicator.events.schema import CmsEvent
 from syndicator.intake.accept import accept_event
 from syndicator.ledger.claimers import WORKER_LOST
-from syndicator.ledger.claims import claim, ensure_deliveries
+from syndicator.ledger.claims import claim
+from syndicator.ledger.targets import ensure_deliveries
 from syndicator.runtime.liveness import LivenessBeat, ProcessIdentity
 from syndicator.store.db import Database
 from syndicator.store.migrate import upgrade

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from syndicator.config import Settings
 from syndicator.events.schema import CmsEvent
 from syndicator.intake.accept import import_events
-from syndicator.ledger.claims import insert_targets
+from syndicator.ledger.targets import insert_targets
 from syndicator.ops.audit import api_actor
 from syndicator.store.db import Database
 from syndicator.store.models import (

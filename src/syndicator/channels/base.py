@@ -36,7 +36,9 @@ from redis import Redis
 from sqlalchemy.orm import Session
 
 from syndicator.config import Settings
-from syndicator.ledger.claims import TARGET_REF, AttemptRecord, Claimed
+from syndicator.ledger.attempts import AttemptRecord
+from syndicator.ledger.claims import Claimed
+from syndicator.ledger.targets import TARGET_REF
 from syndicator.store.db import Database
 
 __all__ = [

@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from syndicator.channels.base import Channel, DeliveryOutcome, RecordedAttempt
 from syndicator.delivery.retries import next_attempt_at
-from syndicator.ledger.claims import AttemptRecord, Claimed, Deferral, defer, record_attempts
+from syndicator.ledger.attempts import AttemptRecord, record_attempts
+from syndicator.ledger.claims import Claimed, Deferral, defer
 from syndicator.ledger.tallies import add_attempts
 from syndicator.logs import kv
 from syndicator.store.db import Database

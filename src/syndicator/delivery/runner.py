@@ -35,18 +35,15 @@ from syndicator.delivery.recorder import Recorder, failure
 from syndicator.delivery.settlements import Settlement, keep, settle_kept
 from syndicator.delivery.unstarted import Unstarted
 from syndicator.intake.outbox import mark_planned
+from syndicator.ledger.chunks import chunked
 from syndicator.ledger.claims import (
-    TARGET_REF,
     TASK_SOFT_TIME_LIMIT_SECONDS,
     Claimed,
-    chunked,
     claim,
     claim_due,
     claim_pending,
-    ensure_deliveries,
-    insert_targets,
-    pending_ids,
 )
+from syndicator.ledger.targets import TARGET_REF, ensure_deliveries, insert_targets, pending_ids
 from syndicator.logs import kv
 from syndicator.store.db import Database
 from syndicator.store.models import Event, utcnow

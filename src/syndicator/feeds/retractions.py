@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from syndicator.feeds.queries import CHANNEL, SITE_TARGET
-from syndicator.ledger.claims import requeue
+from syndicator.ledger.targets import requeue
 from syndicator.store.models import Release
 
 __all__ = ["LOOKBACK", "notice_cutoff", "rerender_expired_notices"]

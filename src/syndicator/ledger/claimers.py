@@ -23,7 +23,7 @@ from sqlalchemy import Table, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from syndicator.ledger.claims import CHUNK
+from syndicator.ledger.chunks import CHUNK
 from syndicator.ledger.tallies import add_attempts
 from syndicator.store.models import Delivery, DeliveryAttempt, WorkerProcess, utcnow
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from syndicator.ledger.claims import CHUNK, chunked
+from syndicator.ledger.chunks import CHUNK, chunked
 from syndicator.store.db import Database
 from syndicator.store.models import Delivery, Subscriber, SubscriberTopic
 

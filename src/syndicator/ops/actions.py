@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 
 from syndicator.channels.registry import CHANNEL_TYPES
-from syndicator.ledger.claims import requeue_manual
+from syndicator.ledger.targets import requeue_manual
 from syndicator.partners import delivery_log
 from syndicator.partners.registry import CHANNEL as PARTNER_CHANNEL
 from syndicator.store.audit import write_audit

@@ -33,7 +33,7 @@ from syndicator.runtime.readiness import CAUSE_KINDS
 __all__ = ["ATTEMPT_OUTCOMES", "CONTENT_TYPE", "exposition", "metric_families"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-# The ledger's attempt outcomes (ledger/claims.py): what a ``_total`` series may be labelled.
+# The ledger's attempt outcomes (ledger/attempts.py): what a ``_total`` series may be labelled.
 ATTEMPT_OUTCOMES = ("succeeded", "retrying", "failed", "suppressed", "uncertain")
 
 

@@ -17,7 +17,8 @@ from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from syndicator.ledger.claims import CHUNK, requeue_manual
+from syndicator.ledger.chunks import CHUNK
+from syndicator.ledger.targets import requeue_manual
 from syndicator.partners.registry import CHANNEL, PartnerNotFound, partner_target
 from syndicator.store.audit import write_audit
 from syndicator.store.db import Database

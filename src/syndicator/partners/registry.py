@@ -50,7 +50,7 @@ from sqlalchemy.orm import Session
 
 from syndicator.events.schema import EventType
 from syndicator.events.signing import generate_secret
-from syndicator.ledger.claims import chunked
+from syndicator.ledger.chunks import chunked
 from syndicator.partners.ssrf import Resolve, UrlRefused, check_url
 from syndicator.store.audit import write_audit
 from syndicator.store.db import Database

@@ -16,7 +16,7 @@ import hmac
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from syndicator.ledger.claims import delivery_key
+from syndicator.ledger.targets import delivery_key
 
 __all__ = ["SECRET_PREFIX", "signature", "signed_headers", "webhook_id"]
 

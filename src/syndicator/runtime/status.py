@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from syndicator.channels.registry import ALL_QUEUES
 from syndicator.intake.outbox import awaiting_fanout, backlog
-from syndicator.ledger.claims import counts_by_status
 from syndicator.ledger.quarantine import list_quarantined
+from syndicator.ledger.targets import counts_by_status
 from syndicator.runtime.coordination import consuming_queues
 from syndicator.runtime.readiness import pipeline_causes
 from syndicator.store.db import Database

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from syndicator.ledger.claims import requeue_manual
+from syndicator.ledger.targets import requeue_manual
 from syndicator.store.audit import write_audit
 from syndicator.store.models import Delivery, Event, Release
 from syndicator.subscriptions.erasure import SUBSCRIBER_CHANNELS

@@ -16,7 +16,7 @@ from syndicator.channels.websub import FEED_URL, WebSubChannel
 from syndicator.config import Settings
 from syndicator.delivery import aio
 from syndicator.delivery.runner import run_due
-from syndicator.ledger.claims import InvalidTarget, ensure_deliveries
+from syndicator.ledger.targets import InvalidTarget, ensure_deliveries
 from syndicator.store.db import Database
 from syndicator.store.models import Delivery
 from tests.unit.delivery.fakes import an_event

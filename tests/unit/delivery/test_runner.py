@@ -23,7 +23,9 @@ from syndicator.delivery.runner import (
     run_claimed,
     run_due,
 )
-from syndicator.ledger.claims import CHUNK, Claimed, InvalidTarget, claim, claim_due, due_for_retry
+from syndicator.ledger.chunks import CHUNK
+from syndicator.ledger.claims import Claimed, claim, claim_due, due_for_retry
+from syndicator.ledger.targets import InvalidTarget
 from syndicator.store.db import Database
 from syndicator.store.models import Delivery, DeliveryAttempt, OutboxEntry, utcnow
 from tests.unit.delivery.fakes import (

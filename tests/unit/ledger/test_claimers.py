@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
+from syndicator.ledger.attempts import AttemptRecord, record_attempts
 from syndicator.ledger.claimers import (
     STALE_AFTER,
     WORKER_LOST,
@@ -21,14 +22,9 @@ from syndicator.ledger.claimers import (
     register,
     release_lost_claims,
 )
-from syndicator.ledger.claims import (
-    AttemptRecord,
-    claim,
-    due_for_retry,
-    ensure_deliveries,
-    record_attempts,
-)
+from syndicator.ledger.claims import claim, due_for_retry
 from syndicator.ledger.tallies import read_tallies
+from syndicator.ledger.targets import ensure_deliveries
 from syndicator.store.db import Database
 from syndicator.store.models import Delivery, DeliveryAttempt, Event, WorkerProcess, utcnow
 
