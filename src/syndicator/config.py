@@ -79,8 +79,8 @@ class Settings:
     # A square PNG standing for the organisation in readers (icon, logo, RSS image);
     # None: the neutral emblem shipped in templates/static.
     emblem_url: str | None = None
-    # Redis re-delivers an unacked message after this many seconds; every
-    # countdown we schedule must stay well below it (Celery "Redis caveats").
+    # Redis re-delivers an unacked message after this many seconds; every countdown we
+    # schedule must stay well below it, or it runs twice (docs/architecture.md).
     visibility_timeout: int = 900
     # Every worker process writes a heartbeat this often; one silent for the stale time
     # is gone, and the sweeper releases its claims (keep it several heartbeats long).
@@ -138,7 +138,7 @@ class Settings:
     encryption_keys: tuple[str, ...] = ()
 
     # --- Partner webhooks ---
-    # Delays before retries 2, 3, ... (Svix's schedule); the attempt after the last is final.
+    # Delays before retries 2, 3, ... (about a day in all); the attempt after the last is final.
     webhook_retry_schedule: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
     # Networks the SSRF guard lets through anyway (CIDRs); the only way around it.
     webhook_allowed_networks: tuple[str, ...] = ()

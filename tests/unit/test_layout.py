@@ -4,6 +4,9 @@ and in workers/ the app never imports the tasks (the relay sends them by name)."
 from __future__ import annotations
 
 import ast
+import io
+import re
+import tokenize
 from collections.abc import Iterator
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
@@ -112,3 +115,41 @@ def test_unrelated_modules_do_not_share_a_name() -> None:
     src = {p.stem for p in PACKAGE.rglob("*.py") if p.stem != "__init__"}
     workers = {p.stem for p in (ROOT / "workers").glob("*.py") if p.stem != "__init__"}
     assert src & workers <= {"app"}, src & workers
+
+
+# A URL that leaves the machine (example domains and loopback are placeholders), and a
+# tracker's number ("feedgen #135", "issue 42", "GH-7").
+OUTSIDE_URL = re.compile(
+    r"https?://(?!…|(?:[\w.-]*\.)?example(?:\.\w+)?[/:\"'\s`]|127\.0\.0\.1|localhost|\[::1\]|host[:/])"
+)
+TRACKER_REF = re.compile(r"(?<![&\w])#\d{2,}\b|\bissue \d+|\bGH-\d+|github\.com", re.IGNORECASE)
+
+
+def docstrings_and_comments(path: Path) -> Iterator[tuple[int, str]]:
+    source = path.read_text(encoding="utf-8")
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.COMMENT:
+            yield token.start[0], token.string
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            doc = ast.get_docstring(node, clean=False)
+            if doc and node.body:
+                yield node.body[0].lineno, doc
+
+
+def test_docstrings_and_comments_cite_nothing_outside_the_repository() -> None:
+    """Why the code is as it is, said in its own terms; sources go to docs/development.md."""
+    found = []
+    for base in (PACKAGE, ROOT / "workers"):
+        for path in sorted(base.rglob("*.py")):
+            for line, text in docstrings_and_comments(path):
+                if OUTSIDE_URL.search(text) or TRACKER_REF.search(text):
+                    found.append(f"{path.relative_to(ROOT)}:{line}: {text.strip()[:100]}")
+    assert not found, "\n".join(found)
+
+
+def test_the_citation_check_can_fail() -> None:
+    assert TRACKER_REF.search("# feedgen #135 drops them")
+    assert OUTSIDE_URL.search("see https://docs.svix.com/retries")
+    assert not OUTSIDE_URL.search("``https://partner.example/hooks``")
+    assert not TRACKER_REF.search('color "#1f6feb" and &#160;')

@@ -28,7 +28,7 @@ __all__ = [
     "sync_client",
 ]
 
-# Hook0's bounds: a partner that does not answer within 15 s is slow, not busy.
+# A partner that does not answer within 15 s is slow, not busy.
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 
 

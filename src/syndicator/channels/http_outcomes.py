@@ -27,11 +27,11 @@ class says *what kind* of trouble, the status *which* answer, each in its own co
 Two choices, where the clients used to disagree:
 
 - **409 Conflict is retryable.** A webhook receiver answers 409 when it is busy with the
-  same ``webhook-id`` or its own state is mid-change; both pass. Svix and Convoy retry
-  every non-2xx but 410, and the retry schedule bounds the cost. A permanent 409 would drop
-  a delivery the receiver would have taken a minute later.
-- **``Retry-After`` is honoured on 429, 502, 503 and 504 only** (:data:`THROTTLE_STATUS`),
-  as Svix and Hook0 do. RFC 9110 gives it meaning on 503 (and RFC 6585 on 429); 502 and
+  same ``webhook-id`` or its own state is mid-change; both pass. The retry schedule bounds
+  the cost, and a permanent 409 would drop a delivery the receiver would have taken a
+  minute later.
+- **``Retry-After`` is honoured on 429, 502, 503 and 504 only** (:data:`THROTTLE_STATUS`).
+  RFC 9110 gives it meaning on 503 (and RFC 6585 on 429); 502 and
   504 are a gateway passing its upstream's overload on. On a 500 or a 408 the header is
   a framework's leftover more often than a request, and would let one receiver push its
   own retries out by a day. It is clamped to 0 … :data:`MAX_RETRY_AFTER_SECONDS`.
@@ -78,7 +78,7 @@ ERROR_CLASSES = (
     "ssrf-refused",
     "invalid-url",
 )
-# Svix keeps 20,000 bytes of an answer; so does the attempt log.
+# Enough of an answer to read a receiver's error page, bounded so a log row stays small.
 RESPONSE_LIMIT = 20_000
 # Answers meaning "slow down": their Retry-After is a floor for the next attempt.
 THROTTLE_STATUS = frozenset({429, 502, 503, 504})

@@ -15,8 +15,8 @@ are recorded as they finish (the recorder flushes every second), and the other w
 processes carry on with everyone else.
 
 Rows for a disabled or deleted partner are not sent: they fail at once, logged as
-``partner-disabled`` (or ``partner-deleted``) without contacting anyone. That is what
-Convoy calls "discarded": the row says why, and ``recover --since`` resends them all once
+``partner-disabled`` (or ``partner-deleted``) without contacting anyone ("discarded"):
+the row says why, and ``recover --since`` resends them all once
 the partner is enabled again. Deferring them instead would keep them cycling through the
 sweeper for days with nothing to show an operator.
 """

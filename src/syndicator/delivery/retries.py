@@ -11,7 +11,7 @@ from syndicator.channels.base import MAX_RETRY_AFTER_SECONDS
 
 __all__ = ["JITTER", "next_attempt_at"]
 
-# ±20 % (as Svix): a partner that was down for everyone is not hit by a herd on its return.
+# ±20 %: a partner that was down for everyone is not hit by a herd on its return.
 JITTER = 0.2
 
 

@@ -95,7 +95,7 @@ def clean_text(value: str) -> str:
 
 
 def _valid_link(value: str) -> bool:
-    """A link a renderer can make absolute and percent-encode (``http://ä..com/`` can't)."""
+    """A link a renderer can make absolute and percent-encode (``http://ä..example/`` can't)."""
     try:
         uri = iri_to_uri(urljoin(_PROBE_BASE, value.strip()))
         urlsplit(uri).port  # noqa: B018 - raises ValueError on a bad port

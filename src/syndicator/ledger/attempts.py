@@ -57,7 +57,7 @@ _STATUS_AFTER = {
     "uncertain": "uncertain",
 }
 
-# Attempt logs keep at most this much of a receiver's answer (Svix keeps 20,000 bytes).
+# Attempt logs keep at most this much of a receiver's answer.
 RESPONSE_EXCERPT_CHARS = 20_000
 
 

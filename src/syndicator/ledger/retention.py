@@ -1,7 +1,7 @@
 """Attempt-log retention: old attempt rows go, a small batch per transaction.
 
 One huge ``DELETE`` holds locks (and on SQLite the whole database) for as long as it
-runs, which is what made Svix's and Hook0's clean-ups stall deliveries for an hour.
+runs, stalling every delivery meanwhile (docs/webhooks.md, attempt retention).
 Here each statement deletes at most ``BATCH`` rows by id and commits, so deliveries
 interleave between batches, and a run stops after ``max_batches`` (the next run goes on).
 """

@@ -3,7 +3,7 @@
 - ``fh:archive`` (RFC 5005) on archive documents;
 - ``at:deleted-entry`` tombstones (RFC 6721);
 - RSS channel ``atom:link``s besides ``self`` (hub, prev-archive, ...), which feedgen drops;
-- Atom ``link rel="enclosure"`` with type and length, which feedgen #135 strips to a bare href;
+- Atom ``link rel="enclosure"`` with type and length, which feedgen strips to a bare href;
 - every RSS date, formatted here with :func:`email.utils.format_datetime`: feedgen's own
   formatter flips the process-wide locale to ``C`` around ``strftime``, which is not thread-safe,
   so the renderer never hands feedgen an RSS date (see ``render.feeds``).
@@ -103,7 +103,7 @@ class RssChannelExtension(BaseExtension):
 
 
 class EntryExtension(BaseEntryExtension):
-    """Per entry: Atom enclosures (feedgen #135), RSS pubDate, dc:creator and dc:rights."""
+    """Per entry: Atom enclosures (whole), RSS pubDate, dc:creator and dc:rights."""
 
     def __init__(self) -> None:
         self.entry: FeedEntry | None = None

@@ -130,7 +130,7 @@ def render_atom(doc: FeedDocument) -> bytes:
         fe.published(entry.published)
         fe.author(name=entry.author)
         fe.rights(entry.rights)
-        # Enclosures are written by EntryExtension: feedgen #135 would drop type and length.
+        # Enclosures are written by EntryExtension: feedgen would drop type and length.
     return bytes(fg.atom_str(pretty=True))
 
 
