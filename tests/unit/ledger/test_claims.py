@@ -1,0 +1,119 @@
+"""Claims: a row is taken by one claim at a time, and only the claim's holder hands it back;
+a paused channel's rows wait; the sweeper sees rows whose time has come."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from syndicator.ledger.claims import (
+    Deferral,
+    claim,
+    claim_due,
+    claim_pending,
+    defer,
+    due_for_retry,
+    has_due,
+    release,
+    reschedule_held,
+)
+from syndicator.ledger.targets import ensure_deliveries
+from syndicator.store.db import Database
+from syndicator.store.models import ChannelPause, Delivery, Event, utcnow
+
+
+def _rows(db: Database, count: int, channel: str = "webhooks") -> list[int]:
+    event_id = f"evt-{uuid.uuid4().hex}"
+    with db.session() as session:
+        session.add(
+            Event(
+                id=event_id,
+                webhook_id=event_id,
+                type="release.published",
+                release_id=1,
+                source="hook",
+                outcome="applied",
+                payload={},
+                received_at=utcnow(),
+            )
+        )
+        session.flush()
+        return ensure_deliveries(session, event_id, channel, [f"partner:{n}" for n in range(count)])
+
+
+def _state(db: Database, ids: list[int]) -> dict[int, tuple[str, int]]:
+    with db.session() as session:
+        rows = session.execute(
+            select(Delivery.id, Delivery.status, Delivery.attempts).where(Delivery.id.in_(ids))
+        )
+        return {row_id: (status, attempts) for row_id, status, attempts in rows}
+
+
+def test_a_row_is_claimed_once_whoever_asks_again(db: Database) -> None:
+    ids = _rows(db, 3)
+    with db.session() as session:
+        first = claim(session, ids, worker="w1")
+    with db.session() as session:
+        assert claim(session, ids, worker="w2") == []  # a task Redis delivered twice
+        assert claim_pending(session, "webhooks") == []
+    assert {job.delivery_id for job in first} == set(ids)
+    assert len({job.token for job in first}) == 1 and all(job.attempt == 1 for job in first)
+    assert set(_state(db, ids).values()) == {("in_progress", 1)}
+
+
+def test_deferred_and_released_rows_get_their_attempt_back(db: Database) -> None:
+    ids = _rows(db, 3)
+    with db.session() as session:
+        jobs = claim(session, ids)
+    later = utcnow() + timedelta(minutes=5)
+    with db.session() as session:
+        # A stranger's token moves nothing.
+        assert defer(session, "not-the-token", [Deferral(ids[0], later)]) == []
+        assert len(defer(session, jobs[0].token, [Deferral(ids[0], later)])) == 1
+        release(session, jobs[0].token, [ids[1]])
+    state = _state(db, ids)
+    assert state[ids[0]] == ("pending", 0) and state[ids[1]] == ("pending", 0)
+    assert state[ids[2]] == ("in_progress", 1)
+    with db.session() as session:
+        assert [job.delivery_id for job in claim(session, ids)] == [ids[1]]  # not deferred
+
+
+def test_a_failed_batch_reschedules_what_it_holds_with_the_attempt_spent(db: Database) -> None:
+    ids = _rows(db, 2)
+    with db.session() as session:
+        jobs = claim(session, ids)
+    with db.session() as session:
+        assert reschedule_held(session, jobs[0].token, utcnow() + timedelta(minutes=1)) == 2
+    assert set(_state(db, ids).values()) == {("pending", 1)}
+
+
+def test_a_paused_channel_has_nothing_due(db: Database) -> None:
+    ids = _rows(db, 2, channel="email")
+    with db.session() as session:
+        session.add(ChannelPause(channel="email", paused_by="ops"))
+    with db.session() as session:
+        assert not has_due(session, "email")
+        assert claim(session, ids) == [] and claim_due(session, "email", 10) == []
+        assert "email" not in due_for_retry(session)
+    with db.session() as session:
+        session.query(ChannelPause).delete()
+    with db.session() as session:
+        assert has_due(session, "email")
+        assert sorted(job.delivery_id for job in claim_due(session, "email", 10)) == ids
+
+
+def test_the_sweeper_leaves_fresh_rows_to_their_task_and_takes_retries(db: Database) -> None:
+    fresh = _rows(db, 1)
+    retried = _rows(db, 1)
+    with db.session() as session:
+        jobs = claim(session, retried)
+        release(session, jobs[0].token, retried)
+        # A retry after a spent attempt: the attempt counts, and it is due now.
+        session.execute(
+            Delivery.__table__.update().where(Delivery.id.in_(retried)).values(attempts=1)
+        )
+    with db.session() as session:
+        due = due_for_retry(session).get("webhooks", [])
+    assert retried[0] in due and fresh[0] not in due
