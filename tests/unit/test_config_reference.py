@@ -14,10 +14,13 @@ from syndicator import config
 from syndicator.config import Settings, load_settings
 from syndicator.config_reference import (
     PAGE,
+    PARSED,
     TOPICS,
     VARIABLES,
     Variable,
     default_text,
+    form_text,
+    parser_form,
     render_page,
 )
 
@@ -75,7 +78,7 @@ def test_the_page_shows_each_variable_with_its_default_and_form() -> None:
     page = render_page()
     for variable in VARIABLES:
         row = next(line for line in page.splitlines() if line.startswith(f"| `{variable.name}`"))
-        assert variable.form.replace("|", "\\|") in row
+        assert form_text(variable).replace("|", "\\|") in row
     assert "| `SYNDICATOR_FEED_SIZE` | `20` |" in page
     assert "| `SYNDICATOR_WEBHOOK_RETRY_SCHEDULE` | `5,300,1800,7200,18000,36000,36000` |" in page
 
@@ -83,3 +86,19 @@ def test_the_page_shows_each_variable_with_its_default_and_form() -> None:
 def test_the_sender_shown_is_the_one_used(tmp_path: Path) -> None:
     sender = load_settings({"SYNDICATOR_DATA_DIR": str(tmp_path)}).sender
     assert f"`{sender}`" == default_text(NAMES["SYNDICATOR_MAIL_FROM"])
+
+
+@pytest.mark.parametrize("variable", VARIABLES, ids=lambda v: v.name)
+def test_a_form_is_written_by_hand_only_where_no_parser_names_one(variable: Variable) -> None:
+    """A variable config.py checks shows the form its errors name, so the page and the
+    error a bad value gets say the same; the table's own words are for free text."""
+    named = parser_form(variable)
+    if named is None:
+        assert variable.form != PARSED, "config.py takes any text: describe the form"
+    else:
+        assert variable.form == PARSED, f"config.py names the form itself: {named!r}"
+        assert named in render_page()
+
+
+def test_the_page_shows_the_form_a_bad_value_is_told() -> None:
+    assert "| `SYNDICATOR_DIGEST_HOUR` | `8` | an integer 0–23 |" in render_page()
