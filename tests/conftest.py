@@ -1,13 +1,18 @@
-"""Shared fixtures: real Redis, SQLite and PostgreSQL, settings pointing at them."""
+"""Shared fixtures: real Redis, SQLite and PostgreSQL, settings pointing at them.
+
+`make test` runs the suite on pytest-xdist workers (tests/README.md): each worker has its
+own embedded Redis, its own PostgreSQL databases and its own temporary directories."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from syndicator.config import Settings, load_settings
 from syndicator.events.signing import generate_secret
@@ -16,8 +21,8 @@ from syndicator.store.db import Database
 from syndicator.store.migrate import upgrade
 from tests.sealing import ENCRYPTION_KEY
 from tests.services import (
+    PostgresDatabases,
     claim_databases,
-    fresh_postgres_database,
     postgres_admin_url,
     redis_answers,
     reset_database,
@@ -25,6 +30,12 @@ from tests.services import (
 )
 
 _PG_URL, _PG_REASON = postgres_admin_url()
+# No per-example deadline: on workers sharing two cores it fails at random, a timed assert.
+# The example database (.hypothesis/) is safe for workers to share.
+hypothesis_settings.register_profile("suite", deadline=None, print_blob=True)
+hypothesis_settings.load_profile("suite")
+# "gw0", "gw1", … on an xdist worker; None in a plain pytest run.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 # Every process a test starts seals and opens partner secrets with the same key.
 os.environ["SYNDICATOR_ENCRYPTION_KEYS"] = ENCRYPTION_KEY
 
@@ -32,6 +43,32 @@ os.environ["SYNDICATOR_ENCRYPTION_KEYS"] = ENCRYPTION_KEY
 def pytest_report_header() -> list[str]:
     lines = [f"postgres: {_PG_URL or _PG_REASON}"]
     return lines
+
+
+_SHARED_SCOPES = ("class", "module", "package")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests sharing a module-scoped fixture (a live server, a whole system) run on one
+    xdist worker, so it starts once (`--dist loadgroup`). An explicit xdist_group wins."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None:
+            continue
+        shared = sorted(
+            name
+            for name, fixturedefs in info.name2fixturedefs.items()
+            if any(fixturedef.scope in _SHARED_SCOPES for fixturedef in fixturedefs)
+        )
+        if not shared:
+            continue
+        # A parametrized shared fixture is set up once per value: one group for each.
+        params = getattr(item, "callspec", None)
+        values = [f"{n}={params.params[n]}" for n in shared if params and n in params.params]
+        group = item.nodeid.split("::")[0] + (f"[{','.join(values)}]" if values else "")
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @dataclass(frozen=True)
@@ -43,13 +80,16 @@ class RedisServer:
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """SYNDICATOR_TEST_REDIS_URL, else localhost:6379 if it answers, else an embedded one.
+    An xdist worker starts an embedded one of its own unless SYNDICATOR_TEST_REDIS_URL says
+    otherwise: 16 logical databases would not go round the workers of several suites.
 
     On a shared Redis the suite uses only logical databases that were empty (or that an
     earlier run marked with OWNER_KEY), so a developer's own data is never flushed."""
     configured = os.environ.get("SYNDICATOR_TEST_REDIS_URL")
     # "embedded" forces what a machine without Redis gets.
     shared = configured if configured and configured != "embedded" else None
-    if shared is None and configured != "embedded" and redis_answers("redis://localhost:6379/0"):
+    probe_local = configured is None and XDIST_WORKER is None
+    if shared is None and probe_local and redis_answers("redis://localhost:6379/0"):
         shared = "redis://localhost:6379"
     if shared is not None:
         claimed = claim_databases(shared, RUN_ID)
@@ -77,14 +117,23 @@ _next_db = -1
 RUN_ID = f"syndicator-tests-{os.getpid()}"
 
 
+@pytest.fixture(scope="session")
+def postgres_databases() -> Iterator[PostgresDatabases]:
+    if _PG_URL is None:
+        pytest.skip(_PG_REASON)
+    databases = PostgresDatabases(_PG_URL, f"syndicator_test_{XDIST_WORKER or 'main'}")
+    yield databases
+    databases.close()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new, empty database for each test."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'syndicator.db'}"
         return
-    if _PG_URL is None:
-        pytest.skip(_PG_REASON)
-    with fresh_postgres_database(_PG_URL) as url:
+    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+    with databases.fresh() as url:
         yield url
 
 
@@ -93,9 +142,33 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'syndicator.db'}"
 
 
+MigrateToHead = Callable[[str], None]
+
+
+@pytest.fixture(scope="session")
+def migrate_to_head(tmp_path_factory: pytest.TempPathFactory) -> MigrateToHead:
+    """``upgrade(url)``, except that a SQLite file not made yet is copied from one this
+    process migrated once: the migrations commit a dozen times, each a wait on the disk."""
+    migrated: list[Path] = []
+
+    def migrate(url: str) -> None:
+        path = Path(url.removeprefix("sqlite:///"))
+        if not url.startswith("sqlite:///") or path.exists():
+            upgrade(url)
+            return
+        if not migrated:
+            head = tmp_path_factory.mktemp("sqlite-head") / "syndicator.db"
+            upgrade(f"sqlite:///{head}")
+            migrated.append(head)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(migrated[0], path)
+
+    return migrate
+
+
 @pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    upgrade(database_url)
+def db(database_url: str, migrate_to_head: MigrateToHead) -> Iterator[Database]:
+    migrate_to_head(database_url)
     database = Database(database_url)
     yield database
     database.dispose()

@@ -10,15 +10,15 @@ import pytest
 
 from syndicator.config import Settings
 from syndicator.store.db import Database
-from syndicator.store.migrate import upgrade
 from syndicator.web.app import create_app
+from tests.conftest import MigrateToHead
 from tests.live_server import serve
 from tests.system import RunningSystem, system_env
 
 
 @pytest.fixture
-def app_settings(settings: Settings, redis_url: str) -> Settings:
-    upgrade(settings.database_url)
+def app_settings(settings: Settings, redis_url: str, migrate_to_head: MigrateToHead) -> Settings:
+    migrate_to_head(settings.database_url)
     return settings.with_(redis_url=redis_url)
 
 

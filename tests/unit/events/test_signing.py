@@ -22,7 +22,7 @@ def signed(secret: str, *, at: datetime | None = None, msg_id: str = "msg_1") ->
     }
 
 
-@pytest.mark.parametrize("secret", [NEW, OLD])
+@pytest.mark.parametrize("secret", [NEW, OLD], ids=["new", "old"])  # ids: xdist needs stable names
 def test_any_configured_secret_verifies(secret: str) -> None:
     assert verify((NEW, OLD), BODY, signed(secret, msg_id="msg_rotating")) == "msg_rotating"
 
