@@ -6,8 +6,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import feedparser
+import redis
 from sqlalchemy import func, select
 
+from syndicator.delivery.coalescer import LOCK_TTL, renewed
 from syndicator.store.db import Database
 from syndicator.store.models import Delivery, DeliveryAttempt
 from tests.factories import make_event
@@ -33,9 +35,24 @@ def test_a_burst_of_publishes_coalesces_into_a_few_renders(
     database = Database(sqlite_url)
     try:
         system.start()
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            answers = list(pool.map(system.publish, events))
-        assert all(a.status_code == 202 for a in answers)
+        # A burst is publishes arriving while a render runs. On a loaded machine the hook can
+        # take longer per publish than a render, so the test holds the render's lock itself
+        # until the whole burst is planned: every request then meets a render in progress.
+        client = redis.Redis.from_url(redis_url)
+        lock = client.lock("syndicator:lock:feeds", timeout=LOCK_TTL, thread_local=False)
+        assert lock.acquire(blocking_timeout=60)
+        with renewed(lock, LOCK_TTL):
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                answers = list(pool.map(system.publish, events))
+            assert all(a.status_code == 202 for a in answers)
+
+            def all_planned() -> bool:
+                with database.session() as session:
+                    return session.scalar(select(func.count()).select_from(Delivery)) == BURST
+
+            wait_for(all_planned, 120, "every publish of the burst to be planned")
+        lock.release()
+        client.close()
 
         def all_delivered() -> bool:
             with database.session() as session:
