@@ -105,7 +105,9 @@ class _LinkPageRoute(ProblemRoute):
         return answer
 
 
-router = APIRouter(route_class=_LinkPageRoute, tags=["Subscriptions"])
+router = APIRouter(
+    route_class=_LinkPageRoute, tags=["Subscriptions"], default_response_class=HTMLResponse
+)
 
 
 # --- Reading a link -----------------------------------------------------------------------
@@ -212,7 +214,6 @@ _TOKEN_PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     "/subscriptions/confirm/{token}",
     summary="Confirm page: a button, never a confirmation by itself",
     description="Mail scanners follow links, so only the form's POST confirms.",
-    response_class=HTMLResponse,
     responses=_TOKEN_PAGE_RESPONSES,
 )
 async def confirm_page(request: Request, token: str = _TOKEN) -> HTMLResponse:
@@ -232,7 +233,6 @@ def _confirm(state: AppState, subscriber_id: int, request_id: int) -> tuple[Conf
     "/subscriptions/confirm/{token}",
     summary="Confirm a subscription (activates it with what that request asked for)",
     dependencies=[SameSiteForm],  # CSRF: a POST from another site is refused
-    response_class=HTMLResponse,
     responses={**_TOKEN_PAGE_RESPONSES, 409: {**_HTML, "description": "Unsubscribed since"}},
 )
 async def confirm_subscription(request: Request, token: str = _TOKEN) -> HTMLResponse:
@@ -288,7 +288,6 @@ async def _preferences_page(
 @router.get(
     "/preferences/{token}",
     summary="Preferences page: mode, categories, departments, or leave",
-    response_class=HTMLResponse,
     responses=_TOKEN_PAGE_RESPONSES,
 )
 async def preferences_page(request: Request, token: str = _TOKEN) -> HTMLResponse:
@@ -332,7 +331,6 @@ def _save_preferences(
         "A subscriber who is not receiving newsletters is sent a confirmation mail instead: "
         "coming back is confirmed from the mailbox, never done on the spot."
     ),
-    response_class=HTMLResponse,
     responses={**_TOKEN_PAGE_RESPONSES, 422: {**_HTML, "description": "A field is not valid"}},
 )
 async def change_preferences(
@@ -386,7 +384,6 @@ async def _unsubscribed_page(state: AppState, subscriber_id: int) -> HTMLRespons
 @router.get(
     "/unsubscribe/{token}",
     summary="Unsubscribe page: a button (a GET never unsubscribes)",
-    response_class=HTMLResponse,
     responses=_TOKEN_PAGE_RESPONSES,
 )
 async def unsubscribe_page(request: Request, token: str = _TOKEN) -> HTMLResponse:
@@ -406,7 +403,6 @@ async def unsubscribe_page(request: Request, token: str = _TOKEN) -> HTMLRespons
         "(mail clients send `List-Unsubscribe=One-Click`). Pressing it twice is harmless. "
         "Leaving revokes every preferences and unsubscribe link mailed before."
     ),
-    response_class=HTMLResponse,
     responses={
         200: _HTML,
         400: {**_HTML, "description": "Tampered or unknown token"},
@@ -425,7 +421,6 @@ async def one_click_unsubscribe(request: Request, token: str = _TOKEN) -> HTMLRe
 @router.get(
     "/preferences",
     summary="Ask for a new preferences link (a form)",
-    response_class=HTMLResponse,
     responses={200: _HTML},
 )
 async def new_link_form(request: Request) -> HTMLResponse:
@@ -466,7 +461,6 @@ _SENT_IF_SUBSCRIBED = (
     ),
     dependencies=[SameSiteForm],  # CSRF: a POST from another site is refused
     status_code=202,
-    response_class=HTMLResponse,
     responses={
         202: _HTML,
         422: {**_HTML, "description": "Not an email address"},
