@@ -27,13 +27,9 @@ NOT_YET = {
     "channels/webhooks.py",
     "channels/websub_ping.py",
     "delivery/aio.py",
-    "delivery/recorder.py",
-    "workers/consumer.py",
     "workers/feed_tasks.py",
     "workers/lifecycle.py",
     "workers/mail_tasks.py",
-    "workers/process.py",
-    "workers/relay.py",
     "workers/tasks.py",
 }
 
