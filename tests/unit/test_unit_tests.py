@@ -27,10 +27,6 @@ NOT_YET = {
     "channels/webhooks.py",
     "channels/websub_ping.py",
     "delivery/aio.py",
-    "workers/feed_tasks.py",
-    "workers/lifecycle.py",
-    "workers/mail_tasks.py",
-    "workers/tasks.py",
 }
 
 

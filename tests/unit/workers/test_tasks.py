@@ -1,0 +1,48 @@
+"""The thin tasks: a plan's rows go out in batches of the channel's size on its queue, a
+coalescing channel gets one request, and the sweeper hands due rows to their channels."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+import workers.tasks as tasks
+from syndicator.delivery.runner import Enqueue
+
+
+class Sent:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def recorder(self, name: str) -> Any:
+        return lambda **options: self.calls.append((name, options))
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> Sent:
+    channels = {
+        "email": SimpleNamespace(coalesce=False, batch_size=3, queue="email"),
+        "feeds": SimpleNamespace(coalesce=True, batch_size=1, queue="feeds"),
+    }
+    monkeypatch.setattr(tasks, "runtime", lambda: SimpleNamespace(channels=channels))
+    record = Sent()
+    monkeypatch.setattr(tasks.deliver, "apply_async", record.recorder("deliver"))
+    monkeypatch.setattr(tasks.deliver_pending, "apply_async", record.recorder("pending"))
+    return record
+
+
+def test_rows_go_out_in_batches_of_the_channels_size(sent: Sent) -> None:
+    tasks.enqueue([Enqueue("email", tuple(range(1, 8)))])
+    assert [options["args"] for _, options in sent.calls] == [
+        ["email", [1, 2, 3]],
+        ["email", [4, 5, 6]],
+        ["email", [7]],
+    ]
+    assert {(name, options["queue"]) for name, options in sent.calls} == {("deliver", "email")}
+
+
+def test_a_coalescing_channel_gets_one_request_whatever_the_rows(sent: Sent) -> None:
+    tasks.enqueue([Enqueue("feeds", tuple(range(50)))])
+    assert sent.calls == [("pending", {"args": ["feeds"], "queue": "feeds"})]
