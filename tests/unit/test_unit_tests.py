@@ -23,9 +23,7 @@ MODULES = ("partners/throttle.py",)
 NOT_YET = {
     "channels/base.py",
     "channels/feeds.py",
-    "channels/webhook_http.py",
     "channels/webhooks.py",
-    "channels/websub_ping.py",
     "delivery/aio.py",
 }
 
