@@ -27,7 +27,6 @@ from syndicator.config import load_settings
 if TYPE_CHECKING:
     from syndicator.config import Settings
     from syndicator.store.db import Database
-    from syndicator.subscriptions.importing import ImportRow
     from syndicator.subscriptions.listing import SubscriberRow
 
 __all__ = ["app"]
@@ -87,7 +86,7 @@ def import_(
     release has named is a bad row."""
     from syndicator.ops.audit import cli_operator
     from syndicator.store.taxonomy import known_topics
-    from syndicator.subscriptions.importing import ImportRow, import_chunk, parse_rows
+    from syndicator.subscriptions.importing import BadRow, import_rows, parse_rows
 
     if consented and send_confirmations:
         fail("--consented subscribers are active already: drop --send-confirmations", 2)
@@ -95,19 +94,6 @@ def import_(
     with _database(settings) as db:  # closed however the import ends
         with db.read_session() as session:
             known = known_topics(session)
-        inserted: list[int] = []
-        present = duplicates = bad = 0
-        pending: list[ImportRow] = []
-
-        def flush() -> None:
-            nonlocal present, duplicates
-            with db.session() as session:
-                result = import_chunk(session, pending, consented, cli_operator())
-            inserted.extend(result.inserted_ids)
-            present += result.already_present
-            duplicates += result.duplicates_in_file
-            pending.clear()
-
         columns = (
             TextColumn("{task.description}"),
             BarColumn(),
@@ -116,28 +102,31 @@ def import_(
         )
         with file.open("rb") as raw, Progress(*columns, console=errors) as progress:
             task = progress.add_task("importing", total=file.stat().st_size)
-            for row in parse_rows(_lines(raw, file), known):
-                if isinstance(row, ImportRow):
-                    pending.append(row)
-                else:
-                    bad += 1
-                    progress.console.print(
-                        f"[yellow]line {row.line}:[/] {escape(row.reason)}", highlight=False
-                    )
-                if len(pending) >= chunk:
-                    flush()
-                    progress.update(task, completed=raw.tell())
-            if pending:
-                flush()
+
+            def report(row: BadRow) -> None:
+                progress.console.print(
+                    f"[yellow]line {row.line}:[/] {escape(row.reason)}", highlight=False
+                )
+
+            totals = import_rows(
+                db,
+                parse_rows(_lines(raw, file), known),
+                consented=consented,
+                who=cli_operator(),
+                chunk=chunk,
+                on_bad=report,
+                on_flushed=lambda: progress.update(task, completed=raw.tell()),
+            )
             progress.update(task, completed=file.stat().st_size)
         state = "active" if consented else "pending (they must confirm)"
         console.print(
-            f"[green]imported {len(inserted)} subscribers[/], {state}; {present} already on the "
-            f"list, {duplicates} repeated in the file, {bad} bad rows skipped"
+            f"[green]imported {len(totals.inserted_ids)} subscribers[/], {state}; "
+            f"{totals.already_present} already on the list, {totals.duplicates_in_file} "
+            f"repeated in the file, {totals.bad_rows} bad rows skipped"
         )
-        if send_confirmations and inserted:
-            _send_confirmations(settings, db, inserted)
-    if bad:
+        if send_confirmations and totals.inserted_ids:
+            _send_confirmations(settings, db, totals.inserted_ids)
+    if totals.bad_rows:
         raise typer.Exit(3)
 
 

@@ -9,7 +9,7 @@ Each chunk is audited in its own transaction, with counts only.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Insert, insert
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from syndicator.spreadsheets import restore
 from syndicator.store.audit import write_audit
+from syndicator.store.db import Database
 from syndicator.store.models import Subscriber, SubscriberTopic, utcnow
 from syndicator.store.taxonomy import KnownTopics
 from syndicator.subscriptions.addresses import InvalidAddress, normalise_address
@@ -34,7 +35,9 @@ __all__ = [
     "BadRow",
     "ChunkResult",
     "ImportRow",
+    "ImportTotals",
     "import_chunk",
+    "import_rows",
     "parse_rows",
 ]
 
@@ -178,3 +181,51 @@ def _insert_chunk(session: Session, rows: Sequence[ImportRow], consented: bool) 
     if topics:
         session.execute(insert(SubscriberTopic), topics)
     return result
+
+
+@dataclass
+class ImportTotals:
+    inserted_ids: list[int] = field(default_factory=list)
+    already_present: int = 0
+    duplicates_in_file: int = 0
+    bad_rows: int = 0
+
+
+def import_rows(
+    db: Database,
+    rows: Iterable[ImportRow | BadRow],
+    *,
+    consented: bool,
+    who: str,
+    chunk: int = 1000,
+    on_bad: Callable[[BadRow], None] = lambda row: None,
+    on_flushed: Callable[[], None] = lambda: None,
+) -> ImportTotals:
+    """Import ``rows`` (as :func:`parse_rows` yields them) a chunk per transaction.
+
+    Each bad row is counted and handed to ``on_bad``; ``on_flushed`` is called after each
+    chunk commits, so a caller can show progress. If reading ``rows`` raises, the chunks
+    committed before stay and the rows read since are not imported."""
+    totals = ImportTotals()
+    pending: list[ImportRow] = []
+
+    def flush() -> None:
+        with db.session() as session:
+            result = import_chunk(session, pending, consented, who)
+        totals.inserted_ids.extend(result.inserted_ids)
+        totals.already_present += result.already_present
+        totals.duplicates_in_file += result.duplicates_in_file
+        pending.clear()
+        on_flushed()
+
+    for row in rows:
+        if isinstance(row, ImportRow):
+            pending.append(row)
+        else:
+            totals.bad_rows += 1
+            on_bad(row)
+        if len(pending) >= chunk:
+            flush()
+    if pending:
+        flush()
+    return totals

@@ -1,4 +1,5 @@
-"""Every `syndicator subscribers` command documents itself."""
+"""`syndicator subscribers …`: every command documents itself, and refuses what makes no
+sense before it touches anything."""
 
 import pytest
 from typer.testing import CliRunner
