@@ -10,7 +10,9 @@ from syndicator.channels.base import BatchContext, CoalescingChannel, Deadline
 from syndicator.delivery.coalescer import Coalescer
 from syndicator.delivery.runner import BATCH_SECONDS, Enqueue, load_event, plan_event, run_due
 from syndicator.intake.outbox import resend_unplanned
-from syndicator.ledger.claims import due_for_retry, has_due
+from syndicator.ledger.chunks import chunked
+from syndicator.ledger.claims import due_for_retry, has_due, suspects_due
+from syndicator.ledger.poison import suspect_claim_size
 from syndicator.logs import kv
 from syndicator.runtime.coordination import mark_consuming
 from syndicator.runtime.liveness import release_lost
@@ -94,9 +96,18 @@ def sweep() -> None:
     release_lost(rt.db, stale, heartbeats=heard_for() >= stale.total_seconds())
     with rt.db.session() as session:
         due = due_for_retry(session)
+        suspects = suspects_due(session)
     if due:
         log.info(kv(msg="sweeper enqueued", **{k: len(v) for k, v in due.items()}))
     enqueue(Enqueue(channel, tuple(ids)) for channel, ids in due.items() if channel in rt.channels)
+    # Rows a lost worker held go in smaller tasks each time: a poison row among them ends
+    # up alone, and takes no one with it (ledger/poison.py).
+    enqueue(
+        Enqueue(channel, tuple(part))
+        for (channel, crashes), ids in suspects.items()
+        if channel in rt.channels
+        for part in chunked(ids, suspect_claim_size(crashes))
+    )
     # Past the visibility timeout plus kombu's restore scan, a fan-out that has not run
     # was lost by the broker rather than delayed by it.
     grace = timedelta(seconds=rt.settings.visibility_timeout + RESTORE_SCAN_SECONDS)

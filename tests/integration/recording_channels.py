@@ -84,3 +84,28 @@ class SlowRecordedAsync(AsyncChannel):
         await asyncio.sleep(0.03)
         _append(self.log, job.target)
         return DeliveryOutcome(job.delivery_id, ok=True)
+
+
+POISON_ROWS = 30
+POISON_TARGET = "subscriber:13"
+
+
+class Poisonous(SyncChannel):
+    """30 rows; delivering ``subscriber:13`` ends the worker process (a segfault in a
+    native library, an out-of-memory kill), every time."""
+
+    name: ClassVar[str] = "recorded"
+    queue: ClassVar[str] = QUEUE
+
+    def __init__(self, ctx: ChannelContext) -> None:
+        super().__init__(ctx)
+        self.log = delivered_log(ctx.settings.data_dir)
+
+    def plan(self, event: EventRecord) -> Iterator[str]:
+        return (f"subscriber:{n}" for n in range(POISON_ROWS))
+
+    def deliver(self, job: Claimed, batch: BatchContext) -> DeliveryOutcome:
+        if job.target == POISON_TARGET:
+            os._exit(70)
+        _append(self.log, job.target)
+        return DeliveryOutcome(job.delivery_id, ok=True)

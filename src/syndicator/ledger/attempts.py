@@ -86,7 +86,8 @@ def _finish(session: Session, token: str, records: Sequence[AttemptRecord]) -> N
         alike.setdefault(state, []).append(r.delivery_id)
     now = utcnow()
     # A manual attempt is now logged: whatever comes next is scheduled again.
-    done = {"claim_token": None, "trigger": "scheduled", "updated_at": now}
+    # An outcome means the row brought nobody down (ledger/poison.py).
+    done = {"claim_token": None, "trigger": "scheduled", "crashes": 0, "updated_at": now}
     singles: list[dict[str, Any]] = []
     for (status, retry_at, error), ids in alike.items():
         if len(ids) == 1:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from syndicator.ledger.chunks import CHUNK
+from syndicator.ledger.poison import strike
 from syndicator.ledger.tallies import add_attempts
 from syndicator.store.models import Delivery, DeliveryAttempt, WorkerProcess, utcnow
 
@@ -174,6 +175,7 @@ def _release_worker(
                 Delivery.attempts,
                 Delivery.claimed_at,
                 Delivery.trigger,
+                Delivery.crashes,
             )
             .where(Delivery.claimed_by == worker.id, _IN_PROGRESS)
             .order_by(Delivery.id)
@@ -183,28 +185,33 @@ def _release_worker(
         ).all()
         if not rows:
             return dict(counts)
-        _back_to_pending(session, worker.id, [row.id for row in rows], detail, now)
-        session.execute(
-            insert(_ATTEMPTS),
-            [
-                {
-                    "delivery_id": row.id,
-                    "number": row.attempts,
-                    "trigger": row.trigger,
-                    "started_at": row.claimed_at or now,
-                    "duration_ms": _ms(now - (row.claimed_at or now)),
-                    "outcome": "retrying",
-                    "error_class": WORKER_LOST,
-                    "detail": detail,
-                    "next_attempt_at": now,
-                }
-                for row in rows
-            ],
-        )
+        # A row in flight each time its worker died, for the last time: poison, failed.
+        poisoned = strike(session, rows, _DETAIL[reason], now)
+        retried = [row for row in rows if row.id not in poisoned]
+        if retried:
+            _back_to_pending(session, worker.id, [row.id for row in retried], detail, now)
+            session.execute(
+                insert(_ATTEMPTS),
+                [
+                    {
+                        "delivery_id": row.id,
+                        "number": row.attempts,
+                        "trigger": row.trigger,
+                        "started_at": row.claimed_at or now,
+                        "duration_ms": _ms(now - (row.claimed_at or now)),
+                        "outcome": "retrying",
+                        "error_class": WORKER_LOST,
+                        "detail": detail,
+                        "next_attempt_at": now,
+                    }
+                    for row in retried
+                ],
+            )
         by_channel: dict[str, list[tuple[str, float]]] = {}
         for row in rows:
+            outcome = "failed" if row.id in poisoned else "retrying"
             by_channel.setdefault(row.channel, []).append(
-                ("retrying", _ms(now - (row.claimed_at or now)))
+                (outcome, _ms(now - (row.claimed_at or now)))
             )
             counts[row.channel] += 1
         for channel, attempts in sorted(by_channel.items()):
@@ -222,6 +229,7 @@ def _back_to_pending(
             claim_token=None,
             next_attempt_at=None,
             last_error=detail,
+            crashes=Delivery.crashes + 1,  # delivered alone from now on
             updated_at=now,
         )
         .execution_options(synchronize_session=False)

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, Update, and_, bindparam, or_, select, update
+from sqlalchemy import Select, Table, Update, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from syndicator.ledger.chunks import chunked
+from syndicator.ledger.poison import strike, suspect_claim_size, tolerated
 from syndicator.store.models import ChannelPause, Delivery, utcnow
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "release",
     "reschedule_held",
     "still_held",
+    "suspects_due",
 ]
 
 _DELIVERIES = cast(Table, Delivery.__table__)
@@ -130,18 +132,28 @@ def has_due(session: Session, channel: str) -> bool:
 def claim(
     session: Session, delivery_ids: Sequence[int], worker: str | None = None
 ) -> list[Claimed]:
-    """Claim these rows if they are still due; finished or busy rows are skipped."""
+    """Claim these rows if they are still due; finished or busy rows are skipped, and so
+    is a suspect (a row held by a worker that went down) in a claim too large for its
+    strikes (ledger/poison.py): the sweeper sends it in one small enough."""
     if not delivery_ids:
         return []
-    chunks = (Delivery.id.in_(chunk) for chunk in chunked(delivery_ids))
+    allowed = tolerated(len(delivery_ids))
+    chunks = (and_(Delivery.id.in_(chunk), allowed) for chunk in chunked(delivery_ids))
     return _take(session, chunks, worker)
 
 
 def claim_pending(
     session: Session, channel: str, limit: int = 10_000, worker: str | None = None
 ) -> list[Claimed]:
-    """Claim every due row of a channel: how a coalescing channel takes a burst at once."""
-    ids = select(Delivery.id).where(Delivery.channel == channel, _claimable(utcnow()))
+    """Claim every due row of a channel: how a coalescing channel takes a burst at once.
+    Suspects (see ``claim``) go first, the most struck ones, in a claim their size."""
+    due = and_(Delivery.channel == channel, _claimable(utcnow()))
+    worst = session.scalar(select(func.max(Delivery.crashes)).where(due)) or 0
+    if worst:
+        size = min(limit, suspect_claim_size(worst))
+        ids = select(Delivery.id).where(due, Delivery.crashes == worst)
+        return _take(session, [_among(session, ids.order_by(Delivery.id).limit(size))], worker)
+    ids = select(Delivery.id).where(due)
     return _take(session, [_among(session, ids.order_by(Delivery.id).limit(limit))], worker)
 
 
@@ -171,6 +183,7 @@ def claim_due(
             Delivery.channel == channel,
             Delivery.status == "pending",
             or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+            Delivery.crashes == 0,  # a suspect goes in a claim its size (``claim``)
         )
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -227,15 +240,28 @@ def release(session: Session, token: str, ids: Sequence[int]) -> None:
 
 def reschedule_held(session: Session, token: str, at: datetime) -> int:
     """The rows a failed batch still holds, none of them in flight any more: pending again
-    at ``at``. Their attempt counts: a message may have left before the failure. Returns
-    how many."""
+    at ``at``, each struck once (ledger/poison.py). Their attempt counts: a message may
+    have left before the failure. Returns how many."""
+    rows = session.execute(
+        select(Delivery.id, Delivery.crashes, Delivery.attempts, Delivery.claimed_at)
+        .where(Delivery.claim_token == token, Delivery.status == "in_progress")
+        .with_for_update()
+    ).all()
+    poisoned = strike(session, rows, "its batch failed while it was in flight", utcnow())
     table = _DELIVERIES
-    result = session.execute(
-        update(table)
-        .where(table.c.claim_token == token, table.c.status == "in_progress")
-        .values(status="pending", claim_token=None, next_attempt_at=at, updated_at=utcnow())
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+    for chunk in chunked([row.id for row in rows if row.id not in poisoned]):
+        session.execute(
+            update(table)
+            .where(table.c.id.in_(chunk), table.c.claim_token == token)
+            .values(
+                status="pending",
+                claim_token=None,
+                next_attempt_at=at,
+                crashes=table.c.crashes + 1,
+                updated_at=utcnow(),
+            )
+        )
+    return len(rows)
 
 
 def due_for_retry(session: Session, limit: int = 1000) -> dict[str, list[int]]:
@@ -253,6 +279,7 @@ def due_for_retry(session: Session, limit: int = 1000) -> dict[str, list[int]]:
                 Delivery.next_attempt_at.is_not(None),
                 Delivery.created_at < now - timedelta(seconds=30),
             ),
+            Delivery.crashes == 0,  # suspects go in claims their size: suspects_due
         )
         .order_by(Delivery.id)
         .limit(limit)
@@ -260,4 +287,19 @@ def due_for_retry(session: Session, limit: int = 1000) -> dict[str, list[int]]:
     grouped: dict[str, list[int]] = {}
     for channel, delivery_id in rows:
         grouped.setdefault(channel, []).append(delivery_id)
+    return grouped
+
+
+def suspects_due(session: Session, limit: int = 1000) -> dict[tuple[str, int], list[int]]:
+    """Due rows a lost worker held, by (channel, strikes): the sweeper sends them in claims
+    of at most ``suspect_claim_size(strikes)`` rows (ledger/poison.py)."""
+    rows = session.execute(
+        select(Delivery.channel, Delivery.crashes, Delivery.id)
+        .where(_claimable(utcnow()), Delivery.crashes > 0)
+        .order_by(Delivery.id)
+        .limit(limit)
+    )
+    grouped: dict[tuple[str, int], list[int]] = {}
+    for channel, crashes, delivery_id in rows:
+        grouped.setdefault((channel, crashes), []).append(delivery_id)
     return grouped

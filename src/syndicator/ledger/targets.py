@@ -133,7 +133,9 @@ def requeue(session: Session, event_id: str, channel: str, target: str) -> int:
     session.execute(
         update(Delivery)
         .where(Delivery.id == delivery_id)
-        .values(status="pending", next_attempt_at=None, claim_token=None, updated_at=utcnow())
+        .values(
+            status="pending", next_attempt_at=None, claim_token=None, crashes=0, updated_at=utcnow()
+        )
         .execution_options(synchronize_session=False)
     )
     return delivery_id
@@ -150,6 +152,7 @@ def requeue_manual(session: Session, *conditions: ColumnElement[bool]) -> int:
             next_attempt_at=None,
             claim_token=None,
             trigger="manual",
+            crashes=0,  # an operator asks for one more try, poison or not
             updated_at=utcnow(),
         )
         .execution_options(synchronize_session=False)

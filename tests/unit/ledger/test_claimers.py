@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from syndicator.ledger.attempts import AttemptRecord, record_attempts
 from syndicator.ledger.claimers import (
@@ -22,9 +22,10 @@ from syndicator.ledger.claimers import (
     register,
     release_lost_claims,
 )
-from syndicator.ledger.claims import claim, due_for_retry
+from syndicator.ledger.claims import claim, claim_due, claim_pending, due_for_retry, suspects_due
+from syndicator.ledger.poison import POISON, POISON_STRIKES, suspect_claim_size
 from syndicator.ledger.tallies import read_tallies
-from syndicator.ledger.targets import ensure_deliveries
+from syndicator.ledger.targets import ensure_deliveries, requeue_manual
 from syndicator.store.db import Database
 from syndicator.store.models import Delivery, DeliveryAttempt, Event, WorkerProcess, utcnow
 
@@ -86,7 +87,11 @@ def test_a_silent_workers_claims_go_back_due_with_the_attempt_logged(db: Databas
     # Pending, due now, the claim's attempt spent (it may have been sent).
     assert set(_status(db, ids).values()) == {("pending", 1, None)}
     with db.session() as session:
-        assert sorted(due_for_retry(session)["webhooks"]) == sorted(ids)
+        # Each was in flight when its worker died: each goes alone now.
+        assert "webhooks" not in due_for_retry(session)
+        assert {k: sorted(v) for k, v in suspects_due(session).items()} == {
+            ("webhooks", 1): sorted(ids)
+        }
         logged = session.scalars(select(DeliveryAttempt)).all()
         tallies = read_tallies(session)
     assert [(a.outcome, a.error_class, a.number) for a in logged] == [
@@ -212,3 +217,107 @@ def test_live_workers_are_counted_and_long_gone_ones_forgotten(db: Database):
         assert prune(session, now) == 1  # silent since T0 and holding nothing
         names = set(session.scalars(select(WorkerProcess.id)))
     assert names == {fresh, holding} and silent not in names
+
+
+# -- poison: a row whose delivery brings its worker down every time ----------------------
+
+
+def _crash_with(db: Database, delivery_id: int, at: datetime) -> None:
+    """A worker claims the row alone, then dies (stops) with it in flight; the sweeper."""
+    worker = _worker(db, at)
+    with db.session() as session:
+        assert claim(session, [delivery_id], worker), "a suspect is claimed when alone"
+        mark_stopped(session, worker, now=at)
+    with db.session() as session:
+        release_lost_claims(session, at, STALE_AFTER)
+
+
+def _row(db: Database, delivery_id: int) -> Delivery:
+    with db.session() as session:
+        row = session.get(Delivery, delivery_id)
+        assert row is not None
+        session.expunge(row)
+        return row
+
+
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(crashes=st.integers(1, 2 * POISON_STRIKES), recovered_after=st.integers(0, 8))
+def test_a_row_that_brings_its_worker_down_every_time_is_failed_as_poison(
+    db: Database, crashes: int, recovered_after: int
+):
+    (row_id,) = _rows(db, 1)
+    past = utcnow() - timedelta(seconds=1)
+    # An outcome in between (the row delivered fine once) starts the count again.
+    for n in range(crashes):
+        if n == recovered_after and n < POISON_STRIKES - 1:
+            with db.session() as session:
+                (job,) = claim(session, [row_id])
+                record_attempts(
+                    session,
+                    job.token,
+                    [AttemptRecord(row_id, job.attempt, "retrying", T0, 1.0, next_attempt_at=past)],
+                )
+            assert _row(db, row_id).crashes == 0
+        if _row(db, row_id).status == "failed":
+            break
+        _crash_with(db, row_id, T0 + timedelta(minutes=n))
+    struck = crashes - (
+        recovered_after if recovered_after < min(crashes, POISON_STRIKES - 1) else 0
+    )
+    row = _row(db, row_id)
+    if struck >= POISON_STRIKES:
+        assert (row.status, row.claim_token, row.next_attempt_at) == ("failed", None, None)
+        assert row.last_error and "bring" in row.last_error and "replay" in row.last_error
+        with db.session() as session:
+            last = session.scalars(
+                select(DeliveryAttempt)
+                .where(DeliveryAttempt.delivery_id == row_id)
+                .order_by(DeliveryAttempt.id.desc())
+                .limit(1)
+            ).one()
+            assert (last.outcome, last.error_class) == ("failed", POISON)
+            assert row_id not in {i for ids in suspects_due(session).values() for i in ids}
+        # Replayable: an operator's replay makes it due again, with a clean count.
+        with db.session() as session:
+            assert requeue_manual(session, Delivery.id == row_id) == 1
+        assert (_row(db, row_id).status, _row(db, row_id).crashes) == ("pending", 0)
+    else:
+        assert (row.status, row.crashes) == ("pending", struck)
+
+
+def _free(db: Database, ids: list[int]) -> None:
+    with db.session() as session:
+        session.execute(
+            update(Delivery).where(Delivery.id.in_(ids)).values(status="pending", claim_token=None)
+        )
+
+
+def test_a_struck_row_goes_in_ever_smaller_claims_until_it_is_alone(db: Database):
+    suspect, *others = _rows(db, 5)
+    for n in range(3):  # three strikes: claims of at most 16 rows may take it
+        _crash_with(db, suspect, T0 + timedelta(minutes=n))
+    assert suspect_claim_size(3) < 17
+    with db.session() as session:  # a large claim passes it by, and takes the others
+        taken = claim(session, [*others, *range(10**6, 10**6 + 16), suspect])
+        assert sorted(j.delivery_id for j in taken) == others
+    _free(db, others)
+    with db.session() as session:  # a batch topping itself up passes it by too
+        assert sorted(j.delivery_id for j in claim_due(session, "webhooks", 10)) == others
+    _free(db, others)
+    with db.session() as session:  # a claim its size takes it
+        assert len(claim(session, [suspect, *others])) == 5
+    _free(db, [suspect, *others])
+    with db.session() as session:  # a coalescing claim takes the most struck first
+        assert [j.delivery_id for j in claim_pending(session, "webhooks")] == [suspect]
+    with db.session() as session:
+        assert sorted(j.delivery_id for j in claim_pending(session, "webhooks")) == others
+
+
+def test_claim_sizes_shrink_to_one_before_the_last_strike():
+    sizes = [suspect_claim_size(k) for k in range(POISON_STRIKES)]
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] >= 1000
+    # Rows that shared a claim with a poison row are cleared in a claim without it while
+    # it still has strikes to go: only the poison row itself is ever failed.
+    assert sizes.index(1) < POISON_STRIKES - 1
