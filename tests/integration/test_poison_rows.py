@@ -25,7 +25,7 @@ from syndicator.store.models import Delivery, DeliveryAttempt
 from tests.factories import make_event
 from tests.integration import recording_channels
 from tests.integration.recording_channels import POISON_ROWS, POISON_TARGET
-from tests.integration.test_worker_crash import Processes
+from tests.processes import CeleryProcesses
 from tests.system import system_env, wait_for
 
 
@@ -56,7 +56,7 @@ def test_a_row_that_kills_its_worker_every_time_is_failed_as_poison(
     upgrade(sqlite_url)
     channel = f"{recording_channels.__name__}:Poisonous"
     env = system_env(tmp_path, sqlite_url, redis_url, cms_secret, SYNDICATOR_EXTRA_CHANNELS=channel)
-    processes = Processes(env, tmp_path)
+    processes = CeleryProcesses(env, tmp_path)
     client = redis.Redis.from_url(redis_url)
     db = Database(sqlite_url)
     try:
