@@ -244,9 +244,9 @@ class Delivery(Base):
     # recover (never retried by itself), back to ``scheduled`` once it is recorded.
     # (A server default only: bulk planning binds no extra parameter per row.)
     trigger: Mapped[str] = mapped_column(String(20), server_default="scheduled")
-    # How many worker processes (or batches) in a row ended while this row was in flight,
-    # with no outcome recorded: a row with any is delivered alone; at
-    # ``POISON_STRIKES`` (ledger/poison.py) it is failed. An outcome or a replay resets it.
+    # How many worker processes (or batches) in a row ended while holding this row, with
+    # no outcome recorded: a struck row goes in smaller claims, and at ``POISON_STRIKES``
+    # (ledger/poison.py) it is failed. An outcome or an operator's replay resets it.
     crashes: Mapped[int] = mapped_column(server_default=text("0"))
 
     __table_args__ = (

@@ -313,11 +313,3 @@ def test_a_struck_row_goes_in_ever_smaller_claims_until_it_is_alone(db: Database
         assert [j.delivery_id for j in claim_pending(session, "webhooks")] == [suspect]
     with db.session() as session:
         assert sorted(j.delivery_id for j in claim_pending(session, "webhooks")) == others
-
-
-def test_claim_sizes_shrink_to_one_before_the_last_strike():
-    sizes = [suspect_claim_size(k) for k in range(POISON_STRIKES)]
-    assert sizes == sorted(sizes, reverse=True) and sizes[0] >= 1000
-    # Rows that shared a claim with a poison row are cleared in a claim without it while
-    # it still has strikes to go: only the poison row itself is ever failed.
-    assert sizes.index(1) < POISON_STRIKES - 1
