@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 
-from syndicator.config import load_settings
 from syndicator.web.csrf import COOKIE_NAME, from_this_site, issue_token, valid_token
-
-
-@pytest.fixture
-def settings(tmp_path: Path):
-    return load_settings(
-        {
-            "SYNDICATOR_DATA_DIR": str(tmp_path),
-            "SYNDICATOR_BASE_URL": "https://press.example.kr",
-            "SYNDICATOR_TOKEN_KEYS": "unit-key",
-        }
-    )
 
 
 def _request(cookie: str = "", **headers: str) -> Request:
@@ -40,20 +25,20 @@ def _request(cookie: str = "", **headers: str) -> Request:
     )
 
 
-def test_a_csrf_token_is_valid_only_with_its_signed_cookie(settings):
+def test_a_csrf_token_is_valid_only_with_its_signed_cookie(site_settings):
     response = Response()
-    token = issue_token(settings, _request(), response)
+    token = issue_token(site_settings, _request(), response)
     cookie = Headers(raw=response.raw_headers)["set-cookie"].split(";")[0].split("=", 1)[1]
-    assert valid_token(settings, _request(cookie), token)
-    assert not valid_token(settings, _request(cookie), token + "x")
-    assert not valid_token(settings, _request(f"{token}.forged"), token)
-    assert not valid_token(settings, _request(), token)
+    assert valid_token(site_settings, _request(cookie), token)
+    assert not valid_token(site_settings, _request(cookie), token + "x")
+    assert not valid_token(site_settings, _request(f"{token}.forged"), token)
+    assert not valid_token(site_settings, _request(), token)
 
 
-def test_forms_from_other_sites_are_refused(settings):
-    assert from_this_site(settings, _request(sec_fetch_site="same-origin"))
-    assert not from_this_site(settings, _request(sec_fetch_site="cross-site"))
-    assert not from_this_site(settings, _request(sec_fetch_site="same-site"))
-    assert from_this_site(settings, _request(origin="https://press.example.kr"))
-    assert not from_this_site(settings, _request(origin="https://evil.example"))
-    assert from_this_site(settings, _request())  # a script, not a browser
+def test_forms_from_other_sites_are_refused(site_settings):
+    assert from_this_site(site_settings, _request(sec_fetch_site="same-origin"))
+    assert not from_this_site(site_settings, _request(sec_fetch_site="cross-site"))
+    assert not from_this_site(site_settings, _request(sec_fetch_site="same-site"))
+    assert from_this_site(site_settings, _request(origin="https://press.example.kr"))
+    assert not from_this_site(site_settings, _request(origin="https://evil.example"))
+    assert from_this_site(site_settings, _request())  # a script, not a browser

@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from syndicator.config import load_settings
 from syndicator.feeds.scopes import Scope
 from syndicator.store.board import BoardFilter
 from syndicator.web.board.render import BoardView, attachment_size, page_numbers, render_board
 from syndicator.web.html.feed_sets import feed_sets
-
-
-@pytest.fixture
-def settings(tmp_path: Path):
-    return load_settings(
-        {
-            "SYNDICATOR_DATA_DIR": str(tmp_path),
-            "SYNDICATOR_BASE_URL": "https://press.example.kr",
-            "SYNDICATOR_TOKEN_KEYS": "unit-key",
-        }
-    )
 
 
 @pytest.mark.parametrize(
@@ -52,8 +38,8 @@ def _view(**board) -> BoardView:
     )
 
 
-def test_page_links_keep_the_filter_and_the_search(settings):
-    html = render_board(settings, _view(department="wisaeng", query="교통 안내"), [])
+def test_page_links_keep_the_filter_and_the_search(site_settings):
+    html = render_board(site_settings, _view(department="wisaeng", query="교통 안내"), [])
     assert (
         'href="/?department=wisaeng&amp;q=%EA%B5%90%ED%86%B5+%EC%95%88%EB%82%B4&amp;page=13"'
         in html
@@ -63,8 +49,8 @@ def test_page_links_keep_the_filter_and_the_search(settings):
     assert '<option value="wisaeng" selected>위생정책과</option>' in html
 
 
-def test_scope_pages_offer_their_feeds_first(settings):
+def test_scope_pages_offer_their_feeds_first(site_settings):
     scope = Scope("category", "gyotong", "교통")
-    sets = feed_sets(settings, scope)
+    sets = feed_sets(site_settings, scope)
     assert [s.title for s in sets] == ["대구광역시 보도자료: 교통 분야", "대구광역시 보도자료"]
     assert sets[0].links[0].url == "https://press.example.kr/feeds/categories/gyotong/rss.xml"
