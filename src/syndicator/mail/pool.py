@@ -100,18 +100,24 @@ class TransportPool:
         finally:
             with self._changed:
                 self._idle.append(connection)
-                self._changed.notify()
+                # Every waiter looks again: one may take it, the others may now find
+                # every connection resting, and defer at once rather than wait.
+                self._changed.notify_all()
 
     def _take(self) -> _Connection:
-        """An idle connection that is not resting; waits while one is busy. Raises
-        :class:`ServerBusy` when every connection rests."""
+        """An idle connection that is not resting, preferring one the server accepted;
+        waits while one is busy. Raises :class:`ServerBusy` when every connection rests."""
         with self._changed:
             while True:
                 now = self._clock()
-                for connection in self._idle:
-                    if connection.rests_until <= now:
-                        self._idle.remove(connection)
-                        return connection
+                usable = [c for c in self._idle if c.rests_until <= now]
+                if usable:
+                    # One the server took last time first: a connection back from its
+                    # rest is tried only when those are busy, so that a server taking
+                    # fewer sessions than we keep turns away few messages.
+                    connection = min(usable, key=lambda c: c.refusals)
+                    self._idle.remove(connection)
+                    return connection
                 wake = min((c.rests_until for c in self._idle), default=None)
                 if len(self._idle) == len(self._all):  # none busy: all of them rest
                     assert wake is not None

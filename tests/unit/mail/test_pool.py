@@ -154,7 +154,7 @@ trouble = st.sampled_from([None, "rcpt", "data"])
 
 
 @settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     size=st.integers(1, 4),
@@ -174,7 +174,8 @@ def test_whatever_the_server_refuses_every_message_arrives_exactly_once(
         pool = make_pool(smtp.port, size, clock)
         try:
             waiting = recipients
-            for _ in range(len(recipients) + 2):
+            # Each round sends a message or uses up one scripted refusal at least.
+            for _ in range(2 * len(recipients) + 2):
                 if not waiting:
                     break
                 results = asyncio.run(send_all(pool, waiting))
