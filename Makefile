@@ -14,7 +14,7 @@ UV_COMPILE = env -u UV_INDEX -u UV_INDEX_URL -u UV_DEFAULT_INDEX -u UV_EXTRA_IND
 	--python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" $(LOCK_FLAGS)
 
-.PHONY: setup lock audit run test chaos bench soak lint format clean screenshots docs
+.PHONY: setup lock audit run test test-fast chaos bench soak lint format clean screenshots docs
 
 setup: $(STAMP)
 
@@ -47,8 +47,15 @@ audit: setup
 run: setup
 	$(BIN)/syndicator run --demo
 
+# The whole suite on pytest-xdist workers (docs/development.md: a test that is safe there).
+# Most tests wait on subprocesses, PostgreSQL and the disk, so more workers than cores pay.
+TEST_WORKERS ?= 4
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+
+# The unit tests alone, on SQLite, less the few marked slow: the quick check while editing.
+test-fast: setup
+	$(BIN)/python -m pytest -n 2 -q -m "not postgres and not slow" tests/unit
 
 # The chaos suite at the issue's full size (10,000 recipients, 100 partners, a 60 s 421);
 # `make test` and CI run the same scenarios scaled down (tests/chaos/support.py).

@@ -1,6 +1,6 @@
 """Shared fixtures: real Redis, SQLite and PostgreSQL, settings pointing at them.
 
-`make test` runs the suite on pytest-xdist workers (tests/README.md): each worker has its
+`make test` runs the suite on pytest-xdist workers (docs/development.md): each worker has its
 own embedded Redis, its own PostgreSQL databases and its own temporary directories."""
 
 from __future__ import annotations

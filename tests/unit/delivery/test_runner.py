@@ -62,6 +62,7 @@ def planned_ids(db: Database, channel: Newsletter | Partners | Busy) -> list[int
     return [i for item in sent for i in item.delivery_ids]
 
 
+@pytest.mark.slow
 def test_planning_100000_targets_streams_in_chunks(db: Database):
     record = an_event(db)
     channel = Newsletter(count=100_000)

@@ -72,6 +72,7 @@ def assert_renders(event: CmsEvent) -> None:
         assert len(json.loads(feed_json)["items"]) == 1
 
 
+@pytest.mark.slow
 @given(event_documents())
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_every_accepted_event_renders_in_all_three_formats(document: dict[str, Any]) -> None:
@@ -87,6 +88,7 @@ def test_every_accepted_event_renders_in_all_three_formats(document: dict[str, A
     assert not STRAY_JOINER.search(text), "a joiner outside a word was stored"
 
 
+@pytest.mark.slow
 @given(event_documents(), st.booleans())
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_the_wire_format_parses_or_fails_with_a_reason(document: dict, ascii_only: bool) -> None:

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from syndicator.runtime.heap import YOUNG_THRESHOLD
 
 PROBE = """
@@ -39,6 +41,7 @@ print(json.dumps([gc.get_freeze_count(), gc.get_threshold()[0], _current is not 
 """
 
 
+@pytest.mark.slow
 def test_a_worker_child_builds_its_runtime_and_settles_before_its_first_task(tmp_path):
     env = {**os.environ, "SYNDICATOR_DATA_DIR": str(tmp_path)}
     env.pop("SYNDICATOR_DATABASE_URL", None)
