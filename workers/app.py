@@ -7,9 +7,9 @@ from celery.schedules import crontab
 from kombu import Exchange, Queue
 
 from syndicator.channels.registry import ALL_QUEUES, EVENTS_QUEUE
-from syndicator.config import load_settings
 from syndicator.ledger.claims import TASK_SOFT_TIME_LIMIT_SECONDS, TASK_TIME_LIMIT_SECONDS
 from syndicator.runtime.redis_urls import broker_url
+from workers.settings import settings
 from workers.task_names import DIGESTS, EXPIRE_NOTICES, FANOUT, PRUNE_ATTEMPTS, SWEEP
 
 __all__ = ["RESTORE_SCAN_SECONDS", "app"]
@@ -21,7 +21,6 @@ PRUNE_ATTEMPTS_SECONDS = 3600.0
 # KST) and plans it once; checking often means a restart never skips a day.
 DIGEST_CHECK_SECONDS = 300.0
 
-settings = load_settings()
 # kombu only looks for abandoned messages every interval x throttle seconds (100 s by
 # default); scan at a tenth of the visibility timeout instead.
 RESTORE_SCAN_SECONDS = max(1, min(10, settings.visibility_timeout // 10))

@@ -20,7 +20,6 @@ from celery.signals import (
 )
 
 from syndicator.channels.registry import ALL_QUEUES
-from syndicator.config import load_settings
 from syndicator.logs import configure_logging, kv
 from syndicator.runtime.coordination import mark_consuming
 from syndicator.runtime.heap import settle_heap
@@ -29,6 +28,7 @@ from syndicator.tracing import configure_tracing, instrument_celery
 from workers.heartbeat import Heartbeat
 from workers.process import close_runtime, runtime, worker_id
 from workers.relay import Relay
+from workers.settings import settings
 from workers.task_names import HEARTBEAT
 
 log = logging.getLogger("syndicator.workers")
@@ -52,14 +52,13 @@ class _TaskId(logging.Filter):
 def one_log_format(**_: Any) -> None:
     """Connected, so Celery installs no handler of its own: worker and beat lines come out
     like every other process's (SYNDICATOR_LOG_FORMAT), whatever --loglevel says."""
-    settings = load_settings()
     configure_logging(settings.log_level, settings.log_format).addFilter(_TaskId())
 
 
 def _check_or_exit(role: str) -> None:
     """Refuse to start without the database at the right schema and Redis: one line, exit 1.
     (SystemExit passes through Celery's signal dispatch, which logs and swallows Exception.)"""
-    problems = preflight(load_settings())
+    problems = preflight(settings)
     if problems:
         for problem in problems:
             log.error(kv(msg=f"{role} cannot start", check=problem.check, problem=str(problem)))
@@ -73,7 +72,7 @@ def check_before_consuming(**_: Any) -> None:
 
 @worker_process_init.connect  # each prefork child: span exporters do not survive a fork
 def trace_tasks(**_: Any) -> None:
-    if configure_tracing(load_settings(), "syndicator-worker"):
+    if configure_tracing(settings, "syndicator-worker"):
         instrument_celery()
 
 
@@ -93,7 +92,7 @@ def settle_child(**_: Any) -> None:
 def start_relay(sender: Any = None, **_: Any) -> None:
     global _relay
     _check_or_exit("beat")
-    if configure_tracing(load_settings(), "syndicator-beat"):
+    if configure_tracing(settings, "syndicator-beat"):
         instrument_celery()  # the relay's sends carry the hook's trace on
     _relay = Relay(sender.app)
     _relay.start()

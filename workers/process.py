@@ -13,12 +13,13 @@ import redis
 
 from syndicator.channels.base import Channel, ChannelContext
 from syndicator.channels.registry import build_channels
-from syndicator.config import Settings, load_settings
+from syndicator.config import Settings
 from syndicator.delivery.aio import close_channels
 from syndicator.delivery.settlements import settle_kept
 from syndicator.runtime.liveness import LivenessBeat, ProcessIdentity
 from syndicator.runtime.redis_urls import redis_client
 from syndicator.store.db import Database
+from workers.settings import settings
 
 __all__ = ["Runtime", "close_runtime", "heard_for", "runtime", "worker_id"]
 
@@ -45,7 +46,7 @@ def _build(settings: Settings) -> Runtime:
 def runtime() -> Runtime:
     global _current
     if _current is None or _current[0] != os.getpid():
-        _current = (os.getpid(), _build(load_settings()))
+        _current = (os.getpid(), _build(settings))
     return _current[1]
 
 

@@ -14,8 +14,15 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from syndicator.commands.output import JSON_OPTION, console, errors
-from syndicator.config import DEFAULT_PORT, SettingError, load_settings, redact_url
+from syndicator.commands.output import (
+    JSON_OPTION,
+    Loaded,
+    cli_settings,
+    console,
+    errors,
+    use_settings_from,
+)
+from syndicator.config import DEFAULT_PORT, SettingError, Settings, redact_url
 from syndicator.logs import configure_logging
 
 if TYPE_CHECKING:
@@ -42,9 +49,9 @@ def run(
     """Start the web app, a worker on every queue and the scheduler (embedded Redis by default)."""
     from syndicator.runtime.launcher import launch
 
-    settings = load_settings(host=host, port=port)
+    settings = cli_settings(host=host, port=port)
     configure_logging(settings.log_level, settings.log_format)
-    raise typer.Exit(launch(host, port, demo, console))
+    raise typer.Exit(launch(settings, host, port, demo, console))
 
 
 @app.command()
@@ -67,7 +74,7 @@ def web(
     from syndicator.runtime.preflight import preflight
     from syndicator.web.connection_limits import ConnectionLimits, bounded_protocol
 
-    settings = load_settings(host=host, port=port)
+    settings = cli_settings(host=host, port=port)
     configure_logging(settings.log_level, settings.log_format)
     problems = preflight(settings)
     for problem in problems:
@@ -98,7 +105,7 @@ def migrate() -> None:
     """Create or upgrade the database schema."""
     from syndicator.store.migrate import upgrade
 
-    settings = load_settings()
+    settings = cli_settings()
     upgrade(settings.database_url, encryption_keys=settings.encryption_keys)
     console.print(f"[green]database is up to date[/] ({redact_url(settings.database_url)})")
 
@@ -139,7 +146,7 @@ def secret_rotate_encryption() -> None:
     from syndicator.store.resealing import count_sealed, reseal_all
     from syndicator.store.sealed import InvalidEncryptionKey, keyring
 
-    settings = load_settings()
+    settings = cli_settings()
     try:
         ring = keyring(settings.encryption_keys)
     except InvalidEncryptionKey as exc:
@@ -174,7 +181,7 @@ def publish(
     """Sign an event with SYNDICATOR_CMS_SECRET and post it to the CMS hook."""
     from syndicator.events.signing import sign_headers
 
-    settings = load_settings(port=port)
+    settings = cli_settings(port=port)
     if not settings.cms_secret:
         errors.print(
             "[red]SYNDICATOR_CMS_SECRET is not set[/] (and no generated one in "
@@ -224,13 +231,13 @@ def import_(
     from syndicator.store.db import Database
     from syndicator.store.migrate import upgrade
 
-    settings = load_settings()
+    settings = cli_settings()
     try:
         events = read_events(files)
     except EventFileError as exc:
         errors.print(f"[red]nothing imported:[/] {exc}")
         raise typer.Exit(2) from exc
-    upgrade(settings.database_url)
+    upgrade(settings.database_url, encryption_keys=settings.encryption_keys)
     db = Database(settings.database_url)
     columns = (
         TextColumn("{task.description}"),
@@ -264,7 +271,7 @@ def status(as_json: bool = JSON_OPTION) -> None:
     from syndicator.runtime.status import collect_status
     from syndicator.store.db import Database
 
-    settings = load_settings()
+    settings = cli_settings()
     db, client = Database(settings.database_url), redis_client(settings, timeout=2)
     stale = settings.worker_stale_after
     report = collect_status(db, client, stale_after=stale)
@@ -319,7 +326,7 @@ def rebuild_feeds() -> None:
     from syndicator.runtime.redis_urls import redis_url
     from syndicator.store.db import Database
 
-    settings = load_settings()
+    settings = cli_settings()
     with Database(settings.database_url) as db:
         changed = rebuild_all(db, settings)
         held = _quarantined(db)
@@ -362,7 +369,7 @@ def releases_quarantined(as_json: bool = JSON_OPTION) -> None:
     """List quarantined releases: left out of a channel until updated or retried."""
     from syndicator.store.db import Database
 
-    settings = load_settings()
+    settings = cli_settings()
     with Database(settings.database_url) as db:
         held = _quarantined(db)
     if as_json:
@@ -385,7 +392,7 @@ def releases_retry(
     from syndicator.store.db import Database
     from syndicator.store.models import Release
 
-    settings = load_settings()
+    settings = cli_settings()
     with Database(settings.database_url) as db, db.session() as session:
         release = session.get(Release, release_id)
         if release is None:
@@ -414,13 +421,18 @@ _add_command_groups()
 
 @app.callback()
 def _global_options(
+    ctx: typer.Context,
     debug: bool = typer.Option(False, "--debug", help="Show the full traceback of an error."),
 ) -> None:
     """syndicator: deliver every press release to feeds, email and partners."""
+    if not isinstance(ctx.obj, Loaded):  # invoked without main() (tests): a holder of its own
+        ctx.obj = Loaded()
+    use_settings_from(ctx.obj)
 
 
-def describe_error(exc: BaseException) -> str:
-    """One line an operator can act on, naming the fix where there is one."""
+def describe_error(exc: BaseException, settings: Settings | None = None) -> str:
+    """One line an operator can act on, naming the fix where there is one. ``settings``:
+    the ones the command read, if it got that far."""
     import redis
     from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
@@ -434,20 +446,21 @@ def describe_error(exc: BaseException) -> str:
     ):
         return f"the database schema is missing or old ({text}); run: syndicator migrate"
     if isinstance(exc, SQLAlchemyError):
-        url = redact_url(load_settings().database_url)
-        return f"database error at {url}: {text} (check SYNDICATOR_DATABASE_URL)"
+        where = f" at {redact_url(settings.database_url)}" if settings else ""
+        return f"database error{where}: {text} (check SYNDICATOR_DATABASE_URL)"
     if isinstance(exc, redis.RedisError):
         return f"cannot reach Redis: {text} (check SYNDICATOR_REDIS_URL)"
     return f"{type(exc).__name__}: {text}"
 
 
 def main() -> None:
+    loaded = Loaded()  # the settings, read once by the command, passed down its context
     try:
-        app()
+        app(obj=loaded)
     except Exception as exc:
         if "--debug" in sys.argv[1:]:
             raise
-        errors.print(f"[red]error:[/] {describe_error(exc)}", highlight=False)
+        errors.print(f"[red]error:[/] {describe_error(exc, loaded.settings)}", highlight=False)
         errors.print("(run with --debug for the traceback)", style="dim")
         sys.exit(1)
 

@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from syndicator import cli
 from syndicator.cli import app
+from syndicator.config import load_settings
 from syndicator.store.migrate import upgrade
 from syndicator.web.app import create_app
 
@@ -57,7 +58,7 @@ def test_web_makes_links_from_its_own_port_without_a_base_url(tmp_path, monkeypa
     assert (served["host"], served["port"], served["factory"]) == ("0.0.0.0", 8011, True)
     # Every uvicorn worker process builds its app from the environment the command set.
     assert served["app"] == "syndicator.web.app:served_app"
-    web_app = create_app()
+    web_app = create_app(load_settings())
     assert web_app.state.syndicator.settings.base_url == "http://127.0.0.1:8011"
 
 

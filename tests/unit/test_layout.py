@@ -153,3 +153,33 @@ def test_the_citation_check_can_fail() -> None:
     assert OUTSIDE_URL.search("see https://docs.svix.com/retries")
     assert not OUTSIDE_URL.search("``https://partner.example/hooks``")
     assert not TRACKER_REF.search('color "#1f6feb" and &#160;')
+
+
+# Each process reads its settings once, where it starts, and hands them down: the CLI
+# (its root click context), a web worker process (the app factory), a worker or beat
+# process (workers/settings.py), and alembic's own command line (migration 0012's keys).
+SETTINGS_ENTRY_POINTS = {
+    "src/syndicator/commands/output.py",
+    "src/syndicator/web/app.py",
+    "workers/settings.py",
+    "src/syndicator/store/migrations/versions/0012_sealed_partner_secrets.py",
+}
+
+
+def test_settings_are_read_only_where_a_process_starts() -> None:
+    calls: dict[str, int] = {}
+    for base in (PACKAGE, ROOT / "workers"):
+        for path in base.rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                # Only a call without a mapping reads the environment (the docs generator
+                # passes its own).
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Name | ast.Attribute)
+                    and getattr(node.func, "id", getattr(node.func, "attr", "")) == "load_settings"
+                    and not node.args
+                ):
+                    name = str(path.relative_to(ROOT))
+                    calls[name] = calls.get(name, 0) + 1
+    assert set(calls) == SETTINGS_ENTRY_POINTS, sorted(calls)
+    assert all(n == 1 for n in calls.values()), calls

@@ -5,8 +5,15 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from syndicator.commands.output import JSON_OPTION, console, fail, parse_since, print_json, when
-from syndicator.config import load_settings
+from syndicator.commands.output import (
+    JSON_OPTION,
+    cli_settings,
+    console,
+    fail,
+    parse_since,
+    print_json,
+    when,
+)
 from syndicator.ops.audit import cli_operator
 from syndicator.partners import delivery_log
 from syndicator.partners.delivery_log import (
@@ -96,7 +103,7 @@ def list_(
     except ValueError as exc:
         fail(f"--cursor {cursor!r}: {exc}", 2)
     start = parse_since(since) if since else None
-    settings = load_settings()
+    settings = cli_settings()
     with Database(settings.database_url) as db:
         page = delivery_log.list_deliveries(db, partner, status, start, after, limit)
     if as_json:
@@ -115,7 +122,7 @@ def show(
     delivery_id: int = typer.Argument(..., help="The delivery's id."), as_json: bool = JSON
 ) -> None:
     """One partner delivery with every attempt."""
-    settings = load_settings()
+    settings = cli_settings()
     with Database(settings.database_url) as db:
         try:
             view = delivery_log.get_delivery(db, delivery_id)
@@ -134,7 +141,7 @@ def replay(
     delivery_id: int = typer.Argument(..., help="The delivery's id."), as_json: bool = JSON
 ) -> None:
     """Resend one delivery now (logged as manual, not retried automatically)."""
-    settings = load_settings()
+    settings = cli_settings()
     with Database(settings.database_url) as db:
         try:
             view = delivery_log.replay(db, delivery_id, cli_operator())

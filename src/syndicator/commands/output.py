@@ -14,7 +14,20 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape
 
-__all__ = ["JSON_OPTION", "console", "errors", "fail", "parse_since", "print_json", "when"]
+from syndicator.config import DEFAULT_HOST, DEFAULT_PORT, Settings, load_settings
+
+__all__ = [
+    "JSON_OPTION",
+    "Loaded",
+    "cli_settings",
+    "console",
+    "errors",
+    "fail",
+    "parse_since",
+    "print_json",
+    "use_settings_from",
+    "when",
+]
 
 # Wide enough that no table is ever folded or cut; tables are only as wide as their cells.
 _UNBOUNDED_WIDTH = 10_000
@@ -40,6 +53,30 @@ JSON_OPTION = typer.Option(
 
 _AGO = re.compile(r"(\d{1,6})([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+class Loaded:
+    """What `syndicator` passes down its context: the settings, once read."""
+
+    settings: Settings | None = None
+
+
+_current = Loaded()
+
+
+def use_settings_from(loaded: Loaded) -> None:
+    """Called by the root command each time it runs: a fresh holder per invocation."""
+    global _current
+    _current = loaded
+
+
+def cli_settings(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> Settings:
+    """The command's settings, read from the environment once per invocation: the command
+    reads them (``host`` and ``port`` where it listens), and everything after it, the
+    error report included, is handed the same object."""
+    if _current.settings is None:
+        _current.settings = load_settings(host=host, port=port)
+    return _current.settings
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -10,8 +10,16 @@ from typing import Any, TypeVar
 import typer
 from rich.table import Table
 
-from syndicator.commands.output import JSON_OPTION, console, fail, parse_since, print_json, when
-from syndicator.config import Settings, load_settings
+from syndicator.commands.output import (
+    JSON_OPTION,
+    cli_settings,
+    console,
+    fail,
+    parse_since,
+    print_json,
+    when,
+)
+from syndicator.config import Settings
 from syndicator.ops.audit import cli_operator
 from syndicator.partners import delivery_log, registry
 from syndicator.partners.delivery_log import NotResendable
@@ -46,7 +54,7 @@ SECRET_HEADER_HELP = "An extra header stored secret (encrypted, never shown agai
 
 @contextmanager
 def _database() -> Iterator[tuple[Database, Settings]]:
-    settings = load_settings()
+    settings = cli_settings()
     with Database(settings.database_url) as db:
         yield db, settings
 

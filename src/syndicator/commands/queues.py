@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from syndicator.commands.output import console, fail
-from syndicator.config import load_settings
+from syndicator.commands.output import cli_settings, console, fail
 from syndicator.ops.audit import cli_operator
 from syndicator.ops.purge import UnknownQueue, purge_queue, queue_depth
 from syndicator.runtime.redis_urls import redis_client
@@ -27,7 +26,7 @@ def purge(
     sweeper enqueues what is due again within a minute. Use it to drop a flood of
     duplicate or poisoned messages. The purge is written to the audit log.
     """
-    settings = load_settings()
+    settings = cli_settings()
     client = redis_client(settings, timeout=5)
     try:
         depth = queue_depth(client, queue)

@@ -21,8 +21,15 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from syndicator.commands.output import JSON_OPTION, console, errors, fail, print_json, when
-from syndicator.config import load_settings
+from syndicator.commands.output import (
+    JSON_OPTION,
+    cli_settings,
+    console,
+    errors,
+    fail,
+    print_json,
+    when,
+)
 
 if TYPE_CHECKING:
     from syndicator.config import Settings
@@ -90,7 +97,7 @@ def import_(
 
     if consented and send_confirmations:
         fail("--consented subscribers are active already: drop --send-confirmations", 2)
-    settings = load_settings()
+    settings = cli_settings()
     with _database(settings) as db:  # closed however the import ends
         with db.read_session() as session:
             known = known_topics(session)
@@ -176,7 +183,7 @@ def list_(
 
     if status is not None and status not in STATUSES:
         fail(f"--status {status!r}: one of {', '.join(STATUSES)}", 2)
-    settings = load_settings()
+    settings = cli_settings()
     with _database(settings) as db, db.session() as session:
         rows = audited_page(session, cli_operator(), "cli list", after, limit, status)
     if as_json:
@@ -218,7 +225,7 @@ def export(
 
     if status is not None and status not in STATUSES:
         fail(f"--status {status!r}: one of {', '.join(STATUSES)}", 2)
-    settings = load_settings()
+    settings = cli_settings()
     with _database(settings) as db:
         rows = open_export(db, cli_operator(), "cli csv", status)
         target = output.open("w", newline="", encoding="utf-8") if output else sys.stdout
@@ -249,7 +256,7 @@ def erase(
 
     if not yes:
         typer.confirm(f"erase subscriber {subscriber_id}'s personal data for good?", abort=True)
-    settings = load_settings()
+    settings = cli_settings()
     with _database(settings) as db, db.session() as session:
         found = erase_subscriber(session, subscriber_id, cli_operator())
     if not found:
@@ -274,7 +281,7 @@ def unsuppress(address: str = typer.Argument(..., help="The suppressed address."
         normalised = normalise_address(address)
     except InvalidAddress as exc:
         fail(f"{address}: {exc.reason}", 2)
-    settings = load_settings()
+    settings = cli_settings()
     with _database(settings) as db, db.session() as session:
         found = session.scalar(select(Subscriber.id).where(Subscriber.email == normalised))
         who = cli_operator()
@@ -294,7 +301,7 @@ def resend(release_id: int = typer.Argument(..., help="The release's id.")) -> N
     from syndicator.ops.audit import cli_operator
     from syndicator.subscriptions.resend import UnknownRelease, requeue_release_email
 
-    settings = load_settings()
+    settings = cli_settings()
     with _database(settings) as db:
         try:
             with db.session() as session:

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.rule import Rule
 
 from syndicator.channels.registry import ALL_QUEUES
-from syndicator.config import DEMO_DIR, Settings, load_settings, local_base_url, redact_url
+from syndicator.config import DEMO_DIR, Settings, local_base_url, redact_url
 from syndicator.events.files import read_events
 from syndicator.events.signing import generate_secret, sign_headers
 from syndicator.feeds.publish import rebuild_all
@@ -33,7 +33,7 @@ from syndicator.store.db import Database
 from syndicator.store.migrate import upgrade
 from syndicator.store.sealed import generate_key
 
-__all__ = ["DEMO_DIR", "generated_secrets", "launch", "load_demo"]
+__all__ = ["DEMO_DIR", "generated_secrets", "launch", "load_demo", "with_generated"]
 
 log = logging.getLogger("syndicator.run")
 
@@ -140,8 +140,10 @@ def load_demo(
     )
 
 
-def launch(host: str, port: int, demo: bool, console: Console) -> int:
-    settings = load_settings(host=host, port=port)
+def launch(settings: Settings, host: str, port: int, demo: bool, console: Console) -> int:
+    """Run everything until Ctrl-C. ``settings`` are the ones `syndicator run` read; what this
+    run adds (generated secrets, the embedded Redis) goes into them and into the children's
+    environment alike, so no process here reads the environment a second time."""
     private_dir(settings.data_dir)
     env = dict(os.environ)
     env["SYNDICATOR_DATA_DIR"] = str(settings.data_dir)
@@ -150,7 +152,8 @@ def launch(host: str, port: int, demo: bool, console: Console) -> int:
     # Before migrating: a migration may seal stored secrets with the encryption key.
     generated = generated_secrets(settings.secrets_dir, env)
     env.update(generated)
-    upgrade(settings.database_url, encryption_keys=load_settings(env).encryption_keys)
+    settings = with_generated(settings, generated)
+    upgrade(settings.database_url, encryption_keys=settings.encryption_keys)
     # Before any worker starts, what a crash or a power cut of the last run left behind
     # goes back at once: its workers' claims, and fan-outs its broker may have lost.
     with Database(settings.database_url) as db:
@@ -159,14 +162,15 @@ def launch(host: str, port: int, demo: bool, console: Console) -> int:
             again = relay_again_unplanned(session)
         if again:
             log.info(kv(msg="unplanned events relayed again", count=again))
-    if demo and not env.get(ALLOWED_NETWORKS, "").strip():
+    if demo and not settings.webhook_allowed_networks:
         # The demo's partners are receivers on this machine; a real run keeps the guard.
         env[ALLOWED_NETWORKS] = " ".join(LOOPBACK_NETWORKS)
+        settings = settings.with_(webhook_allowed_networks=LOOPBACK_NETWORKS)
     embedded = None
     if settings.redis_url is None:
         embedded = EmbeddedRedis(settings.embedded_redis_dir, settings.embedded_redis_socket)
         env["SYNDICATOR_REDIS_URL"] = embedded.start()
-    settings = load_settings(env, host=host, port=port)
+        settings = settings.with_(redis_url=env["SYNDICATOR_REDIS_URL"])
     supervisor = Supervisor(_children(settings, host, port), env)
     try:
         supervisor.start()
@@ -192,6 +196,24 @@ def launch(host: str, port: int, demo: bool, console: Console) -> int:
         if embedded is not None:
             embedded.stop()
         console.print("[bold]syndicator stopped[/]: web, worker and beat have exited.")
+
+
+# The Settings field each generated secret fills (a one-secret tuple but the admin token).
+_GENERATED_FIELDS = {
+    "SYNDICATOR_CMS_SECRET": "cms_secrets",
+    "SYNDICATOR_ADMIN_TOKEN": "admin_token",
+    "SYNDICATOR_TOKEN_KEYS": "token_keys",
+    "SYNDICATOR_ENCRYPTION_KEYS": "encryption_keys",
+}
+
+
+def with_generated(settings: Settings, generated: Mapping[str, str]) -> Settings:
+    """``settings`` holding the secrets just generated, as the children will read them."""
+    changes: dict[str, object] = {}
+    for variable, value in generated.items():
+        field = _GENERATED_FIELDS[variable]
+        changes[field] = value if field == "admin_token" else (value,)
+    return settings.with_(**changes)
 
 
 def generated_secrets(directory: Path, environ: Mapping[str, str]) -> dict[str, str]:

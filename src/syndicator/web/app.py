@@ -51,15 +51,15 @@ scheme using `SYNDICATOR_CMS_SECRET`.
 
 
 def served_app() -> FastAPI:
-    """What `syndicator web` serves: every uvicorn worker process logs in the one format."""
+    """What `syndicator web` serves, built in each uvicorn worker process: the one place
+    that process reads its settings; everything in it is handed these."""
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     configure_tracing(settings, "syndicator-web")  # before the app makes its engine
     return create_app(settings)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or load_settings()
+def create_app(settings: Settings) -> FastAPI:
     db = Database(settings.database_url)
     state = AppState(settings=settings, db=db, redis=redis_client(settings, timeout=2.0))
     caches: list[DocumentCache] = []

@@ -17,6 +17,7 @@ from syndicator.runtime.launcher import (
     _program,
     _publish_command,
     generated_secrets,
+    with_generated,
 )
 from syndicator.store.sealed import Keyring, generate_key
 
@@ -167,3 +168,22 @@ def test_the_embedded_default_keeps_a_private_encryption_key(tmp_path: Path) -> 
     _, ours = welcome(tmp_path / "other", {"SYNDICATOR_ENCRYPTION_KEYS": given})
     assert "SYNDICATOR_ENCRYPTION_KEYS" not in ours
     assert not (tmp_path / "other" / "var" / "secrets" / "encryption_key").exists()
+
+
+@pytest.mark.parametrize(
+    "given",
+    [{}, {"SYNDICATOR_CMS_SECRET": "whsec_b3BlcmF0b3I=", "SYNDICATOR_ADMIN_TOKEN": "op-token"}],
+)
+def test_the_run_s_settings_are_what_its_children_read(tmp_path: Path, given: dict) -> None:
+    """`syndicator run` reads the environment once and adds what it generated; a child
+    reading the environment it is given gets the same settings."""
+    env = {"SYNDICATOR_DATA_DIR": str(tmp_path / "var"), **given}
+    before = load_settings(env)
+    generated = generated_secrets(tmp_path / "var" / "secrets", env)
+    assert set(generated) == {
+        "SYNDICATOR_CMS_SECRET",
+        "SYNDICATOR_ADMIN_TOKEN",
+        "SYNDICATOR_TOKEN_KEYS",
+        "SYNDICATOR_ENCRYPTION_KEYS",
+    } - set(given)
+    assert with_generated(before, generated) == load_settings({**env, **generated})
