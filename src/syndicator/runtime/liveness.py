@@ -160,10 +160,18 @@ class LivenessBeat(threading.Thread):
                 log.warning(kv(msg="heartbeat not written", error=f"{type(exc).__name__}: {exc}"))
             self._heard_since = None
             return False
-        self._last_heard = time.monotonic()
-        if self._heard_since is None:
-            self._heard_since = self._last_heard
+        now = time.monotonic()
+        # A heartbeat that got through late (SQLite's lock held by another writer) ends a
+        # stretch in which this process was not heard: the others' heartbeats waited as
+        # long, so it is heard anew from now, not since before the wait.
+        overdue = self._overdue(now)
+        self._last_heard = now
+        if self._heard_since is None or overdue:
+            self._heard_since = now
         return True
+
+    def _overdue(self, now: float) -> bool:
+        return now - self._last_heard > 2 * self.every + _RETRY_SECONDS
 
     def heard_for(self) -> float:
         """How long this process's heartbeats have all got through (0 while they fail).
@@ -171,7 +179,7 @@ class LivenessBeat(threading.Thread):
         either: it must not judge them silent until it has been heard as long itself. A
         heartbeat overdue (the database too busy to take it) counts as a failed one."""
         now = time.monotonic()
-        if self._heard_since is None or now - self._last_heard > 2 * self.every + _RETRY_SECONDS:
+        if self._heard_since is None or self._overdue(now):
             return 0.0
         return now - self._heard_since
 
