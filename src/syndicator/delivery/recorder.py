@@ -39,7 +39,8 @@ _Entry = tuple[str, AttemptRecord | Deferral, Claimed]
 
 class Recorder:
     """Buffers outcomes and writes them in small transactions. Not thread-safe: the sync
-    runner and the event loop each use it from one thread."""
+    runner and the event loop each use it from one thread, except :meth:`commit`, which
+    an event loop runs in a thread (one at a time) while it goes on adding."""
 
     def __init__(self, db: Database, channel: Channel, trigger: str) -> None:
         self.db = db
@@ -66,9 +67,31 @@ class Recorder:
     def flush(self, also: Callable[[Session], None] | None = None) -> None:
         """Commit what is buffered (and ``also``, in the same transaction). The buffer is
         emptied only once committed; a flush that failed can be tried again."""
-        if self._buffer or also:
+        entries = self.take()
+        try:
+            self.commit(entries, also)
+        except BaseException:
+            self.restore(entries)
+            raise
+
+    def take(self) -> list[_Entry]:
+        """Everything buffered, for :meth:`commit` (on another thread if need be): what
+        is added meanwhile waits for the next flush."""
+        entries, self._buffer = self._buffer, []
+        return entries
+
+    def restore(self, entries: list[_Entry]) -> None:
+        """Put back what a failed :meth:`commit` took, ahead of what came since."""
+        self._buffer[:0] = entries
+
+    def commit(
+        self, entries: Sequence[_Entry], also: Callable[[Session], None] | None = None
+    ) -> None:
+        """Write ``entries`` (and ``also``) in one transaction. It touches no buffer, so an
+        event loop may run it in a thread while it keeps adding outcomes."""
+        if entries or also:
             with self.db.session() as session:
-                written = self._write(session, self._buffer)
+                written = self._write(session, entries)
                 if also:
                     also(session)
                 # Last in the transaction: its row locks are held for the shortest time.
@@ -81,7 +104,6 @@ class Recorder:
                         if isinstance(i, AttemptRecord)
                     ],
                 )
-            self._buffer = []
             self.recorded += len(written)
             for item, job in written:
                 log.info(_log_line(self.channel.name, item, job))

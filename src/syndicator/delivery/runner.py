@@ -204,7 +204,7 @@ def _drive(
     top_up: bool = False,
 ) -> list[Enqueue]:
     if isinstance(channel, AsyncChannel):
-        more = _claimer(db, channel, unstarted, batch) if top_up and channel.top_up else None
+        more = _claimer(db, channel, batch) if top_up and channel.top_up else None
         aio.run(aio.deliver_concurrently(channel, jobs, batch, recorder, unstarted, more))
         return []
     if isinstance(channel, CoalescingChannel):
@@ -215,17 +215,13 @@ def _drive(
     raise TypeError(f"{type(channel).__name__} is not a SyncChannel, AsyncChannel or Coalescing")
 
 
-def _claimer(
-    db: Database, channel: Channel, unstarted: Unstarted, batch: BatchContext
-) -> aio.ClaimMore:
-    """Claims up to n more due rows of ``channel``, adding them to ``unstarted`` (which
-    the runner settles once the batch ends)."""
+def _claimer(db: Database, channel: Channel, batch: BatchContext) -> aio.ClaimMore:
+    """Claims up to n more due rows of ``channel``; the batch adds them to its
+    ``unstarted``, which the runner settles once the batch ends."""
 
     def claim_more(n: int) -> list[Claimed]:
         with db.session() as session:
-            more = claim_due(session, channel.name, n, batch.worker)
-        unstarted.add(more)
-        return more
+            return claim_due(session, channel.name, n, batch.worker)
 
     return claim_more
 

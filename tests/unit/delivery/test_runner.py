@@ -14,7 +14,8 @@ from sqlalchemy import event, func, select
 from syndicator.channels.base import BatchContext, ChannelContext, Deadline
 from syndicator.channels.registry import build_channels
 from syndicator.config import Settings
-from syndicator.delivery import aio, runner
+from syndicator.delivery import batch as batch_module
+from syndicator.delivery import runner
 from syndicator.delivery.recorder import FLUSH_ROWS
 from syndicator.delivery.runner import (
     Enqueue,
@@ -290,7 +291,7 @@ def test_a_batch_without_top_up_delivers_only_its_own_rows(db: Database):
 def test_rows_a_top_up_claimed_but_never_started_go_back_unspent(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setattr(aio, "TOP_UP_MARGIN", 0.0)  # top up even a half-second batch
+    monkeypatch.setattr(batch_module, "TOP_UP_MARGIN", 0.0)  # top up even a half-second batch
     taken: list[int] = []
 
     def counted(session: Any, channel: str, limit: int, worker: str | None) -> list[Claimed]:
