@@ -5,14 +5,12 @@ row, so retries and replays deduplicate at the receiver. Failures are classified
 (channels/webhook_http.py); the retry schedule is ``SYNDICATOR_WEBHOOK_RETRY_SCHEDULE`` with
 ±20 % jitter, kept in the ledger's ``next_attempt_at`` and enqueued by the sweeper.
 
-Isolation: each partner is its own group (``group_limit`` rows in flight per batch), with
-its own cap on requests in flight and rate limit, shared by every worker through Redis
-(partners/throttle.py). A partner at its cap has its rows deferred without spending an
-attempt. A partner left without an answer for :data:`SLOW_AFTER_SECONDS` is marked slow
-for every worker: it then gets one request at a time, the rest deferred, so a partner
-that hangs holds one worker batch, not all of them. Rows of other partners in that batch
-are recorded as they finish (the recorder flushes every second), and the other worker
-processes carry on with everyone else.
+A delivery reads: snapshot (the partner's settings and keys, read for every partner at
+most once a second) -> gate (partners/gate.py: caps, rate limits, slow partners; a
+partner at its cap has its rows deferred without spending an attempt) -> sign -> post ->
+outcome (channels/http_outcomes.py). Each partner is also its own group
+(``group_limit`` rows in flight per batch). Rows of other partners in a batch are
+recorded as they finish, and the other worker processes carry on with everyone else.
 
 Rows for a disabled or deleted partner are not sent: they fail at once, logged as
 ``partner-disabled`` (or ``partner-deleted``) without contacting anyone ("discarded"):
@@ -23,15 +21,12 @@ sweeper for days with nothing to show an operator.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Coroutine, Iterable, Sequence
-from datetime import timedelta
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import aiohttp
 import redis.asyncio
@@ -52,7 +47,6 @@ from syndicator.channels.http_outcomes import HttpOutcome
 from syndicator.channels.webhook_http import guarded_session, post
 from syndicator.config import Settings
 from syndicator.ledger.claims import Claimed
-from syndicator.logs import kv
 from syndicator.partners.directory import (
     PartnerSnapshot,
     active_partner_targets,
@@ -60,17 +54,13 @@ from syndicator.partners.directory import (
     partner_id,
 )
 from syndicator.partners.envelope import EVENT_TYPES, envelope_body
-from syndicator.partners.health import Observation, observe
-from syndicator.partners.notices import notify_disabled
+from syndicator.partners.gate import Caps, Deferral, PartnerGate, SlowList, shared_in_redis
 from syndicator.partners.signing import signed_headers, webhook_id
 from syndicator.partners.ssrf import AsyncResolve, UrlRefused, check_url_offline
-from syndicator.partners.throttle import Lease, SlowPartners, Throttle
 from syndicator.store.models import Event, utcnow
 from syndicator.store.sealed import Keyring, keyring
 
 __all__ = ["SLOW_AFTER_SECONDS", "USER_AGENT", "WebhooksChannel"]
-
-log = logging.getLogger("syndicator.webhooks")
 
 USER_AGENT = f"syndicator/{__version__} (+partner webhooks)"
 # A partner's row in one batch; across batches and processes its max_in_flight rules.
@@ -78,15 +68,10 @@ _GROUP_LIMIT = 4
 # How long partners' settings and keys are trusted before they are read again (all at
 # once: two queries a second, not one per delivery).
 _PARTNER_TTL_SECONDS = 1.0
-# A row waits this long in all for a rate limit's next token before it is deferred.
-_INLINE_WAIT_SECONDS = 2.0
-# When Redis (the caps' shared state) does not answer, rows wait this long.
-_THROTTLE_RETRY_SECONDS = 5.0
 _BODY_CACHE = 64
 # A partner with a request unanswered this long is slow: one request at a time, from
-# every worker, until it answers in time again (or for SLOW_HOLD_SECONDS after a timeout).
+# every worker, until it answers in time again (partners/gate.py).
 SLOW_AFTER_SECONDS = 3.0
-SLOW_HOLD_SECONDS = 60.0
 
 
 class WebhooksChannel(AsyncChannel):
@@ -109,9 +94,7 @@ class WebhooksChannel(AsyncChannel):
         self.resolve = resolve
         self._session: aiohttp.ClientSession | None = None  # per process, on first use
         self._redis: redis.asyncio.Redis | None = None
-        self._throttle: Throttle | None = None
-        self._slow_partners: SlowPartners | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.gate = PartnerGate(self._connect, self.slow_after, ctx.settings)
         self._partners: dict[int, PartnerSnapshot] = {}
         self._partners_until = 0.0  # monotonic: when to read them again
         self._bodies: OrderedDict[str, bytes | None] = OrderedDict()
@@ -145,11 +128,12 @@ class WebhooksChannel(AsyncChannel):
             refused := _offline_refusal(partner.url, settings.webhook_allowed_networks)
         ) is not None:
             # An IP literal the guard refuses, or a URL that is not http(s): for good.
-            result = HttpOutcome(False, False, "ssrf-refused", refused)
-            return _outcome(job, partner, msg_id, result)
-        lease = await self._slot(job, partner, batch)
-        if not isinstance(lease, Lease):
-            return lease
+            return _outcome(
+                job, partner, msg_id, HttpOutcome(False, False, "ssrf-refused", refused)
+            )
+        admitted = await self.gate.admit(partner, batch.deadline)
+        if isinstance(admitted, Deferral):
+            return DeliveryOutcome.deferred(job.delivery_id, admitted.not_before, admitted.reason)
         ours = {
             "content-type": "application/json",
             "user-agent": USER_AGENT,
@@ -159,95 +143,18 @@ class WebhooksChannel(AsyncChannel):
         headers = {k: v for k, v in partner.headers.items() if k.lower() not in ours} | ours
         started = time.perf_counter()
         limit = max(0.1, min(settings.webhook_timeout, batch.deadline.remaining()))
-        # Past slow_after without an answer, every worker learns this partner is slow.
-        marked = False
-
-        def mark() -> None:
-            nonlocal marked
-            marked = True
-            self._background(self._mark(partner.id))
-
-        timer = asyncio.get_running_loop().call_later(self.slow_after, mark)
+        result: HttpOutcome | None = None
         try:
             result = await post(
                 self._http(), partner.url, body, headers, limit, settings.webhook_connect_timeout
             )
         finally:
-            timer.cancel()
-            await self._release(lease)
-        if marked and result.error_class != "timeout":
-            await self._unmark(partner.id)  # slow, but it answered
+            await self.gate.observe(admitted, result)
         return _outcome(job, partner, msg_id, result, (time.perf_counter() - started) * 1000)
 
-    async def _slot(
-        self, job: Claimed, partner: PartnerSnapshot, batch: BatchContext
-    ) -> Lease | DeliveryOutcome:
-        """A place within the partner's caps, or the row deferred without an attempt. A
-        partner with no limits that no worker finds slow needs no Redis round trip.
-
-        A rate limit's next token is usually less than a second away: the row waits for
-        it here (bounded), rather than for the sweeper's next pass. A full or slow
-        partner's row is deferred at once: its slots free only when requests end."""
-        waited = 0.0
-        while True:
-            try:
-                slow = partner.id in await self._slow().current()
-                if not (slow or partner.max_in_flight or partner.rate_limit_per_s):
-                    return Lease(partner.id, None)
-                cap = 1 if slow else partner.max_in_flight
-                lease = await self._caps().acquire(partner.id, cap, partner.rate_limit_per_s)
-            except RedisError as exc:
-                log.warning(kv(msg="partner caps unavailable", error=type(exc).__name__))
-                when = utcnow() + timedelta(seconds=_THROTTLE_RETRY_SECONDS)
-                return DeliveryOutcome.deferred(job.delivery_id, when, "caps_unavailable")
-            if isinstance(lease, Lease):
-                return lease
-            reason = "partner_slow" if slow and lease.reason == "partner_cap" else lease.reason
-            wait = lease.wait_seconds
-            inline = waited + wait <= _INLINE_WAIT_SECONDS
-            if reason == "rate_limit" and inline and batch.deadline.remaining() > wait + 1:
-                await asyncio.sleep(wait)
-                waited += wait
-                continue
-            # A slot usually frees when a request ends, long before its lease expires.
-            wait = wait if reason == "rate_limit" else min(wait, 2.0)
-            return DeliveryOutcome.deferred(
-                job.delivery_id, utcnow() + timedelta(seconds=wait), reason
-            )
-
-    async def _mark(self, partner: int) -> None:
-        try:
-            await self._slow().mark(partner)
-            log.info(kv(msg="partner slow", partner_id=partner, after_s=self.slow_after))
-        except RedisError as exc:
-            log.warning(kv(msg="could not mark a slow partner", error=type(exc).__name__))
-
-    async def _unmark(self, partner: int) -> None:
-        try:
-            await self._slow().clear(partner)
-        except RedisError as exc:  # the mark lapses by itself
-            log.warning(kv(msg="could not clear a slow partner", error=type(exc).__name__))
-
-    def _background(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)  # held until done: the loop keeps only weak references
-        task.add_done_callback(self._tasks.discard)
-
     def recorded(self, session: Session, attempts: Sequence[RecordedAttempt]) -> None:
-        observations = [
-            Observation(
-                partner_id(item.job.target),
-                item.record.started_at,
-                item.record.outcome == "succeeded",
-                item.record.status_code,
-                item.record.error_class,
-            )
-            for item in attempts
-        ]
-        disabled = observe(session, observations)
-        if disabled:
-            self._partners_until = 0.0
-            notify_disabled(self.ctx.settings, disabled)
+        if self.gate.recorded(session, attempts):
+            self._partners_until = 0.0  # read the disabled partners' state again
 
     # --- per-process resources ------------------------------------------------------
 
@@ -290,39 +197,20 @@ class WebhooksChannel(AsyncChannel):
             )
         return self._session
 
-    def _redis_client(self) -> redis.asyncio.Redis:
-        if self._redis is None:
-            self._redis = _async_redis(self.ctx)
-        return self._redis
-
-    def _caps(self) -> Throttle:
-        if self._throttle is None:
-            # A lease outlives the longest request, so a killed worker's slot comes back.
-            self._throttle = Throttle(self._redis_client(), self.ctx.settings.webhook_timeout + 30)
-        return self._throttle
-
-    def _slow(self) -> SlowPartners:
-        if self._slow_partners is None:
-            # Marked slow for a while after a timeout: the next batches do not wait on it.
-            hold = self.ctx.settings.webhook_timeout + SLOW_HOLD_SECONDS
-            self._slow_partners = SlowPartners(self._redis_client(), hold)
-        return self._slow_partners
-
-    async def _release(self, lease: Lease) -> None:
-        try:
-            await self._caps().release(lease)
-        except RedisError as exc:  # the lease expires by itself
-            log.warning(kv(msg="could not release a partner slot", error=type(exc).__name__))
+    def _connect(self) -> tuple[Caps, SlowList]:
+        """The gate's shared state, in Redis; on first use, in the loop that uses it."""
+        self._redis = _async_redis(self.ctx)
+        return shared_in_redis(self._redis, self.ctx.settings.webhook_timeout)
 
     async def aclose(self) -> None:
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.gate.aclose()
+        self.gate = PartnerGate(self._connect, self.slow_after, self.ctx.settings)
         if self._session is not None:
             await self._session.close()
             self._session = None
         if self._redis is not None:
             await self._redis.aclose()
-            self._redis, self._throttle, self._slow_partners = None, None, None
+            self._redis = None
 
 
 # What an asyncio connection needs from the worker's client: where, which db, who, TLS.
