@@ -47,11 +47,10 @@ audit: setup
 run: setup
 	$(BIN)/syndicator run --demo
 
-# The whole suite; TEST_WORKERS=4 runs it on pytest-xdist workers (docs/development.md: a
-# test that is safe there): most tests wait on subprocesses, PostgreSQL and the disk, so more
-# workers than cores pay. One process by default until two tests stop depending on the order
-# they run in (the CLI console's width fixed at import; the demo banner wrapping long paths).
-TEST_WORKERS ?= 0
+# The whole suite on pytest-xdist workers (docs/development.md: a test that is safe there):
+# most tests wait on subprocesses, PostgreSQL and the disk, so more workers than cores pay.
+# TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 4
 test: setup
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 

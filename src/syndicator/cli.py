@@ -51,7 +51,7 @@ def run(
 
     settings = cli_settings(host=host, port=port)
     configure_logging(settings.log_level, settings.log_format)
-    raise typer.Exit(launch(settings, host, port, demo, console))
+    raise typer.Exit(launch(settings, host, port, demo, console.now()))
 
 
 @app.command()
@@ -154,7 +154,7 @@ def secret_rotate_encryption() -> None:
         raise typer.Exit(2) from exc
     with Database(settings.database_url) as db:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-        with Progress(*columns, TimeElapsedColumn(), console=console) as progress:
+        with Progress(*columns, TimeElapsedColumn(), console=console.now()) as progress:
             task = progress.add_task("re-encrypting", total=count_sealed(db))
             report = reseal_all(db, ring, cli_operator(), lambda n: progress.advance(task, n))
     console.print(
@@ -245,7 +245,7 @@ def import_(
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console) as progress:
+    with Progress(*columns, console=console.now()) as progress:
         task = progress.add_task("releases", total=len(events))
         for start in range(0, len(events), batch_size):
             chunk = events[start : start + batch_size]
@@ -282,7 +282,7 @@ def status(as_json: bool = JSON_OPTION) -> None:
         return
     if report.queues is None:
         console.print(f"[red]Redis unavailable:[/] {report.redis_error}")
-    print_queues(console, readings)
+    print_queues(console.now(), readings)
     if report.unacked is not None:
         console.print(f"unacked (in workers' hands): {report.unacked}")
     oldest = report.outbox_oldest_seconds
@@ -296,7 +296,7 @@ def status(as_json: bool = JSON_OPTION) -> None:
         for state, n in counts.items():
             ledger.add_row(channel, state, str(n))
     console.print(ledger)
-    print_readings(console, readings)
+    print_readings(console.now(), readings)
     if report.pipeline:
         console.print("[red]pipeline blocked:[/]")
         for cause in report.pipeline:

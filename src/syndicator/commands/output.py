@@ -41,8 +41,22 @@ def _console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, width=_UNBOUNDED_WIDTH if piped else None)
 
 
-console = _console()
-errors = _console(stderr=True)
+class _Console:
+    """A console judged at each use, not at import: whether output is piped, and COLUMNS,
+    may differ between two invocations of the commands in one process (tests, shells)."""
+
+    def __init__(self, stderr: bool = False) -> None:
+        self._stderr = stderr
+
+    def now(self) -> Console:
+        return _console(self._stderr)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.now(), name)
+
+
+console = _Console()
+errors = _Console(stderr=True)
 
 JSON_OPTION = typer.Option(
     False,

@@ -107,7 +107,7 @@ def import_(
             DownloadColumn(),
             TimeElapsedColumn(),
         )
-        with file.open("rb") as raw, Progress(*columns, console=errors) as progress:
+        with file.open("rb") as raw, Progress(*columns, console=errors.now()) as progress:
             task = progress.add_task("importing", total=file.stat().st_size)
 
             def report(row: BadRow) -> None:
@@ -151,7 +151,7 @@ def _send_confirmations(settings: Settings, db: Database, ids: list[int]) -> Non
         TimeElapsedColumn(),
     )
     try:
-        with Progress(*columns, console=errors) as progress:
+        with Progress(*columns, console=errors.now()) as progress:
             task = progress.add_task("confirmation mails", total=len(ids))
             for subscriber_id in ids:
                 try:

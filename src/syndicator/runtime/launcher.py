@@ -303,15 +303,17 @@ def _welcome_lines(
     cms_secret: str,
     admin_token: str,
 ) -> None:
+    # soft_wrap: a long URL or path stays one line, whatever the width (a piped run's too).
+    line = functools.partial(console.print, soft_wrap=True)
     # A rule as wide as a terminal, never as wide as a piped console (commands/output.py).
     console.print(Rule("[bold]syndicator[/]"), width=min(console.width, 80))
-    console.print(f"  홈페이지       {web_url}/")
-    console.print(f"  RSS 피드       {web_url}/feeds/rss.xml")
-    console.print(f"  피드 목록      {web_url}/feeds/")
-    console.print(f"  API 문서       {web_url}/docs")
-    console.print(f"  운영 콘솔      {web_url}/ops")
-    console.print(f"  준비 상태      {web_url}/readyz")
-    console.print(f"  Redis          {'embedded, ' if embedded else ''}{redis}")
-    console.print(f"  Database       {redact_url(settings.database_url)}")
-    console.print(f"  CMS secret     {cms_secret}")
-    console.print(f"  Admin token    {admin_token}")
+    line(f"  홈페이지       {web_url}/")
+    line(f"  RSS 피드       {web_url}/feeds/rss.xml")
+    line(f"  피드 목록      {web_url}/feeds/")
+    line(f"  API 문서       {web_url}/docs")
+    line(f"  운영 콘솔      {web_url}/ops")
+    line(f"  준비 상태      {web_url}/readyz")
+    line(f"  Redis          {'embedded, ' if embedded else ''}{redis}")
+    line(f"  Database       {redact_url(settings.database_url)}")
+    line(f"  CMS secret     {cms_secret}")
+    line(f"  Admin token    {admin_token}")

@@ -8,6 +8,8 @@ import stat
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 
 from syndicator.config import load_settings
@@ -187,3 +189,17 @@ def test_the_run_s_settings_are_what_its_children_read(tmp_path: Path, given: di
         "SYNDICATOR_ENCRYPTION_KEYS",
     } - set(given)
     assert with_generated(before, generated) == load_settings({**env, **generated})
+
+
+@settings(max_examples=25, deadline=None)
+@given(depth=st.integers(min_value=1, max_value=12), width=st.integers(min_value=40, max_value=120))
+def test_no_banner_line_is_folded_however_long_its_path(depth: int, width: int) -> None:
+    """A folded URL or path cannot be copied as it is: every line stays whole at any width."""
+    data_dir = Path("/tmp").joinpath(*[f"long-directory-name-{i}" for i in range(depth)])
+    db = f"sqlite:///{data_dir}/syndicator.db"
+    env = {"SYNDICATOR_DATA_DIR": str(data_dir), "SYNDICATOR_DATABASE_URL": db}
+    out = io.StringIO()
+    _print_welcome(Console(file=out, width=width), load_settings(env), "http://web", True, {})
+    lines = out.getvalue().splitlines()
+    assert f"  Database       {db}" in lines
+    assert any(line.startswith("  Mail ") and str(data_dir / "outbox") in line for line in lines)

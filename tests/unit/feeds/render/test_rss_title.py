@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import feedparser
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 from pydantic import ValidationError
@@ -24,6 +24,16 @@ title_text = st.one_of(
 )
 
 
+def _as_feedparser_repairs(text: str) -> str:
+    """feedparser (mixin.py, ``pop``) takes text that is all Latin-1 and valid UTF-8 once
+    encoded for mojibake, and decodes it again: ``Â¡`` reads as ``¡`` there, in no other
+    reader. Its quirk, not the feed's; applied here so the comparison stays exact."""
+    try:
+        return text.encode("iso-8859-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return text
+
+
 def _entry_titled(title: str):  # type: ignore[no-untyped-def]
     try:
         return entry(7, title=title)
@@ -34,6 +44,7 @@ def _entry_titled(title: str):  # type: ignore[no-untyped-def]
 
 @settings(max_examples=300, deadline=None)
 @given(title_text)
+@example("Â¡")  # found by hypothesis: feedparser's own mojibake repair
 def test_html_and_plain_text_readers_show_the_same_title(typed: str) -> None:
     made = _entry_titled(typed)
     rss = render_rss(document((made,)))
@@ -43,7 +54,7 @@ def test_html_and_plain_text_readers_show_the_same_title(typed: str) -> None:
     title = parsed.entries[0].title_detail
     # Plain text for feedparser too, so an HTML reader decodes nothing and drops nothing.
     assert title.type == "text/plain"
-    assert title.value == shown_plain.strip()
+    assert title.value == _as_feedparser_repairs(shown_plain.strip())
     # Brackets become 〈 〉, and an invisible joiner breaks an entity reference; nothing else.
     assert shown_plain.replace("&" + WORD_JOINER, "&") == made.title.translate(
         str.maketrans("<>", "〈〉")
