@@ -6,7 +6,7 @@ row, so retries and replays deduplicate at the receiver. Failures are classified
 ±20 % jitter, kept in the ledger's ``next_attempt_at`` and enqueued by the sweeper.
 
 A delivery reads: snapshot (the partner's settings and keys, read for every partner at
-most once a second) -> gate (partners/gate.py: caps, rate limits, slow partners; a
+most once a second) -> gate (channels/partner_gate.py: caps, rate limits, slow partners; a
 partner at its cap has its rows deferred without spending an attempt) -> sign -> post ->
 outcome (channels/http_outcomes.py). Each partner is also its own group
 (``group_limit`` rows in flight per batch). Rows of other partners in a batch are
@@ -44,6 +44,7 @@ from syndicator.channels.base import (
     RecordedAttempt,
 )
 from syndicator.channels.http_outcomes import HttpOutcome
+from syndicator.channels.partner_gate import Caps, Deferral, PartnerGate, SlowList, shared_in_redis
 from syndicator.channels.webhook_http import guarded_session, post
 from syndicator.config import Settings
 from syndicator.ledger.claims import Claimed
@@ -54,7 +55,6 @@ from syndicator.partners.directory import (
     partner_id,
 )
 from syndicator.partners.envelope import EVENT_TYPES, envelope_body
-from syndicator.partners.gate import Caps, Deferral, PartnerGate, SlowList, shared_in_redis
 from syndicator.partners.signing import signed_headers, webhook_id
 from syndicator.partners.ssrf import AsyncResolve, UrlRefused, check_url_offline
 from syndicator.store.models import Event, utcnow
@@ -70,7 +70,7 @@ _GROUP_LIMIT = 4
 _PARTNER_TTL_SECONDS = 1.0
 _BODY_CACHE = 64
 # A partner with a request unanswered this long is slow: one request at a time, from
-# every worker, until it answers in time again (partners/gate.py).
+# every worker, until it answers in time again (channels/partner_gate.py).
 SLOW_AFTER_SECONDS = 3.0
 
 

@@ -11,7 +11,7 @@ from syndicator.config import Settings
 
 @pytest.fixture
 def fresh(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
-    monkeypatch.setattr(process, "load_settings", lambda: settings)
+    monkeypatch.setattr(process, "settings", settings)
     monkeypatch.setattr(process, "_current", None)
     monkeypatch.setattr(process, "_liveness", None)
 

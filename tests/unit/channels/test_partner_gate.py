@@ -15,15 +15,15 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from syndicator.channels.base import Deadline
 from syndicator.channels.http_outcomes import HttpOutcome, classify
-from syndicator.config import Settings, load_settings
-from syndicator.partners.directory import PartnerSnapshot
-from syndicator.partners.gate import (
+from syndicator.channels.partner_gate import (
     CAPS_RETRY_SECONDS,
     INLINE_WAIT_SECONDS,
     Deferral,
     PartnerGate,
     PartnerLease,
 )
+from syndicator.config import Settings, load_settings
+from syndicator.partners.directory import PartnerSnapshot
 from syndicator.partners.throttle import Lease, Refusal
 
 START = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
