@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 
 from hypothesis import HealthCheck, given, settings
@@ -11,9 +10,9 @@ from sqlalchemy import select
 
 from syndicator.ledger.attempts import AttemptRecord, record_attempts
 from syndicator.ledger.claims import claim
-from syndicator.ledger.targets import ensure_deliveries
 from syndicator.store.db import Database
-from syndicator.store.models import Delivery, Event, utcnow
+from syndicator.store.models import Delivery, utcnow
+from tests.unit.ledger.support import delivery_rows
 
 OUTCOMES = ("succeeded", "retrying", "failed", "suppressed", "uncertain")
 
@@ -27,23 +26,7 @@ def test_a_recorded_batch_leaves_each_row_in_its_own_state(
 ):
     """Rows that end alike move together, the rest one by one: either way each row ends
     with its own status, retry time and error, and no other row moves."""
-    event_id = f"evt-{uuid.uuid4().hex}"
-    targets = [f"partner:{n}" for n in range(len(outcomes) + 1)]
-    with db.session() as session:
-        session.add(
-            Event(
-                id=event_id,
-                webhook_id=event_id,
-                type="release.published",
-                release_id=1,
-                source="hook",
-                outcome="applied",
-                payload={},
-                received_at=utcnow(),
-            )
-        )
-        session.flush()
-        ids = ensure_deliveries(session, event_id, "webhooks", targets)
+    ids = delivery_rows(db, len(outcomes) + 1)
     with db.session() as session:
         jobs = claim(session, ids)
     retry = datetime(2030, 1, 1, tzinfo=UTC)

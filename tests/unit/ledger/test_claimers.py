@@ -25,32 +25,12 @@ from syndicator.ledger.claimers import (
 from syndicator.ledger.claims import claim, claim_due, claim_pending, due_for_retry, suspects_due
 from syndicator.ledger.poison import POISON, POISON_STRIKES, suspect_claim_size
 from syndicator.ledger.tallies import read_tallies
-from syndicator.ledger.targets import ensure_deliveries, requeue_manual
+from syndicator.ledger.targets import requeue_manual
 from syndicator.store.db import Database
-from syndicator.store.models import Delivery, DeliveryAttempt, Event, WorkerProcess, utcnow
+from syndicator.store.models import Delivery, DeliveryAttempt, WorkerProcess, utcnow
+from tests.unit.ledger.support import delivery_rows
 
 T0 = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
-
-
-def _rows(db: Database, count: int) -> list[int]:
-    event_id = f"evt-{uuid.uuid4().hex}"
-    with db.session() as session:
-        session.add(
-            Event(
-                id=event_id,
-                webhook_id=event_id,
-                type="release.published",
-                release_id=1,
-                source="hook",
-                outcome="applied",
-                payload={},
-                received_at=utcnow(),
-            )
-        )
-        session.flush()
-        return ensure_deliveries(
-            session, event_id, "webhooks", [f"partner:{n}" for n in range(count)]
-        )
 
 
 def _worker(db: Database, at: datetime = T0, host: str = "elsewhere") -> str:
@@ -71,7 +51,7 @@ def _status(db: Database, ids: list[int]) -> dict[int, tuple[str, int, str | Non
 
 
 def test_a_silent_workers_claims_go_back_due_with_the_attempt_logged(db: Database):
-    ids = _rows(db, 3)
+    ids = delivery_rows(db, 3)
     worker = _worker(db)
     with db.session() as session:
         jobs = claim(session, ids, worker)
@@ -106,7 +86,7 @@ def test_a_silent_workers_claims_go_back_due_with_the_attempt_logged(db: Databas
 
 
 def test_a_worker_this_host_knows_is_gone_is_released_without_waiting(db: Database):
-    ids = _rows(db, 2)
+    ids = delivery_rows(db, 2)
     worker, alive = _worker(db), _worker(db)
     with db.session() as session:
         claim(session, ids[:1], worker)
@@ -119,7 +99,7 @@ def test_a_worker_this_host_knows_is_gone_is_released_without_waiting(db: Databa
 
 
 def test_a_worker_that_stopped_holds_nothing(db: Database):
-    ids = _rows(db, 1)
+    ids = delivery_rows(db, 1)
     worker = _worker(db)
     with db.session() as session:
         claim(session, ids, worker)
@@ -133,7 +113,7 @@ def test_a_worker_that_stopped_holds_nothing(db: Database):
 def test_a_sweeper_not_heard_from_itself_leaves_silent_workers_be(db: Database):
     """After a database outage every heartbeat is old, the live workers' too: a sweeper
     that could not write its own may not call others silent, only stopped or gone."""
-    ids = _rows(db, 3)
+    ids = delivery_rows(db, 3)
     silent, stopped, gone = _worker(db), _worker(db), _worker(db)
     with db.session() as session:
         claim(session, ids[:1], silent)
@@ -150,7 +130,7 @@ def test_a_sweeper_not_heard_from_itself_leaves_silent_workers_be(db: Database):
 
 
 def test_a_claim_naming_no_worker_is_left_to_the_lease(db: Database):
-    ids = _rows(db, 1)
+    ids = delivery_rows(db, 1)
     with db.session() as session:
         claim(session, ids)
     with db.session() as session:
@@ -185,7 +165,7 @@ def test_exactly_the_claims_of_lost_workers_are_released(
     expected_lost: set[int] = set()
     for age, rows, stopped in workers:
         worker = _worker(db, at=now - timedelta(minutes=1))
-        ids = _rows(db, rows)
+        ids = delivery_rows(db, rows)
         with db.session() as session:
             claim(session, ids, worker)
             beat(session, worker, now=now - timedelta(seconds=age))
@@ -209,7 +189,7 @@ def test_exactly_the_claims_of_lost_workers_are_released(
 def test_live_workers_are_counted_and_long_gone_ones_forgotten(db: Database):
     now = T0 + timedelta(days=2)
     fresh, silent, holding = _worker(db), _worker(db), _worker(db)
-    ids = _rows(db, 1)
+    ids = delivery_rows(db, 1)
     with db.session() as session:
         claim(session, ids, holding)
         beat(session, fresh, now=now)
@@ -247,7 +227,7 @@ def _row(db: Database, delivery_id: int) -> Delivery:
 def test_a_row_that_brings_its_worker_down_every_time_is_failed_as_poison(
     db: Database, crashes: int, recovered_after: int
 ):
-    (row_id,) = _rows(db, 1)
+    (row_id,) = delivery_rows(db, 1)
     past = utcnow() - timedelta(seconds=1)
     # An outcome in between (the row delivered fine once) starts the count again.
     for n in range(crashes):
@@ -295,7 +275,7 @@ def _free(db: Database, ids: list[int]) -> None:
 
 
 def test_a_struck_row_goes_in_ever_smaller_claims_until_it_is_alone(db: Database):
-    suspect, *others = _rows(db, 5)
+    suspect, *others = delivery_rows(db, 5)
     for n in range(3):  # three strikes: claims of at most 16 rows may take it
         _crash_with(db, suspect, T0 + timedelta(minutes=n))
     assert suspect_claim_size(3) < 17

@@ -3,7 +3,6 @@ a paused channel's rows wait; the sweeper sees rows whose time has come."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -19,28 +18,9 @@ from syndicator.ledger.claims import (
     release,
     reschedule_held,
 )
-from syndicator.ledger.targets import ensure_deliveries
 from syndicator.store.db import Database
-from syndicator.store.models import ChannelPause, Delivery, Event, utcnow
-
-
-def _rows(db: Database, count: int, channel: str = "webhooks") -> list[int]:
-    event_id = f"evt-{uuid.uuid4().hex}"
-    with db.session() as session:
-        session.add(
-            Event(
-                id=event_id,
-                webhook_id=event_id,
-                type="release.published",
-                release_id=1,
-                source="hook",
-                outcome="applied",
-                payload={},
-                received_at=utcnow(),
-            )
-        )
-        session.flush()
-        return ensure_deliveries(session, event_id, channel, [f"partner:{n}" for n in range(count)])
+from syndicator.store.models import ChannelPause, Delivery, utcnow
+from tests.unit.ledger.support import delivery_rows
 
 
 def _state(db: Database, ids: list[int]) -> dict[int, tuple[str, int]]:
@@ -52,7 +32,7 @@ def _state(db: Database, ids: list[int]) -> dict[int, tuple[str, int]]:
 
 
 def test_a_row_is_claimed_once_whoever_asks_again(db: Database) -> None:
-    ids = _rows(db, 3)
+    ids = delivery_rows(db, 3)
     with db.session() as session:
         first = claim(session, ids, worker="w1")
     with db.session() as session:
@@ -64,7 +44,7 @@ def test_a_row_is_claimed_once_whoever_asks_again(db: Database) -> None:
 
 
 def test_deferred_and_released_rows_get_their_attempt_back(db: Database) -> None:
-    ids = _rows(db, 3)
+    ids = delivery_rows(db, 3)
     with db.session() as session:
         jobs = claim(session, ids)
     later = utcnow() + timedelta(minutes=5)
@@ -81,7 +61,7 @@ def test_deferred_and_released_rows_get_their_attempt_back(db: Database) -> None
 
 
 def test_a_failed_batch_reschedules_what_it_holds_with_the_attempt_spent(db: Database) -> None:
-    ids = _rows(db, 2)
+    ids = delivery_rows(db, 2)
     with db.session() as session:
         jobs = claim(session, ids)
     with db.session() as session:
@@ -90,7 +70,7 @@ def test_a_failed_batch_reschedules_what_it_holds_with_the_attempt_spent(db: Dat
 
 
 def test_a_paused_channel_has_nothing_due(db: Database) -> None:
-    ids = _rows(db, 2, channel="email")
+    ids = delivery_rows(db, 2, channel="email")
     with db.session() as session:
         session.add(ChannelPause(channel="email", paused_by="ops"))
     with db.session() as session:
@@ -105,8 +85,8 @@ def test_a_paused_channel_has_nothing_due(db: Database) -> None:
 
 
 def test_the_sweeper_leaves_fresh_rows_to_their_task_and_takes_retries(db: Database) -> None:
-    fresh = _rows(db, 1)
-    retried = _rows(db, 1)
+    fresh = delivery_rows(db, 1)
+    retried = delivery_rows(db, 1)
     with db.session() as session:
         jobs = claim(session, retried)
         release(session, jobs[0].token, retried)

@@ -10,11 +10,11 @@ from sqlalchemy import func, insert, select
 from syndicator.ledger.retention import delete_attempts_before
 from syndicator.store.db import Database
 from syndicator.store.models import DeliveryAttempt, utcnow
-from tests.unit.ledger.test_claimers import _rows
+from tests.unit.ledger.support import delivery_rows
 
 
 def _attempts(db: Database, ages_in_days: list[int]) -> None:
-    (delivery_id,) = _rows(db, 1)
+    (delivery_id,) = delivery_rows(db, 1)
     now = utcnow()
     with db.session() as session:
         session.execute(

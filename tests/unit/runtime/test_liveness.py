@@ -25,7 +25,7 @@ from syndicator.runtime.liveness import (
 from syndicator.store.db import Database
 from syndicator.store.models import Delivery, WorkerProcess
 from tests.system import wait_for
-from tests.unit.ledger.test_claimers import _rows
+from tests.unit.ledger.support import delivery_rows
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="process keys come from /proc"
@@ -96,7 +96,7 @@ def test_the_claims_of_a_killed_process_are_released_at_once(
     """No heartbeat timeout to wait for: its own host sees the process is gone."""
     doomed = LivenessBeat(db, _identity_of(sleeper.pid), every=3600)
     doomed.register()
-    ids = _rows(db, 3)
+    ids = delivery_rows(db, 3)
     with db.session() as session:
         claim(session, ids, doomed.identity.id)
     assert release_lost(db, stale_after=timedelta(hours=1)) == []
