@@ -16,6 +16,7 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parents[2]
 DEV_LOCK = ROOT / "requirements" / "dev.lock"
 RUNTIME_LOCK = ROOT / "requirements" / "runtime.lock"
+BOOTSTRAP_LOCK = ROOT / "requirements" / "bootstrap.lock"
 DEV_ONLY = {
     "pytest",
     "hypothesis",
@@ -77,7 +78,7 @@ def test_every_requirement_is_locked_at_a_version_it_allows(lock: Path, runtime_
         )
 
 
-@pytest.mark.parametrize("lock", [DEV_LOCK, RUNTIME_LOCK])
+@pytest.mark.parametrize("lock", [DEV_LOCK, RUNTIME_LOCK, BOOTSTRAP_LOCK])
 def test_every_pin_has_a_hash(lock: Path) -> None:
     counts = _hashes_per_pin(lock)
     assert counts and all(counts), lock
@@ -107,3 +108,10 @@ def test_the_tests_run_what_the_dev_lock_pins() -> None:
         if installed != _pinned_version(pin):
             stale[name] = (installed, _pinned_version(pin))
     assert not stale, f"installed vs locked {stale}: run `make setup`"
+
+
+def test_setup_bootstraps_the_uv_the_dev_lock_pins() -> None:
+    """pip installs uv alone (requirements/bootstrap.in says why), and the same uv."""
+    bootstrap, dev = _locked(BOOTSTRAP_LOCK), _locked(DEV_LOCK)
+    assert bootstrap.keys() == {"uv"}, bootstrap.keys()
+    assert _pinned_version(bootstrap["uv"]) == _pinned_version(dev["uv"]), "run `make lock`"
