@@ -16,7 +16,6 @@ from sqlalchemy import func, select
 
 from syndicator.channels.email import EmailChannel
 from syndicator.channels.registry import EVENTS_QUEUE
-from syndicator.delivery.recorder import FLUSH_ROWS
 from syndicator.events.schema import CmsEvent
 from syndicator.intake.accept import accept_event
 from syndicator.runtime.coordination import nudge_relay
@@ -81,8 +80,8 @@ def test_a_newsletter_resumes_after_its_worker_is_killed(
             assert set(seen.values()) == {1} and set(recorded.values()) <= {1}
             unrecorded = len(seen) - len(recorded)
             print(f"killed after {len(seen)} messages, {unrecorded} not yet recorded")
-            # Outcomes are committed every 100 rows; a few more were in flight.
-            assert unrecorded <= FLUSH_ROWS + EmailChannel.concurrency
+            # Outcomes are committed every flush_rows rows; a few more were in flight.
+            assert unrecorded <= EmailChannel.flush_rows + EmailChannel.concurrency
 
             # No claim lease to wait for: the sweeper sees the dead worker's processes are
             # gone and returns their claims, and a new worker sends the rest.

@@ -1,5 +1,6 @@
 """The whole flow, as a resident lives it, against a real SMTP server (aiosmtpd):
-subscribe, confirmation mail, confirm, publish, newsletter, one-click POST, no more mail."""
+subscribe, confirmation mail, confirm, welcome, publish, newsletter, one-click POST, no
+more mail."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from syndicator.channels.base import ChannelContext
 from syndicator.channels.email import EmailChannel
 from syndicator.config import Settings
 from syndicator.delivery.runner import Enqueue, plan_event, run_due
+from syndicator.ledger.claims import due_for_retry
 from syndicator.store.db import Database
 from syndicator.web.app import create_app
 from tests.live_server import serve
@@ -47,6 +49,15 @@ def newsletter(db: Database, settings: Settings, release_id: int) -> None:
     channel.close()
 
 
+def welcome_due(db: Database, settings: Settings) -> None:
+    """What the sweeper does with the welcome a confirmation planned: send the due rows."""
+    channel = EmailChannel(ChannelContext(settings=settings, db=db))
+    with db.session() as session:
+        due = due_for_retry(session).get("email", [])
+    run_due(db, channel, due)
+    channel.close()
+
+
 def test_subscribe_confirm_receive_and_leave_with_one_click(
     app_settings: Settings, smtp: MailServer
 ) -> None:
@@ -66,9 +77,15 @@ def test_subscribe_confirm_receive_and_leave_with_one_click(
         newsletter(db, settings, 1)
         assert len(smtp.to(ADDRESS)) == 1, "nothing before confirming"
         assert http.post(path).status_code == 200
+        assert http.post(path).status_code == 200  # pressed twice: welcomed once
+
+        welcome_due(db, settings)
+        (_, welcome) = wait_for_mail(smtp, 2)
+        assert "환영" in str(parse(welcome.raw)["Subject"])
+        welcome_due(db, settings)
 
         newsletter(db, settings, 2)
-        (_, mail) = wait_for_mail(smtp, 2)
+        (_, _, mail) = wait_for_mail(smtp, 3)
         assert_wire_format(mail.raw)
         message = parse(mail.raw)
         assert message["To"] == ADDRESS
@@ -85,5 +102,5 @@ def test_subscribe_confirm_receive_and_leave_with_one_click(
         )
         assert left.status_code == 200
         newsletter(db, settings, 3)
-        assert len(smtp.to(ADDRESS)) == 2, "no more mail"
+        assert len(smtp.to(ADDRESS)) == 3, "no more mail"
         assert set(ledger(db).values()) == {"succeeded"}

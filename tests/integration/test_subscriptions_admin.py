@@ -73,6 +73,22 @@ def test_subscribers_are_listed_in_keyset_pages(client: httpx.Client, store: Dat
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "status"
 
 
+def test_a_suppressed_subscriber_is_listed_with_why(client: httpx.Client, store: Database) -> None:
+    _import(store, "fine@example.org\nbounced@example.org\n", consented=True)
+    with store.session() as session:
+        row = session.scalars(select(Subscriber).where(Subscriber.email == "bounced@example.org"))
+        bounced = row.one()
+        bounced.status, bounced.suppressed_kind = "suppressed", "hard_bounce"
+        bounced.suppressed_reason, bounced.suppressed_at = "5.1.1 user unknown", utcnow()
+    items = client.get("/api/subscribers", headers=ADMIN).json()["items"]
+    why = {s["email"]: (s["suppressed_kind"], s["suppressed_reason"]) for s in items}
+    assert why == {
+        "fine@example.org": (None, None),
+        "bounced@example.org": ("hard_bounce", "5.1.1 user unknown"),
+    }
+    assert all((s["suppressed_at"] is None) == (s["status"] != "suppressed") for s in items)
+
+
 def test_the_csv_export_streams_every_subscriber(client: httpx.Client, store: Database) -> None:
     _import(store, "".join(f"r{n}@example.org,weekly,,위생정책과\n" for n in range(1200)), True)
     with client.stream("GET", "/api/subscribers.csv", headers=ADMIN) as answer:
@@ -310,3 +326,25 @@ def test_cli_unsuppress_lifts_a_bounce_and_is_audited(
     who, action, target = _audit(store)[-1]
     assert (who.startswith("cli"), action, target) == (True, "unsuppress", "subscriber:1")
     assert [row[1] for row in _audit(store)].count("unsuppress") == 1
+
+
+@pytest.mark.parametrize("kind", ["hard_bounce", "soft_bounce", "complaint", "smtp"])
+def test_the_api_lifts_every_kind_of_suppression_and_audits_which(
+    client: httpx.Client, store: Database, kind: str
+) -> None:
+    _import(store, "stopped@example.org\n", True)
+    with store.session() as session:
+        row = session.scalars(select(Subscriber)).one()
+        row.status, row.suppressed_kind, row.suppressed_at = "suppressed", kind, utcnow()
+        subscriber_id = row.id
+    lifted = client.post(f"/api/subscribers/{subscriber_id}/unsuppress", headers=ADMIN)
+    assert lifted.status_code == 204, lifted.text
+    again = client.post(f"/api/subscribers/{subscriber_id}/unsuppress", headers=ADMIN)
+    assert again.status_code == 409
+    with store.session() as session:
+        row = session.get(Subscriber, subscriber_id)
+        assert row is not None
+        assert (row.status, row.suppressed_kind, row.suppressed_at) == ("unsubscribed", None, None)
+        (entry,) = session.scalars(select(AuditEntry).where(AuditEntry.action == "unsuppress"))
+        assert (entry.target, entry.detail) == (f"subscriber:{subscriber_id}", f"was {kind}")
+        assert entry.who.startswith("api:")

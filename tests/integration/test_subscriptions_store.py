@@ -172,3 +172,49 @@ def test_no_spelling_of_a_bounced_mailbox_is_sent_a_confirmation(db: Database) -
         assert states.request_subscription(session, "x@example.org", ECONOMY).mail is (
             MailToSend.CONFIRM
         )
+
+
+def test_the_resident_lifts_a_suppression_only_through_a_new_confirmation(
+    db: Database,
+) -> None:
+    first = _subscribe(db)
+    assert _confirm(db, first.subscriber_id, first.request_id) is ConfirmResult.CONFIRMED
+    with db.session() as session:
+        row = session.get(Subscriber, first.subscriber_id)
+        assert row is not None
+        row.status, row.suppressed_kind = "suppressed", "complaint"
+    weekly = Preferences("weekly", departments=("교통정책과",))
+    with db.session() as session:
+        # Saving is not coming back: nothing changes for a suppressed subscriber.
+        saved = states.change_preferences(session, first.subscriber_id, weekly)
+        assert saved == (states.PreferencesResult.SUPPRESSED, 0)
+    with db.session() as session:
+        result, request_id = states.resume_after_suppression(session, first.subscriber_id, weekly)
+    assert result is states.PreferencesResult.CONFIRM and request_id
+    assert _state(db, first.subscriber_id) == ("pending", ECONOMY), "nothing until confirmed"
+    with db.session() as session:
+        again = states.resume_after_suppression(session, first.subscriber_id, weekly)
+        assert again == (states.PreferencesResult.SAVED, 0), "nothing left to lift"
+    assert _confirm(db, first.subscriber_id, request_id) is ConfirmResult.CONFIRMED
+    assert _state(db, first.subscriber_id) == ("active", weekly)
+    with db.session() as session:
+        erase(session, first.subscriber_id, "test")
+        gone = states.resume_after_suppression(session, first.subscriber_id, weekly)
+        assert gone == (states.PreferencesResult.GONE, 0)
+
+
+def test_a_complainer_may_ask_for_a_new_link_but_a_bounced_mailbox_is_sent_none(
+    db: Database,
+) -> None:
+    first = _subscribe(db)
+    with db.session() as session:
+        row = session.get(Subscriber, first.subscriber_id)
+        assert row is not None
+        row.status, row.suppressed_kind = "suppressed", "hard_bounce"
+    with db.session() as session:
+        assert states.new_links(session, ADDRESS) is None
+        row = session.get(Subscriber, first.subscriber_id)
+        assert row is not None
+        row.suppressed_kind = "complaint"  # their links were revoked: this is the way back
+    with db.session() as session:
+        assert states.new_links(session, ADDRESS) == (first.subscriber_id, 1)

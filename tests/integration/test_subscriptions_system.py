@@ -1,5 +1,5 @@
 """The resident's whole flow against `syndicator run` (web, Celery worker, beat as
-processes) and a real SMTP server: subscribe, confirmation mail, confirm, publish,
+processes) and a real SMTP server: subscribe, confirmation mail, confirm, welcome, publish,
 newsletter, one-click unsubscribe, then no more mail. (test_newsletter_flow.py runs the
 same flow in-process, calling the channel directly.)"""
 
@@ -68,10 +68,17 @@ def test_subscribe_confirm_receive_and_leave_through_the_running_system(
     (confirm,) = [link for link in _links(confirmation) if "/subscriptions/confirm/" in link]
     assert system.http.get(confirm).status_code == 200  # a scanner's GET changes nothing
     assert system.http.post(confirm).status_code == 200
+    assert system.http.post(confirm).status_code == 200  # pressed twice: welcomed once
+
+    # The sweeper hands the welcome's row to the worker: mailed without a publish.
+    welcome = _mails(smtp, 2)[1].parsed()
+    assert "환영" in str(welcome["Subject"])
+    preferences = [link for link in _links(_mails(smtp, 2)[1]) if "/preferences/" in link]
+    assert len(preferences) == 1
 
     published = system.publish(make_event(901))
     assert published.status_code == 202, published.text
-    newsletter = _mails(smtp, 2)[1].parsed()
+    newsletter = _mails(smtp, 3)[2].parsed()
     assert newsletter["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     one_click = re.search(
         r"<(https?://[^>]+/unsubscribe/[^>]+)>", str(newsletter["List-Unsubscribe"])
@@ -93,4 +100,4 @@ def test_subscribe_confirm_receive_and_leave_through_the_running_system(
         lambda: _email_settled(database_url, event_id), 90, "the second release's email planned"
     )
     assert "succeeded" not in statuses["statuses"]
-    assert len(smtp.to(ADDRESS)) == 2, [m.parsed()["Subject"] for m in smtp.to(ADDRESS)]
+    assert len(smtp.to(ADDRESS)) == 3, [m.parsed()["Subject"] for m in smtp.to(ADDRESS)]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from syndicator.ledger.chunks import CHUNK, chunked
+from syndicator.ledger.chunks import CHUNK, chunked, padded
 from syndicator.store.db import Database
 from syndicator.store.models import Delivery, Subscriber, SubscriberTopic
 
@@ -31,6 +31,7 @@ class Recipient:
     status: str
     mode: str
     links_version: int = 0  # in the mail's preferences and unsubscribe links
+    language: str = "ko"  # of the newsletter's chrome (ko | en)
 
 
 def subscriber_target(subscriber_id: int) -> str:
@@ -108,7 +109,8 @@ def recipients_of_claim(db: Database, token: str) -> dict[int, Recipient]:
                     Subscriber.status,
                     Subscriber.mode,
                     Subscriber.links_version,
-                ).where(Subscriber.id.in_(chunk))
+                    Subscriber.language,
+                ).where(Subscriber.id.in_(padded(chunk)))
             )
             found.update((row.id, Recipient(*row)) for row in rows)
     return found

@@ -10,6 +10,10 @@ Bodies are quoted-printable with CRLF line endings. Every static stretch of a bo
 a soft line break (``=`` CRLF) before a slot, and a slot's encoded value is cut into
 lines of at most 76 characters that end in soft breaks too, so any value keeps the part
 valid QP with no line over 76 bytes (far below SMTP's 998).
+
+No body line starts with a dot: a leading ``.`` is encoded ``=2E``. SMTP would otherwise
+have every copy dot-stuffed on its way out (a regular expression over the whole message,
+per recipient); encoded once here, the transport finds nothing to stuff.
 """
 
 from __future__ import annotations
@@ -31,14 +35,16 @@ from pathlib import Path
 from typing import Any
 
 import css_inline
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 
 from syndicator.config import Settings
+from syndicator.i18n import DEFAULT_LANGUAGE, template_environment
 from syndicator.mail.dkim import sign_message
 
 __all__ = [
     "LIST_SLOTS",
     "MessageTemplate",
+    "References",
     "RenderedEmail",
     "compile_message",
     "message_id",
@@ -65,6 +71,7 @@ class RenderedEmail:
     subject: str
     text: str
     html: str
+    language: str = DEFAULT_LANGUAGE  # its Content-Language
 
 
 def _slot_marker(name: str) -> str:
@@ -72,24 +79,26 @@ def _slot_marker(name: str) -> str:
 
 
 @lru_cache(maxsize=8)
-def _environment(templates_dir: Path) -> Environment:
-    return Environment(
-        loader=FileSystemLoader(templates_dir / "email"),
-        autoescape=select_autoescape(["html"]),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
+def _environment(templates_dir: Path, language: str) -> Environment:
+    env = template_environment(
+        templates_dir / "email", language, ("html",), keep_trailing_newline=True
     )
+    env.globals["language"] = language
+    return env
 
 
 def render_email(
-    settings: Settings, template: str, context: Mapping[str, Any], slots: Sequence[str] = ()
+    settings: Settings,
+    template: str,
+    context: Mapping[str, Any],
+    slots: Sequence[str] = (),
+    *,
+    language: str = DEFAULT_LANGUAGE,
 ) -> RenderedEmail:
-    """Render ``templates/email/<template>/{subject.txt,body.txt,body.html}``. Each name in
-    ``slots`` is given to the templates as a marker that :func:`compile_message` turns
-    into a per-recipient slot."""
-    env = _environment(settings.templates_dir)
+    """Render ``templates/email/<template>/{subject.txt,body.txt,body.html}`` in
+    ``language``. Each name in ``slots`` is given to the templates as a marker that
+    :func:`compile_message` turns into a per-recipient slot."""
+    env = _environment(settings.templates_dir, language)
     values = {
         "site_title": settings.site_title,
         "site_domain": settings.site_domain,
@@ -98,9 +107,24 @@ def render_email(
         **{name: _slot_marker(name) for name in slots},
     }
     subject = env.get_template(f"{template}/subject.txt").render(values)
-    text = env.get_template(f"{template}/body.txt").render(values)
+    text = env.get_template(f"{template}/body.txt").render({**values, "links": References()})
     body = env.get_template(f"{template}/body.html").render(values)
-    return RenderedEmail(" ".join(subject.split()), text, _INLINER.inline(body))
+    return RenderedEmail(" ".join(subject.split()), text, _INLINER.inline(body), language)
+
+
+class References:
+    """A text part's links, numbered in the order first mentioned: ``{{ links(url) }}``
+    writes ``[n]`` where the link is, and ``_references.txt`` lists them at the end, so
+    the text reads without addresses in its sentences (a screen reader reads the part
+    aloud) and every link is still there."""
+
+    def __init__(self) -> None:
+        self.urls: list[str] = []
+
+    def __call__(self, url: str) -> str:
+        if url not in self.urls:
+            self.urls.append(url)
+        return f"[{self.urls.index(url) + 1}]"
 
 
 # A compiled part is static bytes or a slot: (name, how its value is encoded).
@@ -141,6 +165,8 @@ def _qp_lines(encoded: bytes) -> bytes:
     out: list[bytes] = []
     room = _QP_LINE - 1
     while encoded:
+        if encoded.startswith(b"."):
+            encoded = b"=2E" + encoded[1:]
         cut = min(room, len(encoded))
         if cut < len(encoded):
             escape = encoded.rfind(b"=", max(0, cut - 2), cut)
@@ -149,6 +175,26 @@ def _qp_lines(encoded: bytes) -> bytes:
         out.append(encoded[:cut] + b"=\r\n")
         encoded = encoded[cut:]
     return b"".join(out)
+
+
+def _dotless(encoded: bytes) -> bytes:
+    """QP text (LF line ends) with each line's leading dot encoded as ``=2E``; a line that
+    grows past 76 characters by it is cut with a soft break, never inside an ``=XX``."""
+    if not encoded.startswith(b".") and b"\n." not in encoded:
+        return encoded
+    out: list[bytes] = []
+    for line in encoded.split(b"\n"):
+        while line.startswith(b"."):
+            line = b"=2E" + line[1:]
+            if len(line) > _QP_LINE:
+                cut = _QP_LINE - 1
+                escape = line.rfind(b"=", cut - 2, cut)
+                if escape != -1:
+                    cut = escape
+                out.append(line[:cut] + b"=")
+                line = line[cut:]
+        out.append(line)
+    return b"\n".join(out)
 
 
 def _qp_value(value: str) -> bytes:
@@ -174,7 +220,7 @@ def _qp_static(text: str, closed: bool) -> bytes:
             encoded = encoded[: -len(b"=\n")] + b"\n"
     elif closed and not encoded:
         encoded = b"\n"
-    return encoded.replace(b"\n", b"\r\n")
+    return _dotless(encoded).replace(b"\n", b"\r\n")
 
 
 def _body_parts(text: str, slot_encoding: str) -> list[_Part]:
@@ -252,7 +298,7 @@ def compile_message(
             b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
         ]
     parts.append(
-        b"MIME-Version: 1.0\r\n"
+        f"Content-Language: {rendered.language}\r\n".encode("ascii") + b"MIME-Version: 1.0\r\n"
         b'Content-Type: multipart/alternative; boundary="' + boundary + b'"\r\n\r\n'
     )
     for subtype, body, encoding in (
@@ -293,11 +339,16 @@ def now_header() -> str:
 
 
 def transactional_message(
-    settings: Settings, template: str, context: Mapping[str, Any], to: str
+    settings: Settings,
+    template: str,
+    context: Mapping[str, Any],
+    to: str,
+    *,
+    language: str = DEFAULT_LANGUAGE,
 ) -> bytes:
-    """One message to one address (a confirmation, a notice): rendered, encoded, signed."""
-    compiled = compile_message(
-        settings, render_email(settings, template, context), list_headers=False
-    )
+    """One message to one address (a confirmation, a notice) in the subscriber's
+    language: rendered, encoded, signed."""
+    rendered = render_email(settings, template, context, language=language)
+    compiled = compile_message(settings, rendered, list_headers=False)
     message = compiled.fill({"to": to, "message_id": message_id(settings), "date": now_header()})
     return sign_message(settings, message)

@@ -24,7 +24,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from syndicator.mail.views import KST
+from syndicator.i18n import DEFAULT_LANGUAGE, N_, translate
+from syndicator.mail.views import EN_MONTHS, KST
 from syndicator.store.db import Database
 from syndicator.store.models import Event, OutboxEntry, Release, Subscriber, SubscriberTopic
 
@@ -98,11 +99,14 @@ def digest_event_id(mode: str, day: date) -> str:
     return f"digest-{mode}-{day:%Y%m%d}"
 
 
-def period_label(mode: str, day: date) -> str:
-    if mode == "weekly":
-        start = day - timedelta(days=7)
-        return f"{start.month}월 {start.day}일 주간"
-    return f"{day.month}월 {day.day}일"
+_PERIODS = {"weekly": N_("%(month)s월 %(day)s일 주간"), "daily": N_("%(month)s월 %(day)s일")}
+
+
+def period_label(mode: str, day: date, language: str = DEFAULT_LANGUAGE) -> str:
+    """``12월 7일``, ``11월 30일 주간``; in English, with the month's name."""
+    start = day - timedelta(days=7) if mode == "weekly" else day
+    names = {"month": start.month, "day": start.day, "month_name": EN_MONTHS[start.month - 1]}
+    return translate(language, _PERIODS["weekly" if mode == "weekly" else "daily"]) % names
 
 
 def settled_cutoff(session: Session, now: datetime) -> int:
@@ -122,7 +126,7 @@ def ensure_digest_event(session: Session, mode: str, day: date, now: datetime) -
             id=event_id,
             webhook_id=f"digest:{mode}:{day.isoformat()}",
             type=f"digest.{mode}",
-            release_id=0,
+            release_id=None,
             source="digest",
             outcome="digest",
             received_at=now,

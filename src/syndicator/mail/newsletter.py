@@ -1,4 +1,5 @@
-"""A newsletter is compiled once per release (or digest content) and filled per recipient."""
+"""A newsletter is compiled once per release (or digest content) and language, and filled
+per recipient."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 from syndicator.config import Settings
+from syndicator.i18n import DEFAULT_LANGUAGE
 from syndicator.mail.compose import (
     LIST_SLOTS,
     MessageTemplate,
@@ -22,20 +24,31 @@ __all__ = ["CompiledCache", "compile_newsletter", "personalise", "release_newsle
 
 
 def compile_newsletter(
-    settings: Settings, template: str, context: Mapping[str, Any]
+    settings: Settings,
+    template: str,
+    context: Mapping[str, Any],
+    language: str = DEFAULT_LANGUAGE,
 ) -> MessageTemplate:
-    rendered = render_email(settings, template, context, LIST_SLOTS)
+    rendered = render_email(settings, template, context, LIST_SLOTS, language=language)
     return compile_message(settings, rendered, list_headers=True)
 
 
 def release_newsletter(
-    settings: Settings, event_type: str, payload: Mapping[str, Any]
+    settings: Settings,
+    event_type: str,
+    payload: Mapping[str, Any],
+    language: str = DEFAULT_LANGUAGE,
+    *,
+    web_url: str | None = None,
 ) -> MessageTemplate:
+    """``web_url``: the release's web copy (:mod:`syndicator.mail.web_copies`), linked as
+    "웹에서 보기"; None for a message without one (a benchmark's)."""
     context = {
-        "release": release_view(payload["release"]),
+        "release": release_view(payload["release"], language),
         "correction": event_type == "release.updated",
+        "web_url": web_url,
     }
-    return compile_newsletter(settings, "release", context)
+    return compile_newsletter(settings, "release", context, language)
 
 
 def personalise(

@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
+from syndicator.bounces.verp import envelope_sender
 from syndicator.config import Settings
 from syndicator.logs import kv
 from syndicator.mail.compose import transactional_message
@@ -70,14 +71,17 @@ def send_subscription_mail(
         subscriber = live_subscriber(session, subscriber_id)
         address = subscriber.email if subscriber else None
         version = subscriber.links_version if subscriber else 0
+        language = subscriber.language if subscriber else "ko"
     if address is None:
         return None
     context = mail_context(settings, subscriber_id, version, request_id)
-    message = transactional_message(settings, mail.value, context, address)
+    message = transactional_message(settings, mail.value, context, address, language=language)
     own = transport is None
     transport = transport or open_transport(settings)
     try:
-        return str(transport.send(settings.sender, address, message))
+        # A bounce names the subscriber (no delivery: 0), see bounces/verp.py.
+        sender = envelope_sender(settings, 0, subscriber_id) or settings.sender
+        return str(transport.send(sender, address, message))
     finally:
         if own:
             transport.close()

@@ -40,7 +40,8 @@ def erase(session: Session, subscriber_id: int, who: str) -> bool:
     now = utcnow()
     subscriber.email = None
     subscriber.status = "erased"
-    subscriber.suppressed_reason = None
+    subscriber.suppressed_reason = subscriber.suppressed_kind = None
+    subscriber.suppressed_at = None
     subscriber.every_release = True
     subscriber.links_version += 1  # no link mailed to them works any more
     subscriber.updated_at = now

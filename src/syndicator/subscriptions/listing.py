@@ -60,6 +60,11 @@ class SubscriberRow:
     created_at: datetime
     confirmed_at: datetime | None
     unsubscribed_at: datetime | None
+    # Why nothing is mailed: hard_bounce | soft_bounce | complaint | smtp, since when, and
+    # the evidence's words (status code, diagnostic); None while not suppressed.
+    suppressed_kind: str | None = None
+    suppressed_at: datetime | None = None
+    suppressed_reason: str | None = None
 
 
 def page(
@@ -83,6 +88,9 @@ def page(
             created_at=s.created_at,
             confirmed_at=s.confirmed_at,
             unsubscribed_at=s.unsubscribed_at,
+            suppressed_kind=s.suppressed_kind,
+            suppressed_at=s.suppressed_at,
+            suppressed_reason=s.suppressed_reason,
         )
         for s in subscribers
     ]

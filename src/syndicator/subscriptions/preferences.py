@@ -10,6 +10,7 @@ from typing import Literal, get_args
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
+from syndicator.i18n import DEFAULT_LANGUAGE, LANGUAGES, language_or_none
 from syndicator.store.models import Subscriber, SubscriberTopic
 from syndicator.store.taxonomy import KnownTopics
 
@@ -19,6 +20,7 @@ __all__ = [
     "InvalidPreference",
     "Mode",
     "Preferences",
+    "clean_language",
     "clean_mode",
     "clean_topics",
     "load_preferences",
@@ -57,6 +59,16 @@ def clean_mode(value: object) -> Mode:
     if value not in MODES:
         raise InvalidPreference("mode", f"must be one of {', '.join(MODES)}")
     return value
+
+
+def clean_language(value: object, default: str = DEFAULT_LANGUAGE) -> str:
+    """The language of a subscriber's mails: ``ko`` or ``en``; absent is ``default``."""
+    if value is None or value == "":
+        return default
+    chosen = language_or_none(value)
+    if chosen is None:
+        raise InvalidPreference("language", f"must be one of {', '.join(LANGUAGES)}")
+    return chosen
 
 
 def clean_topics(field: str, values: Iterable[object] | None) -> tuple[str, ...]:

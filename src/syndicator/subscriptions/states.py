@@ -3,12 +3,14 @@
     pending --confirm--> active --unsubscribe--> unsubscribed
        ^                   |                          |
        +------ subscribe again (a new confirmation) --+
-    active --hard bounce (5.1.x)--> suppressed --an operator lifts it--> unsubscribed
+    active --bounce or complaint--> suppressed --an operator lifts it--> unsubscribed
+                                    suppressed --the resident asks, from their
+                                                 preferences link--> pending (confirm again)
     erased is final (see erasure.py).
 
-A suppressed address is sent nothing, a confirmation included, until an operator lifts
-the suppression: its mailbox is gone, and a request for it gets the same answer as any
-other so that nobody learns it bounced.
+A suppressed address is sent nothing, a confirmation included, until the suppression is
+lifted: a request to subscribe it gets the same answer as any other so that nobody learns
+it bounced. Only the holder of its preferences link (or an operator) can lift it.
 
 Every function takes an open session and leaves committing to its caller.
 """
@@ -21,13 +23,16 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from syndicator.i18n import DEFAULT_LANGUAGE
 from syndicator.store.audit import write_audit
 from syndicator.store.models import Subscriber, SubscriptionRequest, utcnow
 from syndicator.subscriptions.mailbox import canonical_mailbox, domain_spellings
 from syndicator.subscriptions.preferences import Preferences, clean_mode, save_topics
 from syndicator.subscriptions.tokens import CONFIRM_MAX_AGE
+from syndicator.subscriptions.welcome import plan_welcome
 
 __all__ = [
+    "RESIDENT_ACTOR",
     "ConfirmResult",
     "LiftResult",
     "MailToSend",
@@ -41,6 +46,7 @@ __all__ = [
     "mailbox_suppressed",
     "new_links",
     "request_subscription",
+    "resume_after_suppression",
     "unsubscribe",
 ]
 
@@ -101,13 +107,16 @@ def live_subscriber(session: Session, subscriber_id: int) -> Subscriber | None:
     return subscriber
 
 
-def request_subscription(session: Session, address: str, prefs: Preferences) -> SubscribeResult:
+def request_subscription(
+    session: Session, address: str, prefs: Preferences, language: str = DEFAULT_LANGUAGE
+) -> SubscribeResult:
     """A resident asked to subscribe ``address`` (already normalised).
 
     An active subscriber's preferences are never changed here: anyone may type anyone's
     address, so only the holder of a preferences link may change them. Nor are a pending
     or departed subscriber's: the request is recorded on its own, and its confirmation
-    applies it.
+    applies it. The language (``ko``/``en``, checked by the caller) is taken for anyone
+    not receiving newsletters, since their confirmation mail must already be in it.
     """
     subscriber = session.scalars(select(Subscriber).where(Subscriber.email == address)).first()
     if subscriber is not None and subscriber.status == "active":
@@ -125,6 +134,7 @@ def request_subscription(session: Session, address: str, prefs: Preferences) -> 
     elif subscriber.status in _RESTARTABLE:
         subscriber.consent = "double_opt_in"
         subscriber.status = "pending"
+    subscriber.language = language
     subscriber.updated_at = now
     request_id = _record_request(session, subscriber, prefs)
     if bounced:  # another spelling of a mailbox that bounced: recorded, never mailed
@@ -158,7 +168,12 @@ class ConfirmResult(enum.Enum):
 def confirm(session: Session, subscriber_id: int, request_id: int = 0) -> ConfirmResult:
     """Activate with what request ``request_id`` asked for (0: the subscriber as the row
     holds them, for an import's confirmation). Once active, a later request's link
-    changes nothing: preferences change only through a preferences link."""
+    changes nothing: preferences change only through a preferences link.
+
+    A confirmation plans the welcome mail in the same transaction. The row is locked
+    first, so that two presses at once confirm (and welcome) once: the second waits, then
+    finds the subscriber active."""
+    session.get(Subscriber, subscriber_id, with_for_update=True, populate_existing=True)
     subscriber = live_subscriber(session, subscriber_id)
     if subscriber is None:
         return ConfirmResult.GONE
@@ -178,8 +193,10 @@ def confirm(session: Session, subscriber_id: int, request_id: int = 0) -> Confir
     subscriber.status = "active"
     subscriber.confirmed_at = now
     subscriber.unsubscribed_at = None
-    subscriber.suppressed_reason = None
+    subscriber.suppressed_reason = subscriber.suppressed_kind = None
+    subscriber.suppressed_at = None
     subscriber.updated_at = now
+    plan_welcome(session, subscriber_id, now)
     return ConfirmResult.CONFIRMED
 
 
@@ -209,10 +226,14 @@ def link_is_current(session: Session, subscriber_id: int, version: int) -> bool 
 
 def new_links(session: Session, address: str) -> tuple[int, int] | None:
     """ "Send me a new link": every earlier preferences and unsubscribe link is revoked.
-    (subscriber id, new version) for a subscriber who receives newsletters or left;
-    None for anyone else (unknown, pending, suppressed), who is sent nothing."""
+    (subscriber id, new version) for a subscriber who receives newsletters or left, or
+    who complained (their mailbox works, and a complaint revoked their links: this is their
+    way back); None for anyone else (unknown, pending, bounced), who is sent nothing."""
     subscriber = session.scalars(select(Subscriber).where(Subscriber.email == address)).first()
-    if subscriber is None or subscriber.status not in ("active", "unsubscribed"):
+    if subscriber is None:
+        return None
+    complained = subscriber.status == "suppressed" and subscriber.suppressed_kind == "complaint"
+    if subscriber.status not in ("active", "unsubscribed") and not complained:
         return None
     subscriber.links_version += 1
     subscriber.updated_at = utcnow()
@@ -227,7 +248,7 @@ class PreferencesResult(enum.Enum):
 
 
 def change_preferences(
-    session: Session, subscriber_id: int, prefs: Preferences
+    session: Session, subscriber_id: int, prefs: Preferences, language: str | None = None
 ) -> tuple[PreferencesResult, int]:
     """Save new preferences from a preferences link, for a subscriber who receives
     newsletters. One who left (or never confirmed) is not brought back on the spot: a
@@ -240,6 +261,8 @@ def change_preferences(
         return PreferencesResult.SUPPRESSED, 0
     now = utcnow()
     subscriber.updated_at = now
+    if language is not None:  # the mails' language, checked by the caller
+        subscriber.language = language
     if subscriber.status == "active":
         save_topics(session, subscriber, prefs)
         return PreferencesResult.SAVED, 0
@@ -264,9 +287,43 @@ def lift_suppression(session: Session, subscriber_id: int, who: str) -> LiftResu
     if subscriber.status != "suppressed":
         return LiftResult.NOT_SUPPRESSED
     now = utcnow()
+    was = subscriber.suppressed_kind or "unknown"
     subscriber.status = "unsubscribed"
-    subscriber.suppressed_reason = None
+    _clear_suppression(subscriber)
     subscriber.unsubscribed_at = subscriber.unsubscribed_at or now
     subscriber.updated_at = now
-    write_audit(session, who, "unsuppress", f"subscriber:{subscriber_id}")
+    write_audit(session, who, "unsuppress", f"subscriber:{subscriber_id}", f"was {was}")
     return LiftResult.LIFTED
+
+
+def _clear_suppression(subscriber: Subscriber) -> None:
+    subscriber.suppressed_reason = subscriber.suppressed_kind = None
+    subscriber.suppressed_at = None
+
+
+# Who lifts a suppression from the resident's own preferences link, in the audit log.
+RESIDENT_ACTOR = "resident:preferences-link"
+
+
+def resume_after_suppression(
+    session: Session, subscriber_id: int, prefs: Preferences, language: str | None = None
+) -> tuple[PreferencesResult, int]:
+    """The resident, from their preferences link, asks to receive again after a bounce
+    or a complaint. Nothing is mailed but a confirmation: they become ``pending`` with
+    this request, as after subscribing (double opt-in again), and the lift is audited.
+    Returns ``CONFIRM`` and the request's id; anything but a suppressed subscriber is
+    left as it is (``SAVED`` means there was nothing to lift)."""
+    subscriber = live_subscriber(session, subscriber_id)
+    if subscriber is None:
+        return PreferencesResult.GONE, 0
+    if subscriber.status != "suppressed":
+        return PreferencesResult.SAVED, 0
+    was = subscriber.suppressed_kind or "unknown"
+    _clear_suppression(subscriber)
+    if language is not None:  # the mails' language, checked by the caller
+        subscriber.language = language
+    subscriber.status = "pending"
+    subscriber.consent = "double_opt_in"
+    subscriber.updated_at = utcnow()
+    write_audit(session, RESIDENT_ACTOR, "unsuppress", f"subscriber:{subscriber_id}", f"was {was}")
+    return PreferencesResult.CONFIRM, _record_request(session, subscriber, prefs)

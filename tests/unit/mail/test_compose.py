@@ -12,18 +12,27 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from syndicator.events.schema import CmsEvent
-from syndicator.mail.compose import transactional_message
-from syndicator.mail.newsletter import personalise, release_newsletter
+from syndicator.mail.compose import (
+    RenderedEmail,
+    _slot_marker,
+    compile_message,
+    transactional_message,
+)
+from syndicator.mail.digests import period_label
+from syndicator.mail.newsletter import compile_newsletter, personalise, release_newsletter
+from syndicator.mail.views import release_view
 from tests.factories import make_event
 from tests.unit.mail.support import assert_wire_format, links, mail_settings, parse
 
 UNSUBSCRIBE = "https://press.example.kr/unsubscribe/"
 
 
-def newsletter(tmp_path: Path, event: dict, to: str = "주민@example.org") -> bytes:
+def newsletter(
+    tmp_path: Path, event: dict, to: str = "주민@example.org", language: str = "ko"
+) -> bytes:
     settings = mail_settings(tmp_path)
     payload = CmsEvent.model_validate(event).model_dump(mode="json")
-    template = release_newsletter(settings, event["type"], payload)
+    template = release_newsletter(settings, event["type"], payload, language)
     raw, _ = personalise(settings, template, "resident@example.org", links(settings, 42), "evt1.42")
     return raw
 
@@ -130,7 +139,9 @@ def test_any_release_text_stays_valid_mail(
     }
     raw = template.fill(values)
     assert_wire_format(raw)
-    assert max(len(line) for line in raw.split(b"\r\n\r\n", 1)[1].split(b"\r\n")) <= 76
+    body_lines = raw.split(b"\r\n\r\n", 1)[1].split(b"\r\n")
+    assert max(len(line) for line in body_lines) <= 76
+    assert not any(line.startswith(b".") for line in body_lines), "nothing left to dot-stuff"
     message = parse(raw)
     assert message["Subject"] == " ".join(f"[대구광역시 보도자료] {event.release.title}".split())
     text = message.get_body(("plain",)).get_content()
@@ -138,6 +149,36 @@ def test_any_release_text_stays_valid_mail(
     assert " ".join(event.release.title.split()) in " ".join(text.split())
     html = message.get_body(("html",)).get_content()
     assert UNSUBSCRIBE + token.replace('"', "&quot;") in html
+
+
+@hyp_settings(max_examples=30, deadline=None)
+@given(
+    text=st.text(st.sampled_from(list(". 가a=\n")), min_size=1, max_size=400),
+    value=st.text(st.sampled_from(list(".a=")), min_size=1, max_size=300),
+)
+def test_no_line_starts_with_a_dot_and_the_text_survives(text: str, value: str) -> None:
+    """Dots where QP breaks lines, and in a slot's value: each goes out encoded, so the
+    transport never dot-stuffs, and the ``email`` parser reads the same text back."""
+    rendered = RenderedEmail("s", f"{text}{_slot_marker('unsubscribe_url')}{text}", text)
+    template = compile_message(mail_settings(Path("/nonexistent")), rendered, list_headers=True)
+    raw = template.fill(
+        {
+            "to": "r@example.org",
+            "message_id": "<x@daegu.go.kr>",
+            "date": "Sat, 28 Nov 2026 09:00:00 +0900",
+            "unsubscribe_url": value,
+            "preferences_url": value,
+        }
+    )
+    assert_wire_format(raw)
+    lines = raw.split(b"\r\n")
+    assert not any(line.startswith(b".") for line in lines)
+    assert max(len(line) for line in raw.split(b"\r\n\r\n", 1)[1].split(b"\r\n")) <= 76
+    message = parse(raw)
+    plain = message.get_body(("plain",)).get_content()
+    assert plain.replace("\r\n", "\n").rstrip("\n") == f"{text}{value}{text}".rstrip("\n")
+    html = message.get_body(("html",)).get_content()
+    assert html.replace("\r\n", "\n").rstrip("\n") == text.rstrip("\n")
 
 
 def test_transactional_message(tmp_path: Path) -> None:
@@ -157,3 +198,64 @@ def test_transactional_message(tmp_path: Path) -> None:
     assert "List-Unsubscribe" not in message
     assert "https://x/c/t" in message.get_body(("plain",)).get_content()
     assert 'style="color: red' in message.get_body(("html",)).get_content()
+
+
+def test_a_message_says_its_language(tmp_path: Path) -> None:
+    """Content-Language names the language the chrome was rendered in, and the templates
+    see it (for ``<html lang>``); a newsletter is Korean unless asked otherwise."""
+    assert parse(newsletter(tmp_path, make_event(7)))["Content-Language"] == "ko"
+    templates = tmp_path / "templates"
+    (templates / "email" / "hello").mkdir(parents=True)
+    (templates / "email" / "hello" / "subject.txt").write_text(
+        "{% trans %}보도자료{% endtrans %}\n"
+    )
+    (templates / "email" / "hello" / "body.txt").write_text("{{ _('복사') }}\n")
+    (templates / "email" / "hello" / "body.html").write_text('<html lang="{{ language }}"></html>')
+    settings = mail_settings(tmp_path).with_(templates_dir=templates)
+    for language, subject, text in (("ko", "보도자료", "복사"), ("en", "Press releases", "Copy")):
+        raw = transactional_message(settings, "hello", {}, "a@example.org", language=language)
+        assert_wire_format(raw)
+        message = parse(raw)
+        assert message["Content-Language"] == language
+        assert message["Subject"] == subject
+        assert message.get_body(("plain",)).get_content().strip() == text
+        assert f'lang="{language}"' in message.get_body(("html",)).get_content()
+
+
+def test_an_english_newsletter_keeps_the_release_as_written(tmp_path: Path) -> None:
+    """The chrome is English, the release text Korean, and the plain part reads alone."""
+    event = make_event(7, title="대구시 청년 일자리 지원", type="release.updated")
+    raw = newsletter(tmp_path, event, language="en")
+    assert_wire_format(raw)
+    message = parse(raw)
+    assert message["Content-Language"] == "en"
+    assert message["Subject"] == "[대구광역시 보도자료] [Corrected] 대구시 청년 일자리 지원"
+    text = message.get_body(("plain",)).get_content()
+    assert re.search(r"^Full release \[\d+\]\r?$", text, re.M), text
+    assert re.search(r"^Unsubscribe \[\d+\]\r?$", text, re.M), text
+    assert re.search(r"^Links\r?$", text, re.M) and "[1] https://" in text
+    assert "You receive this mail because you subscribed to 대구광역시 보도자료." in text
+    assert re.search(r"\w{3} \d{1,2} \w{3} \d{4}, \d\d:\d\d KST", text), text
+    assert "전문 보기" not in text and "수신 거부" not in text
+    html = message.get_body(("html",)).get_content()
+    assert 'lang="en"' in html and "Read the full release" in html
+    assert re.search(r'<h2 class="title"[^>]* lang="ko"', html)  # the title, as Korean
+    assert "This press release has been corrected." in html
+
+
+def test_an_english_digest_names_its_period_in_english(tmp_path: Path) -> None:
+    from datetime import date
+
+    settings = mail_settings(tmp_path)
+    release = CmsEvent.model_validate(make_event(3)).model_dump(mode="json")["release"]
+    label = period_label("weekly", date(2026, 12, 7), "en")
+    assert label == "week of 30 November"
+    assert period_label("daily", date(2026, 12, 7)) == "12월 7일"
+    context = {"period_label": label, "releases": [release_view(release, "en")]}
+    template = compile_newsletter(settings, "digest", context, "en")
+    raw, _ = personalise(settings, template, "a@example.org", links(settings, 1), "d.1")
+    message = parse(raw)
+    assert message["Content-Language"] == "en"
+    assert message["Subject"] == "[대구광역시 보도자료] Press releases, week of 30 November: 1"
+    text = message.get_body(("plain",)).get_content()
+    assert text.startswith("대구광역시 보도자료, week of 30 November (press releases: 1)")

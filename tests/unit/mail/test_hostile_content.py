@@ -40,6 +40,7 @@ NEWSLETTER_HEADERS = [
     "Message-ID",
     "List-Unsubscribe",
     "List-Unsubscribe-Post",
+    "Content-Language",
     "MIME-Version",
     "Content-Type",
 ]
@@ -131,6 +132,7 @@ _fuzz = settings(
 )
 
 
+@pytest.mark.slow
 @_fuzz
 @given(
     title=hostile,
@@ -161,6 +163,7 @@ def test_a_hostile_release_makes_a_sound_newsletter(
     _assert_sound(raw, title)
 
 
+@pytest.mark.slow
 @_fuzz
 @given(titles=st.lists(hostile, min_size=1, max_size=4), summary=hostile, department=hostile)
 @example(titles=["\r\nBcc: victim@example.org", "가" * 10_000], summary="\x00", department="\n")

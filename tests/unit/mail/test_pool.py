@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 from collections import Counter
 from collections.abc import Iterator
 
@@ -188,3 +189,58 @@ def test_whatever_the_server_refuses_every_message_arrives_exactly_once(
         assert delivered(smtp) == Counter(recipients)
         if limit is not None:
             assert smtp.sessions_peak <= limit
+
+
+class Held:
+    """A transport whose first send waits for the test to let it go: the pool's one
+    thread is then busy while the next messages queue behind it."""
+
+    endpoint = "held://"
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.started = threading.Event()
+        self.sent: list[str] = []
+
+    def send(self, sender: str, recipient: str, message: bytes) -> SmtpReply:
+        if not self.sent and not self.release.is_set():
+            self.started.set()
+            self.release.wait(30)
+        self.sent.append(recipient)
+        return SmtpReply(250, f"ok {recipient}")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_message_cancelled_before_a_thread_took_it_is_never_sent() -> None:
+    transport = Held()
+    pool = TransportPool(1, lambda: transport, Clock())
+
+    async def scenario() -> tuple[SmtpReply, SmtpReply]:
+        first = asyncio.ensure_future(pool.send(SENDER, "first@example.org", b"x\r\n"))
+        dropped = asyncio.ensure_future(pool.send(SENDER, "dropped@example.org", b"x\r\n"))
+        last = asyncio.ensure_future(pool.send(SENDER, "last@example.org", b"x\r\n"))
+        await asyncio.to_thread(transport.started.wait, 30)
+        dropped.cancel()
+        transport.release.set()
+        return await first, await last
+
+    try:
+        first, last = asyncio.run(scenario())
+    finally:
+        pool.close()
+    assert (first.text, last.text) == ("ok first@example.org", "ok last@example.org")
+    assert transport.sent == ["first@example.org", "last@example.org"]
+
+
+def test_many_messages_over_few_connections_each_sent_once_each_answered(smtp: MailServer) -> None:
+    """Replies come back to the loop in bunches: none is lost or given twice."""
+    pool = make_pool(smtp.port, 3)
+    recipients = [f"r{n}@example.org" for n in range(60)]
+    try:
+        results = asyncio.run(send_all(pool, recipients))
+    finally:
+        pool.close()
+    assert all(isinstance(r, SmtpReply) and r.code == 250 for r in results.values())
+    assert delivered(smtp) == Counter(recipients)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -22,6 +23,7 @@ def _recased(text: str, flips: list[bool]) -> str:
     )
 
 
+@pytest.mark.slow
 @given(name=_NAME, domain=_GENERAL_DOMAINS, tag=_TAG, flips=st.lists(st.booleans()))
 def test_case_and_a_plus_tag_never_make_a_new_mailbox(
     name: str, domain: str, tag: str, flips: list[bool]

@@ -37,3 +37,19 @@ def test_each_due_digest_is_planned_on_email_and_marked(monkeypatch: pytest.Monk
     mail_tasks.digests()
     assert planned == [({"email"}, "d1"), ({"email"}, "d2")]
     assert marked == ["d1", "d2"]
+
+
+def test_the_complaint_check_reads_its_limit_from_the_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    checked: list[Any] = []
+    rt = SimpleNamespace(
+        db="the database",
+        settings=SimpleNamespace(complaint_pause_percent=0.5, complaint_pause_min_sent=200),
+    )
+    monkeypatch.setattr(mail_tasks, "runtime", lambda: rt)
+    monkeypatch.setattr(
+        mail_tasks, "check_complaints", lambda db, limit: checked.append((db, limit))
+    )
+    mail_tasks.complaint_guard()
+    assert checked == [("the database", mail_tasks.ComplaintLimit(0.5, 200))]

@@ -59,6 +59,16 @@ class SubscriberOut(BaseModel):
     created_at: datetime
     confirmed_at: datetime | None
     unsubscribed_at: datetime | None
+    suppressed_kind: Literal["hard_bounce", "soft_bounce", "complaint", "smtp"] | None = Field(
+        None,
+        description="Why nothing is mailed: a bounce that came back later (hard, or soft "
+        "ones in a row), a spam complaint, or a 5.1.x answer during sending; None unless "
+        "suppressed",
+    )
+    suppressed_at: datetime | None = None
+    suppressed_reason: str | None = Field(
+        None, description="The evidence in brief: the status code and the server's words"
+    )
 
 
 class SubscriberPage(BaseModel):
@@ -175,11 +185,13 @@ def _unsuppress(state: AppState, subscriber_id: int, who: str) -> LiftResult:
 
 @router.post(
     "/api/subscribers/{subscriber_id}/unsuppress",
-    summary="Lift a hard bounce's suppression",
+    summary="Lift a suppression (a bounce or a complaint)",
     description=(
-        "A subscriber suppressed by a hard bounce (5.1.x) is sent nothing, not even a "
-        "confirmation, until this is called. They become `unsubscribed`: asking to "
-        "subscribe again sends a confirmation mail."
+        "A suppressed subscriber (a hard bounce, repeated soft bounces, a complaint, or a "
+        "5.1.x answer in the SMTP session) is sent nothing, not even a confirmation, until "
+        "this is called or they ask to receive again from their preferences link. They "
+        "become `unsubscribed`: asking to subscribe again sends a confirmation mail. "
+        "Audited, with the kind it lifted."
     ),
     status_code=204,
     responses={

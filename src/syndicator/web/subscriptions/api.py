@@ -10,8 +10,15 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from syndicator.i18n import N_, translate
 from syndicator.subscriptions.addresses import InvalidAddress, normalise_address
-from syndicator.subscriptions.preferences import InvalidPreference, Preferences, unknown_topics
+from syndicator.subscriptions.preferences import (
+    InvalidPreference,
+    Preferences,
+    clean_language,
+    unknown_topics,
+)
+from syndicator.web.language import page_language
 from syndicator.web.problem_route import ProblemRoute
 from syndicator.web.problems import PROBLEM_CONTENT, FieldError, Problem
 from syndicator.web.state import AppState
@@ -35,6 +42,9 @@ class SubscribeRequest(BaseModel):
 
     email: str = Field(examples=["resident@example.org"])
     mode: Literal["immediate", "daily", "weekly"] = "immediate"
+    language: Literal["ko", "en"] = Field(
+        "ko", description="The language of the subscriber's mails (release text stays Korean)"
+    )
     categories: list[str] = Field(default_factory=list, examples=[["경제"]])
     departments: list[str] = Field(default_factory=list, examples=[[]])
 
@@ -44,7 +54,7 @@ class SubscribeAccepted(BaseModel):
     message: str
 
 
-_ACCEPTED_MESSAGE = (
+_ACCEPTED_MESSAGE = N_(
     "요청을 받았습니다. 입력하신 주소로 안내 메일을 보냅니다. "
     "메일의 링크를 눌러 구독을 확인해 주세요."
 )
@@ -60,6 +70,7 @@ _FORM_BODY: dict[str, Any] = {
                 "example": {
                     "email": "resident@example.org",
                     "mode": "immediate",
+                    "language": "ko",
                     "categories": ["경제"],
                     "departments": [],
                 },
@@ -70,9 +81,9 @@ _FORM_BODY: dict[str, Any] = {
 }
 
 
-def _validated(fields: dict[str, Any]) -> tuple[str, Preferences]:
+def _validated(fields: dict[str, Any]) -> tuple[str, Preferences, str]:
     errors: list[FieldError] = []
-    address, prefs = "", Preferences()
+    address, prefs, language = "", Preferences(), "ko"
     try:
         address = normalise_address(fields.get("email"))
     except InvalidAddress as exc:
@@ -81,9 +92,13 @@ def _validated(fields: dict[str, Any]) -> tuple[str, Preferences]:
         prefs = preferences(fields)
     except InvalidPreference as exc:
         errors.append({"field": exc.field, "reason": exc.reason})
+    try:
+        language = clean_language(fields.get("language"))
+    except InvalidPreference as exc:
+        errors.append({"field": exc.field, "reason": exc.reason})
     if errors:
         raise Problem(422, "Invalid subscription", "the subscription request is not valid", errors)
-    return address, prefs
+    return address, prefs, language
 
 
 def _require_known_topics(state: AppState, prefs: Preferences) -> None:
@@ -113,7 +128,9 @@ def _wants_html(request: Request) -> bool:
         "absent lists mean every release. The answer is the same whether or not the address "
         "was already subscribed: a new or pending address is sent a confirmation link "
         "(valid 72 hours), an active one a note with its preferences link. Rate-limited per "
-        "address and per client (429 with Retry-After)."
+        "address and per client (429 with Retry-After). `language` (`ko`, the default, or "
+        "`en`) is the language of the subscriber's mails and pages; the releases stay as "
+        "the city wrote them."
     ),
     response_model=SubscribeAccepted,
     responses={
@@ -130,11 +147,17 @@ def _wants_html(request: Request) -> bool:
 async def subscribe(request: Request, background: BackgroundTasks) -> Response:
     state: AppState = request.app.state.syndicator
     require_token_keys(state)
-    address, prefs = _validated(await read_fields(request))
+    address, prefs, language = _validated(await read_fields(request))
     await run_in_threadpool(_require_known_topics, state, prefs)
     await run_in_threadpool(check_rate, request, address)
-    await start_subscription(state, background, address, prefs)
+    await start_subscription(state, background, address, prefs, language)
     if _wants_html(request):
-        html = render_message(state.settings, "메일을 확인해 주세요", [_ACCEPTED_MESSAGE])
+        html = render_message(
+            state.settings,
+            N_("메일을 확인해 주세요"),
+            [_ACCEPTED_MESSAGE],
+            page=page_language(request),
+        )
         return HTMLResponse(html, status_code=202)
-    return JSONResponse(SubscribeAccepted(message=_ACCEPTED_MESSAGE).model_dump(), status_code=202)
+    accepted = SubscribeAccepted(message=translate(language, _ACCEPTED_MESSAGE))
+    return JSONResponse(accepted.model_dump(), status_code=202)

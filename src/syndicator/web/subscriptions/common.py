@@ -17,6 +17,7 @@ from fastapi import BackgroundTasks, Request
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
+from syndicator.i18n import DEFAULT_LANGUAGE
 from syndicator.logs import kv
 from syndicator.store.taxonomy import KnownTopics, known_topics
 from syndicator.subscriptions import states
@@ -187,11 +188,13 @@ def check_rate(request: Request, address: str) -> None:
         )
 
 
-def _subscribe(state: AppState, address: str, prefs: Preferences) -> states.SubscribeResult:
+def _subscribe(
+    state: AppState, address: str, prefs: Preferences, language: str
+) -> states.SubscribeResult:
     for attempt in (1, 2):
         try:
             with state.db.session() as session:
-                return states.request_subscription(session, address, prefs)
+                return states.request_subscription(session, address, prefs, language)
         except IntegrityError:
             # Two requests for a new address at once: the other one inserted it first.
             if attempt == 2:
@@ -217,17 +220,20 @@ async def start_subscription(
     background: BackgroundTasks,
     address: str,
     prefs: Preferences,
+    language: str = DEFAULT_LANGUAGE,
     **log_fields: object,
 ) -> None:
-    """Record the request (double opt-in) and mail the link or the note after the answer.
-    The caller has checked the address, the topics, the token keys and the rate."""
-    result = await run_in_threadpool(_subscribe, state, address, prefs)
+    """Record the request (double opt-in) and mail the link or the note after the answer,
+    in the subscriber's language. The caller has checked the address, the topics, the
+    language, the token keys and the rate."""
+    result = await run_in_threadpool(_subscribe, state, address, prefs, language)
     log.info(
         kv(
             msg="subscribe requested",
             target=subscriber_ref(result.subscriber_id),
             mail=result.mail.value,
             created=result.created,
+            language=language,
             **log_fields,
         )
     )

@@ -1,4 +1,4 @@
-"""``/subscribe``: the newsletter form, its Korean validation, and "check your mail".
+"""``/subscribe``: the newsletter form, its validation, and "check your mail".
 
 The rules (address checks, rate limits, double opt-in, the mail) are the API's
 (:mod:`.common`); this module only reads the form, explains what is wrong next to the
@@ -14,9 +14,11 @@ from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from syndicator.i18n import LANGUAGES, N_
 from syndicator.subscriptions.addresses import InvalidAddress, normalise_address
 from syndicator.subscriptions.preferences import MODES, Preferences
 from syndicator.web.csrf import FIELD_NAME, from_this_site, issue_token, valid_token
+from syndicator.web.language import page_language
 from syndicator.web.problems import PROBLEM_CONTENT, Problem
 from syndicator.web.state import AppState
 from syndicator.web.subscriptions.common import (
@@ -58,7 +60,9 @@ async def _form_page(
     categories, departments = await run_in_threadpool(known_topic_names, state)
     response = _page("", status)
     token = issue_token(state.settings, request, response)
-    html = render_subscribe(state.settings, form, departments, categories, token, notice)
+    html = render_subscribe(
+        state.settings, form, departments, categories, token, notice, page_language(request)
+    )
     response.body = response.render(html)
     response.headers["content-length"] = str(len(response.body))
     return response
@@ -66,7 +70,8 @@ async def _form_page(
 
 @router.get("/subscribe", response_class=HTMLResponse, summary="The newsletter form")
 async def subscribe_form(request: Request) -> HTMLResponse:
-    return await _form_page(request, SubscribeForm())
+    # The mails' language starts as the page's: whoever reads this in English gets English.
+    return await _form_page(request, SubscribeForm(language=page_language(request).code))
 
 
 def _list(fields: Mapping[str, Any], name: str) -> list[str]:
@@ -75,12 +80,17 @@ def _list(fields: Mapping[str, Any], name: str) -> list[str]:
 
 
 def _checked(
-    fields: Mapping[str, Any], departments: Sequence[str], categories: Sequence[str]
+    fields: Mapping[str, Any],
+    departments: Sequence[str],
+    categories: Sequence[str],
+    language: str,
 ) -> tuple[SubscribeForm, Preferences | None]:
-    """The form as sent, with a Korean message per field that is wrong."""
+    """The form as sent, with a message per field that is wrong; a form without the
+    language field (an older page) takes the page's ``language``."""
     form = SubscribeForm(
         email=str(fields.get("email") or "")[:400],
         mode=str(fields.get("mode") or ""),
+        language=str(fields.get("language") or language),
         departments=tuple(_list(fields, "departments")),
         categories=tuple(_list(fields, "categories")),
     )
@@ -93,6 +103,8 @@ def _checked(
         errors["email"] = FIELD_MESSAGES["email_missing" if missing else "email_invalid"]
     if form.mode not in MODES:
         errors["mode"] = FIELD_MESSAGES["mode"]
+    if form.language not in LANGUAGES:
+        errors["language"] = FIELD_MESSAGES["language"]
     if not set(form.departments) <= set(departments):
         errors["departments"] = FIELD_MESSAGES["departments"]
     if not set(form.categories) <= set(categories):
@@ -104,8 +116,8 @@ def _checked(
 
 
 _REFUSED = {
-    429: "신청이 너무 잦습니다. 잠시 뒤에 다시 시도해 주세요.",
-    503: "지금은 구독 신청을 받을 수 없습니다. 잠시 뒤에 다시 시도해 주세요.",
+    429: N_("신청이 너무 잦습니다. 잠시 뒤에 다시 시도해 주세요."),
+    503: N_("지금은 구독 신청을 받을 수 없습니다. 잠시 뒤에 다시 시도해 주세요."),
 }
 
 
@@ -142,11 +154,11 @@ async def subscribe_sent_form(request: Request, background: BackgroundTasks) -> 
         from_this_site(state.settings, request)
         and valid_token(state.settings, request, fields.get(FIELD_NAME))
     ):
-        notice = "보안 확인 시간이 지났습니다. 내용을 확인하고 다시 보내 주세요."
-        form, _ = _checked(fields, (), ())
+        notice = N_("보안 확인 시간이 지났습니다. 내용을 확인하고 다시 보내 주세요.")
+        form, _ = _checked(fields, (), (), page_language(request).code)
         return await _form_page(request, form.without_errors(), 403, notice)
     categories, departments = await run_in_threadpool(known_topic_names, state)
-    form, prefs = _checked(fields, departments, categories)
+    form, prefs = _checked(fields, departments, categories, page_language(request).code)
     if prefs is None:
         return await _form_page(request, form, 422)
     try:
@@ -157,11 +169,11 @@ async def subscribe_sent_form(request: Request, background: BackgroundTasks) -> 
         response = await _form_page(request, form, status, _REFUSED[status])
         response.headers.update(refused.headers or {})
         return response
-    await start_subscription(state, background, form.email, prefs, via="form")
+    await start_subscription(state, background, form.email, prefs, form.language, via="form")
     # Post/redirect/get: reloading the next page never sends the form twice.
     return RedirectResponse("/subscribe/sent", status_code=303, headers=_PRIVATE)
 
 
 @router.get("/subscribe/sent", response_class=HTMLResponse, summary="Check your mail")
 async def subscribe_sent(request: Request) -> HTMLResponse:
-    return _page(render_sent(_state(request).settings))
+    return _page(render_sent(_state(request).settings, page_language(request)))

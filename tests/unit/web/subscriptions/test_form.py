@@ -26,7 +26,7 @@ def test_a_right_form_becomes_its_preferences(mode, departments, categories):
         "departments": departments,
         "categories": categories,
     }
-    form, prefs = _checked(fields, DEPARTMENTS, CATEGORIES)
+    form, prefs = _checked(fields, DEPARTMENTS, CATEGORIES, "ko")
     assert prefs is not None and not form.errors
     assert (prefs.mode, prefs.departments, prefs.categories) == (
         mode,
@@ -43,7 +43,7 @@ def test_a_right_form_becomes_its_preferences(mode, departments, categories):
 )
 def test_each_wrong_field_is_named_in_korean(email, mode, department):
     fields = {"email": email, "mode": mode, "departments": [department], "categories": ["교통"]}
-    form, prefs = _checked(fields, DEPARTMENTS, CATEGORIES)
+    form, prefs = _checked(fields, DEPARTMENTS, CATEGORIES, "ko")
     assert prefs is None
     missing = not email.strip()
     assert form.errors == {
@@ -52,3 +52,14 @@ def test_each_wrong_field_is_named_in_korean(email, mode, department):
         "departments": FIELD_MESSAGES["departments"],
     }
     assert form.departments == (department,)  # what was sent is shown again
+
+
+@given(language=st.text(max_size=5).filter(lambda value: value not in ("", "ko", "en")))
+def test_the_mail_language_is_ko_or_en_and_defaults_to_the_page(language):
+    fields = {"email": "a@example.com", "mode": "daily"}
+    assert _checked(fields, DEPARTMENTS, CATEGORIES, "en")[0].language == "en"
+    chosen, prefs = _checked({**fields, "language": "ko"}, DEPARTMENTS, CATEGORIES, "en")
+    assert chosen.language == "ko" and prefs is not None
+    form, prefs = _checked({**fields, "language": language}, DEPARTMENTS, CATEGORIES, "ko")
+    assert prefs is None and form.errors == {"language": FIELD_MESSAGES["language"]}
+    assert form.without_errors().language == "ko"
