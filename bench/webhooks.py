@@ -7,9 +7,11 @@ local receiver answering every request after 50 ms: nginx with the echo module
 End-to-end rate: from the first publish until every attempt is logged. The ceiling,
 measured in the same run: a plain aiohttp client posting the same payloads at the same
 total concurrency (the webhooks worker's two processes with 200 requests in flight each),
-best of three runs. A second line measures the delivery path alone (channel, runner and
-ledger in this process, its heap settled as a worker's is) against plain aiohttp at one
-process's concurrency.
+best of three runs. The same burst then goes through the embedded default, one
+`syndicator run` (its web, worker and beat, embedded Redis, SQLite), against the same
+ceiling. A last line measures the delivery path alone (channel, runner and ledger in this
+process, its heap settled as a worker's is) against plain aiohttp at one process's
+concurrency.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from tests.factories import make_event
 from tests.integration.webhook_support import publish
 from tests.processes import spawn, stop, wait_for
 from tests.services import free_port
+from tests.system import RunningSystem
 
 # Partners' signing keys are stored sealed, as in production (store/sealed.py).
 ENCRYPTION_KEY = generate_key()
@@ -62,7 +65,11 @@ ANSWER_DELAY = 0.05
 # The webhooks worker's processes (as compose.yaml runs it) x requests in flight in each.
 WORKER_PROCESSES = 2
 CONCURRENCY = WORKER_PROCESSES * WebhooksChannel.concurrency
-TARGET_RATIO = 0.6
+# Issue 23: the compose layout at 0.9 of the ceiling with p99 publish→delivery under 1 s;
+# the embedded default (`syndicator run`) at 0.6 of the same ceiling.
+TARGET_RATIO = 0.9
+TARGET_P99 = 1.0
+RUN_TARGET_RATIO = 0.6
 CEILING_RUNS = 3
 # Events for the delivery-path measurement (tasks of 100 rows, one after another).
 PATH_EVENTS = 10
@@ -233,31 +240,39 @@ def _publish(http: httpx.Client, url: str, secret: str, event: dict) -> None:
     assert answer.status_code == 202, answer.text
 
 
-def measure_pipeline(tmp: Path, base: str) -> tuple[float, list[float], int]:
-    """(deliveries/s from first publish to last attempt, latencies in s, failures)."""
-    data = tmp / "var"
-    database_url = f"sqlite:///{data / 'syndicator.db'}"
-    secret = generate_secret()
-    env = {
+def _system_env(data: Path, secret: str) -> dict[str, str]:
+    return {
         "SYNDICATOR_DATA_DIR": str(data),
-        "SYNDICATOR_DATABASE_URL": database_url,
+        "SYNDICATOR_DATABASE_URL": f"sqlite:///{data / 'syndicator.db'}",
         "SYNDICATOR_CMS_SECRET": secret,
         "SYNDICATOR_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
         "SYNDICATOR_ENCRYPTION_KEYS": ENCRYPTION_KEY,
     }
+
+
+def _prepared(data: Path, base: str) -> Database:
+    """A fresh SQLite database under ``data`` with the 200 partners."""
     data.mkdir(parents=True, exist_ok=True)
+    database_url = f"sqlite:///{data / 'syndicator.db'}"
     upgrade(database_url)
     db = Database(database_url)
     add_partners(db, base)
+    return db
+
+
+def _burst(
+    db: Database, http: httpx.Client, url: str, secret: str
+) -> tuple[float, list[float], int]:
+    """Publish the 20 releases through the hook and wait for every attempt: (deliveries/s
+    from first publish to the last attempt's end, latencies in s, failures)."""
     published: dict[int, datetime] = {}
-    with deployed(tmp, env) as url, httpx.Client(timeout=10) as http:
-        wait_for(lambda: http.get(f"{url}/healthz").status_code == 200, 60, "the web server")
-        first = datetime.now(UTC)
-        for n in range(RELEASES):
-            release = 20_000 + n
-            published[release] = datetime.now(UTC)
-            _publish(http, url, secret, make_event(release, title=f"협력사 전송 측정 {n}번"))
-        wait_for(lambda: _done(db) >= DELIVERIES, 300, "every delivery to be logged")
+    wait_for(lambda: http.get(f"{url}/healthz").status_code == 200, 60, "the web server")
+    first = datetime.now(UTC)
+    for n in range(RELEASES):
+        release = 20_000 + n
+        published[release] = datetime.now(UTC)
+        _publish(http, url, secret, make_event(release, title=f"협력사 전송 측정 {n}번"))
+    wait_for(lambda: _done(db) >= DELIVERIES, 300, "every delivery to be logged")
     attempts = _delivered_at(db)
     db.dispose()
     last = max(end for _, end, _ in attempts)
@@ -265,6 +280,29 @@ def measure_pipeline(tmp: Path, base: str) -> tuple[float, list[float], int]:
     latencies = [(end - published[release]).total_seconds() for release, end, _ in attempts]
     failures = sum(1 for *_, outcome in attempts if outcome != "succeeded")
     return rate, latencies, failures
+
+
+def measure_pipeline(tmp: Path, base: str) -> tuple[float, list[float], int]:
+    """The burst through compose.yaml's layout (:func:`deployed`)."""
+    secret = generate_secret()
+    env = _system_env(tmp / "var", secret)
+    db = _prepared(tmp / "var", base)
+    with deployed(tmp, env) as url, httpx.Client(timeout=10) as http:
+        return _burst(db, http, url, secret)
+
+
+def measure_run(tmp: Path, base: str) -> tuple[float, list[float], int]:
+    """The burst through one `syndicator run`, as an operator starts it (embedded Redis)."""
+    secret = generate_secret()
+    env = _system_env(tmp / "run", secret)
+    db = _prepared(tmp / "run", base)
+    system = RunningSystem(env, tmp / "run.log")
+    system.env.pop("SYNDICATOR_REDIS_URL", None)  # the embedded Redis, as by default
+    system.start()
+    try:
+        return _burst(db, system.http, system.url, secret)
+    finally:
+        system.stop()
 
 
 async def _ceiling(base: str, body: bytes, concurrency: int, count: int) -> float:
@@ -331,6 +369,11 @@ def measure_delivery_path(tmp: Path, base: str) -> float:
         server.stop()
 
 
+def _load() -> str:
+    """The load average now (1, 5 and 15 minutes): the machine may be shared."""
+    return " / ".join(f"{n:.2f}" for n in os.getloadavg())
+
+
 def main() -> bool:
     event = make_event(20_000, title="협력사 전송 측정 0번")
     body = envelope_body("evt_bench", event["type"], datetime.now(UTC), event, "https://x.kr")
@@ -339,32 +382,55 @@ def main() -> bool:
         ceiling = max(
             asyncio.run(_ceiling(base, body, CONCURRENCY, DELIVERIES)) for _ in range(CEILING_RUNS)
         )
-        rate, latencies, failures = measure_pipeline(Path(name), base)
+        load = _load()
+        compose = measure_pipeline(Path(name) / "compose", base)
+        run = measure_run(Path(name) / "run-mode", base)
         one_process = WebhooksChannel.concurrency
         path_ceiling = max(
             asyncio.run(_ceiling(base, body, one_process, PATH_EVENTS * PARTNERS))
             for _ in range(CEILING_RUNS)
         )
         path = measure_delivery_path(Path(name), base)
-    ratio = rate / ceiling
-    p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+        load_after = _load()
     print(
         f"webhooks: {RELEASES} releases x {PARTNERS} partners = {DELIVERIES} deliveries "
-        f"({len(body):,}-byte envelope) to {kind} answering after {ANSWER_DELAY * 1000:.0f} ms"
+        f"({len(body):,}-byte envelope) to {kind} answering after {ANSWER_DELAY * 1000:.0f} ms; "
+        f"load average {load} before, {load_after} after"
     )
     print(
-        f"webhooks: end to end {rate:,.0f} deliveries/s; ceiling (plain aiohttp, "
-        f"{CONCURRENCY} concurrent, best of {CEILING_RUNS}) {ceiling:,.0f}/s; failures {failures}"
+        f"webhooks: ceiling (plain aiohttp, {CONCURRENCY} concurrent, best of {CEILING_RUNS}) "
+        f"{ceiling:,.0f}/s"
     )
-    print(f"webhooks: publish→delivery p50 {p50:.2f} s, p99 {p99:.2f} s")
+    verdicts = [
+        _verdict("compose layout", compose, ceiling, TARGET_RATIO, TARGET_P99),
+        _verdict("syndicator run", run, ceiling, RUN_TARGET_RATIO, None),
+    ]
     print(
         f"webhooks: delivery path alone (one process, {one_process} in flight) {path:,.0f} "
         f"rows/s; plain aiohttp at {one_process} {path_ceiling:,.0f}/s; "
         f"ratio {path / path_ceiling:.2f}"
     )
-    verdict = "PASS" if ratio >= TARGET_RATIO and not failures else "FAIL"
-    print(f"webhooks: end to end / ceiling = {ratio:.2f} (target ≥ {TARGET_RATIO}) {verdict}")
-    return verdict == "PASS"
+    return all(verdicts)
+
+
+def _verdict(
+    what: str,
+    measured: tuple[float, list[float], int],
+    ceiling: float,
+    target: float,
+    p99_target: float | None,
+) -> bool:
+    rate, latencies, failures = measured
+    ratio = rate / ceiling
+    p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+    passed = ratio >= target and not failures and (p99_target is None or p99 < p99_target)
+    p99_goal = f", p99 < {p99_target:g} s" if p99_target is not None else ""
+    print(
+        f"webhooks: {what}: {rate:,.0f} deliveries/s, ratio {ratio:.2f}, "
+        f"publish→delivery p50 {p50:.2f} s, p99 {p99:.2f} s, failures {failures} "
+        f"(target ratio ≥ {target}{p99_goal}, no failure) {'PASS' if passed else 'FAIL'}"
+    )
+    return passed
 
 
 if __name__ == "__main__":

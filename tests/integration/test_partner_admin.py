@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 from sqlalchemy import select, update
 from standardwebhooks.webhooks import Webhook
 
@@ -377,3 +382,59 @@ def test_registration_checks_every_address_a_name_resolves_to(
     with pytest.raises(InvalidPartner):
         registry.create(store, spec, "test", (), StaticResolve({}), ring=ring())
     assert registry.list_partners(store) == []
+
+
+def test_an_ed25519_partner_gets_a_public_key_and_its_private_key_stays_sealed(
+    client: httpx.Client, store: Database
+):
+    created = create(client, signature_scheme="ed25519")
+    assert created["signature_scheme"] == "ed25519" and created["secret"] is None
+    public = created["public_key"]
+    assert public.startswith("whpk_") and len(base64.b64decode(public[5:])) == 32
+    (key,) = created["signing_keys"]
+    assert key == {**key, "scheme": "ed25519", "public_key": public, "expires_at": None}
+    with store.session() as session:
+        (stored,) = session.scalars(select(PartnerSecret)).all()
+    private = ring().open(stored.secret)  # sealed at rest, like a v1 secret
+    assert private.startswith("whsk_") and stored.public_key == public
+    # The pair is a real one: what the private key signs, the public key verifies.
+    seed = base64.b64decode(private[5:])
+    signature = Ed25519PrivateKey.from_private_bytes(seed).sign(b"m.1.{}")
+    Ed25519PublicKey.from_public_bytes(base64.b64decode(public[5:])).verify(signature, b"m.1.{}")
+    shown = client.get(f"/api/partners/{created['id']}", headers=ADMIN).json()
+    assert shown["public_key"] == public and private not in str(shown)
+    assert private[5:] not in client.get("/api/partners", headers=ADMIN).text
+
+
+def test_an_ed25519_rotation_keeps_the_old_key_signing_for_the_grace_period(
+    client: httpx.Client, store: Database
+):
+    created = create(client, signature_scheme="ed25519")
+    rotated = client.post(f"/api/partners/{created['id']}/secret/rotate", headers=ADMIN).json()
+    assert rotated["secret"] is None and rotated["public_key"] != created["public_key"]
+    keys = rotated["signing_keys"]
+    assert [k["public_key"] for k in keys] == [rotated["public_key"], created["public_key"]]
+    assert keys[0]["expires_at"] is None and keys[1]["expires_at"] is not None
+
+
+def test_a_partner_moves_to_ed25519_by_patch_and_back_by_rotation(client: httpx.Client):
+    created = create(client)
+    path = f"/api/partners/{created['id']}"
+    moved = client.patch(path, json={"signature_scheme": "ed25519"}, headers=ADMIN)
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["signature_scheme"] == "ed25519" and moved.json()["public_key"]
+    assert [k["scheme"] for k in moved.json()["signing_keys"]] == ["ed25519", "v1"]
+    # The same scheme again changes no key.
+    again = client.patch(path, json={"signature_scheme": "ed25519"}, headers=ADMIN).json()
+    assert len(again["signing_keys"]) == 2
+    # Back to v1 only where the new secret can be shown: a rotation.
+    assert "signature_scheme" in problem_fields(
+        client.patch(path, json={"signature_scheme": "v1"}, headers=ADMIN)
+    )
+    back = client.post(
+        f"{path}/secret/rotate", json={"signature_scheme": "v1"}, headers=ADMIN
+    ).json()
+    assert back["signature_scheme"] == "v1" and back["secret"].startswith("whsec_")
+    assert "signature_scheme" in problem_fields(
+        client.post("/api/partners", json={**EXAMPLE, "signature_scheme": "rsa"}, headers=ADMIN)
+    )

@@ -164,3 +164,23 @@ def test_deliveries_list_show_replay_and_recover(cli_db: Database) -> None:
     with cli_db.session() as session:
         rows = {d.id: (d.status, d.trigger) for d in session.query(Delivery)}
     assert set(rows.values()) == {("pending", "manual")}
+
+
+def test_ed25519_partners_from_the_command_line(cli_db: Database) -> None:
+    created = run_json("partners", "add", "A", PUBLIC_URL, "--signature-scheme", "ed25519")
+    assert "secret" not in created and created["public_key"].startswith("whpk_")
+    partner = str(created["id"])
+    shown = run("partners", "show", partner)
+    assert created["public_key"] in shown and "ed25519" in shown
+    rotated = run_json("partners", "rotate-secret", partner)
+    assert rotated["public_key"] != created["public_key"] and "secret" not in rotated
+    back = run_json("partners", "rotate-secret", partner, "--signature-scheme", "v1")
+    assert back["signature_scheme"] == "v1" and back["secret"].startswith("whsec_")
+    moved = run_json("partners", "update", partner, "--signature-scheme", "ed25519")
+    assert moved["signature_scheme"] == "ed25519"
+    assert [k["scheme"] for k in moved["signing_keys"]][:2] == ["ed25519", "v1"]
+    assert "v1 or ed25519" in run(
+        "partners", "rotate-secret", partner, "--signature-scheme", "x", code=2
+    )
+    plain = run_json("partners", "add", "B", PUBLIC_URL)
+    assert plain["signature_scheme"] == "v1" and plain["public_key"] is None

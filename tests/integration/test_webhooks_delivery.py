@@ -6,6 +6,8 @@ our own code.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import itertools
 import json
 import time
@@ -19,11 +21,13 @@ from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from syndicator.channels.base import ChannelContext
+from syndicator.channels.notices import NoticesChannel
 from syndicator.channels.webhooks import WebhooksChannel
 from syndicator.config import Settings
 from syndicator.delivery import aio
 from syndicator.delivery.runner import run_due
 from syndicator.events.signing import generate_secret
+from syndicator.partners.signing import generate_signing_key, public_key
 from syndicator.partners.ssrf import StaticResolve, UrlRefused, check_url
 from syndicator.partners.throttle import Lease, Throttle
 from syndicator.store.db import Database
@@ -37,6 +41,7 @@ from tests.integration.webhook_support import (
     publish,
     run_pending,
 )
+from tests.signatures import BadSignature, verify_v1a
 
 LOCAL = ("127.0.0.0/8",)
 
@@ -434,14 +439,21 @@ def test_five_days_of_only_failures_disables_the_partner_and_tells_the_operators
         row = session.get(Partner, partner)
         assert row is not None and row.state == "disabled"
         assert row.disabled_reason is not None and "only failures" in row.disabled_reason
-    mails = list((settings.data_dir / "outbox").glob("*.eml"))
-    assert len(mails) == 1
-    import email
-    from email.policy import default
-
-    message = email.message_from_bytes(mails[0].read_bytes(), policy=default)
+    # The operators' notice is a ledger row of its own, written with the state change.
+    (notice,) = [d for d in deliveries(db) if d.channel == "notices"]
+    assert (notice.target, notice.status) == ("ops", "pending")
+    assert list((settings.data_dir / "outbox").glob("*.eml")) == []  # not mailed inline
+    notices = NoticesChannel(ChannelContext(settings, db))
+    try:
+        run_due(db, notices, [notice.id])
+    finally:
+        notices.close()
+    (mail,) = (settings.data_dir / "outbox").glob("*.eml")
+    message = email.message_from_bytes(mail.read_bytes(), policy=email.policy.default)
     assert message["To"] == "ops@press.example.kr"
     assert "연합뉴스" in str(message["Subject"])
+    (attempt,) = [a for a in attempts(db) if a.delivery_id == notice.id]
+    assert attempt.outcome == "succeeded"
 
 
 def test_a_success_clears_failing_since(
@@ -489,7 +501,12 @@ def test_a_retraction_goes_out_as_release_retracted_without_the_body(
 
 def test_openapi_documents_the_envelope_partners_receive(client):
     spec = client.get("/openapi.json").json()
-    assert set(spec["webhooks"]) == {"release.published", "release.updated", "release.retracted"}
+    assert set(spec["webhooks"]) == {
+        "release.published",
+        "release.updated",
+        "release.retracted",
+        "partner.test",
+    }
     published = spec["webhooks"]["release.published"]["post"]
     schema = published["requestBody"]["content"]["application/json"]["schema"]
     envelope = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
@@ -516,3 +533,26 @@ def test_a_partners_cookie_never_rides_along_on_a_later_delivery(
     received = partner_site.to("a") + partner_site.to("b")
     assert len(received) == 4
     assert all("cookie" not in got.headers for got in received)
+
+
+def test_an_ed25519_partner_gets_v1a_signatures_its_public_keys_verify(
+    db: Database, channel: WebhooksChannel, partner_site: Receiver
+):
+    """Mid-rotation from v1 to ed25519: both keys sign, each entry in its own scheme,
+    checked per the specification with ``cryptography`` and with ``standardwebhooks``."""
+    old, new = generate_secret(), generate_signing_key()
+    add_partner(
+        db,
+        partner_site.url("a"),
+        secrets=[(old, datetime.now(UTC) + timedelta(hours=20)), (new, None)],
+    )
+    run_due(db, channel, publish(db, channel, 6))
+
+    (got,) = partner_site.to("a")
+    schemes = [e.split(",")[0] for e in got.headers["webhook-signature"].split(" ")]
+    assert schemes == ["v1a", "v1"]  # the newest key first
+    verify_v1a(public_key(new), got.body, got.headers)
+    with pytest.raises(BadSignature):
+        verify_v1a(public_key(generate_signing_key()), got.body, got.headers)
+    Webhook(old).verify(got.body, got.headers)
+    assert new.encode() not in got.body and "whsk_" not in str(got.headers)

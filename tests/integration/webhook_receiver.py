@@ -3,7 +3,9 @@
 Each partner is a path, ``/p/<name>``. Its answers are scripted in order (status,
 headers, delay); once the script runs out it answers 200. Every request is kept with
 its headers and exact body, and the receiver deduplicates on ``webhook-id`` as a
-partner should.
+partner should. Every signed body is validated against the event catalog's JSON Schema
+(tests/envelopes.py): a test whose partner received an envelope its schema refuses fails
+when the receiver closes.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -20,6 +23,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from tests.envelopes import envelope_problem
 from tests.services import free_port
 
 __all__ = ["Received", "Receiver", "Reply", "receiver"]
@@ -32,6 +36,8 @@ class Reply:
     delay: float = 0.0  # seconds before answering
     body: bytes = b"ok"
     reset: bool = False  # answer nothing: reset the connection (TCP RST) instead
+    # Answer only once the test sets this (at most a minute): the request stays in flight.
+    until: threading.Event | None = None
 
 
 @dataclass(frozen=True)
@@ -41,17 +47,21 @@ class Received:
     body: bytes
     at: float  # monotonic, when the request arrived
     answered: int  # the status it got (0: the connection was reset instead)
+    peer_port: int = 0  # the sender's source port (an egress proxy's, through one)
 
 
 class Receiver:
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, scheme: str = "http") -> None:
         self.port = port
+        self.scheme = scheme
         self.requests: list[Received] = []
+        # Envelopes the event catalog's schemas refuse: (partner, why).
+        self.invalid: list[tuple[str, str]] = []
         self._scripts: dict[str, list[Reply]] = {}
         self._lock = threading.Lock()
 
     def url(self, partner: str) -> str:
-        return f"http://127.0.0.1:{self.port}/p/{partner}"
+        return f"{self.scheme}://127.0.0.1:{self.port}/p/{partner}"
 
     def script(self, partner: str, *replies: Reply) -> None:
         with self._lock:
@@ -85,7 +95,15 @@ class Receiver:
         with self._lock:
             headers = {k.lower(): v for k, v in request.headers.items()}
             answered = 0 if reply.reset else reply.status
-            self.requests.append(Received(partner, headers, body, time.monotonic(), answered))
+            peer = request.transport.get_extra_info("peername") if request.transport else None
+            self.requests.append(
+                Received(partner, headers, body, time.monotonic(), answered, peer[1] if peer else 0)
+            )
+        if "webhook-id" in headers and (problem := envelope_problem(body)) is not None:
+            with self._lock:
+                self.invalid.append((partner, problem))
+        if reply.until is not None:
+            await asyncio.get_running_loop().run_in_executor(None, reply.until.wait, 60)
         if reply.delay:
             await asyncio.sleep(reply.delay)
         if reply.reset:
@@ -114,9 +132,10 @@ async def _shutdown(runner: web.AppRunner) -> None:
 
 
 @contextmanager
-def receiver() -> Iterator[Receiver]:
+def receiver(tls: ssl.SSLContext | None = None) -> Iterator[Receiver]:
+    """``tls``: serve https with this context (one that may require client certificates)."""
     port = free_port()
-    partner = Receiver(port)
+    partner = Receiver(port, "https" if tls else "http")
     app = web.Application()
     app.router.add_route("*", "/p/{partner}", partner.handle)
     app.router.add_route("*", "/p/{partner}/{rest:.*}", partner.handle)
@@ -127,7 +146,7 @@ def receiver() -> Iterator[Receiver]:
     def serve() -> None:
         asyncio.set_event_loop(loop)
         loop.run_until_complete(runner.setup())
-        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
+        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port, ssl_context=tls).start())
         ready.set()
         loop.run_forever()
 
@@ -144,3 +163,4 @@ def receiver() -> Iterator[Receiver]:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
         loop.close()
+    assert not partner.invalid, f"envelopes the event catalog refuses: {partner.invalid[:3]}"

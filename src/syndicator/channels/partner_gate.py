@@ -12,8 +12,8 @@ time, so a partner that hangs holds one worker batch, not all of them. The mark 
 cleared when it answers (a timeout keeps it until it lapses).
 
 Health moves with the attempts the ledger records (:meth:`PartnerGate.recorded`): a
-partner that has only failed for days, or answered 410, is disabled and its operators
-are told.
+partner that has only failed for days, or answered 410, is disabled, and a notice to its
+operators is written in the same transaction (a ledger delivery on the notices channel).
 
 Time comes from a :class:`Clock`, so the policy is tested on a fake one without sleeping.
 """
@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -34,10 +34,10 @@ from sqlalchemy.orm import Session
 from syndicator.channels.base import Deadline, RecordedAttempt
 from syndicator.channels.http_outcomes import HttpOutcome
 from syndicator.config import Settings
+from syndicator.intake.notices import post_notice
 from syndicator.logs import kv
 from syndicator.partners.directory import PartnerSnapshot, partner_id
 from syndicator.partners.health import Disabled, Observation, observe
-from syndicator.partners.notices import notify_disabled
 from syndicator.partners.throttle import Lease, Refusal, SlowPartners, Throttle
 from syndicator.store.models import utcnow
 
@@ -217,8 +217,10 @@ class PartnerGate:
             for item in attempts
         ]
         disabled = observe(session, observations)
-        if disabled:
-            notify_disabled(self.settings, disabled)
+        for item in disabled:
+            log.warning(kv(msg="partner disabled", partner_id=item.partner_id, reason=item.reason))
+            if self.settings.ops_email:
+                post_notice(session, "partner.disabled", asdict(item))
         return disabled
 
     async def aclose(self) -> None:

@@ -8,11 +8,13 @@ never follows a redirect, bounds connect and total time, and keeps at most
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 import aiohttp
 
+from syndicator.channels.egress import ProxyEgress, Route
 from syndicator.channels.http_outcomes import (
     RESPONSE_LIMIT,
     THROTTLE_STATUS,
@@ -29,6 +31,7 @@ def guarded_session(
     allowed_networks: Sequence[str],
     max_connections: int = 200,
     resolve: AsyncResolve | None = None,
+    egress: ProxyEgress | None = None,
 ) -> aiohttp.ClientSession:
     """An aiohttp session whose every name is resolved and checked by the guard; open it
     in the loop that will use it. aiohttp directly: with 200 requests in flight it posts
@@ -36,7 +39,12 @@ def guarded_session(
     partners is bound by exactly that (webhooks.md, "Measured")."""
     connector = aiohttp.TCPConnector(
         limit=max_connections,
-        resolver=GuardedResolver(allowed_networks, resolve),
+        # Through a proxy, the only name aiohttp looks up is the proxy's (an operator's
+        # setting): partners' names are resolved and checked by the egress, which sends
+        # their checked addresses.
+        resolver=(
+            GuardedResolver(allowed_networks, resolve) if egress is None else egress.resolver()
+        ),
         # aiohttp's own verifying context, made once at import (in the parent, before the
         # fork): a context loads the system's CA file, tens of ms per process otherwise.
         ssl=True,
@@ -58,12 +66,25 @@ async def post(
     headers: Mapping[str, str],
     total_timeout: float,
     connect_timeout: float,
+    egress: ProxyEgress | None = None,
+    client_tls: ssl.SSLContext | None = None,
 ) -> HttpOutcome:
-    """Post ``body`` and classify the answer; never raises for HTTP or network trouble."""
+    """Post ``body`` and classify the answer; never raises for HTTP or network trouble.
+    With ``egress``, through its proxy to the address the guard checked; with
+    ``client_tls``, presenting the partner's client certificate (https only)."""
     timeout = aiohttp.ClientTimeout(total=total_timeout, sock_connect=connect_timeout)
     try:
+        route = Route(url, dict(headers)) if egress is None else await egress.route(url, headers)
+        options = dict(route.options)
+        if client_tls is not None:
+            options["ssl"] = client_tls
         async with session.post(
-            url, data=body, headers=dict(headers), allow_redirects=False, timeout=timeout
+            route.url,
+            data=body,
+            headers=route.headers,
+            allow_redirects=False,
+            timeout=timeout,
+            **options,
         ) as answer:
             excerpt = await _excerpt(answer)
             return classify(answer.status, answer.headers, body=excerpt)

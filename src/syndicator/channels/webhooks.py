@@ -43,18 +43,26 @@ from syndicator.channels.base import (
     EventRecord,
     RecordedAttempt,
 )
+from syndicator.channels.egress import ProxyEgress
 from syndicator.channels.http_outcomes import HttpOutcome
 from syndicator.channels.partner_gate import Caps, Deferral, PartnerGate, SlowList, shared_in_redis
 from syndicator.channels.webhook_http import guarded_session, post
 from syndicator.config import Settings
 from syndicator.ledger.claims import Claimed
+from syndicator.partners.client_certs import client_context
 from syndicator.partners.directory import (
     PartnerSnapshot,
     active_partner_targets,
     load_snapshots,
     partner_id,
 )
-from syndicator.partners.envelope import EVENT_TYPES, envelope_body
+from syndicator.partners.envelope import (
+    EVENT_TYPES,
+    TEST_EVENT_TYPE,
+    build_test_envelope,
+    encode,
+    envelope_body,
+)
 from syndicator.partners.signing import signed_headers, webhook_id
 from syndicator.partners.ssrf import AsyncResolve, UrlRefused, check_url_offline
 from syndicator.store.models import Event, utcnow
@@ -87,6 +95,8 @@ class WebhooksChannel(AsyncChannel):
     concurrency: int = 200
     group_limit: int = _GROUP_LIMIT
     slow_after: ClassVar[float] = SLOW_AFTER_SECONDS
+    # A correction never overtakes the release it corrects; a retraction comes last.
+    in_order: ClassVar[bool] = True
 
     def __init__(self, ctx: ChannelContext, resolve: AsyncResolve | None = None) -> None:
         super().__init__(ctx)
@@ -98,6 +108,10 @@ class WebhooksChannel(AsyncChannel):
         self._partners: dict[int, PartnerSnapshot] = {}
         self._partners_until = 0.0  # monotonic: when to read them again
         self._bodies: OrderedDict[str, bytes | None] = OrderedDict()
+        proxy = ctx.settings.webhook_proxy
+        self._egress = (
+            ProxyEgress(proxy, ctx.settings.webhook_allowed_networks, resolve) if proxy else None
+        )
 
     # --- planning -------------------------------------------------------------------
 
@@ -146,7 +160,14 @@ class WebhooksChannel(AsyncChannel):
         result: HttpOutcome | None = None
         try:
             result = await post(
-                self._http(), partner.url, body, headers, limit, settings.webhook_connect_timeout
+                self._http(),
+                partner.url,
+                body,
+                headers,
+                limit,
+                settings.webhook_connect_timeout,
+                self._egress,
+                client_context(*partner.client_tls) if partner.client_tls else None,
             )
         finally:
             await self.gate.observe(admitted, result)
@@ -183,6 +204,11 @@ class WebhooksChannel(AsyncChannel):
             body = envelope_body(
                 event_id, row.type, row.received_at, row.payload, self.ctx.settings.base_url
             )
+        elif row is not None and row.type == TEST_EVENT_TYPE:
+            who = row.payload
+            body = encode(
+                build_test_envelope(event_id, row.received_at, who["partner_id"], who["name"])
+            )
         self._bodies[event_id] = body
         if len(self._bodies) > _BODY_CACHE:
             self._bodies.popitem(last=False)
@@ -194,6 +220,7 @@ class WebhooksChannel(AsyncChannel):
                 self.ctx.settings.webhook_allowed_networks,
                 max_connections=self.concurrency,
                 resolve=self.resolve,
+                egress=self._egress,
             )
         return self._session
 
@@ -218,8 +245,11 @@ _CONNECTION_KEYS = ("host", "port", "path", "db", "username", "password", "clien
 
 
 def _async_redis(ctx: ChannelContext) -> redis.asyncio.Redis:
-    """An asyncio client to the worker's Redis, for this process's event loop: the same
-    server as ``ctx.redis`` (the embedded one's socket included), or the configured URL."""
+    """An asyncio client to the worker's Redis, for this process's event loop: the
+    context's own opener (a worker's: through Sentinel too), else the same server as
+    ``ctx.redis`` (the embedded one's socket included), or the configured URL."""
+    if ctx.async_redis is not None:
+        return ctx.async_redis()
     if ctx.redis is not None:
         pool = ctx.redis.connection_pool
         kwargs = {

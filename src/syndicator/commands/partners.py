@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any, TypeVar, cast
 
 import typer
 from rich.table import Table
@@ -21,7 +22,7 @@ from syndicator.commands.output import (
 )
 from syndicator.config import Settings
 from syndicator.ops.audit import cli_operator
-from syndicator.partners import delivery_log, registry
+from syndicator.partners import client_certs, delivery_log, registry
 from syndicator.partners.delivery_log import NotResendable
 from syndicator.partners.registry import (
     EVENT_TYPES,
@@ -30,6 +31,7 @@ from syndicator.partners.registry import (
     PartnerPatch,
     PartnerSpec,
     PartnerView,
+    SignatureScheme,
 )
 from syndicator.store.db import Database
 from syndicator.store.sealed import InvalidEncryptionKey, Keyring, keyring
@@ -48,6 +50,11 @@ EVENT_TYPE_HELP = f"Receive only this type ({', '.join(EVENT_TYPES)}); repeat fo
 HEADER_HELP = (
     "An extra request header, 'Name: value'; repeat for several. Authorization, Cookie and "
     "names that look like a credential (key, token, secret, ...) are stored secret."
+)
+CONTACT_HELP = "Where a fresh portal link is mailed when the partner asks for one."
+SCHEME_HELP = (
+    "v1 (HMAC with a shared whsec_ secret, the default) or ed25519 (Standard Webhooks v1a: "
+    "the partner verifies with a whpk_ public key; no secret is shared)."
 )
 SECRET_HEADER_HELP = "An extra header stored secret (encrypted, never shown again), 'Name: value'."
 
@@ -129,12 +136,15 @@ def _details(p: PartnerView) -> Table:
         ("max in flight", "default" if p.max_in_flight is None else str(p.max_in_flight)),
         ("departments", ", ".join(p.departments) or "all"),
         ("categories", ", ".join(p.categories) or "all"),
+        ("signature scheme", p.signature_scheme),
+        ("public key", p.public_key or "-"),
         ("created", when(p.created_at)),
         ("updated", when(p.updated_at)),
     ]
     for n, key in enumerate(p.signing_keys, 1):
         expiry = "in use" if key.expires_at is None else f"signs until {when(key.expires_at)}"
-        rows.append((f"signing key {n}", f"made {when(key.created_at)}, {expiry}"))
+        made = f"{key.scheme}, made {when(key.created_at)}, {expiry}"
+        rows.append((f"signing key {n}", made))
     for name, value in rows:
         table.add_row(name, str(value))
     return table
@@ -167,18 +177,24 @@ def add(
     max_in_flight: int = typer.Option(None, "--max-in-flight", help="Requests in flight at most."),
     department: list[str] = typer.Option([], "--department", help="Only this department."),
     category: list[str] = typer.Option([], "--category", help="Only this category."),
+    signature_scheme: str = typer.Option("v1", "--signature-scheme", help=SCHEME_HELP),
+    contact_email: str = typer.Option(None, "--contact-email", help=CONTACT_HELP),
     as_json: bool = JSON,
 ) -> None:
-    """Register a partner; prints its signing secret, shown only this once."""
+    """Register a partner; prints its signing secret (v1), shown only this once, or its
+    public key (ed25519)."""
     data: dict[str, Any] = {
         "name": name,
         "url": url,
         "headers": _headers(header, secret_header),
         "departments": department,
         "categories": category,
+        "signature_scheme": signature_scheme,
     }
     if event_type:
         data["event_types"] = event_type
+    if contact_email is not None:
+        data["contact_email"] = contact_email
     if rate_limit is not None:
         data["rate_limit_per_s"] = rate_limit
     if max_in_flight is not None:
@@ -239,6 +255,16 @@ def update(
     all_departments: bool = typer.Option(False, "--all-departments", help="Every department."),
     category: list[str] = typer.Option([], "--category", help="Only this category."),
     all_categories: bool = typer.Option(False, "--all-categories", help="Every category."),
+    signature_scheme: str = typer.Option(
+        None,
+        "--signature-scheme",
+        help="ed25519: a new key pair (the old key signs for the grace period). Back to v1: "
+        "rotate-secret --signature-scheme v1.",
+    ),
+    contact_email: str = typer.Option(None, "--contact-email", help=CONTACT_HELP),
+    no_contact_email: bool = typer.Option(
+        False, "--no-contact-email", help="Remove the contact address."
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Change a partner: only the options given change."""
@@ -259,14 +285,25 @@ def update(
         data["departments"] = [] if all_departments else department
     if category or all_categories:
         data["categories"] = [] if all_categories else category
+    if signature_scheme is not None:
+        data["signature_scheme"] = signature_scheme
+    if contact_email is not None or no_contact_email:
+        data["contact_email"] = None if no_contact_email else contact_email
     if not data:
         fail("nothing to change: give at least one option (see --help)", 2)
     with _database() as (db, settings):
         patch: PartnerPatch = _call(lambda: registry.load_spec(PartnerPatch, data))
         ring = _keyring(settings)
+        grace = timedelta(hours=settings.webhook_secret_grace_hours)
         view = _call(
             lambda: registry.update(
-                db, partner_id, patch, cli_operator(), settings.webhook_allowed_networks, ring=ring
+                db,
+                partner_id,
+                patch,
+                cli_operator(),
+                settings.webhook_allowed_networks,
+                ring=ring,
+                grace=grace,
             )
         )
     _show(view, as_json)
@@ -293,17 +330,61 @@ def delete(
 
 @app.command("rotate-secret")
 def rotate_secret(
-    partner_id: int = typer.Argument(..., help="The partner's id."), as_json: bool = JSON
+    partner_id: int = typer.Argument(..., help="The partner's id."),
+    signature_scheme: str = typer.Option(
+        None, "--signature-scheme", help=SCHEME_HELP + " Default: the partner's."
+    ),
+    as_json: bool = JSON,
 ) -> None:
-    """A new signing secret; the old one keeps signing alongside it for the grace period
-    (SYNDICATOR_WEBHOOK_SECRET_GRACE_HOURS, 24 h by default)."""
+    """A new signing key (a secret shown once, or an Ed25519 public key); the old one keeps
+    signing alongside it for the grace period (SYNDICATOR_WEBHOOK_SECRET_GRACE_HOURS,
+    24 h by default)."""
+    if signature_scheme not in (None, "v1", "ed25519"):
+        fail(f"--signature-scheme {signature_scheme!r}: v1 or ed25519", 2)
+    scheme = cast("SignatureScheme | None", signature_scheme)
     with _database() as (db, settings):
         grace = timedelta(hours=settings.webhook_secret_grace_hours)
         ring = _keyring(settings)
         rotated = _call(
-            lambda: registry.rotate_secret(db, partner_id, grace, cli_operator(), ring=ring)
+            lambda: registry.rotate_secret(
+                db, partner_id, grace, cli_operator(), ring=ring, scheme=scheme
+            )
         )
     _show(rotated.partner, as_json, rotated.secret)
+
+
+@app.command("client-cert")
+def client_cert(
+    partner_id: int = typer.Argument(..., help="The partner's id."),
+    cert: Path | None = typer.Option(None, help="The client certificate (chain), PEM."),
+    key: Path | None = typer.Option(None, help="Its private key, PEM, unencrypted."),
+    remove: bool = typer.Option(False, "--remove", help="Stop presenting one."),
+    as_json: bool = JSON,
+) -> None:
+    """Set (or remove) the client certificate a partner requires (mutual TLS). The key is
+    encrypted at rest and never shown again."""
+    with _database() as (db, settings):
+        if remove:
+            removed = _call(lambda: client_certs.clear(db, partner_id, cli_operator()))
+            if as_json:
+                print_json({"partner_id": partner_id, "removed": removed})
+            else:
+                console.print(f"partner {partner_id}: client certificate removed")
+            return
+        if cert is None or key is None:
+            fail("give --cert and --key (or --remove)", 2)
+        ring = _keyring(settings)
+        pem, secret = cert.read_text(encoding="ascii"), key.read_text(encoding="ascii")
+        shown = _call(
+            lambda: client_certs.set_cert(db, partner_id, pem, secret, cli_operator(), ring=ring)
+        )
+    if as_json:
+        print_json(shown.model_dump(mode="json"))
+    else:
+        console.print(
+            f"partner {partner_id}: client certificate {shown.subject}, "
+            f"valid until {shown.not_after.isoformat()}"
+        )
 
 
 @app.command("enable")

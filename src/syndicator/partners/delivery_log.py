@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from syndicator.ledger.attempts import attempts_by_delivery
 from syndicator.ledger.chunks import CHUNK
 from syndicator.ledger.targets import requeue_manual
 from syndicator.partners.registry import CHANNEL, PartnerNotFound, partner_target
@@ -95,7 +96,7 @@ class DeliveryView(BaseModel):
     id: int
     event_id: str
     event_type: str
-    release_id: int
+    release_id: int | None = Field(description="null for a partner.test event.")
     partner_id: int | None
     status: str = Field(description=" | ".join(STATUSES))
     attempt_count: int
@@ -148,16 +149,7 @@ def _attempt(row: DeliveryAttempt, response_chars: int | None) -> AttemptView:
 
 
 def _views(session: Session, rows: Sequence[Any], response_chars: int | None) -> list[DeliveryView]:
-    ids = [delivery.id for delivery, _, _ in rows]
-    attempts: dict[int, list[AttemptView]] = {i: [] for i in ids}
-    if ids:
-        query = (
-            select(DeliveryAttempt)
-            .where(DeliveryAttempt.delivery_id.in_(ids))
-            .order_by(DeliveryAttempt.delivery_id, DeliveryAttempt.number, DeliveryAttempt.id)
-        )
-        for attempt in session.scalars(query):
-            attempts[attempt.delivery_id].append(_attempt(attempt, response_chars))
+    attempts = attempts_by_delivery(session, [delivery.id for delivery, _, _ in rows])
     return [
         DeliveryView(
             id=delivery.id,
@@ -172,7 +164,7 @@ def _views(session: Session, rows: Sequence[Any], response_chars: int | None) ->
             updated_at=delivery.updated_at,
             next_attempt_at=delivery.next_attempt_at,
             last_error=delivery.last_error,
-            attempts=attempts[delivery.id],
+            attempts=[_attempt(a, response_chars) for a in attempts[delivery.id]],
         )
         for delivery, event_type, release_id in rows
     ]

@@ -20,7 +20,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from syndicator.store.db import Database
-from syndicator.store.models import Partner, PartnerSecret
+from syndicator.store.models import Partner, PartnerClientCert, PartnerSecret
 from syndicator.store.sealed import Keyring, Sealed, UnreadableSecret
 
 __all__ = [
@@ -51,6 +51,8 @@ class PartnerSnapshot:
     secrets: tuple[str, ...]
     # Why the partner's sealed secrets could not be opened; None when they were.
     unreadable: str | None = None
+    # (certificate chain, key), PEM, for a partner that requires mutual TLS.
+    client_tls: tuple[str, str] | None = None
 
 
 def partner_id(target: str) -> int:
@@ -100,7 +102,7 @@ def active_partner_targets(
 
 
 def load_snapshots(session: Session, now: datetime, ring: Keyring) -> dict[int, PartnerSnapshot]:
-    """Every partner with the keys still signing, in two queries: a worker refreshes
+    """Every partner with the keys still signing, in three queries: a worker refreshes
     them all every second rather than asking once per delivery."""
     keys: dict[int, list[Sealed]] = {}
     for owner, secret in session.execute(
@@ -109,6 +111,14 @@ def load_snapshots(session: Session, now: datetime, ring: Keyring) -> dict[int, 
         .order_by(PartnerSecret.id.desc())  # the newest first
     ):
         keys.setdefault(owner, []).append(secret)
+    certs = {
+        row.partner_id: (row.certificate, row.key)
+        for row in session.execute(
+            select(
+                PartnerClientCert.partner_id, PartnerClientCert.certificate, PartnerClientCert.key
+            )
+        )
+    }
     rows = session.execute(
         select(
             Partner.id,
@@ -129,9 +139,14 @@ def load_snapshots(session: Session, now: datetime, ring: Keyring) -> dict[int, 
             secrets = tuple(ring.open(sealed) for sealed in keys.get(row.id, ()))
             if row.secret_headers is not None:
                 headers |= json.loads(ring.open(row.secret_headers))
+            client_tls = None
+            if row.id in certs:
+                certificate, sealed_key = certs[row.id]
+                client_tls = (certificate, ring.open(sealed_key))
             unreadable = None
         except UnreadableSecret as exc:
             secrets, unreadable = (), f"partner {row.id} ({row.name}): its secrets are {exc}"
+            client_tls = None
         snapshots[row.id] = PartnerSnapshot(
             id=row.id,
             name=row.name,
@@ -143,5 +158,6 @@ def load_snapshots(session: Session, now: datetime, ring: Keyring) -> dict[int, 
             rate_limit_per_s=row.rate_limit_per_s,
             secrets=secrets,
             unreadable=unreadable,
+            client_tls=client_tls,
         )
     return snapshots

@@ -22,13 +22,17 @@ __all__ = [
     "ENVELOPE_VERSION",
     "EVENT_TYPES",
     "RETRACTED_FIELDS",
+    "TEST_EVENT_TYPE",
     "build_envelope",
+    "build_test_envelope",
     "encode",
     "envelope_body",
 ]
 
 ENVELOPE_VERSION = 1
 EVENT_TYPES = ("release.published", "release.updated", "release.retracted")
+# Sent on request to one partner, never planned from a CMS event.
+TEST_EVENT_TYPE = "partner.test"
 # What a retraction still says about the release it withdraws.
 RETRACTED_FIELDS = ("id", "url", "department", "categories", "published_at", "updated_at")
 
@@ -52,6 +56,11 @@ def _release(base_url: str, release: Mapping[str, Any], retracted: bool) -> dict
     return data
 
 
+def _timestamp(when: datetime) -> str:
+    aware = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 def build_envelope(
     event_id: str,
     event_type: str,
@@ -62,14 +71,29 @@ def build_envelope(
     """The envelope for one event; ``payload`` is the stored CMS event (``release`` inside)."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"no webhook envelope for event type {event_type!r}")
-    when = occurred_at if occurred_at.tzinfo else occurred_at.replace(tzinfo=UTC)
     release = _release(base_url, payload["release"], event_type == "release.retracted")
     return {
         "type": event_type,
         "id": event_id,
-        "timestamp": when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "timestamp": _timestamp(occurred_at),
         "version": ENVELOPE_VERSION,
         "data": {"release": release},
+    }
+
+
+def build_test_envelope(
+    event_id: str, occurred_at: datetime, partner_id: int, partner_name: str
+) -> dict[str, Any]:
+    """A ``partner.test`` envelope: no release, only whom it was sent to."""
+    return {
+        "type": TEST_EVENT_TYPE,
+        "id": event_id,
+        "timestamp": _timestamp(occurred_at),
+        "version": ENVELOPE_VERSION,
+        "data": {
+            "partner": {"id": partner_id, "name": partner_name},
+            "message": "A test event from syndicator: verify its signature and answer 2xx.",
+        },
     }
 
 

@@ -26,9 +26,10 @@ import json
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Literal, cast
 from urllib.parse import urlsplit
 
+from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -51,6 +52,7 @@ from sqlalchemy.orm import Session
 from syndicator.events.schema import EventType
 from syndicator.events.signing import generate_secret
 from syndicator.ledger.chunks import chunked
+from syndicator.partners.signing import generate_signing_key, public_key
 from syndicator.partners.ssrf import Resolve, UrlRefused, check_url
 from syndicator.store.audit import write_audit
 from syndicator.store.db import Database
@@ -72,6 +74,7 @@ __all__ = [
     "PartnerSpec",
     "PartnerView",
     "Reason",
+    "SignatureScheme",
     "SigningKey",
     "create",
     "delete",
@@ -269,7 +272,28 @@ Reason = Annotated[
     BeforeValidator(_no_control),
 ]
 
+
+def _contact(value: str) -> str:
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"not an email address: {exc}") from None
+
+
+ContactEmail = Annotated[
+    StrictStr, StringConstraints(strip_whitespace=True, max_length=320), AfterValidator(_contact)
+]
+
+# v1: HMAC-SHA256 with a shared whsec_ secret; ed25519: Standard Webhooks v1a, the partner
+# holding only the public key.
+SignatureScheme = Literal["v1", "ed25519"]
+
 _DOC = {
+    "signature_scheme": "How deliveries are signed: `v1` (HMAC-SHA256 with a shared "
+    "`whsec_` secret, the default) or `ed25519` (Standard Webhooks `v1a`: the partner "
+    "verifies with a public key, `whpk_…`, and no secret is shared).",
+    "contact_email": "The partner's registered contact: a fresh portal link is mailed "
+    "here when the partner asks for one; null: none.",
     "name": "Shown to operators, e.g. 연합뉴스.",
     "url": "Where deliveries are POSTed: http(s), a public address (the SSRF guard).",
     "event_types": "Types to receive; absent or null: every type.",
@@ -316,6 +340,8 @@ class PartnerSpec(BaseModel):
     max_in_flight: InFlight | None = Field(None, description=_DOC["max_in_flight"])
     departments: Topics = Field(default_factory=list, description=_DOC["departments"])
     categories: Topics = Field(default_factory=list, description=_DOC["categories"])
+    signature_scheme: SignatureScheme = Field("v1", description=_DOC["signature_scheme"])
+    contact_email: ContactEmail | None = Field(None, description=_DOC["contact_email"])
 
 
 class PartnerPatch(BaseModel):
@@ -331,8 +357,16 @@ class PartnerPatch(BaseModel):
     max_in_flight: InFlight | None = Field(None, description=_DOC["max_in_flight"])
     departments: Topics | None = Field(None, description=_DOC["departments"])
     categories: Topics | None = Field(None, description=_DOC["categories"])
+    contact_email: ContactEmail | None = Field(None, description=_DOC["contact_email"])
+    signature_scheme: Literal["ed25519"] | None = Field(
+        None,
+        description=_DOC["signature_scheme"]
+        + " Changing to `ed25519` makes a new key pair; the previous key keeps signing for "
+        "the grace period. Back to `v1`: rotate the secret with the scheme, which shows the "
+        "new secret once.",
+    )
 
-    @field_validator("name", "url", mode="before")
+    @field_validator("name", "url", "signature_scheme", mode="before")
     @classmethod
     def _not_null(cls, value: object) -> object:
         if value is None:
@@ -362,6 +396,10 @@ def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
 
 
 class SigningKey(BaseModel):
+    scheme: SignatureScheme
+    public_key: str | None = Field(
+        description="whpk_…: what the partner verifies `v1a` signatures with (ed25519 only)."
+    )
     created_at: datetime
     expires_at: datetime | None = Field(
         description="After a rotation the old key signs alongside the new one until then."
@@ -392,12 +430,20 @@ class PartnerView(BaseModel):
     )
     created_at: datetime
     updated_at: datetime
+    signature_scheme: SignatureScheme = Field(description=_DOC["signature_scheme"])
+    contact_email: str | None = Field(description=_DOC["contact_email"])
+    public_key: str | None = Field(
+        description="whpk_…: the newest Ed25519 public key, to give the partner (ed25519)."
+    )
     signing_keys: list[SigningKey]
 
 
 class NewSecret(BaseModel):
     partner: PartnerView
-    secret: str = Field(description="whsec_…: shown only this once.")
+    secret: str | None = Field(
+        description="whsec_…: shown only this once; null for ed25519, whose private key "
+        "never leaves syndicator (give the partner `public_key`)."
+    )
 
 
 def _keys(session: Session, partner_ids: Sequence[int]) -> dict[int, list[SigningKey]]:
@@ -413,7 +459,12 @@ def _keys(session: Session, partner_ids: Sequence[int]) -> dict[int, list[Signin
         for k in rows:
             if k.expires_at is None or k.expires_at > now:
                 keys[k.partner_id].append(
-                    SigningKey(created_at=k.created_at, expires_at=k.expires_at)
+                    SigningKey(
+                        scheme="v1" if k.public_key is None else "ed25519",
+                        public_key=k.public_key,
+                        created_at=k.created_at,
+                        expires_at=k.expires_at,
+                    )
                 )
     return keys
 
@@ -440,6 +491,9 @@ def _view(session: Session, partner: Partner, keys: list[SigningKey] | None = No
         failing_since=partner.failing_since,
         created_at=partner.created_at,
         updated_at=partner.updated_at,
+        signature_scheme=cast(SignatureScheme, partner.signature_scheme),
+        contact_email=partner.contact_email,
+        public_key=next((k.public_key for k in keys if k.public_key is not None), None),
         signing_keys=keys,
     )
 
@@ -535,7 +589,6 @@ def create(
     """Register a partner with a new signing key; the key is returned only here."""
     _check_reachable(spec.url, allowed_networks, resolve)
     now = utcnow()
-    secret = generate_secret()
     with db.session() as session:
         partner = Partner(
             **spec.model_dump(mode="json", exclude={"headers"}),
@@ -546,7 +599,7 @@ def create(
         _store_headers(partner, _specs(spec.headers), {}, ring)
         session.add(partner)
         session.flush()
-        session.add(PartnerSecret(partner_id=partner.id, secret=ring.seal(secret), created_at=now))
+        secret = _add_key(session, partner, now, ring)
         given = spec.model_dump(exclude_unset=True)
         detail = f"fields: {_fields(list(given))}; header names: {_fields(list(spec.headers))}"
         write_audit(session, who, "partner-create", partner_target(partner.id), detail)
@@ -576,8 +629,13 @@ def update(
     resolve: Resolve | None = None,
     *,
     ring: Keyring,
+    grace: timedelta = timedelta(hours=24),
 ) -> PartnerView:
-    changes = patch.model_dump(mode="json", exclude_unset=True, exclude={"headers"})
+    """Only the fields given change. A change of scheme (to ed25519) makes a new key pair
+    and keeps the keys in use signing for ``grace``."""
+    changes = patch.model_dump(
+        mode="json", exclude_unset=True, exclude={"headers", "signature_scheme"}
+    )
     if "url" in changes:
         _check_reachable(changes["url"], allowed_networks, resolve)
     for field in ("departments", "categories"):
@@ -590,6 +648,11 @@ def update(
             _store_headers(partner, specs, kept, ring)
         for field, value in changes.items():
             setattr(partner, field, value)
+        scheme = patch.signature_scheme
+        if scheme is not None and scheme != partner.signature_scheme:
+            partner.signature_scheme = scheme
+            _retire_keys(session, partner_id, utcnow(), grace)
+            _add_key(session, partner, utcnow(), ring)
         partner.updated_at = utcnow()
         detail = f"fields: {_fields(list(patch.model_fields_set))}"
         write_audit(session, who, "partner-update", partner_target(partner_id), detail)
@@ -658,23 +721,59 @@ def delete(db: Database, partner_id: int, who: str) -> int:
         return count
 
 
+def _add_key(session: Session, partner: Partner, now: datetime, ring: Keyring) -> str | None:
+    """A new signing key in the partner's scheme, sealed; returns the secret to show once
+    (None for ed25519: its private key is never shown, the view carries its public key)."""
+    if partner.signature_scheme == "ed25519":
+        private = generate_signing_key()
+        session.add(
+            PartnerSecret(
+                partner_id=partner.id,
+                secret=ring.seal(private),
+                public_key=public_key(private),
+                created_at=now,
+            )
+        )
+        return None
+    secret = generate_secret()
+    session.add(PartnerSecret(partner_id=partner.id, secret=ring.seal(secret), created_at=now))
+    return secret
+
+
+def _retire_keys(session: Session, partner_id: int, now: datetime, grace: timedelta) -> datetime:
+    """The keys in use sign until ``now + grace``; long-expired ones are deleted."""
+    retire_at = now + grace
+    keys = session.scalars(select(PartnerSecret).where(PartnerSecret.partner_id == partner_id))
+    for key in keys:
+        if key.expires_at is not None and key.expires_at <= now:
+            session.delete(key)  # long out of use: nothing signs with it any more
+        elif key.expires_at is None or key.expires_at > retire_at:
+            key.expires_at = retire_at
+    return retire_at
+
+
 def rotate_secret(
-    db: Database, partner_id: int, grace: timedelta, who: str, *, ring: Keyring
+    db: Database,
+    partner_id: int,
+    grace: timedelta,
+    who: str,
+    *,
+    ring: Keyring,
+    scheme: SignatureScheme | None = None,
 ) -> NewSecret:
-    """A new signing key; the keys in use keep signing alongside it for ``grace``."""
+    """A new signing key (in ``scheme``, which becomes the partner's, if given); the keys
+    in use keep signing alongside it for ``grace``, whatever their scheme."""
     with db.session() as session:
         partner = _live(session, partner_id, lock=True)
         now = utcnow()
-        retire_at = now + grace
-        keys = session.scalars(select(PartnerSecret).where(PartnerSecret.partner_id == partner_id))
-        for key in keys:
-            if key.expires_at is not None and key.expires_at <= now:
-                session.delete(key)  # long out of use: nothing signs with it any more
-            elif key.expires_at is None or key.expires_at > retire_at:
-                key.expires_at = retire_at
-        secret = generate_secret()
-        session.add(PartnerSecret(partner_id=partner_id, secret=ring.seal(secret), created_at=now))
+        retire_at = _retire_keys(session, partner_id, now, grace)
+        if scheme is not None:
+            partner.signature_scheme = scheme
+        secret = _add_key(session, partner, now, ring)
         partner.updated_at = now
-        detail = f"new signing key; the previous ones sign until {retire_at.isoformat()}"
+        detail = (
+            f"new {partner.signature_scheme} signing key; the previous ones sign until "
+            f"{retire_at.isoformat()}"
+        )
         write_audit(session, who, "partner-rotate-secret", partner_target(partner_id), detail)
         return NewSecret(partner=_view(session, partner), secret=secret)

@@ -9,7 +9,15 @@ from datetime import datetime, timedelta
 from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, Field
 
-from syndicator.partners import delivery_log, registry
+from syndicator.config import TokenKeysMissing
+from syndicator.partners import (
+    client_certs,
+    delivery_log,
+    portal_links,
+    portal_requests,
+    registry,
+)
+from syndicator.partners.client_certs import ClientCertView
 from syndicator.partners.delivery_log import NotResendable
 from syndicator.partners.registry import (
     InvalidPartner,
@@ -19,6 +27,7 @@ from syndicator.partners.registry import (
     PartnerSpec,
     PartnerView,
     Reason,
+    SignatureScheme,
 )
 from syndicator.store.sealed import InvalidEncryptionKey, Keyring, keyring
 from syndicator.web.admin import ADMIN_RESPONSES, AdminOnly, api_operator
@@ -43,8 +52,15 @@ router = APIRouter(
 
 
 class PartnerWithSecret(PartnerView):
-    secret: str = Field(
-        description="The signing secret (whsec_…), shown only in this answer: store it now."
+    secret: str | None = Field(
+        description="The signing secret (whsec_…), shown only in this answer: store it now. "
+        "null for the ed25519 scheme: give the partner `public_key` (whpk_…) instead."
+    )
+
+
+class RotateRequest(BaseModel):
+    signature_scheme: SignatureScheme | None = Field(
+        None, description="The new key's scheme, which becomes the partner's; default: its own."
     )
 
 
@@ -56,6 +72,12 @@ class Deleted(BaseModel):
     id: int
     deleted: bool = True
     suppressed_deliveries: int = Field(description="Pending deliveries that will not be sent.")
+
+
+class PortalLink(BaseModel):
+    partner_id: int
+    url: str = Field(description="Opens the partner's portal; send it to the partner.")
+    expires_at: datetime
 
 
 class Recovered(BaseModel):
@@ -154,6 +176,7 @@ def patch_partner(patch: PartnerPatch, request: Request, partner_id: PartnerId) 
             api_operator(request),
             settings.webhook_allowed_networks,
             ring=_keyring(request),
+            grace=timedelta(hours=settings.webhook_secret_grace_hours),
         )
 
 
@@ -173,18 +196,79 @@ def delete_partner(request: Request, partner_id: PartnerId) -> Deleted:
 @router.post(
     "/{partner_id}/secret/rotate",
     summary="Rotate the signing secret",
-    description="A new secret, shown only in this answer. The previous key keeps signing "
-    "alongside it (two `v1,` signatures) for SYNDICATOR_WEBHOOK_SECRET_GRACE_HOURS "
-    "(24 h by default), so the partner can switch without losing a delivery.",
+    description="A new key: a secret shown only in this answer (v1), or an Ed25519 key "
+    "pair whose public key is in `public_key` (ed25519; the private key is never shown). "
+    "The previous key keeps signing alongside it (two signatures) for "
+    "SYNDICATOR_WEBHOOK_SECRET_GRACE_HOURS (24 h by default), so the partner can switch "
+    "without losing a delivery. `signature_scheme` moves the partner to another scheme.",
 )
-def rotate_secret(request: Request, partner_id: PartnerId) -> PartnerWithSecret:
+def rotate_secret(
+    request: Request, partner_id: PartnerId, body: RotateRequest | None = Body(None)
+) -> PartnerWithSecret:
     state = _state(request)
     grace = timedelta(hours=state.settings.webhook_secret_grace_hours)
+    scheme = body.signature_scheme if body else None
     with _answers():
         rotated = registry.rotate_secret(
-            state.db, partner_id, grace, api_operator(request), ring=_keyring(request)
+            state.db,
+            partner_id,
+            grace,
+            api_operator(request),
+            ring=_keyring(request),
+            scheme=scheme,
         )
     return _with_secret(rotated)
+
+
+class ClientCertRequest(BaseModel):
+    certificate: str = Field(description="The client certificate (chain), PEM; the leaf first.")
+    key: str = Field(
+        description="Its private key, PEM, unencrypted: sealed at rest, never shown again."
+    )
+
+
+@router.put(
+    "/{partner_id}/client-certificate",
+    summary="Set the client certificate (mutual TLS)",
+    description="For a partner whose endpoint requires a client certificate: every "
+    "delivery to it presents this one. Replaces any previous one. The key is encrypted at "
+    "rest with SYNDICATOR_ENCRYPTION_KEYS and never shown again.",
+)
+def set_client_certificate(
+    body: ClientCertRequest, request: Request, partner_id: PartnerId
+) -> ClientCertView:
+    with _answers():
+        return client_certs.set_cert(
+            _state(request).db,
+            partner_id,
+            body.certificate,
+            body.key,
+            api_operator(request),
+            ring=_keyring(request),
+        )
+
+
+@router.get(
+    "/{partner_id}/client-certificate",
+    summary="The client certificate's subject and expiry",
+    responses={404: {"description": "No such partner, or it has no client certificate"}},
+)
+def get_client_certificate(request: Request, partner_id: PartnerId) -> ClientCertView:
+    with _answers():
+        shown = client_certs.view(_state(request).db, partner_id)
+    if shown is None:
+        raise Problem(404, "Not found", f"partner {partner_id} has no client certificate")
+    return shown
+
+
+@router.delete(
+    "/{partner_id}/client-certificate",
+    status_code=204,
+    summary="Stop presenting a client certificate",
+)
+def delete_client_certificate(request: Request, partner_id: PartnerId) -> None:
+    with _answers():
+        client_certs.clear(_state(request).db, partner_id, api_operator(request))
 
 
 @router.post(
@@ -228,3 +312,27 @@ def recover(
     with _answers():
         resent = delivery_log.recover(db, partner_id, since, api_operator(request))
     return Recovered(partner_id=partner_id, since=since, resent=resent)
+
+
+@router.post(
+    "/{partner_id}/portal-link",
+    summary="A link into the partner's self-service portal",
+    description="A signed link, good for SYNDICATOR_PORTAL_LINK_HOURS (24 h by default), "
+    "that opens a portal session for this partner only: its settings, its delivery log, "
+    "replay and recover, its URL, its secret, disable and enable. Send it to the partner.",
+    responses={503: {"description": "No token key is configured", **PROBLEM_CONTENT}},
+)
+def portal_link(request: Request, partner_id: PartnerId) -> PortalLink:
+    state = _state(request)
+    try:
+        with _answers():
+            url = portal_requests.issue_link(
+                state.db, state.settings, partner_id, api_operator(request)
+            )
+    except TokenKeysMissing as exc:
+        raise Problem(503, "Service Unavailable", str(exc)) from None
+    return PortalLink(
+        partner_id=partner_id,
+        url=url,
+        expires_at=portal_links.expires_at(state.settings, state.clock()),
+    )

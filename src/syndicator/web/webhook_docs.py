@@ -1,92 +1,80 @@
 """Partner webhooks in OpenAPI's ``webhooks`` section: what partners receive and how it
-is signed. Documentation only; deliveries are made by channels/webhooks.py."""
+is signed. Documentation only; the models are the event catalog's (partners/catalog.py)
+and deliveries are made by channels/webhooks.py."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import FastAPI, Header
-from pydantic import BaseModel, Field
 
-from syndicator.events.schema import Release
-from syndicator.partners.envelope import ENVELOPE_VERSION, RETRACTED_FIELDS
-
-__all__ = ["document_partner_webhooks"]
-
-_SIGNING = (
-    "Signed as Standard Webhooks: verify with any Standard Webhooks library, e.g. "
-    "`standardwebhooks.Webhook(secret).verify(body, headers)`. `webhook-signature` holds "
-    "one `v1,` entry per active key (two during a key rotation). Deduplicate on "
-    "`webhook-id`: it is the same for every retry and replay of one delivery. "
-    "Answer 2xx to accept; 3xx is a failure (never followed); 410 disables the partner; "
-    "429/502/503/504 may send `Retry-After`."
+from syndicator.partners.catalog import (
+    CATALOG,
+    PartnerTestEnvelope,
+    PublishedEnvelope,
+    RetractedEnvelope,
+    UpdatedEnvelope,
 )
 
+__all__ = ["SIGNING", "document_partner_webhooks"]
 
-class RetractedRelease(BaseModel):
-    id: int
-    url: str
-    department: str
-    categories: list[str] = []
-    published_at: datetime
-    updated_at: datetime
-
-
-class ReleaseData(BaseModel):
-    release: Release
-
-
-class RetractedData(BaseModel):
-    release: RetractedRelease
-
-
-class _Envelope(BaseModel):
-    id: str = Field(description="The event id; the same event reaches every partner.")
-    timestamp: datetime = Field(description="When syndicator received the event (UTC).")
-    version: Literal[1] = Field(description="Envelope schema version; changes only incompatibly.")
-
-
-class PublishedEnvelope(_Envelope):
-    type: Literal["release.published"]
-    data: ReleaseData
-
-
-class UpdatedEnvelope(_Envelope):
-    type: Literal["release.updated"]
-    data: ReleaseData
-
-
-class RetractedEnvelope(_Envelope):
-    type: Literal["release.retracted"]
-    data: RetractedData
-
+SIGNING = (
+    "Signed as Standard Webhooks: verify with any Standard Webhooks library, e.g. "
+    "`standardwebhooks.Webhook(secret).verify(body, headers)`. `webhook-signature` holds "
+    "one entry per active key (two during a key rotation): `v1,<base64 HMAC-SHA256>` for a "
+    "partner with a shared secret (`whsec_…`, the default), or `v1a,<base64 Ed25519>` for "
+    "a partner with the `ed25519` scheme, verified with its public key (`whpk_…`) alone. "
+    "Both sign `{webhook-id}.{webhook-timestamp}.{body}`. Deduplicate on "
+    "`webhook-id`: it is the same for every retry and replay of one delivery. "
+    "Answer 2xx to accept; 3xx is a failure (never followed); 410 disables the partner; "
+    "429/502/503/504 may send `Retry-After`. Every type's JSON Schema and an example: "
+    "`GET /api/event-types`; the same as AsyncAPI 3.0: `/asyncapi.json`."
+)
 
 WebhookId = Annotated[str, Header(alias="webhook-id", description="msg_…, stable per delivery")]
 WebhookTimestamp = Annotated[str, Header(alias="webhook-timestamp", description="Unix seconds")]
 WebhookSignature = Annotated[
-    str, Header(alias="webhook-signature", description="Space-separated `v1,<base64>` entries")
+    str,
+    Header(
+        alias="webhook-signature",
+        description="Space-separated `v1,<base64>` or `v1a,<base64>` entries",
+    ),
 ]
 
 
-def document_partner_webhooks(app: FastAPI) -> None:
-    # The documented shape follows the envelope module's.
-    assert ENVELOPE_VERSION == 1 and set(RetractedRelease.model_fields) == set(RETRACTED_FIELDS)
+def _summary(event_type: str) -> str:
+    return CATALOG[event_type].summary
 
-    @app.webhooks.post("release.published", summary="A release was published", description=_SIGNING)
+
+def _description(event_type: str) -> str:
+    return f"{CATALOG[event_type].description}\n\n{SIGNING}"
+
+
+def document_partner_webhooks(app: FastAPI) -> None:
+    published, updated, retracted, test = (
+        "release.published",
+        "release.updated",
+        "release.retracted",
+        "partner.test",
+    )
+    assert set(CATALOG) == {published, updated, retracted, test}
+
+    @app.webhooks.post(published, summary=_summary(published), description=_description(published))
     def release_published(
         body: PublishedEnvelope, id: WebhookId, ts: WebhookTimestamp, sig: WebhookSignature
-    ) -> None:
-        """Absolute release and attachment URLs."""
+    ) -> None: ...
 
-    @app.webhooks.post("release.updated", summary="A release changed", description=_SIGNING)
+    @app.webhooks.post(updated, summary=_summary(updated), description=_description(updated))
     def release_updated(
         body: UpdatedEnvelope, id: WebhookId, ts: WebhookTimestamp, sig: WebhookSignature
-    ) -> None:
-        """The whole release as it is now."""
+    ) -> None: ...
 
-    @app.webhooks.post("release.retracted", summary="A release was withdrawn", description=_SIGNING)
+    @app.webhooks.post(retracted, summary=_summary(retracted), description=_description(retracted))
     def release_retracted(
         body: RetractedEnvelope, id: WebhookId, ts: WebhookTimestamp, sig: WebhookSignature
-    ) -> None:
-        """Only what identifies the release: remove it from your site."""
+    ) -> None: ...
+
+    @app.webhooks.post(test, summary=_summary(test), description=_description(test))
+    def partner_test(
+        body: PartnerTestEnvelope, id: WebhookId, ts: WebhookTimestamp, sig: WebhookSignature
+    ) -> None: ...

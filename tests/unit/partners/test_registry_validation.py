@@ -44,7 +44,14 @@ def refused_fields(data: dict[str, Any], model: type = PartnerSpec) -> set[str]:
 def test_the_issue_example_is_accepted():
     spec = load_spec(PartnerSpec, GOOD)
     headers = {"X-Env": {"value": "prod", "secret": False}}
-    assert spec.model_dump(mode="json") == {**GOOD, "rate_limit_per_s": 10.0, "headers": headers}
+    expected = {
+        **GOOD,
+        "rate_limit_per_s": 10.0,
+        "headers": headers,
+        "signature_scheme": "v1",
+        "contact_email": None,
+    }
+    assert spec.model_dump(mode="json") == expected
 
 
 @pytest.mark.parametrize(

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from syndicator.events.signing import generate_secret
-from syndicator.partners.signing import signed_headers, webhook_id
+from syndicator.partners.signing import (
+    generate_signing_key,
+    public_key,
+    signed_headers,
+    webhook_id,
+)
+from tests.signatures import BadSignature, verify_v1a
 
 SECRETS = [generate_secret() for _ in range(3)]
 
@@ -54,3 +61,59 @@ def test_webhook_id_is_stable_per_delivery_and_opaque():
 def test_no_key_no_delivery():
     with pytest.raises(ValueError):
         signed_headers([], "msg_1", b"{}")
+
+
+# --- Ed25519 (Standard Webhooks v1a), verified per the specification with cryptography ---
+
+KEYS = [generate_signing_key() for _ in range(2)]
+
+
+@settings(max_examples=50)
+@given(
+    body=st.binary(max_size=2000),
+    msg_id=st.from_regex(r"msg_[a-z2-7]{1,40}", fullmatch=True),
+    seconds=st.integers(min_value=0, max_value=2**33),
+)
+def test_every_v1a_signature_verifies_with_the_public_key_alone(
+    body: bytes, msg_id: str, seconds: int
+):
+    when = datetime.fromtimestamp(seconds, UTC)
+    headers = signed_headers(KEYS[:1], msg_id, body, now=when)
+    assert headers["webhook-signature"].startswith("v1a,")
+    verify_v1a(public_key(KEYS[0]), body, headers, now=seconds)
+    with pytest.raises(BadSignature):
+        verify_v1a(public_key(KEYS[1]), body, headers, now=seconds)
+    with pytest.raises(BadSignature):
+        verify_v1a(public_key(KEYS[0]), body + b" ", headers, now=seconds)
+
+
+def test_keys_are_written_as_standard_webhooks_says():
+    key = generate_signing_key()
+    assert key.startswith("whsk_") and len(base64.b64decode(key[5:])) == 32
+    assert public_key(key).startswith("whpk_")
+    assert len(base64.b64decode(public_key(key)[5:])) == 32
+    assert generate_signing_key() != key
+
+
+def test_a_stale_v1a_timestamp_is_refused_by_the_verifier():
+    body = b'{"a":1}'
+    old = signed_headers(KEYS[:1], "msg_1", body, now=datetime.now(UTC) - timedelta(hours=1))
+    with pytest.raises(BadSignature):
+        verify_v1a(public_key(KEYS[0]), body, old)
+
+
+def test_a_rotation_across_schemes_signs_with_both_keys():
+    body = '{"type":"release.updated","제목":"대구"}'.encode()
+    headers = signed_headers([KEYS[0], SECRETS[0]], "msg_2", body)
+    entries = headers["webhook-signature"].split(" ")
+    assert [e.split(",")[0] for e in entries] == ["v1a", "v1"]
+    verify_v1a(public_key(KEYS[0]), body, headers)
+    # The reference library checks the v1 entry and passes over the v1a one.
+    Webhook(SECRETS[0]).verify(body, headers)
+
+
+def test_two_ed25519_keys_during_a_grace_period_each_verify():
+    body = b"{}"
+    headers = signed_headers(KEYS, "msg_3", body)
+    for key in KEYS:
+        verify_v1a(public_key(key), body, headers)
