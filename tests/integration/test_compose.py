@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from syndicator.channels.registry import CHANNEL_QUEUES
-from syndicator.config import Settings
+from syndicator.config import Settings, load_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO_ROOT / "compose.yaml"
@@ -238,3 +238,67 @@ def test_the_front_limits_slow_and_large_requests() -> None:
         "add_header X-Cache-Status $upstream_cache_status",
     ):
         assert re.search(rf"^\s*{re.escape(directive)}\b", text, re.MULTILINE), directive
+
+
+HA_SENTINELS = ("redis-sentinel-1", "redis-sentinel-2", "redis-sentinel-3")
+
+
+def test_the_ha_profile_has_a_replica_and_three_sentinels(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    replica = services["redis-replica"]
+    assert replica["profiles"] == ["ha"]
+    command = " ".join(_command(replica))
+    assert "--replicaof redis 6379" in command and "--appendonly yes" in command
+    assert "--replica-announce-ip redis-replica" in command
+    assert "--replica-announce-ip redis" in " ".join(_command(services["redis"]))
+    for name in HA_SENTINELS:
+        sentinel = services[name]
+        assert sentinel["profiles"] == ["ha"], name
+        script = " ".join(_command(sentinel))
+        assert "'sentinel monitor syndicator redis 6379 2'" in script, name
+        assert "--sentinel" in script and "resolve-hostnames yes" in script, name
+        assert _environment(sentinel)["SENTINEL_HOSTNAME"] == name
+        assert any(str(v).endswith(":/data") for v in sentinel["volumes"]), name
+    assert {n for n, s in services.items() if "ha" in s.get("profiles", [])} == {
+        "redis-replica",
+        *HA_SENTINELS,
+        "pgbouncer",
+    }, "the ha profile holds the Redis topology and PgBouncer"
+
+
+def test_the_services_follow_the_sentinels_under_the_ha_profile(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    """With the documented switch (SYNDICATOR_REDIS_URL empty, the sentinels listed),
+    every application service reads Redis through the three sentinels, by the name they
+    watch the master under."""
+    header = COMPOSE_FILE.read_text(encoding="utf-8")
+    (listed,) = re.findall(r"SYNDICATOR_REDIS_SENTINELS=(\S+)", header)
+    assert listed.split(",") == [f"{name}:26379" for name in HA_SENTINELS]
+    for name in ("web", "beat", "migrate", *(f"worker-{q}" for q in QUEUES)):
+        env = _environment(services[name])
+        assert env["SYNDICATOR_REDIS_URL"] == "${SYNDICATOR_REDIS_URL-redis://redis:6379/0}"
+        assert env["SYNDICATOR_REDIS_SENTINELS"] == "${SYNDICATOR_REDIS_SENTINELS:-}"
+        settings = load_settings(
+            {
+                **{k: v for k, v in env.items() if not v.startswith("$")},
+                "SYNDICATOR_REDIS_URL": "",
+                "SYNDICATOR_REDIS_SENTINELS": listed,
+            }
+        )
+        assert settings.redis_sentinel_master == "syndicator", name
+        assert [host for host, _ in settings.redis_sentinels] == list(HA_SENTINELS)
+
+
+def test_pgbouncer_pools_transactions_in_the_ha_profile_only(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    """Transaction pooling is what the code is written for (docs/deployment.md): no session
+    state, no LISTEN, transaction advisory locks."""
+    bouncer = services["pgbouncer"]
+    assert bouncer["profiles"] == ["ha"]
+    env = _environment(bouncer)
+    assert env["POOL_MODE"] == "transaction" and env["DB_HOST"] == "postgres"
+    assert bouncer["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert "ports" not in bouncer  # reached on the compose network only

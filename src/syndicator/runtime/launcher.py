@@ -16,7 +16,8 @@ import httpx
 from rich.console import Console
 from rich.rule import Rule
 
-from syndicator.channels.registry import ALL_QUEUES
+from syndicator.channels.registry import ALL_QUEUES, EVENTS_QUEUE
+from syndicator.channels.webhooks import WebhooksChannel
 from syndicator.config import DEMO_DIR, Settings, local_base_url, redact_url
 from syndicator.events.files import read_events
 from syndicator.events.signing import generate_secret, sign_headers
@@ -25,20 +26,23 @@ from syndicator.intake.accept import import_events
 from syndicator.intake.outbox import relay_again_unplanned
 from syndicator.logs import kv
 from syndicator.permissions import private_dir
+from syndicator.runtime.celery_commands import beat_command, worker_command
 from syndicator.runtime.embedded_redis import EmbeddedRedis
 from syndicator.runtime.liveness import release_lost
+from syndicator.runtime.redis_urls import BEAT_LOCK_KEY, redis_client, redis_place
 from syndicator.runtime.secrets import ensure_secret, random_token
 from syndicator.runtime.supervisor import Child, Supervisor
 from syndicator.store.db import Database
 from syndicator.store.migrate import upgrade
 from syndicator.store.sealed import generate_key
 
-__all__ = ["DEMO_DIR", "generated_secrets", "launch", "load_demo", "with_generated"]
+__all__ = ["DEMO_DIR", "RUN_WORKERS", "generated_secrets", "launch", "load_demo", "with_generated"]
 
 log = logging.getLogger("syndicator.run")
 
 ALLOWED_NETWORKS = "SYNDICATOR_WEBHOOK_ALLOWED_NETWORKS"
 LOOPBACK_NETWORKS = ("127.0.0.0/8", "::1/128")
+WEBHOOKS_QUEUE = WebhooksChannel.queue
 # How long the banner waits for workers and beat to be ready before it prints anyway.
 PIPELINE_WAIT_SECONDS = 60.0
 
@@ -52,46 +56,31 @@ _GENERATED_SECRETS: tuple[tuple[str, str, Callable[[], str]], ...] = (
 )
 
 
-def _children(settings: Settings, host: str, port: int) -> list[Child]:
-    python = sys.executable
+# `syndicator run`'s two workers: (child name, Celery hostname, queues, processes).
+# Partners' webhooks get a worker of their own. Sharing one pool, a fan-out waited its
+# turn behind renders and batches that top themselves up for seconds, since a worker
+# takes from its queues in turn: a burst was planned, and so delivered, a few releases at
+# a time (bench/webhooks.py, `syndicator run`). Two webhook processes, as compose runs
+# them: 400 in flight; one was slower in the same runs. They take fan-outs too, when the
+# other worker is busy. The other worker keeps two processes, so a feed render and a
+# newsletter batch at once still leave a fan-out somewhere to run.
+RUN_WORKERS: tuple[tuple[str, str, tuple[str, ...], int], ...] = (
+    ("worker", "syndicator@%h", tuple(q for q in ALL_QUEUES if q != WEBHOOKS_QUEUE), 2),
+    ("webhooks", "webhooks@%h", (WEBHOOKS_QUEUE, EVENTS_QUEUE), 2),
+)
+
+
+def _children(host: str, port: int) -> list[Child]:
+    workers = [
+        Child(name, worker_command(queues, processes, ["--hostname", hostname]))
+        for name, hostname, queues, processes in RUN_WORKERS
+    ]
     return [
-        Child("web", [python, "-m", "syndicator", "web", "--host", host, "--port", str(port)]),
         Child(
-            "worker",
-            [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "workers.app",
-                "worker",
-                "-Q",
-                ",".join(ALL_QUEUES),
-                "--hostname",
-                "syndicator@%h",
-                # Three: a feed render and a newsletter each hold a process for tens of
-                # milliseconds, and a partner's webhook should not queue behind both.
-                "--concurrency",
-                "3",
-                "--loglevel",
-                "INFO",
-            ],
+            "web", [sys.executable, "-m", "syndicator", "web", "--host", host, "--port", str(port)]
         ),
-        Child(
-            "beat",
-            [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "workers.app",
-                "beat",
-                "--loglevel",
-                "INFO",
-                "--schedule",
-                str(settings.data_dir / "celerybeat-schedule"),
-            ],
-        ),
+        *workers,
+        Child("beat", beat_command()),
     ]
 
 
@@ -108,7 +97,13 @@ def _wait_answer(url: str, seconds: float) -> bool:
     return False
 
 
-def _wait_healthy(url: str, seconds: float = 30.0) -> None:
+# How long the web process may take to answer its first /healthz: a bound, not a wait (it
+# is polled). Generous, since it starts beside the workers' and beat's own start-ups, and
+# 30 s was seen to run out on a busy 2-core machine.
+WEB_START_SECONDS = 120.0
+
+
+def _wait_healthy(url: str, seconds: float = WEB_START_SECONDS) -> None:
     if not _wait_answer(f"{url}/healthz", seconds):
         raise RuntimeError(f"the web app did not answer at {url}/healthz")
 
@@ -120,10 +115,9 @@ def load_demo(
     so the demo shows both paths: a quiet import and a live fan-out."""
     events = sorted(read_events([demo_dir]), key=lambda e: e.release.published_at)
     *past, newest = events
-    db = Database(settings.database_url)
-    import_events(db, past)
-    rebuild_all(db, settings)
-    db.dispose()
+    with Database(settings.database_url) as db:
+        import_events(db, past)
+        rebuild_all(db, settings)
     body = newest.model_dump_json().encode()
     msg_id = f"demo-{newest.release.id}-{int(newest.release.updated_at.timestamp())}"
     assert settings.cms_secret
@@ -167,11 +161,15 @@ def launch(settings: Settings, host: str, port: int, demo: bool, console: Consol
         env[ALLOWED_NETWORKS] = " ".join(LOOPBACK_NETWORKS)
         settings = settings.with_(webhook_allowed_networks=LOOPBACK_NETWORKS)
     embedded = None
-    if settings.redis_url is None:
+    if settings.embedded_redis:
         embedded = EmbeddedRedis(settings.embedded_redis_dir, settings.embedded_redis_socket)
         env["SYNDICATOR_REDIS_URL"] = embedded.start()
         settings = settings.with_(redis_url=env["SYNDICATOR_REDIS_URL"])
-    supervisor = Supervisor(_children(settings, host, port), env)
+        # This run's own Redis: a beat lock in it is the last run's, whose beat is dead
+        # (a crash, a power cut); this run's beat need not wait for it to expire.
+        with redis_client(settings) as client:
+            client.delete(BEAT_LOCK_KEY)
+    supervisor = Supervisor(_children(host, port), env)
     try:
         supervisor.start()
         web_url = local_base_url(host, port)
@@ -195,7 +193,7 @@ def launch(settings: Settings, host: str, port: int, demo: bool, console: Consol
         supervisor.stop()
         if embedded is not None:
             embedded.stop()
-        console.print("[bold]syndicator stopped[/]: web, worker and beat have exited.")
+        console.print("[bold]syndicator stopped[/]: web, workers and beat have exited.")
 
 
 # The Settings field each generated secret fills (a one-secret tuple but the admin token).
@@ -280,7 +278,7 @@ def _print_welcome(
     """The banner, written in one piece: a child's log line cannot land inside it."""
     cms_secret = generated.get("SYNDICATOR_CMS_SECRET", "(from SYNDICATOR_CMS_SECRET)")
     admin_token = generated.get("SYNDICATOR_ADMIN_TOKEN", "(from SYNDICATOR_ADMIN_TOKEN)")
-    redis = redact_url(settings.redis_url or "")
+    redis = redis_place(settings)
     example = _shown_path(DEMO_DIR / "867.json", Path.cwd())
     with console:  # one buffer, flushed once on leaving
         _welcome_lines(console, settings, web_url, embedded, redis, cms_secret, admin_token)

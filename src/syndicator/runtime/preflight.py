@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import redis
+from redis.sentinel import SentinelConnectionPool
 from sqlalchemy.exc import SQLAlchemyError
 
 from syndicator.config import Settings, redact_url
@@ -90,8 +91,20 @@ def check_redis(client: redis.Redis) -> Problem | None:
     try:
         client.ping()
     except redis.RedisError as exc:
-        return Problem("redis", f"cannot reach Redis: {exc} (check SYNDICATOR_REDIS_URL)")
+        return Problem("redis", f"cannot reach Redis: {exc} ({_redis_hint(client)})")
     return None
+
+
+def _redis_hint(client: redis.Redis) -> str:
+    pool = client.connection_pool
+    if isinstance(pool, SentinelConnectionPool):
+        # Between a master's death and its replica's promotion, this is what a failover
+        # looks like: the sentinels still name the old master, or none.
+        return (
+            f"the master {pool.service_name!r} through Sentinel: a failover under way, "
+            "or check SYNDICATOR_REDIS_SENTINELS"
+        )
+    return "check SYNDICATOR_REDIS_URL"
 
 
 def preflight(settings: Settings, *, need_redis: bool = True) -> list[Problem]:

@@ -1,4 +1,4 @@
-"""Run the web app, a worker and the scheduler as children of one process.
+"""Run the web app, the workers and the scheduler as children of one process.
 
 Ctrl-C (or SIGTERM) asks every child to stop, waits for a warm shutdown,
 then kills what is left. If one child dies, the others are stopped too, so a

@@ -12,9 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
+from syndicator.channels.registry import ALL_QUEUES, EVENTS_QUEUE
 from syndicator.config import load_settings
 from syndicator.runtime.launcher import (
     LOOPBACK_NETWORKS,
+    _children,
     _print_welcome,
     _program,
     _publish_command,
@@ -203,3 +205,17 @@ def test_no_banner_line_is_folded_however_long_its_path(depth: int, width: int) 
     lines = out.getvalue().splitlines()
     assert f"  Database       {db}" in lines
     assert any(line.startswith("  Mail ") and str(data_dir / "outbox") in line for line in lines)
+
+
+def test_every_queue_is_consumed_and_webhooks_by_a_worker_of_their_own() -> None:
+    workers = {
+        child.name: child.command[child.command.index("-Q") + 1].split(",")
+        for child in _children("127.0.0.1", 8000)
+        if "worker" in child.command
+    }
+    assert set(workers) == {"worker", "webhooks"}
+    assert {q for queues in workers.values() for q in queues} == set(ALL_QUEUES)
+    # Only the webhooks worker takes partners' deliveries: nothing else holds its process.
+    assert [name for name, queues in workers.items() if "webhooks" in queues] == ["webhooks"]
+    # Fan-outs run in both, so neither a busy render nor a long batch holds one up.
+    assert all(EVENTS_QUEUE in queues for queues in workers.values())

@@ -6,6 +6,8 @@ import sqlite3
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from syndicator.config import load_settings
 from syndicator.runtime.preflight import (
@@ -51,7 +53,10 @@ def test_an_unreachable_database_hides_the_password() -> None:
 
 
 def test_an_unreachable_redis_names_the_setting() -> None:
-    client = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=1)
+    # No retries: a refused connection is the same refusal the fourth time, seconds later.
+    client = redis.Redis(
+        host="127.0.0.1", port=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
+    )
     problem = check_redis(client)
     assert problem is not None and "SYNDICATOR_REDIS_URL" in str(problem)
 
