@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 import feedparser
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
@@ -116,6 +117,7 @@ def test_an_archive_keeps_the_notice_never_the_text() -> None:
     assert "원래 본문" not in render_atom(archive).decode()
 
 
+@pytest.mark.slow
 @given(st.text(max_size=300))
 def test_any_reason_renders_in_every_format(reason: str) -> None:
     live, _, _ = _docs(reason)
