@@ -21,6 +21,7 @@ BENCHMARKS = {
     "newsletter": "one release to 20,000 subscribers vs the SMTP ceiling; worker memory",
     "webhooks": "20 releases to 200 partners vs a plain aiohttp client",
     "board": "the residents' board: page 400 vs page 1 with 10,000 releases",
+    "capacity": "CPU and database writes per message, call and render; the capacity model",
 }
 
 

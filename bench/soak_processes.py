@@ -73,7 +73,7 @@ def _children_of() -> dict[int, list[int]]:
 
 
 def _role(command: list[str], parent_role: str | None) -> str:
-    if parent_role == "worker":
+    if parent_role in ("worker", "webhooks worker"):
         return "worker child"
     if parent_role == "redis":
         return "redis (fork)"  # an AOF rewrite: short-lived, left out
@@ -81,6 +81,9 @@ def _role(command: list[str], parent_role: str | None) -> str:
     if "redis-server" in " ".join(command):  # Redis rewrites its title: "redis-server unix…"
         return "redis"
     if "celery" in command:
+        # `syndicator run`'s second worker takes partners' webhooks (runtime/launcher.py).
+        if "worker" in command and "webhooks@%h" in command:
+            return "webhooks worker"
         for role in ("worker", "beat"):
             if role in command:
                 return role

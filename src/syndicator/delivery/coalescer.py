@@ -5,7 +5,10 @@ holder keeps running while the flag is raised again, then checks it once more
 after releasing, so no request is lost between its last run and the release.
 No worker ever blocks on the lock, so a burst cannot starve other tasks.
 
-Runs in a burst are spaced ``min_interval`` apart. The holder never sleeps out that
+Runs in a burst are spaced ``min_interval`` apart, and each also waits as long as the
+last one took (up to :data:`SPACING_CAP`): a feed render during a burst of publishes then
+takes at most about half of a worker process, and the fan-outs and deliveries of the same
+burst get the rest (bench/webhooks.py, `syndicator run`). The holder never sleeps out that
 space: it leaves the flag raised, releases the lock and asks to be called again when the
 space is over (one such call at a time), so a worker process is never held just waiting,
 and other tasks (a fan-out) take it meanwhile.
@@ -24,9 +27,12 @@ from contextlib import contextmanager, suppress
 import redis
 from redis.lock import Lock
 
-__all__ = ["LOCK_TTL", "Coalescer", "renewed"]
+__all__ = ["LOCK_TTL", "SPACING_CAP", "Coalescer", "renewed"]
 
 LOCK_TTL = 15.0
+# The longest wait a burst's spacing adds; past it (a clock that jumped, a run that took
+# very long once), the next run goes at once, as without spacing.
+SPACING_CAP = 5.0
 
 
 @contextmanager
@@ -66,7 +72,8 @@ class Coalescer:
         self.budget_seconds = budget_seconds
         self.dirty_key = f"syndicator:dirty:{name}"
         self.lock_key = f"syndicator:lock:{name}"
-        self.last_run_key = f"syndicator:last-run:{name}"
+        # When the next run of a burst may start (unix time).
+        self.next_run_key = f"syndicator:next-run:{name}"
         self.recheck_key = f"syndicator:recheck:{name}"
         self.resume_key = f"syndicator:resume:{name}"
 
@@ -126,16 +133,23 @@ class Coalescer:
             if not self.client.delete(self.dirty_key):
                 return None
             if has_work():
-                self.client.set(self.last_run_key, str(time.time()), ex=3600)
+                began = time.time()
+                # Set before the run too: a run that raises still spaces the next one.
+                self._space_until(began + self.min_interval)
                 run()
+                ended = time.time()
+                self._space_until(max(began + self.min_interval, ended + (ended - began)))
             if time.monotonic() - started > self.budget_seconds:
                 return 0.0
         return None
 
+    def _space_until(self, when: float) -> None:
+        self.client.set(self.next_run_key, repr(when), ex=3600)
+
     def _spacing(self) -> float:
         """A lone request runs at once; in a burst, runs are spaced so each takes more."""
-        last = self.client.get(self.last_run_key)
-        if last is None:
+        due = self.client.get(self.next_run_key)
+        if due is None:
             return 0.0
-        wait = float(last) + self.min_interval - time.time()
-        return wait if 0 < wait <= self.min_interval else 0.0
+        wait = float(due) - time.time()
+        return wait if 0 < wait <= self.min_interval + SPACING_CAP else 0.0

@@ -1,30 +1,31 @@
 """Progressive recording: outcomes reach the ledger as they arrive, not when a batch ends.
 
-Outcomes are committed at least every ``FLUSH_ROWS`` rows or ``FLUSH_SECONDS``, each flush
-in its own short transaction. A worker killed mid-batch loses only the outcomes since the
-last flush, plus the rows in flight: those stay claimed until the sweeper finds the
-worker gone and releases them (ledger/claimers.py), the attempt counted, exactly like a row
-whose worker died while sending it.
+Outcomes are committed at least every ``flush_rows`` rows (the channel's, ``FLUSH_ROWS`` by
+default) or ``FLUSH_SECONDS``, each flush in its own short transaction. A worker killed
+mid-batch loses only the outcomes since the last flush, plus the rows in flight: those stay
+claimed until the sweeper finds the worker gone and releases them (ledger/claimers.py), the
+attempt counted, exactly like a row whose worker died while sending it.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import datetime
-from itertools import groupby
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from syndicator.channels.base import Channel, DeliveryOutcome, RecordedAttempt
 from syndicator.delivery.retries import next_attempt_at
-from syndicator.ledger.attempts import AttemptRecord, record_attempts
+from syndicator.ledger.attempts import AttemptRecord, record_claims
 from syndicator.ledger.claims import Claimed, Deferral, defer
 from syndicator.ledger.tallies import add_attempts
 from syndicator.logs import kv
 from syndicator.store.db import Database
 from syndicator.store.models import utcnow
+from syndicator.store.outage import RETRY_AFTER_SECONDS, is_unavailable
 
 __all__ = ["FLUSH_ROWS", "FLUSH_SECONDS", "Recorder", "failure"]
 
@@ -62,7 +63,7 @@ class Recorder:
 
     def due(self) -> bool:
         late = time.monotonic() - self._last_flush >= FLUSH_SECONDS
-        return len(self._buffer) >= FLUSH_ROWS or (bool(self._buffer) and late)
+        return len(self._buffer) >= self.channel.flush_rows or (bool(self._buffer) and late)
 
     def flush(self, also: Callable[[Session], None] | None = None) -> None:
         """Commit what is buffered (and ``also``, in the same transaction). The buffer is
@@ -105,9 +106,31 @@ class Recorder:
                     ],
                 )
             self.recorded += len(written)
-            for item, job in written:
-                log.info(_log_line(self.channel.name, item, job))
+            self._log(written)
         self._last_flush = time.monotonic()
+
+    def _log(self, written: Sequence[tuple[AttemptRecord | Deferral, Claimed]]) -> None:
+        """A line per attempt or deferral; a channel that summarises its successes logs
+        them in one line (each one at DEBUG, built only when that is shown)."""
+        summarise = self.channel.summarise_successes
+        each = log.isEnabledFor(logging.DEBUG)
+        succeeded: Counter[str] = Counter()
+        for item, job in written:
+            if summarise and isinstance(item, AttemptRecord) and item.outcome == "succeeded":
+                succeeded[job.event_id] += 1
+                if each:
+                    log.debug(_log_line(self.channel.name, item, job))
+                continue
+            log.info(_log_line(self.channel.name, item, job))
+        for event_id, count in succeeded.items():
+            log.info(
+                kv(
+                    msg="deliveries succeeded",
+                    channel=self.channel.name,
+                    count=count,
+                    event_id=event_id,
+                )
+            )
 
     def _entry(
         self, job: Claimed, outcome: DeliveryOutcome, started: datetime, duration_ms: float
@@ -144,17 +167,18 @@ class Recorder:
     def _write(
         self, session: Session, entries: Sequence[_Entry]
     ) -> list[tuple[AttemptRecord | Deferral, Claimed]]:
-        written: list[tuple[AttemptRecord | Deferral, Claimed]] = []
-        for token, group in groupby(entries, key=lambda e: e[0]):
-            items = list(group)
-            jobs = {item.delivery_id: job for _, item, job in items}
-            records = [i for _, i, _ in items if isinstance(i, AttemptRecord)]
-            deferrals = [i for _, i, _ in items if isinstance(i, Deferral)]
-            applied: list[AttemptRecord | Deferral] = [
-                *record_attempts(session, token, records),
-                *defer(session, token, deferrals),
-            ]
-            written += [(item, jobs[item.delivery_id]) for item in applied]
+        jobs = {item.delivery_id: job for _, item, job in entries}
+        records: dict[str, list[AttemptRecord]] = {}
+        deferrals: dict[str, list[Deferral]] = {}
+        for token, item, _ in entries:
+            if isinstance(item, AttemptRecord):
+                records.setdefault(token, []).append(item)
+            else:
+                deferrals.setdefault(token, []).append(item)
+        applied: list[AttemptRecord | Deferral] = list(record_claims(session, records))
+        for token, deferred in deferrals.items():
+            applied += defer(session, token, deferred)
+        written = [(item, jobs[item.delivery_id]) for item in applied]
         attempts = [
             RecordedAttempt(job, item) for item, job in written if isinstance(item, AttemptRecord)
         ]
@@ -164,7 +188,17 @@ class Recorder:
 
 
 def failure(job: Claimed, exc: BaseException) -> DeliveryOutcome:
-    """A channel that raised: retryable, since a bug fix or the end of an outage heals it."""
+    """A channel that raised: retryable, since a bug fix or the end of an outage heals it.
+    The database away (a restart, a switchover) is no failure of the row: it waits a few
+    seconds, its attempt refunded, as a deferral does."""
+    if is_unavailable(exc):
+        return DeliveryOutcome(
+            job.delivery_id,
+            ok=False,
+            error_class="database_unavailable",
+            detail=f"{type(exc).__name__}: {exc}"[:500],
+            not_before=utcnow() + timedelta(seconds=RETRY_AFTER_SECONDS),
+        )
     return DeliveryOutcome(
         job.delivery_id,
         ok=False,

@@ -42,11 +42,14 @@ from syndicator.ledger.claims import (
     claim,
     claim_due,
     claim_pending,
+    new_token,
 )
+from syndicator.ledger.ordering import order_of
 from syndicator.ledger.targets import TARGET_REF, ensure_deliveries, insert_targets, pending_ids
 from syndicator.logs import kv
 from syndicator.store.db import Database
 from syndicator.store.models import Event, utcnow
+from syndicator.store.outage import retrying
 
 __all__ = [
     "BATCH_SECONDS",
@@ -66,6 +69,9 @@ BATCH_SECONDS = TASK_SOFT_TIME_LIMIT_SECONDS - 30
 # A failed batch keeps trying this long to record what it knows (a database restart takes
 # seconds), within the time the hard limit leaves after the soft one.
 SETTLE_RETRY_SECONDS = 30.0
+# A claim is tried again this long while the database is away (a restart, a switchover),
+# before the task gives up and the sweeper's next pass takes the rows.
+CLAIM_RETRY_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -124,9 +130,13 @@ def _plan_channel(
     # ``plan`` runs between transactions, never inside one: a channel reading its
     # subscribers must not wait for its own caller's write lock.
     planned = 0
+    order = None
+    if channel.in_order:
+        with db.read_session() as session:
+            order = order_of(session, event.id)
     for targets in chunked(channel.plan(event)):
         with db.session() as session:
-            insert_targets(session, event.id, channel.name, targets, channel.target_pattern)
+            insert_targets(session, event.id, channel.name, targets, channel.target_pattern, order)
         planned += len(targets)
     if not planned:  # WebSub's rows come from follow-ups, never from an event
         return 0
@@ -151,12 +161,16 @@ def run_due(
     ``top_up``: an async channel's batch claims more due rows as its own finish (what a
     worker's task does; see :func:`syndicator.delivery.aio.deliver_concurrently`)."""
     batch = batch or BatchContext(Deadline.after(BATCH_SECONDS))
-    with db.session() as session:
-        jobs = (
-            claim_pending(session, channel.name, worker=batch.worker)
-            if delivery_ids is None
-            else claim(session, delivery_ids, batch.worker)
-        )
+    worker, token = batch.worker, new_token()
+
+    def take() -> list[Claimed]:
+        with db.session() as session:
+            if delivery_ids is None:
+                return claim_pending(session, channel.name, worker=worker, token=token)
+            return claim(session, delivery_ids, worker, token)
+
+    # One token for every try: a retried claim gets the rows a lost commit took.
+    jobs = retrying(take, CLAIM_RETRY_SECONDS, "claim")
     return run_claimed(db, channel, jobs, batch, top_up)
 
 
@@ -220,8 +234,13 @@ def _claimer(db: Database, channel: Channel, batch: BatchContext) -> aio.ClaimMo
     ``unstarted``, which the runner settles once the batch ends."""
 
     def claim_more(n: int) -> list[Claimed]:
-        with db.session() as session:
-            return claim_due(session, channel.name, n, batch.worker)
+        token = new_token()
+
+        def take() -> list[Claimed]:
+            with db.session() as session:
+                return claim_due(session, channel.name, n, batch.worker, token)
+
+        return retrying(take, CLAIM_RETRY_SECONDS, "claim")
 
     return claim_more
 

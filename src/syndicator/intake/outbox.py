@@ -104,11 +104,19 @@ def resend_unplanned(
     return sent
 
 
-def relay_once(db: Database, send: Callable[[str], None], limit: int = 500) -> int:
-    """Hand waiting events to ``send`` in order; stop at the first broker error.
+def relay_once(
+    db: Database,
+    send: Callable[[str], None],
+    limit: int = 500,
+    allowed: Callable[[], bool] = lambda: True,
+) -> int:
+    """Hand waiting events to ``send`` in order; stop at the first broker error, or before
+    a send once ``allowed()`` says no (this relay's lease ran out).
 
     Marking happens after sending, so a crash in between sends twice, and the
-    ledger makes the second fan-out a no-op.
+    ledger makes the second fan-out a no-op. Nothing here locks a row, on PostgreSQL or
+    SQLite: two relays running at once would both send the rows they both read. Only
+    one relay runs, the one whose lease ``allowed`` checks (workers/scheduler.py).
     """
     with db.read_session() as session:
         rows = session.execute(
@@ -119,6 +127,8 @@ def relay_once(db: Database, send: Callable[[str], None], limit: int = 500) -> i
         ).all()
     sent = 0
     for row_id, event_id, traceparent in rows:
+        if not allowed():
+            break
         try:
             # In the hook's trace: the task sent now carries it on to the fan-out.
             with resumed(traceparent):

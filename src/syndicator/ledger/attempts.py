@@ -6,22 +6,25 @@ Only the holder of a claim's token may record an outcome; recording the same rec
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from syndicator.ledger.chunks import chunked
-from syndicator.ledger.claims import still_held
+from syndicator.ledger.chunks import chunked, padded
+from syndicator.ledger.claims import held_by
+from syndicator.ledger.ordering import wake_successors
 from syndicator.store.models import Delivery, DeliveryAttempt, utcnow
 
 __all__ = [
     "RESPONSE_EXCERPT_CHARS",
     "AttemptRecord",
+    "attempts_by_delivery",
     "record_attempts",
+    "record_claims",
 ]
 
 # Core statements on the table: bulk writes with per-row parameters, no ORM bookkeeping.
@@ -67,12 +70,26 @@ def record_attempts(
     """Log the attempts and move the rows to their next state, only for rows this claim
     still holds; returns the records applied. Recording the same records twice (a flush
     retried after its commit) changes nothing the second time."""
-    held = still_held(session, token, [r.delivery_id for r in records]) if records else set()
-    applied = [r for r in records if r.delivery_id in held]
-    if not applied:
-        return []
-    _finish(session, token, applied)
-    session.execute(insert(_ATTEMPTS), [_attempt_row(r) for r in applied])
+    return record_claims(session, {token: records})
+
+
+def record_claims(
+    session: Session, claims: Mapping[str, Sequence[AttemptRecord]]
+) -> list[AttemptRecord]:
+    """:func:`record_attempts` for the records of several claims (claim token ->
+    records) at once: which rows each claim still holds is read in one statement per
+    chunk, and the attempts of all of them are logged in one."""
+    tokens = held_by(session, [r.delivery_id for records in claims.values() for r in records])
+    applied: list[AttemptRecord] = []
+    for token, records in claims.items():
+        mine = [r for r in records if tokens.get(r.delivery_id) == token]
+        if mine:
+            _finish(session, token, mine)
+            applied += mine
+    if applied:
+        # A row done for good lets the rows it held back go (ledger/ordering.py).
+        wake_successors(session, [r.delivery_id for r in applied if r.outcome != "retrying"])
+        session.execute(insert(_ATTEMPTS), [_attempt_row(r) for r in applied])
     return applied
 
 
@@ -98,7 +115,7 @@ def _finish(session: Session, token: str, records: Sequence[AttemptRecord]) -> N
         for chunk in chunked(ids):
             session.execute(
                 update(table)
-                .where(table.c.id.in_(chunk), table.c.claim_token == token)
+                .where(table.c.id.in_(padded(chunk)), table.c.claim_token == token)
                 .values(status=status, next_attempt_at=retry_at, last_error=error, **done)
             )
     if singles:
@@ -113,6 +130,23 @@ def _finish(session: Session, token: str, records: Sequence[AttemptRecord]) -> N
             )
         )
         session.execute(each, singles)
+
+
+def attempts_by_delivery(
+    session: Session, delivery_ids: Sequence[int]
+) -> dict[int, list[DeliveryAttempt]]:
+    """Each delivery's attempts, oldest first, for the logs operators read; every id is a
+    key, with no attempts as an empty list."""
+    found: dict[int, list[DeliveryAttempt]] = {i: [] for i in delivery_ids}
+    if found:
+        query = (
+            select(DeliveryAttempt)
+            .where(DeliveryAttempt.delivery_id.in_(list(found)))
+            .order_by(DeliveryAttempt.delivery_id, DeliveryAttempt.number, DeliveryAttempt.id)
+        )
+        for attempt in session.scalars(query):
+            found[attempt.delivery_id].append(attempt)
+    return found
 
 
 def _last_error(record: AttemptRecord) -> str | None:

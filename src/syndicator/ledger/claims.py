@@ -18,7 +18,8 @@ from sqlalchemy import Select, Table, Update, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from syndicator.ledger.chunks import chunked
+from syndicator.ledger.chunks import chunked, padded
+from syndicator.ledger.ordering import not_held
 from syndicator.ledger.poison import strike, suspect_claim_size, tolerated
 from syndicator.store.models import ChannelPause, Delivery, utcnow
 
@@ -34,6 +35,8 @@ __all__ = [
     "defer",
     "due_for_retry",
     "has_due",
+    "held_by",
+    "new_token",
     "release",
     "reschedule_held",
     "still_held",
@@ -85,16 +88,31 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
             ),
             and_(Delivery.status == "in_progress", Delivery.claimed_at < now - CLAIM_LEASE),
         ),
+        # A row an earlier one of its partner and release holds back is not due either: it
+        # waits, unspent, until that one is done (ledger/ordering.py).
+        not_held(),
     )
 
 
+def new_token() -> str:
+    return uuid.uuid4().hex
+
+
 def _take(
-    session: Session, conditions: Iterable[ColumnElement[bool]], worker: str | None
+    session: Session,
+    conditions: Iterable[ColumnElement[bool]],
+    worker: str | None,
+    token: str | None = None,
 ) -> list[Claimed]:
     """Claim the rows matching any of ``conditions`` (one statement each) under one token,
-    in the name of ``worker`` (a registered worker process; see ledger/claimers.py)."""
+    in the name of ``worker`` (a registered worker process; see ledger/claimers.py).
+
+    Every row already held under ``token`` is returned too: a claim whose commit failed
+    without an answer (the server went away) is tried again under the same token, and
+    gets the rows the first try took, if it took them, instead of leaving them held by
+    a token nobody knows until the lease ends."""
     now = utcnow()
-    token = uuid.uuid4().hex
+    token = token or new_token()
     for condition in conditions:
         session.execute(
             update(Delivery)
@@ -130,7 +148,10 @@ def has_due(session: Session, channel: str) -> bool:
 
 
 def claim(
-    session: Session, delivery_ids: Sequence[int], worker: str | None = None
+    session: Session,
+    delivery_ids: Sequence[int],
+    worker: str | None = None,
+    token: str | None = None,
 ) -> list[Claimed]:
     """Claim these rows if they are still due; finished or busy rows are skipped, and so
     is a suspect (a row held by a worker that went down) in a claim too large for its
@@ -138,12 +159,16 @@ def claim(
     if not delivery_ids:
         return []
     allowed = tolerated(len(delivery_ids))
-    chunks = (and_(Delivery.id.in_(chunk), allowed) for chunk in chunked(delivery_ids))
-    return _take(session, chunks, worker)
+    chunks = (and_(Delivery.id.in_(padded(chunk)), allowed) for chunk in chunked(delivery_ids))
+    return _take(session, chunks, worker, token)
 
 
 def claim_pending(
-    session: Session, channel: str, limit: int = 10_000, worker: str | None = None
+    session: Session,
+    channel: str,
+    limit: int = 10_000,
+    worker: str | None = None,
+    token: str | None = None,
 ) -> list[Claimed]:
     """Claim every due row of a channel: how a coalescing channel takes a burst at once.
     Suspects (see ``claim``) go first, the most struck ones, in a claim their size."""
@@ -152,9 +177,10 @@ def claim_pending(
     if worst:
         size = min(limit, suspect_claim_size(worst))
         ids = select(Delivery.id).where(due, Delivery.crashes == worst)
-        return _take(session, [_among(session, ids.order_by(Delivery.id).limit(size))], worker)
+        ids = ids.order_by(Delivery.id).limit(size)
+        return _take(session, [_among(session, ids)], worker, token)
     ids = select(Delivery.id).where(due)
-    return _take(session, [_among(session, ids.order_by(Delivery.id).limit(limit))], worker)
+    return _take(session, [_among(session, ids.order_by(Delivery.id).limit(limit))], worker, token)
 
 
 def _among(session: Session, ids: Select[Any]) -> ColumnElement[bool]:
@@ -169,7 +195,11 @@ def _among(session: Session, ids: Select[Any]) -> ColumnElement[bool]:
 
 
 def claim_due(
-    session: Session, channel: str, limit: int, worker: str | None = None
+    session: Session,
+    channel: str,
+    limit: int,
+    worker: str | None = None,
+    token: str | None = None,
 ) -> list[Claimed]:
     """Claim up to ``limit`` due pending rows of a channel, roughly oldest first: how a
     running batch tops itself up. It reads the work index (channel, status, next attempt)
@@ -184,18 +214,35 @@ def claim_due(
             Delivery.status == "pending",
             or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
             Delivery.crashes == 0,  # a suspect goes in a claim its size (``claim``)
+            not_held(),
         )
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return _take(session, [_among(session, ids)], worker)
+    return _take(session, [_among(session, ids)], worker, token)
 
 
 def still_held(session: Session, token: str, ids: Sequence[int]) -> set[int]:
     held: set[int] = set()
     for chunk in chunked(ids):
-        query = select(Delivery.id).where(Delivery.claim_token == token, Delivery.id.in_(chunk))
+        query = select(Delivery.id).where(
+            Delivery.claim_token == token, Delivery.id.in_(padded(chunk))
+        )
         held.update(session.scalars(query.with_for_update()))
+    return held
+
+
+def held_by(session: Session, ids: Sequence[int]) -> dict[int, str]:
+    """The claim token each of these rows is held under now (rows held by none are left
+    out), the rows locked until the transaction ends: one statement per chunk, whatever
+    the claims."""
+    held: dict[int, str] = {}
+    for chunk in chunked(ids):
+        query = select(Delivery.id, Delivery.claim_token).where(
+            Delivery.id.in_(padded(chunk)), Delivery.claim_token.is_not(None)
+        )
+        rows = session.execute(query.with_for_update())
+        held.update((row_id, token) for row_id, token in rows if token is not None)
     return held
 
 
@@ -234,7 +281,9 @@ def defer(session: Session, token: str, deferrals: Sequence[Deferral]) -> list[D
 def release(session: Session, token: str, ids: Sequence[int]) -> None:
     """Rows the batch never reached: due again now, attempt refunded."""
     for chunk in chunked(ids):
-        statement = _hand_back(token, next_attempt_at=None).where(_DELIVERIES.c.id.in_(chunk))
+        statement = _hand_back(token, next_attempt_at=None).where(
+            _DELIVERIES.c.id.in_(padded(chunk))
+        )
         session.execute(statement)
 
 
@@ -252,7 +301,7 @@ def reschedule_held(session: Session, token: str, at: datetime) -> int:
     for chunk in chunked([row.id for row in rows if row.id not in poisoned]):
         session.execute(
             update(table)
-            .where(table.c.id.in_(chunk), table.c.claim_token == token)
+            .where(table.c.id.in_(padded(chunk)), table.c.claim_token == token)
             .values(
                 status="pending",
                 claim_token=None,

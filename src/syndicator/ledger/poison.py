@@ -20,7 +20,7 @@ from sqlalchemy import Table, insert, true, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from syndicator.ledger.chunks import chunked
+from syndicator.ledger.chunks import chunked, padded
 from syndicator.store.models import Delivery, DeliveryAttempt
 
 __all__ = [
@@ -74,7 +74,7 @@ def strike(session: Session, rows: Sequence[Any], why: str, now: datetime) -> se
     for chunk in chunked(ids):
         session.execute(
             update(Delivery)
-            .where(Delivery.id.in_(chunk), Delivery.status == "in_progress")
+            .where(Delivery.id.in_(padded(chunk)), Delivery.status == "in_progress")
             .values(
                 status="failed",
                 claim_token=None,

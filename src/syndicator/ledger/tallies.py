@@ -15,6 +15,8 @@ import bisect
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -48,8 +50,9 @@ def bucket_of(seconds: float) -> int:
 def add_attempts(session: Session, channel: str, attempts: Iterable[tuple[str, float]]) -> None:
     """Add (outcome, duration in ms) pairs to the totals, in the caller's transaction.
 
-    Rows are upserted in key order: concurrent recorders on PostgreSQL then take the row
-    locks in the same order and never deadlock on each other.
+    Rows are upserted in key order (one statement, its rows in order): concurrent
+    recorders on PostgreSQL then take the row locks in the same order and never deadlock
+    on each other.
     """
     counts: Counter[tuple[str, int]] = Counter()
     sums: dict[tuple[str, int], float] = {}
@@ -59,25 +62,32 @@ def add_attempts(session: Session, channel: str, attempts: Iterable[tuple[str, f
         sums[key] = sums.get(key, 0.0) + duration_ms / 1000
     if not counts:
         return
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    for outcome, bucket in sorted(counts):
-        statement = insert(_TABLE).values(
-            channel=channel,
-            outcome=outcome,
-            bucket=bucket,
-            attempts=counts[outcome, bucket],
-            duration_seconds=sums[outcome, bucket],
-        )
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["channel", "outcome", "bucket"],
-                set_={
-                    "attempts": _TABLE.c.attempts + statement.excluded.attempts,
-                    "duration_seconds": _TABLE.c.duration_seconds
-                    + statement.excluded.duration_seconds,
-                },
-            )
-        )
+    rows = [
+        {
+            "channel": channel,
+            "outcome": outcome,
+            "bucket": bucket,
+            "attempts": counts[outcome, bucket],
+            "duration_seconds": sums[outcome, bucket],
+        }
+        for outcome, bucket in sorted(counts)
+    ]
+    session.execute(_upsert(session.get_bind().dialect.name), rows)
+
+
+@cache
+def _upsert(dialect: str) -> Any:
+    """One statement per dialect, built once: every recording transaction runs it, and
+    building it anew each time cost more than the write."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(_TABLE)
+    return statement.on_conflict_do_update(
+        index_elements=["channel", "outcome", "bucket"],
+        set_={
+            "attempts": _TABLE.c.attempts + statement.excluded.attempts,
+            "duration_seconds": _TABLE.c.duration_seconds + statement.excluded.duration_seconds,
+        },
+    )
 
 
 def read_tallies(session: Session) -> list[Tally]:

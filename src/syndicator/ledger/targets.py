@@ -25,6 +25,7 @@ __all__ = [
     "counts_by_status",
     "delivery_key",
     "ensure_deliveries",
+    "ensure_due_now",
     "insert_targets",
     "pending_ids",
     "requeue",
@@ -71,8 +72,10 @@ def insert_targets(
     channel: str,
     targets: Sequence[str],
     pattern: re.Pattern[str] = TARGET_REF,
+    order: tuple[int, int] | None = None,
 ) -> None:
-    """Create the rows that do not exist yet: one statement, for at most one chunk."""
+    """Create the rows that do not exist yet: one statement, for at most one chunk.
+    ``order``: (release id, place) for a channel delivering in order (ledger/ordering.py)."""
     if len(targets) > CHUNK:
         raise ValueError(f"at most {CHUNK} targets per statement, got {len(targets)}")
     check_targets(channel, targets, pattern)
@@ -86,6 +89,8 @@ def insert_targets(
                 "target": t,
                 "created_at": now,
                 "updated_at": now,
+                "release_id": order[0] if order else None,
+                "release_order": order[1] if order else None,
             }
             for t in targets
         ]
@@ -125,6 +130,22 @@ def ensure_deliveries(
         keys = [delivery_key(event_id, channel, t) for t in chunk]
         ids += session.scalars(select(Delivery.id).where(Delivery.key.in_(keys)))
     return ids
+
+
+def ensure_due_now(session: Session, event_id: str, channel: str, target: str) -> int:
+    """One row, created once, due now unless it was already tried; returns its id.
+
+    For an event syndicator raises itself with a single delivery (an operator notice, a
+    welcome mail): no fan-out queues a task for it, and a fresh row waits for that task,
+    so the row is made due instead and the sweeper takes it on its next pass."""
+    (delivery_id,) = ensure_deliveries(session, event_id, channel, [target])
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.attempts == 0, Delivery.status == "pending")
+        .values(next_attempt_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return delivery_id
 
 
 def requeue(session: Session, event_id: str, channel: str, target: str) -> int:

@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from syndicator.delivery import coalescer as coalescer_module
-from syndicator.delivery.coalescer import Coalescer
+from syndicator.delivery.coalescer import SPACING_CAP, Coalescer
 from tests.unit.clock import FakeClock
 
 
@@ -76,6 +76,39 @@ def test_a_burst_is_spaced_by_the_clock_not_by_waiting(
     clock.advance(1.5)
     assert coalescer.request(lambda: runs.append(clock.now), lambda: True) is None
     assert len(runs) == 2 and runs[1] - runs[0] == pytest.approx(2.0)
+
+
+def test_in_a_burst_a_long_run_waits_as_long_as_it_took(
+    client: redis.Redis, clock: FakeClock
+) -> None:
+    coalescer = Coalescer(client, "slow", min_interval=0.25)
+    runs: list[float] = []
+
+    def run() -> None:  # a render that takes 2 s while requests keep coming
+        runs.append(clock.now)
+        clock.advance(2.0)
+
+    assert coalescer.request(run, lambda: True) is None
+    again = coalescer.request(run, lambda: True)
+    # The process is handed back for as long as the run took, not just min_interval.
+    assert again == pytest.approx(2.0) and len(runs) == 1
+    assert client.exists(coalescer.dirty_key) and not client.exists(coalescer.lock_key)
+    clock.advance(2.0)
+    assert coalescer.request(run, lambda: True) is None
+    assert len(runs) == 2 and runs[1] - runs[0] == pytest.approx(4.0)
+
+
+def test_a_run_longer_than_the_cap_leaves_no_spacing(client: redis.Redis, clock: FakeClock) -> None:
+    coalescer = Coalescer(client, "cap", min_interval=0.25)
+    runs: list[float] = []
+
+    def run() -> None:
+        runs.append(clock.now)
+        clock.advance(SPACING_CAP + 1)
+
+    coalescer.request(run, lambda: True)
+    assert coalescer.request(run, lambda: True) is None
+    assert len(runs) == 2
 
 
 def test_a_busy_holder_gets_one_recheck_when_its_lock_would_lapse(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from syndicator.channels.base import DeliveryOutcome
 from syndicator.delivery import recorder as recorder_module
@@ -96,3 +97,67 @@ def test_a_channel_that_raised_is_retried() -> None:
     outcome = failure(job, RuntimeError("boom"))
     assert not outcome.ok and outcome.retryable and outcome.error_class == "RuntimeError"
     assert outcome.detail == "RuntimeError: boom"
+
+
+def test_a_channel_cut_off_from_the_database_waits_unspent() -> None:
+    job = Claimed(1, "evt", "email", "subscriber:1", 1, "t")
+    away = OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+    outcome = failure(job, away)
+    assert outcome.not_before is not None and outcome.not_before > utcnow()  # a deferral
+    assert outcome.error_class == "database_unavailable"
+
+
+class Summarised(Newsletter):
+    flush_rows = 3
+    summarise_successes = True
+
+
+def test_a_channel_sets_its_own_flush_size(db: Database) -> None:
+    channel = Summarised(count=3)
+    jobs = _claimed(db, channel)
+    recorder = Recorder(db, channel, "scheduled")
+    for job in jobs[:2]:
+        recorder.add(job, DeliveryOutcome(job.delivery_id, ok=True), utcnow(), 1.0)
+        assert not recorder.due()
+    recorder.add(jobs[2], DeliveryOutcome(jobs[2].delivery_id, ok=True), utcnow(), 1.0)
+    assert recorder.due()
+
+
+def test_successes_are_summarised_and_every_other_outcome_keeps_its_line(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    channel = Summarised(count=4)
+    jobs = _claimed(db, channel)
+    recorder = Recorder(db, channel, "scheduled")
+    later = utcnow() + timedelta(minutes=5)
+    outcomes = [
+        DeliveryOutcome(jobs[0].delivery_id, ok=True),
+        DeliveryOutcome(jobs[1].delivery_id, ok=True),
+        DeliveryOutcome(jobs[2].delivery_id, ok=False, error_class="E_TEMP"),
+        DeliveryOutcome.deferred(jobs[3].delivery_id, later, "smtp_421"),
+    ]
+    for job, outcome in zip(jobs, outcomes, strict=True):
+        recorder.add(job, outcome, utcnow(), 3.0)
+    with caplog.at_level("INFO", logger="syndicator.delivery"):
+        recorder.flush()
+    lines = [r.getMessage() for r in caplog.records if r.levelname == "INFO"]
+    assert len(lines) == 3, lines
+    summary = next(line for line in lines if "deliveries succeeded" in line)
+    assert "count=2" in summary and f"event_id={jobs[0].event_id}" in summary
+    assert any("delivery attempt" in line and "outcome=retrying" in line for line in lines)
+    assert any("delivery deferred" in line and "reason=smtp_421" in line for line in lines)
+    assert not any("outcome=succeeded" in line for line in lines)
+
+
+def test_each_success_has_its_line_at_debug(db: Database, caplog: pytest.LogCaptureFixture) -> None:
+    channel = Summarised(count=2)
+    jobs = _claimed(db, channel)
+    recorder = Recorder(db, channel, "scheduled")
+    for job in jobs:
+        recorder.add(job, DeliveryOutcome(job.delivery_id, ok=True), utcnow(), 3.0)
+    with caplog.at_level("DEBUG", logger="syndicator.delivery"):
+        recorder.flush()
+    each = [r.getMessage() for r in caplog.records if r.levelname == "DEBUG"]
+    assert len(each) == 2 and all("outcome=succeeded" in line for line in each)
+    ids = {f"delivery_id={job.delivery_id}" for job in jobs}
+    assert {next(p for p in line.split() if p.startswith("delivery_id=")) for line in each} == ids

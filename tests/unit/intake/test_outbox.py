@@ -40,6 +40,15 @@ def test_events_are_relayed_in_order_and_once(db: Database) -> None:
     assert awaiting_fanout(db) == 3
 
 
+def test_the_relay_stops_before_the_first_send_it_is_no_longer_allowed(db: Database) -> None:
+    ids = _accept(db, 1, 2, 3)
+    sent: list[str] = []
+    # A lease running out after two sends: the third waits for whoever holds it next.
+    assert relay_once(db, sent.append, allowed=lambda: len(sent) < 2) == 2
+    assert sent == ids[:2] and backlog(db)[0] == 1
+    assert relay_once(db, sent.append) == 1 and sent == ids
+
+
 def test_a_broker_error_stops_the_relay_and_keeps_the_row(db: Database) -> None:
     first, second = _accept(db, 1, 2)
     sent: list[str] = []

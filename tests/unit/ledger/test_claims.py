@@ -15,6 +15,7 @@ from syndicator.ledger.claims import (
     defer,
     due_for_retry,
     has_due,
+    new_token,
     release,
     reschedule_held,
 )
@@ -41,6 +42,21 @@ def test_a_row_is_claimed_once_whoever_asks_again(db: Database) -> None:
     assert {job.delivery_id for job in first} == set(ids)
     assert len({job.token for job in first}) == 1 and all(job.attempt == 1 for job in first)
     assert set(_state(db, ids).values()) == {("in_progress", 1)}
+
+
+def test_a_claim_tried_again_under_its_token_gets_what_the_first_try_took(db: Database) -> None:
+    """The first try committed, but its answer was lost (the server went away): the
+    second, under the same token, returns those rows and spends no second attempt."""
+    ids = delivery_rows(db, 3)
+    token = new_token()
+    with db.session() as session:
+        first = claim(session, ids[:2], worker="w1", token=token)
+    with db.session() as session:
+        again = claim(session, ids, worker="w1", token=token)
+    assert [job.delivery_id for job in first] == ids[:2]
+    assert [job.delivery_id for job in again] == ids
+    assert {job.token for job in again} == {token}
+    assert _state(db, ids) == {i: ("in_progress", 1) for i in ids}
 
 
 def test_deferred_and_released_rows_get_their_attempt_back(db: Database) -> None:

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select, update
 
-from syndicator.ledger.targets import TARGET_REF, InvalidTarget, check_targets
+from syndicator.ledger.claims import due_for_retry
+from syndicator.ledger.targets import TARGET_REF, InvalidTarget, check_targets, ensure_due_now
+from syndicator.store.db import Database
+from syndicator.store.models import Delivery
+from tests.unit.ledger.support import delivery_rows
 
 
 @pytest.mark.parametrize(
@@ -38,3 +43,17 @@ def test_anything_else_is_refused_without_repeating_it(target: str):
     with pytest.raises(InvalidTarget) as other:
         check_targets("newsletter", ["site", "@" * len(target)], TARGET_REF)
     assert message == str(other.value)
+
+
+def test_a_row_made_due_now_is_created_once_and_due_until_tried(db: Database) -> None:
+    (first,) = delivery_rows(db, 1, channel="notices")
+    with db.session() as session:
+        event_id = session.scalar(select(Delivery.event_id).where(Delivery.id == first))
+        assert event_id is not None
+        assert ensure_due_now(session, event_id, "notices", "partner:0") == first
+        assert due_for_retry(session) == {"notices": [first]}  # the sweeper takes it
+        session.execute(update(Delivery).values(attempts=1, next_attempt_at=None))
+        # Planned again after it was tried: the same row, its retry time left alone.
+        assert ensure_due_now(session, event_id, "notices", "partner:0") == first
+        row = session.get(Delivery, first)
+        assert row is not None and row.next_attempt_at is None
