@@ -104,12 +104,13 @@ def screenshots_dir(tmp_path: Path) -> Path:
 
 
 @contextmanager
-def browser_page(width: int = 1280, height: int = 900) -> Iterator[Any]:
+def browser_page(width: int = 1280, height: int = 900, locale: str = "ko-KR") -> Iterator[Any]:
+    """A page in Chromium whose Accept-Language is ``locale``'s."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(locale="ko-KR", viewport={"width": width, "height": height})
+        context = browser.new_context(locale=locale, viewport={"width": width, "height": height})
         page = context.new_page()
         page.csp_violations = []  # type: ignore[attr-defined]
         page.on(

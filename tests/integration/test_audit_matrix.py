@@ -26,6 +26,7 @@ import httpx
 import pytest
 import redis
 import typer
+from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, text
@@ -33,6 +34,7 @@ from typer.testing import CliRunner
 
 from syndicator.cli import app as cli_app
 from syndicator.config import Settings, load_settings
+from syndicator.intake.notices import post_notice
 from syndicator.ops import actions
 from syndicator.ops.audit import api_actor
 from syndicator.partners import registry
@@ -48,6 +50,7 @@ from tests.integration.test_ops_console import TOKEN, confirm_and_act, login
 from tests.live_server import serve
 from tests.sealing import ENCRYPTION_KEY, ring
 from tests.services import free_port
+from tests.unit.partners.test_client_certs import _PEM, _issue, _key_pem
 
 PUBLIC_URL = "https://93.184.215.14/hooks"  # an IP literal: the SSRF guard resolves nothing
 ADDRESS = "a0@example.org"  # personal data that must never leave without a record
@@ -70,6 +73,7 @@ class World:
     console: httpx.Client
     broker: redis.Redis
     delivery_id: int  # a partner delivery (partner:1)
+    notice_id: int  # a failed operator notice
     tmp: Path
 
     def cli(self, *args: str) -> Any:
@@ -111,6 +115,11 @@ def world(
                     attempts=3,
                 )
             )
+        with db.session() as session:
+            notice_id = post_notice(session, "partner.disabled", {"partner_id": 3})
+            notice = session.get(Delivery, notice_id)
+            assert notice is not None
+            notice.status, notice.attempts = "failed", 3
         actions.pause_channel(db, "seed", "feeds")  # something to resume
         broker = redis.Redis.from_url(settings.redis_url or "")
         broker.rpush("email", "m1", "m2")
@@ -121,7 +130,7 @@ def world(
             httpx.Client(base_url=url, timeout=30) as console,
         ):
             login(console, "김운영")
-            yield World(settings, db, api, console, broker, ids[0], tmp_path)
+            yield World(settings, db, api, console, broker, ids[0], notice_id, tmp_path)
         broker.close()
 
 
@@ -129,7 +138,7 @@ def world(
 class Case:
     entry: str  # api | console | cli
     action: str
-    target: str
+    target: str  # {notice}: the world's notice delivery
     done: Callable[[World], Any]  # performs the operation; returns what the caller saw
     refused: Callable[[World], Any]  # a variant that must be refused
     route: tuple[str, str] = ("", "")  # api: the method and the path it calls
@@ -219,7 +228,16 @@ def _replay_api(w: World) -> httpx.Response:
     return _status(202)(w.api.post(f"/api/deliveries/{w.delivery_id}/replay"))
 
 
+def _replay_notice(w: World) -> httpx.Response:
+    return _status(202)(w.api.post(f"/api/notices/{w.notice_id}/replay"))
+
+
 SINCE = {"since": "2000-01-01T00:00:00Z"}
+_CLIENT_KEY = ec.generate_private_key(ec.SECP256R1())
+CLIENT_CERT = {
+    "certificate": _issue("audit client", _CLIENT_KEY, None).public_bytes(_PEM).decode(),
+    "key": _key_pem(_CLIENT_KEY),
+}
 CASES = [
     api("partner-create", "partner:4", "POST", "/api/partners", 201, "/api/partners", 422,
         json={"name": "연합뉴스", "url": PUBLIC_URL, "headers": {"Authorization": "k"}},
@@ -235,9 +253,18 @@ CASES = [
         "/api/partners/99/secret/rotate", 404),
     api("recover", "partner:3", "POST", "/api/partners/3/recover", 202,
         "/api/partners/99/recover", 404, params=SINCE),
+    api("partner-client-cert", "partner:1", "PUT", "/api/partners/1/client-certificate", 200,
+        "/api/partners/99/client-certificate", 404, json=CLIENT_CERT),
+    api("partner-client-cert", "partner:1", "DELETE", "/api/partners/1/client-certificate",
+        204, "/api/partners/99/client-certificate", 404),
     Case("api", "replay", "delivery:1", _replay_api,
          lambda w: _status(404)(w.api.post("/api/deliveries/99999/replay")),
          route=("POST", "/api/deliveries/1/replay")),
+    api("portal-link", "partner:1", "POST", "/api/partners/1/portal-link", 200,
+        "/api/partners/99/portal-link", 404),
+    Case("api", "replay", "delivery:{notice}", _replay_notice,
+         lambda w: _status(404)(w.api.post("/api/notices/99999/replay")),
+         route=("POST", "/api/notices/1/replay")),
     api("erase", "subscriber:1", "DELETE", "/api/subscribers/1", 204, "/api/subscribers/99", 404),
     api("export", "subscribers", "GET", "/api/subscribers.csv", 200,
         "/api/subscribers.csv?status=bogus", 422),
@@ -252,6 +279,7 @@ CASES = [
     console("resend", "release:7", "resend", "7", "99", 409),
     console("pause", "channel:email", "pause", "email", "carrier-pigeon", 422),
     console("resume", "channel:feeds", "resume", "feeds", "carrier-pigeon", 422),
+    console("unsuppress", "subscriber:2", "unsuppress", "2", "1", 409),
     cli("partner-create", "partner:4", ["partners", "add", "연합뉴스", PUBLIC_URL],
         ["partners", "add", "연합뉴스", "ftp://x"], 2),
     cli("partner-update", "partner:1", ["partners", "update", "1", "--name", "새 이름"],
@@ -264,6 +292,8 @@ CASES = [
         ["partners", "disable", "99"], 1),
     cli("partner-rotate-secret", "partner:1", ["partners", "rotate-secret", "1"],
         ["partners", "rotate-secret", "99"], 1),
+    cli("partner-client-cert", "partner:1", ["partners", "client-cert", "1", "--remove"],
+        ["partners", "client-cert", "99", "--remove"], 1),
     cli("recover", "partner:3", ["partners", "recover", "3", "--since", "7d"],
         ["partners", "recover", "99", "--since", "7d"], 1),
     cli("replay", "delivery:1", ["deliveries", "replay", "1"],
@@ -311,7 +341,8 @@ def test_each_operation_from_each_entry_point_leaves_one_audit_row(world: World,
     before = _last_id(world.db)
     case.done(world)
     rows = _audit_since(world.db, before)
-    assert [(r.action, r.target) for r in rows] == [(case.action, case.target)]
+    target = case.target.format(notice=world.notice_id)
+    assert [(r.action, r.target) for r in rows] == [(case.action, target)]
     (row,) = rows
     assert row.who.startswith(_actor_prefix(case)), row.who
     assert TOKEN not in row.who and TOKEN not in (row.detail or "")
@@ -389,6 +420,9 @@ READ_ONLY_ROUTES = {
     ("GET", "/api/partners/{partner_id}"),
     ("GET", "/api/deliveries"),
     ("GET", "/api/deliveries/{delivery_id}"),
+    ("GET", "/api/partners/{partner_id}/client-certificate"),  # the certificate, never the key
+    ("GET", "/api/notices"),
+    ("GET", "/api/notices/{delivery_id}"),
 }
 READ_ONLY_COMMANDS = {
     "partners list",

@@ -15,6 +15,7 @@ from lxml import etree
 from syndicator.config import Settings
 from syndicator.feeds.publish import publish_changes, rebuild_all
 from syndicator.store.db import Database
+from syndicator.store.documents import changed_since, current_version
 from tests.integration.feeds_support import (
     AT,
     ATOM,
@@ -180,6 +181,26 @@ def test_a_publish_reports_exactly_the_changed_documents(db: Database, feeds: Se
     assert base + "rss.xml" in changed and base + "atom.xml" in changed
     # The release pushed out of the live feed lands in its month's archive.
     assert any("/archive/" in url for url in changed)
+
+
+def test_the_site_feeds_are_stored_and_announced_before_the_other_scopes(
+    db: Database, feeds: Settings
+) -> None:
+    """Readers mostly poll the site's feeds: the first version a publish announces already
+    holds them, before the department and category feeds are rendered."""
+    store(db, (event(n) for n in range(1, 30)))
+    rebuild_all(db, feeds)
+    seen: list[set[str]] = []
+
+    def announce() -> None:
+        with db.read_session() as session:
+            seen.append({path for path, _ in changed_since(session, before)})
+
+    with db.read_session() as session:
+        before = current_version(session)
+    publish_changes(db, feeds, store(db, [event(30)]), announce)
+    assert seen[0] == {"rss.xml", "atom.xml", "feed.json"}
+    assert len(seen) >= 2 and any("/" in path for path in seen[-1] - seen[0])
 
 
 def test_ids_are_stable_across_rerender_and_update(db: Database, feeds: Settings) -> None:

@@ -97,7 +97,7 @@ def confirm_and_act(
 
 
 def test_without_a_token_the_console_redirects_to_login_or_answers_401(console):
-    with httpx.Client(base_url=console.url) as http:
+    with httpx.Client(timeout=30, base_url=console.url) as http:
         browser = http.get("/ops", headers=HTML)
         assert browser.status_code == 303
         assert browser.headers["location"] == "/ops/login?next=/ops"
@@ -111,7 +111,7 @@ def test_without_a_token_the_console_redirects_to_login_or_answers_401(console):
 
 
 def test_login_sets_a_strict_session_cookie_and_refuses_a_wrong_token(console):
-    with httpx.Client(base_url=console.url) as http:
+    with httpx.Client(timeout=30, base_url=console.url) as http:
         form = http.get("/ops/login")
         assert 'lang="ko"' in form.text
         fields = form_fields(form.text)
@@ -148,7 +148,7 @@ def test_the_session_cookie_is_secure_behind_https(app_settings):
 
 
 def test_every_console_form_needs_the_sessions_csrf_token(console):
-    with httpx.Client(base_url=console.url) as http:
+    with httpx.Client(timeout=30, base_url=console.url) as http:
         login(http)
         no_token = http.post("/ops/actions/pause", data={"target": "email", "confirm": "yes"})
         assert no_token.status_code == 403
@@ -161,7 +161,7 @@ def test_every_console_form_needs_the_sessions_csrf_token(console):
         assert cross.status_code == 403
         unconfirmed = http.post("/ops/actions/pause", data={**fields, "confirm": ""})
         assert unconfirmed.status_code == 422
-    with httpx.Client(base_url=console.url) as other:
+    with httpx.Client(timeout=30, base_url=console.url) as other:
         login(other, "다른 사람")
         stolen = other.post("/ops/actions/pause", data=fields)  # another session's token
         assert stolen.status_code == 403
@@ -172,7 +172,7 @@ def test_pages_render_in_korean_with_the_numbers(console):
     event_id = release(console.db)
     add_partners(console.db)
     deliver_webhooks(console.db, event_id)
-    with httpx.Client(base_url=console.url) as http:
+    with httpx.Client(timeout=30, base_url=console.url) as http:
         login(http)
         for path in (
             "/ops",
@@ -207,7 +207,7 @@ def test_a_release_tells_its_whole_story(console):
     event_id = release(console.db, 7)
     add_partners(console.db)
     ids = deliver_webhooks(console.db, event_id)
-    with httpx.Client(base_url=console.url, follow_redirects=True) as http:
+    with httpx.Client(timeout=30, base_url=console.url, follow_redirects=True) as http:
         login(http)
         page = http.get("/ops/releases", params={"release": 7})
         assert str(page.url).endswith("/ops/releases/7")
@@ -237,7 +237,7 @@ def test_actions_work_and_each_is_audited(console):
                 attempts=3,
             )
         )
-    with httpx.Client(base_url=console.url) as http:
+    with httpx.Client(timeout=30, base_url=console.url) as http:
         login(http, "김운영")
         done = confirm_and_act(http, "replay", ids[0])
         assert done.status_code == 200 and "다시 보냅니다" in done.text
@@ -262,7 +262,7 @@ def test_actions_work_and_each_is_audited(console):
 
 
 def test_bearer_clients_act_too_and_are_named_in_theaudit_rows(console):
-    with httpx.Client(base_url=console.url, headers=BEARER) as http:
+    with httpx.Client(timeout=30, base_url=console.url, headers=BEARER) as http:
         answer = http.post("/ops/actions/pause", data={"target": "email", "confirm": "yes"})
         assert answer.status_code == 200 and "일시 중지했습니다" in answer.text
         bad = http.post("/ops/actions/pause", data={"target": "carrier-pigeon", "confirm": "yes"})
@@ -289,7 +289,7 @@ def _email_rows(db: Database, event_id: str, n: int, first: int = 0) -> None:
 def test_a_paused_channel_keeps_its_rows_pending_and_resume_releases_every_one(console):
     event_id = release(console.db)
     _email_rows(console.db, event_id, 25)
-    with httpx.Client(base_url=console.url) as http:
+    with httpx.Client(timeout=30, base_url=console.url) as http:
         login(http)
         assert confirm_and_act(http, "pause", "email").status_code == 200
         assert 'data-state="paused"' in http.get("/ops").text
@@ -330,7 +330,7 @@ def _health(http: httpx.Client) -> str:
 
 def test_pipeline_health_fails_without_a_fresh_worker_heartbeat_and_recovers(console):
     client = console.redis
-    with httpx.Client(base_url=console.url, headers=BEARER) as http:
+    with httpx.Client(timeout=30, base_url=console.url, headers=BEARER) as http:
         assert _health(http) == "blocked"
         for queue in ALL_QUEUES:
             mark_consuming(client, queue)
@@ -356,7 +356,7 @@ def test_the_email_outbox_is_readable_and_escaped(console):
         b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
         b"Content-Transfer-Encoding: 8bit\r\n\r\n" + "안녕하세요 <img src=x>\r\n".encode()
     )
-    with httpx.Client(base_url=console.url) as http:
+    with httpx.Client(timeout=30, base_url=console.url) as http:
         login(http)
         listing = http.get("/ops/mail").text
         assert name in listing
@@ -367,7 +367,7 @@ def test_the_email_outbox_is_readable_and_escaped(console):
 
 
 def test_docs_load_swagger_ui_from_this_host_only(console):
-    with httpx.Client(base_url=console.url) as http:
+    with httpx.Client(timeout=30, base_url=console.url) as http:
         page = http.get("/docs")
         assert page.status_code == 200
         urls = re.findall(r"""(?:src|href|url)\s*[=:]\s*['"]([^'"]+)['"]""", page.text)

@@ -19,9 +19,10 @@ from syndicator.events.files import read_events
 from syndicator.events.schema import CmsEvent
 from syndicator.feeds.publish import rebuild_all
 from syndicator.intake.accept import import_events, store_event
+from syndicator.mail.web_copies import release_copy, store_copy
 from syndicator.store.db import Database
 from syndicator.store.migrate import upgrade
-from syndicator.store.models import Delivery, OutboxEntry
+from syndicator.store.models import Delivery, Event, OutboxEntry, Subscriber
 from syndicator.subscriptions import states
 from syndicator.subscriptions.preferences import Preferences
 from syndicator.subscriptions.tokens import confirm_url, preferences_url, unsubscribe_url
@@ -53,7 +54,7 @@ pytestmark = pytest.mark.skipif(
 class Site:
     url: str
     settings: Settings
-    token_pages: tuple[str, ...]
+    token_pages: tuple[str, ...]  # the pages a mail links to: tokens, a web copy
 
 
 def _retract(db: Database, release_id: int) -> None:
@@ -106,11 +107,19 @@ def site(tmp_path: Path, sqlite_url: str, redis_url: str) -> Iterator[Site]:
             session, "resident@example.org", Preferences(mode="daily")
         ).subscriber_id
     rebuild_all(db, settings)
+    with db.session() as session:
+        event = session.scalars(
+            select(Event).where(Event.release_id == 867, Event.source == "import")
+        ).first()
+        assert event is not None
+        newsletter = release_copy(event.id, "release.published", event.payload["release"])
+    copy_url = store_copy(settings, db, newsletter)
     db.dispose()
     pages = (
         confirm_url(settings, subscriber, 0),
         preferences_url(settings, subscriber, 0),
         unsubscribe_url(settings, subscriber, 0),
+        copy_url,
     )
     with serve(create_app(settings), port) as url:
         yield Site(url, settings, pages)
@@ -196,29 +205,76 @@ PAGES = (
     "/feeds/categories/",
     "/subscribe",
     "/subscribe/sent",
+    "/no/such/page",
 )
 
 
-def _all_pages(site: Site) -> list[str]:
-    return [site.url + path for path in PAGES] + list(site.token_pages)
+def _all_pages(site: Site, language: str = "ko") -> list[str]:
+    """A mailed link's page is in its subscriber's language (Korean here) unless the
+    request asks for another."""
+    token_pages = [f"{url}?lang=en" if language == "en" else url for url in site.token_pages]
+    return [site.url + path for path in PAGES] + token_pages
 
 
-def test_axe_finds_nothing_serious_on_any_page(site: Site):
+# Each language's page: the browser's locale (so its Accept-Language), what the page
+# then says in <html lang>, and the form's words.
+LANGUAGES = {
+    "ko": ("ko-KR", "이메일 주소", "구독 신청"),
+    "en": ("en-US", "Email address", "Subscribe"),
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_axe_finds_nothing_serious_on_any_page(site: Site, language: str):
+    locale, email_label, subscribe = LANGUAGES[language]
     source = axe_source()
     found = {}
-    with browser_page() as page:
-        for url in _all_pages(site):
+    with browser_page(locale=locale) as page:
+        for url in _all_pages(site, language):
             page.goto(url)
+            assert page.locator("html").get_attribute("lang") == language, url
             if violations := fails_axe(page, source):
                 found[url] = violations
-        # The form with its Korean errors, too.
+        # The form with its errors, too.
         page.goto(site.url + "/subscribe")
-        page.get_by_label("이메일 주소").fill("잘못된 주소")
-        page.get_by_role("button", name="구독 신청").click()
+        page.get_by_label(email_label).fill("잘못된 주소")
+        page.get_by_role("button", name=subscribe).click()
         assert page.locator("#email-error").is_visible()
         if violations := fails_axe(page, source):
             found["/subscribe (errors)"] = violations
     assert found == {}
+
+
+def test_subscribing_on_the_english_form_chooses_english_mail(site: Site):
+    with browser_page(locale="en-US") as page:
+        page.goto(site.url + "/subscribe")
+        assert page.get_by_label("English").is_checked()
+        page.get_by_label("Email address").fill("visitor@example.org")
+        page.get_by_role("button", name="Subscribe").click()
+        page.wait_for_url("**/subscribe/sent")
+        assert page.locator("html").get_attribute("lang") == "en"
+        assert page.locator("h1").inner_text() == "Please check your mailbox"
+    with Database(site.settings.database_url) as db, db.session() as session:
+        language = session.scalar(
+            select(Subscriber.language).where(Subscriber.email == "visitor@example.org")
+        )
+    assert language == "en"
+
+
+def test_english_pages_fit_a_360_px_phone_too(site: Site):
+    wide = {}
+    with browser_page(width=360, height=740, locale="en-US") as page:
+        for url in _all_pages(site, "en"):
+            page.goto(url)
+            assert page.locator("html").get_attribute("lang") == "en", url
+            if overflow := horizontal_overflow(page):
+                wide[url] = overflow
+        # The language switch is a link a keyboard reaches, and it leads back to Korean.
+        page.goto(site.url + "/")
+        page.get_by_role("link", name="한국어").click()
+        assert page.locator("html").get_attribute("lang") == "ko"
+        assert page.url.endswith("/?lang=ko")
+    assert wide == {}
 
 
 def test_every_page_fits_a_360_px_phone(site: Site, tmp_path: Path):
@@ -301,10 +357,20 @@ def test_subscribe_confirm_receive_and_unsubscribe_in_the_browser(mail_system):
         page.goto(_link(confirmation, "/subscriptions/confirm/"))
         page.get_by_role("button", name="구독 확인").click()
         assert page.locator("h1").inner_text() == "구독이 확인되었습니다"
+        welcome = _mails(smtp, 2)[1]
+        assert "환영" in str(welcome.parsed()["Subject"])
 
         assert system.publish(make_event(901)).status_code == 202
-        newsletter = _mails(smtp, 2)[1]
+        newsletter = _mails(smtp, 3)[2]
         assert _link(newsletter, "/news/press/901")  # the release it announces
+
+        # Its web copy, as anyone the resident forwards it to sees it.
+        page.goto(_link(newsletter, "/newsletters/"))
+        assert page.locator("html").get_attribute("lang") == "ko"
+        assert page.get_by_role("heading", name=re.compile(r"\(901\)")).is_visible()
+        assert page.get_by_role("link", name="보도자료 전문 보기").is_visible()
+        assert ADDRESS not in page.content() and "/unsubscribe/" not in page.content()
+        assert page.csp_violations == []
 
         page.goto(_link(newsletter, "/unsubscribe/"))
         page.get_by_role("button", name="구독 해지").click()
@@ -314,7 +380,7 @@ def test_subscribe_confirm_receive_and_unsubscribe_in_the_browser(mail_system):
     assert second.status_code == 202
     event_id = second.json()["event_id"]
     wait_for(lambda: _email_planned(system, event_id), 90, "the last release's email planned")
-    assert len(smtp.to(ADDRESS)) == 2
+    assert len(smtp.to(ADDRESS)) == 3
 
 
 def _email_planned(system: RunningSystem, event_id: str) -> bool | None:

@@ -24,10 +24,10 @@ def announce_documents(client: redis.Redis) -> None:
     client.publish(documents_channel(client.connection_pool.connection_kwargs.get("db", 0)), "1")
 
 
-def announce_from_command(url: str) -> bool:
-    """Announce after a command rendered documents (import, rebuild-feeds), to the Redis
-    at ``url``; True if Redis took it. Without Redis the web nodes' poll finds the change."""
-    client = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+def announce_from_command(client: redis.Redis) -> bool:
+    """Announce after a command rendered documents (import, rebuild-feeds), through
+    ``client``, which is closed afterwards; True if Redis took it. Without Redis the web
+    nodes' poll finds the change."""
     try:
         announce_documents(client)
         return True

@@ -181,13 +181,18 @@ def _archive_plans(
     return plans, removals
 
 
-def _plan_changes(session: Session, settings: Settings, ids: Sequence[int]) -> _Plan:
+def _plan_changes(
+    session: Session, settings: Settings, ids: Sequence[int], skip: Scope | None = None
+) -> _Plan:
+    """What these releases change; ``skip``'s live feeds are left out (already stored),
+    not its archives."""
     scopes, months = _touched_scopes(session, ids)
     plan = _Plan()
     site_newest: Month | None = None
     for scope in sorted(scopes):
         state = _scope_state(session, settings, scope, spread=len(ids) + 1)
-        plan.live.append(state.live)
+        if scope != skip:
+            plan.live.append(state.live)
         if scope == SITE:
             site_newest = state.live.prev_archive
         archives, removals = _archive_plans(session, settings, state, months | state.near_boundary)
@@ -282,10 +287,12 @@ class _Rendered:
     removals: list[str] = field(default_factory=list)
 
 
-def _render_plan(settings: Settings, plan: _Plan) -> _Rendered:
+def _render_plan(
+    settings: Settings, plan: _Plan, index_time: datetime = EMPTY_FEED_UPDATED
+) -> _Rendered:
+    """``index_time``: the site feed's time, when the site's live feeds are not in ``plan``."""
     cache = EntryCache(settings.site_domain, settings.org_name)
     rendered = _Rendered()
-    index_time = EMPTY_FEED_UPDATED
     for live in plan.live:
         outputs = _render_live(settings, cache, live)
         if live.scope == SITE:
@@ -377,18 +384,24 @@ def publish_changes(
     started = time.perf_counter()
 
     def attempt() -> tuple[_Plan, list[str]]:
-        # Read in one snapshot that takes no write lock, then render, then write: intake
-        # and fan-out never wait for the plan's queries or for lxml.
+        # Each step reads in one snapshot that takes no write lock, then renders, then
+        # writes: intake and fan-out never wait for the plan's queries or for lxml.
+        # Readers mostly poll the site's live feeds, so those are stored (and announced)
+        # first, on their own few queries; then the other scopes' live feeds and the
+        # index; then the archives. Each step is a version, as in a rebuild.
         with db.read_session() as session:
-            plan = _plan_changes(session, settings, ids)
-        # The live feeds and the index are stored (and exported) before the archives are
-        # rendered: readers poll the live feeds, so a publish reaches them a render sooner.
-        # The archives follow as the next version, as in a rebuild.
+            site = _scope_state(session, settings, SITE, spread=len(ids) + 1).live
+        first = _render_plan(settings, _Plan(live=[site]))
+        changed = _save_rendered(db, settings, first, announce)
+        with db.read_session() as session:
+            plan = _plan_changes(session, settings, ids, skip=SITE)
         live = _Plan(live=plan.live, index=plan.index)
         archives = _Plan(archives=plan.archives, removals=plan.removals)
-        changed = _save_rendered(db, settings, _render_plan(settings, live), announce)
+        site_time = first.outputs[0].content_time
+        changed += _save_rendered(db, settings, _render_plan(settings, live, site_time), announce)
         if archives.archives or archives.removals:
             changed += _save_rendered(db, settings, _render_plan(settings, archives), announce)
+        plan.live.append(site)
         return plan, changed
 
     with exclusive(db, PUBLISH_LOCK):

@@ -42,5 +42,5 @@ class AliasMap:
         return f"{directory}/{new}/{rest}" if new else None
 
     def _load(self) -> dict[tuple[str, str], str]:
-        with self.db.session() as session:
+        with self.db.replica_session() as session:
             return alias_targets(session)

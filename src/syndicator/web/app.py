@@ -19,17 +19,24 @@ from syndicator.tracing import configure_tracing, instrument_app
 from syndicator.web import (
     api_docs,
     board,
+    bounce_hooks,
     console,
     deliveries,
+    event_types,
     hooks,
+    newsletters,
+    notices,
     ops,
     partners,
+    portal,
     subscriptions,
 )
 from syndicator.web.document_push import DocumentPush
 from syndicator.web.feed_lists import feed_list_routes
 from syndicator.web.feeds import feed_routes
 from syndicator.web.head_requests import HeadAsGet
+from syndicator.web.language import SiteLanguage
+from syndicator.web.not_found import install_not_found_page
 from syndicator.web.policy_docs import document_request_policy
 from syndicator.web.problems import install_problem_handler
 from syndicator.web.representations import DocumentCache
@@ -60,16 +67,18 @@ def served_app() -> FastAPI:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    db = Database(settings.database_url)
+    # The site, search and served feeds read the replica when one is configured.
+    db = Database(settings.database_url, read_url=settings.database_read_url)
     state = AppState(settings=settings, db=db, redis=redis_client(settings, timeout=2.0))
     caches: list[DocumentCache] = []
     push = DocumentPush(settings, caches)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         push.start()
         yield
         await push.stop()
+        await bounce_hooks.close(app)
         state.redis.close()
         db.dispose()
 
@@ -84,9 +93,13 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.syndicator = state
     install_problem_handler(app)
+    install_not_found_page(app)
     # Before routing, authentication and parsing: who may send what, and how much.
     policies = policy_table(settings)
     app.add_middleware(RequestGuard, table=policies, base_url=settings.base_url)
+    # The residents' language, chosen once per request; outside the guard, so its pages
+    # are labelled too.
+    app.add_middleware(SiteLanguage, https=settings.base_url.startswith("https://"))
     # Outside the guard, so its refusals carry the headers too.
     app.add_middleware(SiteHeaders, https=settings.base_url.startswith("https://"))
     app.add_middleware(HeadAsGet)  # outermost: HEAD runs every GET route, bodiless
@@ -97,13 +110,18 @@ def create_app(settings: Settings) -> FastAPI:
     # The shipped emblem (feeds' icon and logo), and the site's styles to come.
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(hooks.router)
+    app.include_router(bounce_hooks.router)
     app.include_router(ops.router)
     app.include_router(console.router)
     app.include_router(api_docs.router)
     app.include_router(subscriptions.router)
     app.include_router(partners.router)
+    app.include_router(event_types.router)
+    app.include_router(portal.router)
     app.include_router(deliveries.router)
+    app.include_router(notices.router)
     app.include_router(board.router)
+    app.include_router(newsletters.router)
     _document_event_schema(app)
     document_partner_webhooks(app)
     app.openapi = document_request_policy(app.openapi, policies)  # type: ignore[method-assign]

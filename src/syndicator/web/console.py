@@ -17,7 +17,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from syndicator.ops import actions, console_sessions, console_views, mailbox
+from syndicator.intake.notices import CHANNEL as NOTICES_CHANNEL
+from syndicator.ops import actions, console_sessions, console_views, mailbox, newsletter_views
 from syndicator.ops.audit import recent_actions
 from syndicator.ops.readings import collect_readings
 from syndicator.store.models import utcnow
@@ -36,7 +37,7 @@ from syndicator.web.console_auth import (
 from syndicator.web.csrf import from_this_site
 from syndicator.web.html.console_charts import hourly_chart
 from syndicator.web.html.templates import environment
-from syndicator.web.ids import ReleaseId, after_query, id_query, whole_number
+from syndicator.web.ids import ReleaseId, SubscriberId, after_query, id_query, whole_number
 from syndicator.web.problems import Problem
 from syndicator.web.state import AppState
 
@@ -51,6 +52,7 @@ ACTIONS = {
     "resend": "실패한 이메일 다시 보내기 (resend)",
     "pause": "채널 일시 중지 (pause)",
     "resume": "채널 재개 (resume)",
+    "unsuppress": "구독자 발송 중지 해제 (unsuppress)",
 }
 _NO_STORE = {"Cache-Control": "no-store"}
 _LOGIN_SECONDS = 600
@@ -194,6 +196,7 @@ def people(request: Request, operator: Operator = ConsoleOperator) -> HTMLRespon
         partner_counts=readings.partners,
         subscriber_counts=readings.subscribers,
         email_attempts=console_views.recent_attempts(state.db, SUBSCRIBER_CHANNELS),
+        notice_attempts=console_views.recent_attempts(state.db, (NOTICES_CHANNEL,)),
     )
 
 
@@ -217,7 +220,8 @@ def release_page(
     operator: Operator = ConsoleOperator,
 ) -> HTMLResponse:
     pages = {channel: after} if channel else {}
-    story = console_views.release_story(_state(request).db, release_id, pages)
+    db = _state(request).db
+    story = console_views.release_story(db, release_id, pages)
     status = 200 if story.events or story.title else 404
     return _render(
         request,
@@ -225,8 +229,59 @@ def release_page(
         operator,
         status,
         story=story,
+        rates=newsletter_views.release_rates(db, [e.id for e in story.events]),
+        feedback_labels=newsletter_views.FEEDBACK_LABELS,
         subscriber_channels=SUBSCRIBER_CHANNELS,
         # A release mailed to 100,000 subscribers counts 100,000 rows: refresh gently.
+        refresh_seconds=30,
+    )
+
+
+@router.get("/newsletters", response_class=HTMLResponse)
+def newsletters(request: Request, operator: Operator = ConsoleOperator) -> HTMLResponse:
+    """Deliverability: the 7 days' bounce and complaint rates, each newsletter's, and
+    whether sending is paused (and why)."""
+    state = _state(request)
+    window, lines = newsletter_views.newsletter_lines(state.db)
+    settings = state.settings
+    return _render(
+        request,
+        "newsletters.html",
+        operator,
+        window=window,
+        lines=lines,
+        pause=actions.paused_channels(state.db).get("email"),
+        feedback_labels=newsletter_views.FEEDBACK_LABELS,
+        pause_percent=settings.complaint_pause_percent,
+        pause_min_sent=settings.complaint_pause_min_sent,
+        refresh_seconds=30,
+    )
+
+
+@router.get("/subscribers", response_class=HTMLResponse)
+def find_subscriber(
+    request: Request,
+    subscriber: int | None = id_query("A subscriber's id."),
+    operator: Operator = ConsoleOperator,
+) -> Response:
+    if subscriber is not None:
+        return RedirectResponse(f"/ops/subscribers/{subscriber}", status_code=303)
+    return RedirectResponse("/ops/people#subscribers", status_code=303)
+
+
+@router.get("/subscribers/{subscriber_id}", response_class=HTMLResponse)
+def subscriber_page(
+    request: Request, subscriber_id: SubscriberId, operator: Operator = ConsoleOperator
+) -> HTMLResponse:
+    story = newsletter_views.subscriber_story(_state(request).db, subscriber_id)
+    return _render(
+        request,
+        "subscriber.html",
+        operator,
+        200 if story else 404,
+        story=story,
+        subscriber_id=subscriber_id,
+        feedback_labels=newsletter_views.FEEDBACK_LABELS,
         refresh_seconds=30,
     )
 
@@ -358,6 +413,12 @@ def _do(state: AppState, who: str, action: str, target: str, hours: int) -> str:
     if action == "resend":
         count = actions.resend_release_email(db, who, int(target))
         return f"보도자료 {target}: 실패했거나 불확실한 이메일 {count}건을 다시 보냅니다."
+    if action == "unsuppress":
+        actions.unsuppress_subscriber(db, who, int(target))
+        return (
+            f"구독자 {target}: 발송 중지를 해제했습니다. 구독을 다시 신청하고 확인해야 "
+            "메일을 받습니다."
+        )
     if action == "pause":
         changed = actions.pause_channel(db, who, target)
         return f"채널 {target}: " + ("일시 중지했습니다." if changed else "이미 중지되어 있습니다.")

@@ -13,12 +13,10 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-import redis.asyncio as aioredis
-
 from syndicator.config import Settings
 from syndicator.feeds.changes import documents_channel
 from syndicator.logs import kv
-from syndicator.runtime.redis_urls import redis_url
+from syndicator.runtime.redis_urls import async_redis_client
 from syndicator.web.representations import DocumentCache
 
 __all__ = ["DocumentPush"]
@@ -30,7 +28,7 @@ _RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)  # then every 5 s while Redis stays away
 
 class DocumentPush:
     def __init__(self, settings: Settings, caches: Sequence[DocumentCache]) -> None:
-        self.url = redis_url(settings)
+        self.settings = settings
         self.caches = caches
         self.task: asyncio.Task[None] | None = None
         self.listening = False
@@ -64,7 +62,8 @@ class DocumentPush:
                 await asyncio.sleep(delay)
 
     async def _listen(self) -> None:
-        client = aioredis.Redis.from_url(self.url, socket_connect_timeout=2)
+        # No read timeout: the subscription waits for announcements as long as it lasts.
+        client = async_redis_client(self.settings, timeout=None, connect_timeout=2)
         try:
             async with client.pubsub() as pubsub:
                 db = int(client.connection_pool.connection_kwargs.get("db", 0))

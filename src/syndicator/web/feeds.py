@@ -26,9 +26,11 @@ from syndicator.feeds.urls import (
     SERVABLE_PATH,
     absolute_url,
 )
+from syndicator.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from syndicator.store.db import Database
 from syndicator.web.aliases import AliasMap
 from syndicator.web.html.feeds_page import render_feeds_page
+from syndicator.web.language import ByLanguage, static_page_language
 from syndicator.web.representations import (
     DocumentCache,
     Headers,
@@ -158,17 +160,24 @@ class FeedDocuments:
         await _send(send, 301, headers, b"")
 
 
-class FeedsIndexPage:
-    """ASGI endpoint for ``/feeds/``: HTML rendered from index.json, re-rendered when it changes."""
+# The feed list pages are one cached page per language.
+PAGE_VARY = b"Accept-Encoding, Accept-Language, Cookie"
 
-    def __init__(self, settings: Settings, db: Database) -> None:
+
+class FeedsIndexPage:
+    """ASGI endpoint for ``/feeds/`` in one language: HTML rendered from index.json,
+    re-rendered when it changes."""
+
+    def __init__(self, settings: Settings, db: Database, language: str = DEFAULT_LANGUAGE) -> None:
         self.settings = settings
+        self.language = static_page_language(language)
         self.cache = DocumentCache(db, self._render, settings.document_check_seconds)
         self._empty: Representation | None = None
 
     def _page(self, index: dict[str, Any]) -> tuple[bytes, Headers]:
-        html = render_feeds_page(self.settings, index).encode("utf-8")
-        return html, [(b"content-type", b"text/html; charset=utf-8"), *_COMMON]
+        html = render_feeds_page(self.settings, index, page=self.language).encode("utf-8")
+        headers = [(b"vary", PAGE_VARY) if name == b"vary" else (name, v) for name, v in _COMMON]
+        return html, [(b"content-type", b"text/html; charset=utf-8"), *headers]
 
     def _render(self, _path: str, data: bytes) -> tuple[bytes, Headers]:
         return self._page(json.loads(data))
@@ -193,11 +202,12 @@ def feed_routes(
 ) -> list[BaseRoute]:
     """The feed routes; their document caches are appended to ``caches``, for the app to
     refresh when a publisher announces a change."""
-    index, documents = FeedsIndexPage(settings, db), FeedDocuments(settings, db)
+    pages = {language: FeedsIndexPage(settings, db, language) for language in LANGUAGES}
+    documents = FeedDocuments(settings, db)
     if caches is not None:
-        caches.extend([index.cache, documents.cache])
+        caches.extend([*(page.cache for page in pages.values()), documents.cache])
     routes: Iterable[BaseRoute] = (
-        Route("/feeds/", index, methods=["GET"], name="feeds_index"),
+        Route("/feeds/", ByLanguage(pages), methods=["GET"], name="feeds_index"),
         Route("/feeds/{path:path}", documents, methods=["GET"], name="feeds_file"),
     )
     return list(routes)

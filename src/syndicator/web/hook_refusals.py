@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from syndicator.store.outage import RETRY_AFTER_SECONDS
 from syndicator.web.problems import FieldError, Problem
 
 __all__ = [
@@ -89,7 +90,7 @@ class SchemaViolation(HookRefused):
 
 class DatabaseUnavailable(HookRefused):
     # Not accepted, so the CMS must send it again; say when.
-    answer, retry_after = (503, "Database unavailable"), "5"
+    answer, retry_after = (503, "Database unavailable"), str(RETRY_AFTER_SECONDS)
 
     def __init__(self) -> None:
         super().__init__("the event was not stored; retry shortly")

@@ -11,7 +11,7 @@ import redis
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, TimeoutError
 from starlette.concurrency import run_in_threadpool
 
 from syndicator.events.json_input import JsonInputError, parse_json
@@ -20,6 +20,7 @@ from syndicator.events.signing import SignatureError, verify
 from syndicator.intake.accept import MAX_WEBHOOK_ID, IntakeResult, accept_event
 from syndicator.logs import kv
 from syndicator.runtime.coordination import nudge_relay
+from syndicator.store.outage import is_unavailable
 from syndicator.web.hook_refusals import (
     BadSignature,
     BadWebhookId,
@@ -174,7 +175,15 @@ async def _accepted(state: AppState, event: CmsEvent, webhook_id: str, digest: s
         return await run_in_threadpool(
             accept_event, state.db, event, webhook_id=webhook_id, body_sha256=digest
         )
-    except OperationalError as exc:
+    except DataError as exc:
+        reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
+        log.warning(
+            kv(msg="hook refused: database rejected a value", webhook_id=webhook_id, reason=reason)
+        )
+        raise ValueOutOfRange(reason) from exc
+    except (DBAPIError, TimeoutError) as exc:
+        if not is_unavailable(exc):
+            raise
         log.error(
             kv(
                 msg="hook refused: database unavailable",
@@ -183,12 +192,6 @@ async def _accepted(state: AppState, event: CmsEvent, webhook_id: str, digest: s
             )
         )
         raise DatabaseUnavailable from exc
-    except DataError as exc:
-        reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
-        log.warning(
-            kv(msg="hook refused: database rejected a value", webhook_id=webhook_id, reason=reason)
-        )
-        raise ValueOutOfRange(reason) from exc
 
 
 def _nudge(client: redis.Redis) -> None:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from sqlalchemy import exc as db_errors
+
+from syndicator.logs import kv
+from syndicator.store.outage import RETRY_AFTER_SECONDS, is_unavailable
 
 __all__ = [
     "PROBLEM_CONTENT",
@@ -21,6 +26,8 @@ __all__ = [
 PROBLEM_CONTENT: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 FieldError = dict[str, str]
+
+log = logging.getLogger("syndicator.web")
 
 
 def problem(
@@ -84,5 +91,27 @@ def install_problem_handler(app: FastAPI) -> None:
             headers={"X-Content-Type-Options": "nosniff"},
         )
 
+    async def database_away(request: Request, exc: Exception) -> JSONResponse:
+        # A restart or a switchover: every route says "again shortly", never 500. Other
+        # database errors are bugs, answered (and logged) as any crash.
+        if not is_unavailable(exc):
+            raise exc
+        log.warning(
+            kv(
+                msg="database unavailable",
+                path=request.url.path,
+                error=type(exc).__name__,
+                detail=str(getattr(exc, "orig", None) or exc).splitlines()[0][:200],
+            )
+        )
+        return problem(
+            503,
+            "Database unavailable",
+            "the database is not reachable right now; retry shortly",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
     app.add_exception_handler(Problem, answer)
+    app.add_exception_handler(db_errors.DBAPIError, database_away)
+    app.add_exception_handler(db_errors.TimeoutError, database_away)
     app.add_exception_handler(Exception, crashed)

@@ -117,7 +117,7 @@ class DocumentCache:
         self._drops = 0
 
     def _changes(self) -> tuple[int, list[str]]:
-        with self._db.read_session() as session:
+        with self._db.replica_session() as session:
             if self._version < 0:  # a cold cache drops nothing: it holds nothing
                 return documents.current_version(session), []
             changed = documents.changed_since(session, self._version)
@@ -126,7 +126,7 @@ class DocumentCache:
 
     def load(self, path: str) -> Representation | None:
         """Read and build one document; pure work, safe to run in a worker thread."""
-        with self._db.read_session() as session:
+        with self._db.replica_session() as session:
             doc = documents.load(session, path)
         if doc is None:
             return None

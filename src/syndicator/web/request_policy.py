@@ -7,12 +7,15 @@ is let through and ignored). A state-changing request that no rule names may hav
 at all: a new route accepts nothing until it is given a rule
 (``tests/unit/web/test_request_policy.py`` walks every route).
 
-- **Forms** (the residents' site, the console) are refused when the browser says another
-  site sent them (``Sec-Fetch-Site``, else ``Origin``): a third-party page can post a form
-  anywhere, with the visitor's cookies.
+- **Forms** (the residents' site, the console, the partners' portal) are refused when
+  the browser says another site sent them (``Sec-Fetch-Site``, else ``Origin``): a
+  third-party page can post a form anywhere, with the visitor's cookies.
 - **JSON-only** routes refuse every other media type. A browser cannot send JSON to another
   site without a CORS preflight, which this app never grants, so the media type is what
   keeps other sites out of the admin API and the CMS hook.
+- **Mail providers' bounce hooks** take JSON from anywhere, and the SES one plain text as
+  well, since SNS posts its JSON as ``text/plain``: each provider's signature is their
+  authority, checked before the body is believed (web/bounce_hooks.py).
 - **One-click unsubscribe** (RFC 8058) takes any body from anywhere: mail providers post it
   from their servers, and the signed URL is its whole authority.
 """
@@ -44,6 +47,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 _JSON = ("application/json", "application/*+json")
 _URLENCODED = "application/x-www-form-urlencoded"
 _MULTIPART = "multipart/form-data"
+_TEXT = "text/plain"
 
 
 def media_type(content_type: str) -> str:
@@ -123,11 +127,16 @@ def policy_table(settings: Settings) -> PolicyTable:
     site_form = Policy("site form", FORM_BYTES, (_URLENCODED,), same_site_only=True)
     # The subscription API takes JSON from scripts and forms from pages.
     public = Policy("subscription form", FORM_BYTES, (_URLENCODED, *_JSON), same_site_only=True)
+    bounces = Policy("bounce hook", settings.max_body_bytes, _JSON, same_site_only=False)
+    sns = Policy("SNS bounce hook", settings.max_body_bytes, (*_JSON, _TEXT), same_site_only=False)
     one_click = Policy("one-click unsubscribe", FORM_BYTES, None, same_site_only=False)
     rules: Iterable[Rule] = (
         Rule("/hooks/cms", hook),
+        Rule("/hooks/bounces/ses", sns),
+        Rule("/hooks/bounces", bounces),
         Rule("/api", admin),
         Rule("/ops", console),
+        Rule("/portal", console),
         Rule("/subscribe", site_form),
         Rule("/subscriptions", public),
         Rule("/preferences", public),

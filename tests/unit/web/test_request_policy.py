@@ -217,6 +217,11 @@ def test_only_one_click_unsubscribe_takes_a_form_from_anywhere() -> None:
     for endpoint in STATE_CHANGING:
         if not endpoint.policy.same_site_only and endpoint.policy.media_types:
             assert all("json" in t for t in endpoint.policy.media_types), endpoint
+    # But SNS posts its JSON as text/plain: the SES hook alone takes it, signed by SNS.
+    table = policy_table(_settings())
+    assert table.policy_for("POST", "/hooks/bounces/ses").accepts("text/plain")
+    for provider in ("postmark", "mailgun", "sendgrid"):
+        assert not table.policy_for("POST", f"/hooks/bounces/{provider}").accepts("text/plain")
 
 
 # --- Cross-site forms ---------------------------------------------------------------------

@@ -14,10 +14,11 @@ from syndicator.events.text import sanitize_html
 from syndicator.feeds.render.entries import license_url, rights_text
 from syndicator.feeds.render.model import KST
 from syndicator.feeds.scopes import SITE, Scope
+from syndicator.i18n import N_, translate
 from syndicator.store.board import PAGE_SIZE, BoardFilter
 from syndicator.store.models import Release
 from syndicator.web.html.feed_sets import feed_sets
-from syndicator.web.html.templates import render
+from syndicator.web.html.templates import KOREAN, PageLanguage, render
 
 __all__ = [
     "BoardView",
@@ -91,15 +92,24 @@ def _row(release: Release, number: int) -> dict[str, Any]:
     }
 
 
-def _heading(settings: Settings, view: BoardView) -> str:
-    if view.scope.kind == "department":
-        return f"{view.scope.name} 보도자료"
-    if view.scope.kind == "category":
-        return f"{view.scope.name} 분야 보도자료"
-    return settings.site_title
+# The release's time as the city writes it; in English, as ISO 8601 reads.
+PUBLISHED_FORMAT = N_("%Y년 %m월 %d일 %H:%M")
+_SCOPE_HEADINGS = {
+    "department": N_("%(name)s 보도자료"),
+    "category": N_("%(name)s 분야 보도자료"),
+}
 
 
-def render_board(settings: Settings, view: BoardView, releases: Sequence[Release]) -> str:
+def _heading(settings: Settings, view: BoardView, language: str) -> str:
+    heading = _SCOPE_HEADINGS.get(view.scope.kind)
+    if heading is None:
+        return settings.site_title
+    return translate(language, heading) % {"name": view.scope.name}
+
+
+def render_board(
+    settings: Settings, view: BoardView, releases: Sequence[Release], page: PageLanguage = KOREAN
+) -> str:
     pages = max(1, -(-view.total // PAGE_SIZE))
     first_number = view.total - (view.page - 1) * PAGE_SIZE
     numbers = page_numbers(view.page, pages)
@@ -114,7 +124,8 @@ def render_board(settings: Settings, view: BoardView, releases: Sequence[Release
     return render(
         settings,
         "site/board.html",
-        heading=_heading(settings, view),
+        page=page,
+        heading=_heading(settings, view, page.code),
         view=view,
         searching=bool(view.board.query.strip()),
         rows=[_row(r, first_number - i) for i, r in enumerate(releases)],
@@ -130,7 +141,9 @@ def _contact(contact: Mapping[str, Any] | None) -> list[str]:
     return [str(v) for k in ("name", "phone", "email") if (v := contact.get(k))]
 
 
-def render_release(settings: Settings, release: Release, scopes: Sequence[Scope]) -> str:
+def render_release(
+    settings: Settings, release: Release, scopes: Sequence[Scope], page: PageLanguage = KOREAN
+) -> str:
     """``scopes`` are the release's department and categories, for their feeds and links."""
     attachments = [
         {
@@ -144,8 +157,9 @@ def render_release(settings: Settings, release: Release, scopes: Sequence[Scope]
     return render(
         settings,
         "site/release.html",
+        page=page,
         release=release,
-        published=_kst(release, "%Y년 %m월 %d일 %H:%M"),
+        published=_kst(release, translate(page.code, PUBLISHED_FORMAT)),
         published_iso=release.published_at.astimezone(KST).isoformat(),
         body=Markup(sanitize_html(release.body_html)),
         attachments=attachments,
@@ -160,11 +174,21 @@ def render_release(settings: Settings, release: Release, scopes: Sequence[Scope]
     )
 
 
-def render_not_found(settings: Settings, heading: str, text: str) -> str:
+def render_not_found(
+    settings: Settings,
+    heading: str,
+    text: str,
+    page: PageLanguage = KOREAN,
+    names: Mapping[str, object] | None = None,
+) -> str:
+    """``heading`` and ``text`` are messages marked with ``N_``, translated in the
+    template; ``names`` fills their ``%(name)s`` places, escaped."""
     return render(
         settings,
         "site/not_found.html",
+        page=page,
         heading=heading,
         text=text,
+        names=dict(names or {}),
         feed_sets=feed_sets(settings, SITE),
     )

@@ -13,10 +13,13 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from syndicator.feeds.scopes import SITE, Scope
+from syndicator.i18n import N_
 from syndicator.store.board import BoardFilter, BoardRows, board_rows, release, taxa
 from syndicator.store.models import Release, ReleaseCategory, Taxon, TaxonAlias
 from syndicator.web.board.render import BoardView, render_board, render_not_found, render_release
+from syndicator.web.html.templates import PageLanguage
 from syndicator.web.ids import whole_number
+from syndicator.web.language import page_language
 from syndicator.web.state import AppState
 
 __all__ = ["PAGE_CACHE_CONTROL", "router"]
@@ -30,6 +33,10 @@ COUNT_SECONDS = 30.0
 # Past this the page number is a typo or a crawler, not a resident.
 MAX_PAGE = 100_000
 _DIRS = {"department": "departments", "category": "categories"}
+_NO_SUCH_SCOPE = {
+    "department": (N_("부서를 찾을 수 없습니다"), N_("‘%(slug)s’라는 부서는 없습니다.")),
+    "category": (N_("분야를 찾을 수 없습니다"), N_("‘%(slug)s’라는 분야는 없습니다.")),
+}
 
 
 @dataclass
@@ -77,7 +84,7 @@ def _html(html: str, status: int = 200) -> HTMLResponse:
 
 
 def _load_taxa(state: AppState) -> _Taxa:
-    with state.db.read_session() as session:
+    with state.db.replica_session() as session:
         rows = taxa(session)
     return _Taxa(
         [(t.slug, t.name) for t in rows if t.kind == "department"],
@@ -86,7 +93,7 @@ def _load_taxa(state: AppState) -> _Taxa:
 
 
 def _rows(state: AppState, board: BoardFilter, page: int, total: int | None) -> BoardRows:
-    with state.db.read_session() as session:
+    with state.db.replica_session() as session:
         return board_rows(session, board, page, total)
 
 
@@ -95,18 +102,19 @@ def _page_number(raw: str) -> int | None:
     return whole_number(raw, 1, MAX_PAGE)
 
 
-def _no_such_page(state: AppState) -> Response:
+def _no_such_page(state: AppState, page: PageLanguage) -> Response:
     html = render_not_found(
-        state.settings, "쪽을 찾을 수 없습니다", "목록에 그런 쪽 번호는 없습니다."
+        state.settings, N_("쪽을 찾을 수 없습니다"), N_("목록에 그런 쪽 번호는 없습니다."), page
     )
     return _html(html, 404)
 
 
 async def _board(request: Request, board: BoardFilter, raw_page: str, scope: Scope) -> Response:
     state = _state(request)
+    language = page_language(request)
     page = _page_number(raw_page)
     if page is None:
-        return _no_such_page(state)
+        return _no_such_page(state, language)
     known = await run_in_threadpool(_load_taxa, state)
     # An unknown filter value (an old bookmark) is dropped: the form then shows 전체.
     board = BoardFilter(
@@ -119,7 +127,7 @@ async def _board(request: Request, board: BoardFilter, raw_page: str, scope: Sco
     if not board.query:
         counts.put(board, rows.total)
     if page > 1 and not rows.releases:
-        return _no_such_page(state)
+        return _no_such_page(state, language)
     view = BoardView(
         board=board,
         page=page,
@@ -129,7 +137,7 @@ async def _board(request: Request, board: BoardFilter, raw_page: str, scope: Sco
         scope=scope,
         path=str(request.url.path),
     )
-    return _html(render_board(state.settings, view, rows.releases))
+    return _html(render_board(state.settings, view, rows.releases, language))
 
 
 # A page that does not exist (no such page number, department, category or release) is a
@@ -159,7 +167,7 @@ async def home(
 
 
 def _alias(state: AppState, kind: str, slug: str) -> str | None:
-    with state.db.read_session() as session:
+    with state.db.replica_session() as session:
         return session.scalar(
             select(Taxon.slug)
             .join(TaxonAlias, TaxonAlias.taxon_id == Taxon.id)
@@ -180,13 +188,11 @@ async def _scope_board(request: Request, kind: str, slug: str, page: str, q: str
             return RedirectResponse(
                 target, status_code=301, headers={"Cache-Control": "public, max-age=86400"}
             )
-        what = "부서" if kind == "department" else "분야"
-        return _html(
-            render_not_found(
-                state.settings, f"{what}를 찾을 수 없습니다", f"‘{slug}’라는 {what}는 없습니다."
-            ),
-            404,
+        heading, text = _NO_SUCH_SCOPE[kind]
+        html = render_not_found(
+            state.settings, heading, text, page_language(request), {"slug": slug}
         )
+        return _html(html, 404)
     board = BoardFilter(
         department=slug if kind == "department" else None,
         category=slug if kind == "category" else None,
@@ -217,7 +223,7 @@ _add_scope_board("category", "A category's board")
 
 
 def _release_and_scopes(state: AppState, release_id: int) -> tuple[Release, list[Scope]] | None:
-    with state.db.read_session() as session:
+    with state.db.replica_session() as session:
         row = release(session, release_id)
         if row is None:
             return None
@@ -253,8 +259,12 @@ async def release_page(request: Request, release_id: str) -> Response:
         found = await run_in_threadpool(_release_and_scopes, state, number)
     if found is None:
         html = render_not_found(
-            state.settings, "보도자료를 찾을 수 없습니다", f"{release_id}번 보도자료는 없습니다."
+            state.settings,
+            N_("보도자료를 찾을 수 없습니다"),
+            N_("%(number)s번 보도자료는 없습니다."),
+            page_language(request),
+            {"number": release_id},
         )
         return _html(html, 404)
     row, scopes = found
-    return _html(render_release(state.settings, row, scopes))
+    return _html(render_release(state.settings, row, scopes, page_language(request)))

@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 from syndicator.config import Settings
 from syndicator.feeds.render.model import FormatUrls
+from syndicator.i18n import N_
 from syndicator.web.html.feed_sets import feed_sets
-from syndicator.web.html.templates import render
+from syndicator.web.html.templates import KOREAN, PageLanguage, render
 
 __all__ = ["TEMPLATE", "ScopeList", "render_feeds_page"]
 
@@ -16,13 +17,16 @@ TEMPLATE = "site/feeds_index.html"
 ScopeList = Literal["departments", "categories"]
 
 _SECTIONS: dict[ScopeList, tuple[str, str]] = {
-    "departments": ("부서별 피드", "department"),
-    "categories": ("분야별 피드", "category"),
+    "departments": (N_("부서별 피드"), "department"),
+    "categories": (N_("분야별 피드"), "category"),
 }
 
 
 def render_feeds_page(
-    settings: Settings, index: Mapping[str, Any], only: ScopeList | None = None
+    settings: Settings,
+    index: Mapping[str, Any],
+    only: ScopeList | None = None,
+    page: PageLanguage = KOREAN,
 ) -> str:
     """``index`` is the parsed ``index.json``; missing keys render as an empty list.
     ``only`` renders ``/feeds/departments/`` or ``/feeds/categories/``."""
@@ -40,7 +44,8 @@ def render_feeds_page(
     return render(
         settings,
         TEMPLATE,
-        heading=_SECTIONS[only][0] if only else "피드 구독",
+        page=page,
+        heading=_SECTIONS[only][0] if only else N_("피드 구독"),
         site=feeds,
         only=only,
         sections=sections,

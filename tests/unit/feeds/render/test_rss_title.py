@@ -42,6 +42,7 @@ def _entry_titled(title: str):  # type: ignore[no-untyped-def]
         raise
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(title_text)
 @example("Â¡")  # found by hypothesis: feedparser's own mojibake repair
