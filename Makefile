@@ -6,6 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEV_LOCK     := requirements/dev.lock
+BOOTSTRAP_LOCK := requirements/bootstrap.lock
 RUNTIME_LOCK := requirements/runtime.lock
 # Resolved against PyPI alone: the UV_* index variables and uv.toml are ignored, so no
 # machine's local or extra index ends up in a lock. LOCK_FLAGS=--upgrade moves every pin.
@@ -14,17 +15,19 @@ UV_COMPILE = env -u UV_INDEX -u UV_INDEX_URL -u UV_DEFAULT_INDEX -u UV_EXTRA_IND
 	--python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" $(LOCK_FLAGS)
 
-.PHONY: setup lock audit run test test-fast chaos bench soak lint format clean screenshots docs
+.PHONY: setup lock audit run test test-fast chaos bench soak lint format clean screenshots docs messages
 
 setup: $(STAMP)
 
-# A changed lock reinstalls: pip checks every hash, then uv removes what the lock dropped.
-# The project itself goes in editable, without dependencies and with the locked hatchling.
-$(STAMP): $(DEV_LOCK) pyproject.toml
+# A changed lock reinstalls: pip installs the hash-pinned uv (requirements/bootstrap.in says
+# why not pip for all of it), then uv syncs the dev lock, checking every hash and removing
+# what the lock dropped. The project goes in editable, without dependencies and with the
+# locked hatchling.
+$(STAMP): $(BOOTSTRAP_LOCK) $(DEV_LOCK) pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "syndicator needs Python 3.11 or newer (found: $$($(PYTHON) --version))"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --require-hashes -r $(DEV_LOCK)
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(BOOTSTRAP_LOCK)
 	$(BIN)/uv pip sync --quiet --python $(BIN)/python --require-hashes $(DEV_LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
@@ -36,6 +39,7 @@ lock:
 	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet uv
 	$(UV_COMPILE) --extra dev pyproject.toml requirements/build.in -o $(DEV_LOCK)
 	$(UV_COMPILE) -c $(DEV_LOCK) pyproject.toml requirements/build.in -o $(RUNTIME_LOCK)
+	$(UV_COMPILE) -c $(DEV_LOCK) requirements/bootstrap.in -o $(BOOTSTRAP_LOCK)
 
 # Known vulnerabilities in both locks (pip-audit, PyPI's vulnerability data): fails on one that
 # has a fixed version, or when the service answered for no package (AUDIT_FLAGS=--allow-unaudited
@@ -44,15 +48,25 @@ AUDIT_FLAGS ?=
 audit: setup
 	$(BIN)/python scripts/audit_locks.py $(RUNTIME_LOCK) $(DEV_LOCK) $(AUDIT_FLAGS)
 
+# The English catalog after templates or N_() messages change (docs/development.md,
+# "Languages"): new Korean msgids land in it untranslated, and tests/unit/test_i18n.py fails
+# until each has its English. No locations and sorted, so two branches' entries rarely collide.
+messages: setup
+	$(BIN)/pybabel --quiet extract -F babel.cfg --no-location --sort-output \
+		-o $(VENV)/messages.pot .
+	$(BIN)/pybabel --quiet update -i $(VENV)/messages.pot -d src/syndicator/locale -l en \
+		--init-missing --omit-header --no-fuzzy-matching --ignore-obsolete
+
 run: setup
 	$(BIN)/syndicator run --demo
 
 # The whole suite on pytest-xdist workers (docs/development.md: a test that is safe there):
 # most tests wait on subprocesses, PostgreSQL and the disk, so more workers than cores pay.
-# TEST_WORKERS=0 runs it in one process.
+# TEST_WORKERS=0 runs it in one process. The slowest tests are listed at the end: where
+# the suite's time goes.
 TEST_WORKERS ?= 4
 test: setup
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=25
 
 # The unit tests alone, on SQLite, less the few marked slow: the quick check while editing.
 test-fast: setup

@@ -168,6 +168,12 @@ class CeleryProcesses:
         self.running.append(process)
         return process
 
+    def syndicator(self, name: str, *args: str) -> Process:
+        """A ``syndicator`` command (``worker``, ``beat``) the way an operator starts it."""
+        process = spawn(("syndicator", *args), self.env, self.logs / f"{name}.log")
+        self.running.append(process)
+        return process
+
     def worker(self, name: str, queues: Sequence[str] = ALL_QUEUES) -> Process:
         return self.start(
             name,

@@ -8,9 +8,18 @@ from kombu import Exchange, Queue
 
 from syndicator.channels.registry import ALL_QUEUES, EVENTS_QUEUE
 from syndicator.ledger.claims import TASK_SOFT_TIME_LIMIT_SECONDS, TASK_TIME_LIMIT_SECONDS
-from syndicator.runtime.redis_urls import broker_url
+from syndicator.runtime.lease import RENEW_SHARE
+from syndicator.runtime.redis_urls import broker_transport_options, broker_url, redbeat_settings
 from workers.settings import settings
-from workers.task_names import DIGESTS, EXPIRE_NOTICES, FANOUT, PRUNE_ATTEMPTS, SWEEP
+from workers.task_names import (
+    COMPLAINT_GUARD,
+    DIGESTS,
+    EXPIRE_NOTICES,
+    FANOUT,
+    PRUNE_ATTEMPTS,
+    READ_BOUNCE_MAILBOX,
+    SWEEP,
+)
 
 __all__ = ["RESTORE_SCAN_SECONDS", "app"]
 
@@ -20,6 +29,9 @@ PRUNE_ATTEMPTS_SECONDS = 3600.0
 # Digests: each run checks whether a daily or weekly digest is due (SYNDICATOR_DIGEST_HOUR,
 # KST) and plans it once; checking often means a restart never skips a day.
 DIGEST_CHECK_SECONDS = 300.0
+# The complaint rate moves with each report: a minute bounds what one more newsletter
+# batch can add before sending pauses (ops/complaint_guard.py).
+COMPLAINT_CHECK_SECONDS = 60.0
 
 # kombu only looks for abandoned messages every interval x throttle seconds (100 s by
 # default); scan at a tenth of the visibility timeout instead.
@@ -34,6 +46,7 @@ app = Celery(
         "workers.webhook_tasks",
         "workers.feed_tasks",
         "workers.lifecycle",
+        "workers.bounce_tasks",
     ],
 )
 app.conf.update(
@@ -53,6 +66,8 @@ app.conf.update(
         "unacked_restore_interval": RESTORE_SCAN_SECONDS,
         "unacked_restore_throttle": 1,
         "unacked_mutex_expire": RESTORE_SCAN_SECONDS,
+        # Through Sentinel: the master's name, and how to talk to the sentinels.
+        **broker_transport_options(settings),
     },
     task_time_limit=TASK_TIME_LIMIT_SECONDS,
     task_soft_time_limit=TASK_SOFT_TIME_LIMIT_SECONDS,
@@ -77,12 +92,23 @@ app.conf.update(
         SWEEP: {"queue": EVENTS_QUEUE},
         PRUNE_ATTEMPTS: {"queue": EVENTS_QUEUE},
         DIGESTS: {"queue": EVENTS_QUEUE},
+        COMPLAINT_GUARD: {"queue": EVENTS_QUEUE},
         EXPIRE_NOTICES: {"queue": EVENTS_QUEUE},
+        READ_BOUNCE_MAILBOX: {"queue": EVENTS_QUEUE},
     },
+    # Several beats may run (one per host, for failover): RedBeat lets the one holding its
+    # lock schedule, and the outbox relay follows that lock (workers/scheduler.py). Beat
+    # ticks, renewing the lock, at least four times per lock timeout. (By name: imported
+    # here, RedBeat's start-up hook, which waits for the lock, would run before ours.)
+    beat_scheduler="workers.scheduler:Scheduler",
+    beat_max_loop_interval=settings.beat_lock_seconds * RENEW_SHARE,
+    redbeat_lock_timeout=settings.beat_lock_seconds,
+    **redbeat_settings(settings),
     beat_schedule={
         "sweep-due-deliveries": {"task": SWEEP, "schedule": SWEEP_SECONDS},
         "prune-delivery-attempts": {"task": PRUNE_ATTEMPTS, "schedule": PRUNE_ATTEMPTS_SECONDS},
         "plan-due-digests": {"task": DIGESTS, "schedule": DIGEST_CHECK_SECONDS},
+        "check-complaint-rate": {"task": COMPLAINT_GUARD, "schedule": COMPLAINT_CHECK_SECONDS},
         # 04:00 KST (Celery's clock is UTC): retraction notices past their window leave.
         "expire-retraction-notices": {
             "task": EXPIRE_NOTICES,
@@ -90,6 +116,13 @@ app.conf.update(
         },
     },
 )
+
+# The bounce mailbox is read only where one is configured (workers/bounce_tasks.py).
+if settings.bounce_mailbox:
+    app.conf.beat_schedule["read-bounce-mailbox"] = {
+        "task": READ_BOUNCE_MAILBOX,
+        "schedule": settings.bounce_mailbox_poll_seconds,
+    }
 
 # Signal handlers (relay in beat, readiness in workers) must be connected in every process.
 import workers.lifecycle  # noqa: E402, F401

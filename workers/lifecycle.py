@@ -1,4 +1,4 @@
-"""Process hooks: the relay runs in the single beat process; workers announce consumption
+"""Process hooks: the relay runs in the active beat process; workers announce consumption
 and close their channels' connections when they exit."""
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from syndicator.channels.registry import ALL_QUEUES
 from syndicator.logs import configure_logging, kv
 from syndicator.runtime.coordination import mark_consuming
 from syndicator.runtime.heap import settle_heap
+from syndicator.runtime.lease import Lease
 from syndicator.runtime.preflight import preflight
 from syndicator.tracing import configure_tracing, instrument_celery
 from workers.heartbeat import Heartbeat
@@ -92,11 +93,16 @@ def settle_child(**_: Any) -> None:
 def start_relay(sender: Any = None, **_: Any) -> None:
     global _relay
     _check_or_exit("beat")
+    lease = getattr(sender.scheduler, "lease", None)
+    if not isinstance(lease, Lease):
+        # Another scheduler (`beat -S ...`) would schedule beside the active beat's.
+        log.error(kv(msg="beat cannot start", problem="not the syndicator scheduler"))
+        raise SystemExit("syndicator beat: run it without -S (workers.scheduler:Scheduler)")
     if configure_tracing(settings, "syndicator-beat"):
         instrument_celery()  # the relay's sends carry the hook's trace on
-    _relay = Relay(sender.app)
+    _relay = Relay(sender.app, lease)
     _relay.start()
-    log.info(kv(msg="outbox relay started"))
+    log.info(kv(msg="outbox relay started; it relays while this beat holds the beat lock"))
 
 
 @worker_ready.connect

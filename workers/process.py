@@ -17,7 +17,7 @@ from syndicator.config import Settings
 from syndicator.delivery.aio import close_channels
 from syndicator.delivery.settlements import settle_kept
 from syndicator.runtime.liveness import LivenessBeat, ProcessIdentity
-from syndicator.runtime.redis_urls import redis_client
+from syndicator.runtime.redis_urls import async_redis_client, redis_client
 from syndicator.store.db import Database
 from workers.settings import settings
 
@@ -39,7 +39,12 @@ _liveness: tuple[int, LivenessBeat] | None = None
 def _build(settings: Settings) -> Runtime:
     db = Database(settings.database_url)
     client = redis_client(settings)
-    ctx = ChannelContext(settings=settings, db=db, redis=client)
+    ctx = ChannelContext(
+        settings=settings,
+        db=db,
+        redis=client,
+        async_redis=lambda: async_redis_client(settings, timeout=5, connect_timeout=5),
+    )
     return Runtime(settings, db, client, build_channels(ctx))
 
 

@@ -2,6 +2,8 @@
 
 It polls the database, so an event accepted while Redis was down goes out when
 Redis returns; a nudge from the web app wakes it early so latency stays low.
+Of several beats, only the one holding the beat lock relays, and only while its lease
+on that lock lasts (workers/scheduler.py); the others wait, taking no nudge.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from syndicator.channels.registry import EVENTS_QUEUE
 from syndicator.intake.outbox import relay_once
 from syndicator.logs import kv
 from syndicator.runtime.coordination import OUTBOX_NUDGE_KEY, mark_beat
+from syndicator.runtime.lease import Lease
 from syndicator.runtime.redis_urls import redis_client
 from workers.process import runtime
 from workers.task_names import FANOUT
@@ -28,9 +31,10 @@ POLL_SECONDS = 1.0
 
 
 class Relay(threading.Thread):
-    def __init__(self, app: Celery) -> None:
+    def __init__(self, app: Celery, lease: Lease) -> None:
         super().__init__(name="outbox-relay", daemon=True)
         self.app = app
+        self.lease = lease
         self.stopping = threading.Event()
 
     def _send(self, event_id: str) -> None:
@@ -45,15 +49,20 @@ class Relay(threading.Thread):
             self.stopping.wait(POLL_SECONDS)
 
     def run_once(self) -> int:
-        return relay_once(runtime().db, self._send)
+        return relay_once(runtime().db, self._send, allowed=self.lease.held)
 
     def run(self) -> None:
         rt = runtime()
         # A separate client: BLPOP holds its connection for the whole wait.
         waiter = redis_client(rt.settings, timeout=POLL_SECONDS + 5)
         while not self.stopping.is_set():
+            if not self.lease.held():
+                # Another beat is active (or this one is renewing its lock late): its
+                # relay takes the nudges, and this one waits without one.
+                self.stopping.wait(POLL_SECONDS)
+                continue
             try:
-                mark_beat(waiter)  # beat is alive: /readyz/pipeline looks for this
+                mark_beat(waiter)  # the active beat is alive: /readyz/pipeline looks for this
                 self.run_once()
             except Exception as exc:
                 log.warning(

@@ -1,6 +1,7 @@
 """Task names, so code that only sends a task (the relay) never imports the tasks module."""
 
 __all__ = [
+    "COMPLAINT_GUARD",
     "DELIVER",
     "DELIVER_PENDING",
     "DIGESTS",
@@ -8,6 +9,7 @@ __all__ = [
     "FANOUT",
     "HEARTBEAT",
     "PRUNE_ATTEMPTS",
+    "READ_BOUNCE_MAILBOX",
     "SWEEP",
 ]
 
@@ -18,4 +20,6 @@ SWEEP = "workers.tasks.sweep"
 HEARTBEAT = "workers.tasks.heartbeat"
 PRUNE_ATTEMPTS = "workers.webhook_tasks.prune_attempts"
 DIGESTS = "workers.mail_tasks.digests"
+COMPLAINT_GUARD = "workers.mail_tasks.complaint_guard"
 EXPIRE_NOTICES = "workers.feed_tasks.expire_retraction_notices"
+READ_BOUNCE_MAILBOX = "workers.bounce_tasks.read_bounce_mailbox"

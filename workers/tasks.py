@@ -6,6 +6,8 @@ import logging
 from collections.abc import Iterable
 from datetime import timedelta
 
+from celery import Task
+
 from syndicator.channels.base import BatchContext, CoalescingChannel, Deadline
 from syndicator.delivery.coalescer import Coalescer
 from syndicator.delivery.runner import BATCH_SECONDS, Enqueue, load_event, plan_event, run_due
@@ -16,6 +18,7 @@ from syndicator.ledger.poison import suspect_claim_size
 from syndicator.logs import kv
 from syndicator.runtime.coordination import mark_consuming
 from syndicator.runtime.liveness import release_lost
+from syndicator.store.outage import RETRY_AFTER_SECONDS, is_unavailable
 from workers.app import RESTORE_SCAN_SECONDS, app
 from workers.process import heard_for, runtime, worker_id
 from workers.task_names import DELIVER, DELIVER_PENDING, FANOUT, HEARTBEAT, SWEEP
@@ -37,15 +40,27 @@ def enqueue(work: Iterable[Enqueue]) -> None:
             deliver.apply_async(args=[item.channel, ids[start : start + size]], queue=channel.queue)
 
 
-@app.task(name=FANOUT)
-def fanout(event_id: str) -> None:
+# A fan-out the database interrupted (a restart, a switchover) runs again this often, this
+# many times (five minutes), before it is left to the sweeper's resend of lost fan-outs.
+FANOUT_RETRIES = 60
+
+
+@app.task(name=FANOUT, bind=True, max_retries=FANOUT_RETRIES)
+def fanout(self: Task, event_id: str) -> None:
     rt = runtime()
-    event = load_event(rt.db, event_id)
-    if event is None:
-        log.error(kv(msg="fan-out for unknown event", event_id=event_id))
-        return
-    # Each page of ids is queued as soon as it is planned: 100,000 ids are never in memory.
-    plan_event(rt.db, rt.channels, event, lambda item: enqueue([item]))
+    try:
+        event = load_event(rt.db, event_id)
+        if event is None:
+            log.error(kv(msg="fan-out for unknown event", event_id=event_id))
+            return
+        # Each page of ids is queued as soon as it is planned: 100,000 ids are never in
+        # memory. Planning again finds the rows already made.
+        plan_event(rt.db, rt.channels, event, lambda item: enqueue([item]))
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
+        log.warning(kv(msg="fan-out interrupted: database unavailable", event_id=event_id))
+        raise self.retry(exc=exc, countdown=RETRY_AFTER_SECONDS) from exc
 
 
 @app.task(name=DELIVER)

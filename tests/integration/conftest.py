@@ -39,7 +39,7 @@ def store(app_settings: Settings) -> Iterator[Database]:
 def system(
     tmp_path: Path, database_url: str, redis_url: str, cms_secret: str
 ) -> Iterator[RunningSystem]:
-    """`syndicator run`: web, a worker on every queue and beat, as subprocesses."""
+    """`syndicator run`: web, its workers and beat, as subprocesses."""
     running = RunningSystem(
         system_env(tmp_path, database_url, redis_url, cms_secret), tmp_path / "system.log"
     )

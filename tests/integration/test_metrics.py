@@ -330,7 +330,7 @@ def test_a_paused_channel_says_so(client: httpx.Client, store: Database):
 def test_every_metric_an_alert_rule_names_is_exported(client: httpx.Client):
     exported = {name for name, _ in scrape(client)}
     rules = (ROOT / "ops" / "alerts.yml").read_text()
-    named = set(re.findall(r"\bsyndicator_[a-z_]+", rules))
+    named = set(re.findall(r"\bsyndicator_[a-z0-9_]+", rules))
     assert named, "no metric found in the rules"
     assert named <= exported, named - exported
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from syndicator.config import load_settings, local_base_url, redact_url
+from syndicator.config import load_settings, local_base_url, read_environment_file, redact_url
 
 
 @pytest.mark.parametrize(
@@ -111,3 +113,26 @@ def test_smtp_connections_default_to_four_and_take_a_positive_whole_number(tmp_p
             ValueError, match=r"SYNDICATOR_SMTP_CONNECTIONS=.*: expected an integer ≥ 1"
         ):
             load_settings({**base, "SYNDICATOR_SMTP_CONNECTIONS": wrong})
+
+
+def test_an_environment_file_reads_as_systemd_reads_it(tmp_path) -> None:
+    path = tmp_path / "syndicator.env"
+    path.write_text(
+        "# the units' file\n; another comment\n\n"
+        "SYNDICATOR_TOKEN_KEYS=new-key old-key\n"
+        'SYNDICATOR_MAIL_FROM="대구광역시 <news@daegu.go.kr>"\n'
+        "  SYNDICATOR_DATA_DIR = /var/lib/syndicator  \n"
+        "not a setting\n",
+        encoding="utf-8",
+    )
+    values = read_environment_file(path)
+    assert values == {
+        "SYNDICATOR_TOKEN_KEYS": "new-key old-key",
+        "SYNDICATOR_MAIL_FROM": "대구광역시 <news@daegu.go.kr>",
+        "SYNDICATOR_DATA_DIR": "/var/lib/syndicator",
+    }
+    # The environment given wins over the file; the file fills in the rest.
+    settings = load_settings({"SYNDICATOR_TOKEN_KEYS": "given"}, env_file=path)
+    assert settings.token_keys == ("given",)
+    assert settings.data_dir == Path("/var/lib/syndicator")
+    assert settings.mail_from == "대구광역시 <news@daegu.go.kr>"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -70,14 +71,21 @@ BAD: dict[str, st.SearchStrategy[str]] = {
     "SYNDICATOR_FEED_SIZE": integer(1),
     "SYNDICATOR_RETRACTION_NOTICE_DAYS": integer(0),
     "SYNDICATOR_VISIBILITY_TIMEOUT": integer(1),
+    "SYNDICATOR_BEAT_LOCK_SECONDS": integer(2),
     "SYNDICATOR_HTTP_MAX_CONNECTIONS": integer(1),
     "SYNDICATOR_SMTP_CONNECTIONS": integer(1),
+    "SYNDICATOR_SOFT_BOUNCE_LIMIT": integer(1),
+    "SYNDICATOR_SOFT_BOUNCE_DAYS": integer(1),
+    "SYNDICATOR_COMPLAINT_PAUSE_MIN_SENT": integer(1),
+    "SYNDICATOR_COMPLAINT_PAUSE_PERCENT": number(zero=True),
+    "SYNDICATOR_PORTAL_LINK_HOURS": number(zero=False),
     "SYNDICATOR_DIGEST_HOUR": integer(0, 23),
     "SYNDICATOR_ATTEMPT_RETENTION_DAYS": integer(1),
     "SYNDICATOR_HTTP_HEADER_TIMEOUT": number(zero=False),
     "SYNDICATOR_HTTP_BODY_TIMEOUT": number(zero=False),
     "SYNDICATOR_WORKER_HEARTBEAT_SECONDS": number(zero=False),
     "SYNDICATOR_WORKER_STALE_SECONDS": number(zero=False),
+    "SYNDICATOR_BOUNCE_MAILBOX_POLL_SECONDS": number(zero=False),
     "SYNDICATOR_DOCUMENT_CHECK_SECONDS": number(zero=True),
     "SYNDICATOR_WEBHOOK_CONNECT_TIMEOUT": number(zero=False),
     "SYNDICATOR_WEBHOOK_TIMEOUT": number(zero=False),
@@ -97,7 +105,25 @@ BAD: dict[str, st.SearchStrategy[str]] = {
     "SYNDICATOR_REDIS_URL": url("redis://", "rediss://", "unix://", "redis+socket://"),
     "SYNDICATOR_SMTP_URL": url("smtp://", "smtps://"),
     "SYNDICATOR_WEBSUB_HUB": url("http://", "https://"),
-    "SYNDICATOR_DATABASE_URL": st.sampled_from(["not a url", "postgresql//x", "://nohost"]),
+    "SYNDICATOR_DATABASE_URL": st.sampled_from(
+        [
+            "not a url",
+            "postgresql//x",
+            "://nohost",
+            "postgresql://h1,,h2/db",
+            "postgresql://h1,[::1]/db",
+            "postgresql://h/db?prepare_threshold=sometimes",
+        ]
+    ),
+    "SYNDICATOR_DATABASE_READ_URL": st.sampled_from(
+        ["not a url", "sqlite:///replica.db", "mysql://replica/db", "postgresql://h1:x,h2/db"]
+    ),
+    "SYNDICATOR_REDIS_SENTINELS": st.sampled_from(
+        ["sentinel", "s1:26379,s2", "s1:0", "s1:65536", "s1:port", ":26379", "s1:26379/0"]
+    )
+    | words.filter(lambda t: all(":" not in p for p in t.replace(",", " ").split())),
+    "SYNDICATOR_REDIS_SENTINEL_MASTER": st.sampled_from(["my master", "-x", "m/1", "주인"])
+    | words.filter(lambda t: not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", t.strip())),
 }
 
 # Field types whose values have a form: a new variable of one of these must be in BAD.
@@ -176,3 +202,33 @@ def test_a_bad_url_is_quoted_without_its_password(name: str) -> None:
             }
         )
     assert name in str(raised.value) and "pa55word" not in str(raised.value)
+
+
+def test_redis_is_reached_one_way_only() -> None:
+    """A URL and sentinels together would leave one of them silently ignored."""
+    both = {
+        "SYNDICATOR_REDIS_URL": "redis://redis:6379/0",
+        "SYNDICATOR_REDIS_SENTINELS": "s1:26379,s2:26379",
+    }
+    with pytest.raises(SettingError) as raised:
+        load_settings(both)
+    assert raised.value.name == "SYNDICATOR_REDIS_SENTINELS"
+    assert "SYNDICATOR_REDIS_URL" in raised.value.expected
+
+
+def test_a_password_beside_a_redis_url_is_refused_without_being_shown() -> None:
+    with pytest.raises(SettingError) as raised:
+        load_settings(
+            {
+                "SYNDICATOR_REDIS_URL": "redis://redis:6379/0",
+                "SYNDICATOR_REDIS_PASSWORD": "pa55word",
+            }
+        )
+    assert raised.value.name == "SYNDICATOR_REDIS_PASSWORD"
+    assert "pa55word" not in str(raised.value)
+
+
+def test_sentinels_alone_mean_no_embedded_redis() -> None:
+    settings = load_settings({"SYNDICATOR_REDIS_SENTINELS": "s1:26379"})
+    assert not settings.embedded_redis and settings.redis_sentinel_master == "mymaster"
+    assert load_settings({}).embedded_redis

@@ -78,6 +78,36 @@ def test_the_spine_imports_only_what_lies_upstream(package: str) -> None:
     assert not extra, f"{package} imports {sorted(extra)}, which lie downstream of it"
 
 
+# Partner webhooks and newsletters are two channels that stay apart: neither side imports
+# the other's package, and what the operators are told goes through the ledger's notices
+# channel (intake/notices.py), never through a side door to the mail transport.
+APART = {
+    "syndicator.partners": {"syndicator.mail", "syndicator.subscriptions"},
+    "syndicator.mail": {"syndicator.partners"},
+    "syndicator.subscriptions": {"syndicator.partners"},
+}
+APART_MODULES = {
+    "channels/webhooks.py": {"syndicator.mail", "syndicator.subscriptions"},
+    "channels/webhook_http.py": {"syndicator.mail", "syndicator.subscriptions"},
+    "channels/partner_gate.py": {"syndicator.mail", "syndicator.subscriptions"},
+    "channels/email.py": {"syndicator.partners"},
+    "channels/notices.py": {"syndicator.partners", "syndicator.subscriptions"},
+}
+
+
+@pytest.mark.parametrize("package", sorted(APART))
+def test_partners_and_newsletters_stay_apart(package: str) -> None:
+    crossing = package_graph()[package] & APART[package]
+    assert not crossing, f"{package} imports {sorted(crossing)}"
+
+
+@pytest.mark.parametrize("module", sorted(APART_MODULES))
+def test_each_channel_keeps_to_its_own_side(module: str) -> None:
+    units = {unit_of(m) for m in imported_modules(PACKAGE / module)}
+    crossing = units & APART_MODULES[module]
+    assert not crossing, f"{module} imports {sorted(crossing)}"
+
+
 def _worker_imports() -> dict[str, set[str]]:
     workers = ROOT / "workers"
     return {

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from syndicator.bounces.parsing import parse_report
 from syndicator.logs import REDACTED, TOKEN_PATH_PREFIXES, configure_logging, kv, redact_tokens
 from syndicator.subscriptions.tokens import LINK_PATHS
 
@@ -63,6 +64,15 @@ def test_routine_celery_announcements_are_debug(capsys, restore_root) -> None:
     logging.getLogger("celery.beat").info("Scheduler: Sending due task sweep")
     (line,) = _lines(capsys)
     assert " DEBUG celery.beat " in line
+
+
+def test_reading_a_bounce_logs_nothing_at_info(capsys, restore_root) -> None:
+    """flufl.bounce announces every detector it runs; a mailbox of bounces read by beat
+    would otherwise log seventeen lines a mail."""
+    configure_logging("INFO", "text")
+    bounce = Path(__file__).parents[1] / "fixtures" / "bounces" / "qmail-unknown-user.eml"
+    assert isinstance(parse_report(bounce.read_bytes()), list)
+    assert _lines(capsys) == []
 
 
 def test_a_task_id_on_the_record_is_shown(capsys, restore_root) -> None:

@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
 from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
 from sqlalchemy.orm import Session
 
 from syndicator.config import Settings
@@ -65,7 +66,7 @@ MAX_RETRY_AFTER_SECONDS = 24 * 3600.0
 class EventRecord:
     id: str
     type: str
-    release_id: int
+    release_id: int | None
     source: str
     payload: dict[str, Any]
 
@@ -183,6 +184,9 @@ class ChannelContext:
     # The worker process's Redis client (shared limits such as the mail rate); None
     # outside a worker, where a channel must do without.
     redis: Redis | None = None
+    # Opens an asyncio client to the same Redis, for a channel's event loop (through
+    # Sentinel too: runtime/redis_urls.py); None: one is derived from ``redis``.
+    async_redis: Callable[[], AsyncRedis] | None = None
 
 
 class Channel:
@@ -200,6 +204,14 @@ class Channel:
     # Targets drawn from an audience (subscribers) that may run to 100,000 rows: the
     # fan-out plans such a channel after the others, so its rows never hold up theirs.
     audience: ClassVar[bool] = False
+    # Each target gets a release's events in order, one at a time (ledger/ordering.py).
+    in_order: ClassVar[bool] = False
+    # Outcomes written per recording transaction, at most (a second bounds the wait too).
+    # A worker killed mid-batch loses at most this many outcomes: those rows are resent.
+    flush_rows: ClassVar[int] = 100
+    # Successes logged as one line per recording transaction, each one at DEBUG: a
+    # newsletter's 100,000 would be as many lines. Other outcomes keep a line each.
+    summarise_successes: ClassVar[bool] = False
 
     def __init__(self, ctx: ChannelContext) -> None:
         self.ctx = ctx

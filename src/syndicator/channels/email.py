@@ -3,10 +3,14 @@
 ``plan`` streams the subscribers an event concerns: for a release, the active immediate
 subscribers following its department or a category; for a digest run (an event of its
 own, see :mod:`syndicator.mail.digests`), the daily or weekly subscribers with something
-new. ``deliver`` looks the address up when its batch starts (never earlier), fills in the
-newsletter compiled once per release, and hands it to one of the SMTP connections this
+new; for a welcome (:mod:`syndicator.subscriptions.welcome`), its one subscriber, whose
+row confirming planned already. ``deliver`` looks the address up when its batch starts
+(never earlier), fills in the newsletter compiled once per release, and hands it to one
+of the SMTP connections this
 worker process keeps open at once (``SYNDICATOR_SMTP_CONNECTIONS``; see
-:mod:`syndicator.mail.pool`). Every SMTP reply is classified once, here:
+:mod:`syndicator.mail.pool`), from an envelope sender naming the row when
+``SYNDICATOR_BOUNCE_ADDRESS`` is set (:mod:`syndicator.bounces.verp`). Every SMTP reply
+is classified once, here:
 
 - 2xx: succeeded, with the reply and the Message-ID in the attempt log;
 - 421, or no connection: the server's limit, not the message's fault. That connection
@@ -35,9 +39,12 @@ from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 from typing import ClassVar
 
+import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from syndicator.bounces.verp import envelope_sender
+from syndicator.channels import smtp_outcomes
 from syndicator.channels.base import (
     AsyncChannel,
     BatchContext,
@@ -68,22 +75,20 @@ from syndicator.mail.newsletter import (
 )
 from syndicator.mail.pool import ServerBusy, TransportPool
 from syndicator.mail.ratelimit import SharedRate
-from syndicator.mail.transport import Failure, SendError, SmtpReply, open_transport
+from syndicator.mail.rates import count_sends
+from syndicator.mail.transport import SendError, open_transport
 from syndicator.mail.views import release_view
+from syndicator.mail.web_copies import digest_copy, release_copy, store_copy
+from syndicator.mail.welcome import welcome_message, welcome_view
 from syndicator.store.models import Event, Subscriber, utcnow
+from syndicator.subscriptions.preferences import load_preferences
 from syndicator.subscriptions.tokens import preferences_url, unsubscribe_url
+from syndicator.subscriptions.welcome import WELCOME_TYPE, is_welcome
 
 __all__ = ["EmailChannel", "wants_mail"]
 
 log = logging.getLogger("syndicator.channels.email")
 
-_FAILED_CLASS = {
-    Failure.TEMPORARY: "E_SMTP_TEMPORARY",
-    Failure.MAILBOX_GONE: "E_SMTP_MAILBOX_GONE",
-    Failure.POLICY: "E_SMTP_POLICY",
-    Failure.PERMANENT: "E_SMTP_PERMANENT",
-    Failure.UNCERTAIN: "E_SMTP_UNCERTAIN",
-}
 # Claims whose recipients are kept: those a batch and its top-ups have in hand.
 _CLAIMS_KEPT = 8
 # Why a planned subscriber was not mailed after all (not an SMTP failure).
@@ -109,6 +114,11 @@ class EmailChannel(AsyncChannel):
     queue: ClassVar[str] = "email"
     audience: ClassVar[bool] = True  # every subscriber: planned after the partners
     batch_size: ClassVar[int] = 500
+    # Fewer, larger recording transactions: the ledger's per-transaction cost was a third
+    # of a newsletter's CPU. A killed worker resends at most this many (Message-IDs are
+    # stable per delivery, so a receiver can tell).
+    flush_rows: ClassVar[int] = 500
+    summarise_successes: ClassVar[bool] = True
     # 421/45x: the receiver asks us to slow down; back off over about eight hours.
     retry_schedule: ClassVar[tuple[float, ...]] = Settings.mail_retry_schedule
     # How long a row may wait for the shared rate limit before it is deferred instead.
@@ -116,10 +126,11 @@ class EmailChannel(AsyncChannel):
 
     def __init__(self, ctx: ChannelContext) -> None:
         super().__init__(ctx)
-        # Rows in flight: twice the connections, so that each connection finds its next
-        # message composed when it is done with one. All of them go to one server.
+        # Rows in flight: eight per connection, so that each connection's thread finds its
+        # next messages composed and queued when it is done with one, and goes on without
+        # being woken for each. All of them go to one server.
         self.connections = ctx.settings.smtp_connections
-        self.concurrency = self.group_limit = 2 * self.connections
+        self.concurrency = self.group_limit = 8 * self.connections
         self._pool: TransportPool | None = None  # per process, connected on first send
         self._rate: SharedRate | None = None
         self._rate_lock = threading.Lock()
@@ -134,6 +145,9 @@ class EmailChannel(AsyncChannel):
     # --- planning ---
 
     def plan(self, event: EventRecord) -> Iterator[str]:
+        if event.type == WELCOME_TYPE:  # planned on confirming; here for a replay
+            yield subscriber_target(int(event.payload["subscriber"]))
+            return
         if event.type.startswith("digest."):
             yield from self._plan_digest(event)
             return
@@ -174,11 +188,18 @@ class EmailChannel(AsyncChannel):
         if isinstance(prepared, DeliveryOutcome):
             return prepared
         to, built, version = prepared
-        if self.ctx.settings.mail_rate_per_s and not await asyncio.to_thread(self._throttle, batch):
-            self._markers.pop(job.delivery_id, None)
-            return DeliveryOutcome.deferred(
-                job.delivery_id, utcnow() + timedelta(seconds=1), "rate_limit"
-            )
+        if self.ctx.settings.mail_rate_per_s:
+            try:
+                permitted, reason = await asyncio.to_thread(self._throttle, batch), "rate_limit"
+            except redis.RedisError:
+                # The shared rate is unknown (Redis away, a failover): not now, no attempt
+                # spent, rather than a send past the rate.
+                permitted, reason = False, "rate_unavailable"
+            if not permitted:
+                self._markers.pop(job.delivery_id, None)
+                return DeliveryOutcome.deferred(
+                    job.delivery_id, utcnow() + timedelta(seconds=1), reason
+                )
         settings = self.ctx.settings
         subscriber_id = parse_target(job.target) or 0
         links = {
@@ -188,8 +209,10 @@ class EmailChannel(AsyncChannel):
         local_id = f"{job.event_id}.{subscriber_id}"
         data, message_id = personalise(settings, built, to, links, local_id)
         pool = self._transports()
+        # A bounce to this envelope sender names the delivery (bounces/verp.py).
+        sender = envelope_sender(settings, job.delivery_id, subscriber_id) or settings.sender
         try:
-            reply = await pool.send(settings.sender, to, data)
+            reply = await pool.send(sender, to, data)
         except ServerBusy as busy:
             # Nothing was accepted: the row waits for the server, spending no attempt.
             self._deferral.refused(str(busy.reply))
@@ -200,15 +223,8 @@ class EmailChannel(AsyncChannel):
         except SendError as error:
             return self._refused(job, error, message_id, pool.endpoint, started)
         self._deferral.accepted()
-        return DeliveryOutcome(
-            job.delivery_id,
-            ok=True,
-            duration_ms=(time.perf_counter() - started) * 1000,
-            status_code=reply.code,
-            response=reply.text,
-            endpoint=pool.endpoint,
-            message_id=message_id,
-        )
+        elapsed = (time.perf_counter() - started) * 1000
+        return smtp_outcomes.accepted(job.delivery_id, reply, pool.endpoint, message_id, elapsed)
 
     def _prepare(self, job: Claimed) -> DeliveryOutcome | tuple[str, MessageTemplate, int]:
         """The address, the compiled newsletter and the links version, or why this row is
@@ -239,22 +255,9 @@ class EmailChannel(AsyncChannel):
     def _refused(
         self, job: Claimed, error: SendError, message_id: str, endpoint: str, started: float
     ) -> DeliveryOutcome:
-        reply: SmtpReply = error.reply
         self._markers.pop(job.delivery_id, None)
-        final = {Failure.MAILBOX_GONE: "suppressed", Failure.UNCERTAIN: "uncertain"}
-        return DeliveryOutcome(
-            job.delivery_id,
-            ok=False,
-            retryable=error.failure is Failure.TEMPORARY,
-            error_class=_FAILED_CLASS[error.failure],
-            detail=str(reply) or error.failure.value,
-            duration_ms=(time.perf_counter() - started) * 1000,
-            status_code=reply.code,
-            response=reply.text,
-            endpoint=endpoint,
-            message_id=message_id,
-            final_status=final.get(error.failure),
-        )
+        elapsed = (time.perf_counter() - started) * 1000
+        return smtp_outcomes.refused(job.delivery_id, error, endpoint, message_id, elapsed)
 
     def _recipient(self, job: Claimed) -> Recipient | None:
         """The claim's addresses, read once when its first row starts."""
@@ -272,6 +275,8 @@ class EmailChannel(AsyncChannel):
             return "E_ERASED"
         if recipient.status != "active":
             return _SKIPPED.get(recipient.status, "E_INACTIVE")
+        if is_welcome(job.event_id):  # whatever they chose, the welcome is theirs
+            return None
         # A digest run's id names its mode (digest-daily-20261128); a release's is immediate.
         mode = job.event_id.split("-")[1] if job.event_id.startswith("digest-") else "immediate"
         return None if recipient.mode == mode else "E_MODE_CHANGED"
@@ -293,10 +298,21 @@ class EmailChannel(AsyncChannel):
         self, job: Claimed, event: EventRecord, recipient: Recipient
     ) -> MessageTemplate | None:
         settings = self.ctx.settings
+        if event.type == WELCOME_TYPE:
+            return self._welcome(recipient.id)
+        language = recipient.language
         if not event.type.startswith("digest."):
-            return self._compiled.get(
-                event.id, lambda: release_newsletter(settings, event.type, event.payload)
-            )
+            # One compiled copy per release and language: the chrome differs, not the text.
+            # The web copy is one for every language: the site renders its own chrome.
+
+            def build_release() -> MessageTemplate:
+                copy = release_copy(event.id, event.type, event.payload["release"])
+                web_url = store_copy(settings, self.ctx.db, copy)
+                return release_newsletter(
+                    settings, event.type, event.payload, language, web_url=web_url
+                )
+
+            return self._compiled.get((event.id, language), build_release)
         mode, cutoff = event.payload["mode"], int(event.payload["cutoff"])
         with self.ctx.db.read_session() as session:
             (reader,) = digests.readers(session, [recipient.id])
@@ -308,11 +324,31 @@ class EmailChannel(AsyncChannel):
         self._markers[job.delivery_id] = (recipient.id, cutoff)
         day = date.fromisoformat(event.payload["period"])
         context = {
-            "period_label": digests.period_label(mode, day),
-            "releases": [release_view(item.release) for item in items],
+            "period_label": digests.period_label(mode, day, language),
+            "releases": [release_view(item.release, language) for item in items],
         }
-        key = (event.id, tuple(item.sequence for item in items))
-        return self._compiled.get(key, lambda: compile_newsletter(settings, "digest", context))
+        sequences = tuple(item.sequence for item in items)
+
+        def build_digest() -> MessageTemplate:
+            releases = [item.release for item in items]
+            copy = digest_copy(event.id, mode, event.payload["period"], sequences, releases)
+            web_url = store_copy(settings, self.ctx.db, copy)
+            return compile_newsletter(settings, "digest", {**context, "web_url": web_url}, language)
+
+        return self._compiled.get((event.id, language, sequences), build_digest)
+
+    def _welcome(self, subscriber_id: int) -> MessageTemplate | None:
+        """Written for one subscriber when it is sent, with what they follow then."""
+        with self.ctx.db.read_session() as session:
+            subscriber = session.get(Subscriber, subscriber_id)
+            if subscriber is None:
+                return None
+            prefs = load_preferences(session, subscriber)
+            language = subscriber.language
+        view = welcome_view(
+            prefs.mode, prefs.departments, prefs.categories, self.ctx.settings.digest_hour
+        )
+        return welcome_message(self.ctx.settings, view, language)
 
     def _throttle(self, batch: BatchContext) -> bool:
         """Wait for a permit of the shared rate (in a thread: it may sleep)."""
@@ -333,7 +369,8 @@ class EmailChannel(AsyncChannel):
     # --- recording ---
 
     def recorded(self, session: Session, attempts: Sequence[RecordedAttempt]) -> None:
-        """In the recording transaction: suppress gone mailboxes, move digest markers."""
+        """In the recording transaction: suppress gone mailboxes, move digest markers,
+        count each newsletter's messages sent (its rates' denominator)."""
         moves: list[tuple[int, int]] = []
         for attempt in attempts:
             record = attempt.record
@@ -345,6 +382,16 @@ class EmailChannel(AsyncChannel):
                 if subscriber_id is not None:
                     _suppress(session, subscriber_id, record.response or "5.1.x")
         digests.move_markers(session, moves)
+        # A welcome is one message to one resident, not a newsletter: counted as one, a
+        # single bounce would be the "latest newsletter" bouncing at 100 %.
+        count_sends(
+            session,
+            (
+                (a.job.event_id, a.record.outcome, a.record.error_class)
+                for a in attempts
+                if not is_welcome(a.job.event_id)
+            ),
+        )
 
     def close(self) -> None:
         """Close this process's SMTP connections (also usable outside an event loop)."""
@@ -361,5 +408,6 @@ def _suppress(session: Session, subscriber_id: int, reason: str) -> None:
     if subscriber is not None and subscriber.status == "active":
         subscriber.status = "suppressed"
         subscriber.suppressed_reason = reason[:500]
-        subscriber.updated_at = utcnow()
+        subscriber.suppressed_kind = "smtp"
+        subscriber.suppressed_at = subscriber.updated_at = utcnow()
         log.info(kv(msg="subscriber suppressed", target=subscriber_target(subscriber_id)))

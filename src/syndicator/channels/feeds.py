@@ -44,7 +44,11 @@ class FeedsChannel(CoalescingChannel):
         event_ids = [job.event_id for job in jobs]
         with self.ctx.db.read_session() as session:
             query = select(Event.id, Event.release_id).where(Event.id.in_(event_ids))
-            release_of = {event_id: release_id for event_id, release_id in session.execute(query)}
+            release_of = {
+                event_id: release_id
+                for event_id, release_id in session.execute(query)
+                if release_id is not None  # feeds are planned for release events only
+            }
         changed = publish_changes(
             self.ctx.db, self.ctx.settings, set(release_of.values()), self._announce
         )

@@ -16,6 +16,7 @@ import importlib
 from syndicator.channels.base import Channel, ChannelContext
 from syndicator.channels.email import EmailChannel
 from syndicator.channels.feeds import FeedsChannel
+from syndicator.channels.notices import NoticesChannel
 from syndicator.channels.webhooks import WebhooksChannel
 from syndicator.channels.websub import WebSubChannel
 
@@ -33,6 +34,7 @@ CHANNEL_TYPES: tuple[type[Channel], ...] = (
     WebSubChannel,
     EmailChannel,
     WebhooksChannel,
+    NoticesChannel,
 )
 
 # Fan-out and the sweeper: consumed by every worker, so planning never waits on one channel.

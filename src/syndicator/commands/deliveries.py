@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import typer
 from rich.table import Table
 
@@ -117,17 +119,21 @@ def list_(
         console.print(f"more: syndicator deliveries list --cursor {page.next_cursor} …")
 
 
+def _one(act: Callable[[Database], DeliveryView]) -> DeliveryView:
+    """``act`` on the database; a delivery missing or not resendable ends the command."""
+    with Database(cli_settings().database_url) as db:
+        try:
+            return act(db)
+        except (DeliveryNotFound, NotResendable) as exc:
+            fail(str(exc))
+
+
 @app.command("show")
 def show(
     delivery_id: int = typer.Argument(..., help="The delivery's id."), as_json: bool = JSON
 ) -> None:
     """One partner delivery with every attempt."""
-    settings = cli_settings()
-    with Database(settings.database_url) as db:
-        try:
-            view = delivery_log.get_delivery(db, delivery_id)
-        except DeliveryNotFound as exc:
-            fail(str(exc))
+    view = _one(lambda db: delivery_log.get_delivery(db, delivery_id))
     if as_json:
         print_json(view)
         return
@@ -141,14 +147,7 @@ def replay(
     delivery_id: int = typer.Argument(..., help="The delivery's id."), as_json: bool = JSON
 ) -> None:
     """Resend one delivery now (logged as manual, not retried automatically)."""
-    settings = cli_settings()
-    with Database(settings.database_url) as db:
-        try:
-            view = delivery_log.replay(db, delivery_id, cli_operator())
-        except DeliveryNotFound as exc:
-            fail(str(exc))
-        except NotResendable as exc:
-            fail(str(exc))
+    view = _one(lambda db: delivery_log.replay(db, delivery_id, cli_operator()))
     if as_json:
         print_json(view)
     else:

@@ -7,6 +7,7 @@ import os
 import re
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
@@ -84,12 +85,15 @@ def use_settings_from(loaded: Loaded) -> None:
     _current = loaded
 
 
-def cli_settings(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> Settings:
+def cli_settings(
+    host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, env_file: Path | None = None
+) -> Settings:
     """The command's settings, read from the environment once per invocation: the command
-    reads them (``host`` and ``port`` where it listens), and everything after it, the
-    error report included, is handed the same object."""
+    reads them (``host`` and ``port`` where it listens; ``env_file`` for what the
+    environment leaves unset), and everything after it, the error report included, is
+    handed the same object."""
     if _current.settings is None:
-        _current.settings = load_settings(host=host, port=port)
+        _current.settings = load_settings(host=host, port=port, env_file=env_file)
     return _current.settings
 
 

@@ -63,6 +63,16 @@ def print_readings(console: Console, readings: Readings) -> None:
             outcomes or "-",
         )
     console.print(channels)
+    for c in readings.channels:
+        if c.paused:
+            why = c.pause_reason or "paused by an operator"
+            console.print(f"{c.name} paused: {why}", highlight=False)
+    mail = readings.newsletters
+    console.print(
+        f"newsletters, 7 days: {mail.sent_7d} sent, "
+        + ", ".join(f"{k} {n} ({mail.rate_7d(k):.2%})" for k, n in mail.feedback_7d.items()),
+        highlight=False,
+    )
     console.print(
         "partners: " + ", ".join(f"{k} {v}" for k, v in readings.partners.items()),
         highlight=False,

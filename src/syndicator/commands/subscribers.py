@@ -206,7 +206,7 @@ def list_(
 
 
 def _row_json(row: SubscriberRow) -> dict[str, object]:
-    times = ("created_at", "confirmed_at", "unsubscribed_at")
+    times = ("created_at", "confirmed_at", "unsubscribed_at", "suppressed_at")
     return {
         **{k: v for k, v in dataclasses.asdict(row).items() if k not in times},
         **{k: getattr(row, k).isoformat() if getattr(row, k) else None for k in times},
@@ -266,10 +266,12 @@ def erase(
 
 @app.command()
 def unsuppress(address: str = typer.Argument(..., help="The suppressed address.")) -> None:
-    """Lift a hard bounce's suppression: the address may be sent a confirmation again.
+    """Lift a suppression (a bounce or a complaint): the address may be sent a
+    confirmation again.
 
-    A suppressed address (a 5.1.x bounce) is sent nothing until this is run; it becomes
-    `unsubscribed`, so it receives newsletters only after asking and confirming again."""
+    A suppressed address is sent nothing until this is run (or the resident asks to
+    receive again from their preferences link); it becomes `unsubscribed`, so it receives
+    newsletters only after asking and confirming again. Audited, with the kind lifted."""
     from sqlalchemy import select
 
     from syndicator.ops.audit import cli_operator

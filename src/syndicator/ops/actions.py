@@ -21,6 +21,7 @@ from syndicator.store.audit import write_audit
 from syndicator.store.db import Database
 from syndicator.store.models import ChannelPause, Delivery, utcnow
 from syndicator.subscriptions.resend import requeue_release_email
+from syndicator.subscriptions.states import LiftResult, lift_suppression
 
 __all__ = [
     "CHANNEL_NAMES",
@@ -31,6 +32,7 @@ __all__ = [
     "replay_delivery",
     "resend_release_email",
     "resume_channel",
+    "unsuppress_subscriber",
 ]
 
 CHANNEL_NAMES = tuple(kind.name for kind in CHANNEL_TYPES)
@@ -52,14 +54,17 @@ def _known(channel: str) -> None:
         raise ActionRefused(f"unknown channel {channel!r}: one of {', '.join(CHANNEL_NAMES)}")
 
 
-def pause_channel(db: Database, who: str, channel: str) -> bool:
-    """False when it was already paused (nothing changes, nothing is logged)."""
+def pause_channel(db: Database, who: str, channel: str, reason: str | None = None) -> bool:
+    """False when it was already paused (nothing changes, nothing is logged). ``reason``
+    says why when syndicator pauses it by itself; it is shown wherever the pause is."""
     _known(channel)
     with db.session() as session:
         if session.get(ChannelPause, channel) is not None:
             return False
-        session.add(ChannelPause(channel=channel, paused_at=utcnow(), paused_by=who[:200]))
-        write_audit(session, who, "pause", f"channel:{channel}")
+        session.add(
+            ChannelPause(channel=channel, paused_at=utcnow(), paused_by=who[:200], reason=reason)
+        )
+        write_audit(session, who, "pause", f"channel:{channel}", reason or "")
     return True
 
 
@@ -116,3 +121,14 @@ def resend_release_email(db: Database, who: str, release_id: int) -> int:
             return requeue_release_email(session, release_id, who)
     except LookupError:
         raise ActionRefused(f"no release {release_id}") from None
+
+
+def unsuppress_subscriber(db: Database, who: str, subscriber_id: int) -> None:
+    """Lift a suppression, whatever caused it (audited with what it was). The subscriber
+    must ask and confirm again before anything is mailed."""
+    with db.session() as session:
+        result = lift_suppression(session, subscriber_id, who)
+    if result is LiftResult.GONE:
+        raise ActionRefused(f"no subscriber {subscriber_id}")
+    if result is LiftResult.NOT_SUPPRESSED:
+        raise ActionRefused(f"subscriber {subscriber_id} is not suppressed")

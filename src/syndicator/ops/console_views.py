@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from syndicator.ledger.attempts import attempts_by_delivery
 from syndicator.partners.delivery_log import shown_ms
 from syndicator.partners.registry import CHANNEL as PARTNER_CHANNEL
 from syndicator.store.db import Database
@@ -264,19 +265,16 @@ def _channel_story(
         )
     )
     shown = rows[:STORY_PAGE]
-    attempts: dict[int, list[AttemptLine]] = {d.id: [] for d in shown}
-    if shown:
-        query = (
-            select(DeliveryAttempt)
-            .where(DeliveryAttempt.delivery_id.in_(list(attempts)))
-            .order_by(DeliveryAttempt.delivery_id, DeliveryAttempt.number, DeliveryAttempt.id)
-        )
-        targets = {d.id: d.target for d in shown}
-        for a in session.scalars(query):
-            attempts[a.delivery_id].append(_line(a, channel, targets[a.delivery_id]))
+    attempts = attempts_by_delivery(session, [d.id for d in shown])
     targets_story = [
         TargetStory(
-            d.id, d.event_id, d.target, d.status, attempts[d.id], d.next_attempt_at, d.last_error
+            d.id,
+            d.event_id,
+            d.target,
+            d.status,
+            [_line(a, channel, d.target) for a in attempts[d.id]],
+            d.next_attempt_at,
+            d.last_error,
         )
         for d in shown
     ]

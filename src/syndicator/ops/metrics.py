@@ -27,6 +27,7 @@ from prometheus_client.utils import floatToGoString
 
 from syndicator.channels.registry import CHANNEL_TYPES
 from syndicator.ledger.tallies import DURATION_BUCKETS
+from syndicator.mail.rates import FEEDBACK_KINDS
 from syndicator.ops.readings import Readings
 from syndicator.runtime.readiness import CAUSE_KINDS
 
@@ -193,6 +194,41 @@ def _people_families(readings: Readings) -> Iterator[Metric]:
     yield from (partners, subscribers)
 
 
+def _newsletter_families(readings: Readings) -> Iterator[Metric]:
+    """Rates over the newsletters of the last 7 days, and of the latest newsletter alone
+    (labelled by kind only: a newsletter's id would be a new series per release)."""
+    reading = readings.newsletters
+    sent = _gauge(
+        "newsletter_messages_sent_7d",
+        "Messages the newsletters last sent in the past 7 days handed to the mail server.",
+    )
+    reported = _gauge(
+        "newsletter_feedback_7d",
+        "Of those messages, how many drew a report, by kind (hard_bounce, soft_bounce, complaint).",
+        ["kind"],
+    )
+    rate = _gauge(
+        "newsletter_feedback_rate_7d",
+        "Share of those messages that drew a report, by kind (0.003 is 0.3 %).",
+        ["kind"],
+    )
+    latest_sent = _gauge(
+        "newsletter_latest_messages_sent", "Messages the latest newsletter sent (0: none)."
+    )
+    latest_rate = _gauge(
+        "newsletter_latest_feedback_rate",
+        "Share of the latest newsletter's messages that drew a report, by kind.",
+        ["kind"],
+    )
+    sent.add_metric([], reading.sent_7d)
+    latest_sent.add_metric([], reading.latest_sent)
+    for kind in FEEDBACK_KINDS:
+        reported.add_metric([kind], reading.feedback_7d.get(kind, 0))
+        rate.add_metric([kind], reading.rate_7d(kind))
+        latest_rate.add_metric([kind], reading.latest_rate(kind))
+    yield from (sent, reported, rate, latest_sent, latest_rate)
+
+
 def metric_families(readings: Readings) -> list[Metric]:
     return [
         *_queue_families(readings),
@@ -200,6 +236,7 @@ def metric_families(readings: Readings) -> list[Metric]:
         *_attempt_families(readings),
         *_pipeline_families(readings),
         *_people_families(readings),
+        *_newsletter_families(readings),
     ]
 
 

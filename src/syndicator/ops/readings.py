@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from syndicator.channels.registry import ALL_QUEUES, CHANNEL_TYPES, EVENTS_QUEUE
 from syndicator.ledger.claimers import read_liveness
 from syndicator.ledger.tallies import Tally, read_tallies
+from syndicator.mail.rates import FEEDBACK_KINDS, window_rates
 from syndicator.runtime.coordination import beat_seen, consumers_seen, queue_heartbeats
 from syndicator.runtime.readiness import PipelineCause, pipeline_problems
 from syndicator.store.db import Database
@@ -40,6 +41,7 @@ __all__ = [
     "OVERDUE_AFTER",
     "PRIORITY_SUFFIXES",
     "ChannelReading",
+    "NewsletterReading",
     "QueueReading",
     "Readings",
     "collect_readings",
@@ -63,6 +65,27 @@ class ChannelReading:
     retries_scheduled: int  # pending, attempted before, next attempt in the future
     overdue: int  # pending, next attempt more than OVERDUE_AFTER past
     paused: bool = False  # an operator paused it: its rows wait on purpose
+    pause_reason: str | None = None  # why, when syndicator paused it by itself
+
+
+@dataclass(frozen=True)
+class NewsletterReading:
+    """Bounces and complaints of the newsletters last sent in the past 7 days, and of the
+    latest newsletter alone (mail/rates.py): messages that drew a report, by kind."""
+
+    sent_7d: int = 0
+    feedback_7d: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FEEDBACK_KINDS, 0))
+    latest_event_id: str | None = None
+    latest_sent: int = 0
+    latest_feedback: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(FEEDBACK_KINDS, 0)
+    )
+
+    def rate_7d(self, kind: str) -> float:
+        return self.feedback_7d.get(kind, 0) / self.sent_7d if self.sent_7d else 0.0
+
+    def latest_rate(self, kind: str) -> float:
+        return self.latest_feedback.get(kind, 0) / self.latest_sent if self.latest_sent else 0.0
 
 
 @dataclass(frozen=True)
@@ -92,6 +115,7 @@ class Readings:
     beat_age_seconds: float | None = None
     redis_error: str | None = None
     pipeline: list[PipelineCause] = field(default_factory=list)
+    newsletters: NewsletterReading = field(default_factory=NewsletterReading)
 
 
 def _age(now: datetime, since: datetime | None) -> float:
@@ -141,6 +165,18 @@ def _subscribers(session: Session) -> dict[str, int]:
     query = select(Subscriber.status, func.count()).group_by(Subscriber.status)
     counts.update({status: int(n) for status, n in session.execute(query)})
     return counts
+
+
+def _newsletters(session: Session, now: datetime) -> NewsletterReading:
+    window = window_rates(session, now)
+    latest = window.latest
+    return NewsletterReading(
+        window.sent,
+        dict(window.counts),
+        latest.event_id if latest else None,
+        latest.sent if latest else 0,
+        dict(latest.counts) if latest else dict.fromkeys(FEEDBACK_KINDS, 0),
+    )
 
 
 def _outbox(session: Session, now: datetime) -> tuple[int, float, int, float]:
@@ -206,9 +242,18 @@ def collect_readings(db: Database, client: redis.Redis, *, stale_after: timedelt
     """``stale_after``: when a silent worker is gone (SYNDICATOR_WORKER_STALE_SECONDS)."""
     now = utcnow()
     with db.read_session() as session:
-        paused = set(session.scalars(select(ChannelPause.channel)))
+        paused = {
+            channel: reason
+            for channel, reason in session.execute(
+                select(ChannelPause.channel, ChannelPause.reason)
+            )
+        }
         channels = [
-            replace(_channel_reading(session, k.name, k.queue, now), paused=k.name in paused)
+            replace(
+                _channel_reading(session, k.name, k.queue, now),
+                paused=k.name in paused,
+                pause_reason=paused.get(k.name),
+            )
             for k in CHANNEL_TYPES
         ]
         backlog, outbox_oldest, awaiting, events_oldest = _outbox(session, now)
@@ -221,6 +266,7 @@ def collect_readings(db: Database, client: redis.Redis, *, stale_after: timedelt
             tallies=read_tallies(session),
             partners=_partners(session),
             subscribers=_subscribers(session),
+            newsletters=_newsletters(session, now),
         )
         liveness = read_liveness(session, now, stale_after)
         readings.live_workers, readings.lost_claims = liveness.live_workers, liveness.lost_claims

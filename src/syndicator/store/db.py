@@ -1,5 +1,12 @@
 """Engines and sessions. SQLite gets WAL and a busy timeout so the web app and the
-workers can share one file; PostgreSQL is used through psycopg 3."""
+workers can share one file; PostgreSQL is used through psycopg 3, optionally with a
+second engine on a replica for the reads that may lag (:meth:`Database.replica_session`).
+
+A PostgreSQL URL may list several servers (``postgresql://h1,h2/db?target_session_attrs=
+read-write``): every new connection goes to whichever is the primary then. After a
+restart or a switchover, pre-ping drops the pool's dead connections at checkout; a unit
+of work already running on one fails (syndicator.store.outage says which errors mean
+that) and is answered 503 or tried again by its caller."""
 
 from __future__ import annotations
 
@@ -12,17 +19,20 @@ from typing import Any
 # create_engine through the module: tracing patches it there (syndicator.tracing).
 import sqlalchemy
 from sqlalchemy import Engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from syndicator.permissions import private_dir, private_file
+from syndicator.store.outage import READ_ONLY_SQL_TRANSACTION
+from syndicator.store.urls import connect_options, expand_host_list
 
 __all__ = ["Database", "normalise_url"]
 
 
 def normalise_url(url: str) -> str:
-    """Accept plain ``postgresql://`` URLs and use psycopg 3 for them."""
-    parsed = make_url(url)
+    """Accept plain ``postgresql://`` URLs and use psycopg 3 for them; a host list in the
+    authority becomes ``host`` parameters (syndicator.store.urls)."""
+    parsed = make_url(expand_host_list(url))
     if parsed.drivername in {"postgresql", "postgres"}:
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed.render_as_string(hide_password=False)
@@ -63,8 +73,27 @@ def _create_private_sqlite(path: Path) -> None:
     private_file(path)
 
 
+def _standby_is_a_disconnect(context: ExceptionContext) -> None:
+    """A write refused as read-only means this connection reached a standby (a demoted
+    primary still accepting connections): treat it as a dead connection, so the pool
+    drops every connection it holds and the next ones find the primary again."""
+    if getattr(context.original_exception, "sqlstate", None) == READ_ONLY_SQL_TRANSACTION:
+        context.is_disconnect = True
+
+
+def _postgres_engine(url: str, primary: bool) -> Engine:
+    parsed, options = connect_options(make_url(url))
+    engine = sqlalchemy.create_engine(parsed, pool_pre_ping=True, pool_size=5, connect_args=options)
+    if primary:
+        event.listen(engine, "handle_error", _standby_is_a_disconnect)
+    return engine
+
+
 class Database:
-    def __init__(self, url: str) -> None:
+    """``read_url``: a replica (PostgreSQL) for :meth:`replica_session`; writes, and the
+    reads that must see the last commit, always go to ``url``."""
+
+    def __init__(self, url: str, read_url: str | None = None) -> None:
         self.url = normalise_url(url)
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
@@ -83,11 +112,17 @@ class Database:
             )
             event.listen(self.engine, "begin", _sqlite_begin_immediate)
         else:
-            self.engine = sqlalchemy.create_engine(self.url, pool_pre_ping=True, pool_size=5)
+            self.engine = _postgres_engine(self.url, primary=True)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         # Reads that must not wait for SQLite's write lock (readiness, read_session).
         self.read_engine = self.engine.execution_options(**{_READ_ONLY: True})
         self.read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+        self.replica: Engine | None = None
+        if read_url is not None:
+            self.replica = _postgres_engine(normalise_url(read_url), primary=False)
+        self.replica_sessions = sessionmaker(
+            self.replica or self.read_engine, expire_on_commit=False
+        )
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -100,6 +135,14 @@ class Database:
         """A unit of work that only reads (a write in it may fail with "database is
         locked" on SQLite): it sees the last commit and takes no write lock."""
         with self.read_sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def replica_session(self) -> Iterator[Session]:
+        """A read that may lag behind the last commit by the replica's delay: the residents'
+        site, search and the feeds' web reads. On the replica when one is configured,
+        else a :meth:`read_session`. Never for a read a write then depends on."""
+        with self.replica_sessions() as session, session.begin():
             yield session
 
     def ping(self) -> None:
@@ -130,6 +173,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.replica is not None:
+            self.replica.dispose()
 
     def __enter__(self) -> Database:
         return self

@@ -35,6 +35,7 @@ __all__ = [
     "Delivery",
     "DeliveryAttempt",
     "Event",
+    "NewsletterSend",
     "OutboxEntry",
     "Partner",
     "PartnerSecret",
@@ -76,6 +77,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# The rows that hold back later rows of the same target and release (ledger/ordering.py).
+ORDER_HOLDERS = "status IN ('pending', 'in_progress') AND release_id IS NOT NULL"
+
+
 def partial_index(name: str, *columns: str, where: str) -> Index:
     """An index over the rows ``where`` holds, on SQLite and PostgreSQL alike."""
     return Index(name, *columns, sqlite_where=text(where), postgresql_where=text(where))
@@ -100,15 +105,18 @@ class Base(DeclarativeBase):
 
 
 class Event(Base):
-    """Every accepted hook, applied or not: the audit trail of what the CMS said."""
+    """Every accepted hook, applied or not: the audit trail of what the CMS said. Also the
+    events syndicator raises itself, which are about no release (``release_id`` None): a
+    digest run (source ``digest``), a welcome mail (``subscription``) and an operator
+    notice (``ops``)."""
 
     __tablename__ = "events"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     webhook_id: Mapped[str] = mapped_column(String(200), unique=True)
     type: Mapped[str] = mapped_column(String(40))
-    release_id: Mapped[int] = mapped_column(Integer, index=True)
-    source: Mapped[str] = mapped_column(String(20))  # hook | import
+    release_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    source: Mapped[str] = mapped_column(String(20))  # hook | import | digest | subscription | ops
     outcome: Mapped[str] = mapped_column(String(20))  # applied | stale | unchanged
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     payload: Mapped[dict[str, Any]]
@@ -248,9 +256,23 @@ class Delivery(Base):
     # no outcome recorded: a struck row goes in smaller claims, and at ``POISON_STRIKES``
     # (ledger/poison.py) it is failed. An outcome or an operator's replay resets it.
     crashes: Mapped[int] = mapped_column(server_default=text("0"))
+    # In-order channels (partner webhooks) only: the release this row's event is about,
+    # and the event's place among that release's events (ledger/ordering.py). A row waits
+    # while an earlier one for the same target and release is pending or in progress.
+    release_id: Mapped[int | None]
+    release_order: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
         Index("ix_deliveries_work", "channel", "status", "next_attempt_at"),
+        # The earlier rows a row of an in-order channel waits for: one seek per row.
+        partial_index(
+            "ix_deliveries_in_order",
+            "channel",
+            "target",
+            "release_id",
+            "release_order",
+            where=ORDER_HOLDERS,
+        ),
         Index("ix_deliveries_claim", "claim_token"),
         # One partner's or subscriber's deliveries, newest first, whatever the history size.
         Index("ix_deliveries_target", "channel", "target", "id"),
@@ -371,6 +393,13 @@ class Subscriber(Base):
     confirmed_at: Mapped[datetime | None]
     unsubscribed_at: Mapped[datetime | None]
     suppressed_reason: Mapped[str | None] = mapped_column(Text)
+    # Why and since when nothing is mailed: hard_bounce | soft_bounce | complaint | smtp
+    # (a 5.1.x answer in the session); None while not suppressed.
+    suppressed_kind: Mapped[str | None] = mapped_column(String(20))
+    suppressed_at: Mapped[datetime | None]
+    # The language of everything we write to this resident (ko | en); release text stays
+    # as the CMS wrote it.
+    language: Mapped[str] = mapped_column(String(8), default="ko", server_default="ko")
     # Digests: the last item sent (an outbox sequence number), moved in the transaction
     # that records the digest's delivery, so no item is missed or repeated.
     digest_marker: Mapped[int | None] = mapped_column(BigInteger)
@@ -379,6 +408,77 @@ class Subscriber(Base):
     links_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (Index("ix_subscribers_mailing", "status", "mode", "id"),)
+
+
+class NewsletterCopy(Base):
+    """The web copy of a newsletter or digest (``/newsletters/<id>``): what every
+    recipient's message shares, nothing of any one of them (no address, no token).
+
+    The id is an HMAC of the content's key (the release event; a digest's run and item
+    numbers), so each copy is stored once, its URL is stable, and it cannot be guessed or
+    enumerated (see :mod:`syndicator.mail.web_copies`)."""
+
+    __tablename__ = "newsletter_copies"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # release | digest
+    event_id: Mapped[str] = mapped_column(String(40))
+    # release: {"correction", "releases": [the event's release]}; digest: {"mode",
+    # "period", "releases": [...]}: the CMS's public release objects, as mailed.
+    content: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MailFeedback(Base):
+    """One bounce or complaint that came back for a message we sent, with its evidence.
+
+    Rows are matched to a subscriber and a delivery through the message's VERP envelope
+    sender, never through the report's body alone.
+    """
+
+    __tablename__ = "mail_feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="SET NULL")
+    )
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="SET NULL")
+    )
+    kind: Mapped[str] = mapped_column(String(20))  # hard_bounce | soft_bounce | complaint
+    # smtp (answered in the session) | pipe | imap | ses | postmark | mailgun | sendgrid
+    source: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str | None] = mapped_column(String(20))  # enhanced code, e.g. 5.1.1
+    diagnostic: Mapped[str | None] = mapped_column(Text)
+    # The Message-ID of the message this answers, and an excerpt of the report itself.
+    answered_message_id: Mapped[str | None] = mapped_column(String(300))
+    evidence: Mapped[str | None] = mapped_column(Text)
+    # The report's own identity (a provider's event id, the report's Message-ID): the same
+    # report delivered twice is kept once.
+    dedupe_key: Mapped[str | None] = mapped_column(String(300), unique=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        Index("ix_mail_feedback_subscriber", "subscriber_id", "received_at"),
+        Index("ix_mail_feedback_kind", "kind", "received_at"),
+        Index("ix_mail_feedback_delivery", "delivery_id"),
+    )
+
+
+class NewsletterSend(Base):
+    """Messages one newsletter (a release's or a digest's email event) handed to the mail
+    server, counted in the transaction that records them: the denominator of its bounce
+    and complaint rates, read without counting its ledger rows."""
+
+    __tablename__ = "newsletter_sends"
+
+    event_id: Mapped[str] = mapped_column(
+        ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
+    )
+    sent: Mapped[int] = mapped_column(Integer, default=0)
+    first_sent_at: Mapped[datetime]
+    # The 7-day window reads the newsletters sent lately by this.
+    last_sent_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class SubscriptionRequest(Base):
@@ -436,8 +536,29 @@ class Partner(Base):
     disabled_at: Mapped[datetime | None]
     # The first failure since the last success: five days of only failures disables it.
     failing_since: Mapped[datetime | None]
+    # v1 (HMAC, whsec_) | ed25519 (v1a, whsk_): the scheme new keys are made in.
+    signature_scheme: Mapped[str] = mapped_column(String(20), default="v1", server_default="v1")
+    # Where a fresh portal link is mailed when the partner asks for one (never shown there).
+    contact_email: Mapped[str | None] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PartnerClientCert(Base):
+    """A partner's client certificate for mutual TLS: the certificate as given (public),
+    its private key sealed."""
+
+    __tablename__ = "partner_client_certs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partners.id", ondelete="CASCADE"), unique=True
+    )
+    certificate: Mapped[str] = mapped_column(Text)  # PEM, the chain as given
+    key: Mapped[Sealed] = mapped_column(SealedText)  # PEM, unencrypted before sealing
+    subject: Mapped[str] = mapped_column(Text)
+    not_after: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class PartnerSecret(Base):
@@ -449,7 +570,10 @@ class PartnerSecret(Base):
     partner_id: Mapped[int] = mapped_column(
         ForeignKey("partners.id", ondelete="CASCADE"), index=True
     )
-    secret: Mapped[Sealed] = mapped_column(SealedText)  # whsec_<base64>, sealed
+    # whsec_<base64> (v1) or whsk_<base64 seed> (ed25519), sealed.
+    secret: Mapped[Sealed] = mapped_column(SealedText)
+    # whpk_<base64> for an Ed25519 key (not a secret: the partner is given it); else null.
+    public_key: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime | None]
 
@@ -476,6 +600,8 @@ class ChannelPause(Base):
     channel: Mapped[str] = mapped_column(String(40), primary_key=True)
     paused_at: Mapped[datetime] = mapped_column(default=utcnow)
     paused_by: Mapped[str] = mapped_column(String(200))
+    # Why, when syndicator paused it by itself (the complaint rate); None: an operator.
+    reason: Mapped[str | None] = mapped_column(Text)
 
 
 class WorkerProcess(Base):

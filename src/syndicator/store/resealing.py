@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from syndicator.store.audit import write_audit
 from syndicator.store.db import Database
-from syndicator.store.models import Partner, PartnerSecret
+from syndicator.store.models import Partner, PartnerClientCert, PartnerSecret
 from syndicator.store.sealed import Keyring, Sealed, UnreadableSecret
 
 __all__ = ["AUDIT_ACTION", "AUDIT_TARGET", "PAGE", "ResealReport", "count_sealed", "reseal_all"]
@@ -36,6 +36,7 @@ AUDIT_TARGET = "partner-secrets"
 _SEALED: tuple[tuple[Any, Any, Any, str], ...] = (
     (PartnerSecret, PartnerSecret.secret, PartnerSecret.partner_id, "a signing key"),
     (Partner, Partner.secret_headers, Partner.id, "its secret headers"),
+    (PartnerClientCert, PartnerClientCert.key, PartnerClientCert.partner_id, "its client key"),
 )
 
 

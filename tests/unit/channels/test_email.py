@@ -5,6 +5,7 @@ A real SMTP server (aiosmtpd) receives the mail; messages are read back with ``e
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 import redis
 from sqlalchemy import select, update
 
+from syndicator.bounces.verp import VerpIds, read_tag, tag_of_address
 from syndicator.channels.base import ChannelContext
 from syndicator.channels.email import EmailChannel
 from syndicator.config import Settings
@@ -102,6 +104,31 @@ def test_sends_one_message_per_subscriber_with_the_reply_in_the_log(
     assert message["Message-ID"] == attempt.message_id
 
 
+def test_each_subscriber_gets_the_newsletter_in_their_language(
+    db: Database, channel: EmailChannel, smtp: MailServer
+) -> None:
+    korean = [add_subscriber(db, f"ko{n}@example.org") for n in range(2)]
+    english = add_subscriber(db, "en@example.org")
+    with db.session() as session:
+        session.execute(update(Subscriber).where(Subscriber.id == english).values(language="en"))
+    send_event(db, channel, publish(db, 1))
+    assert ledger(db) == {f"subscriber:{n}": "succeeded" for n in (*korean, english)}
+    for address, language, chrome in (
+        ("ko0@example.org", "ko", "전문 보기"),
+        ("ko1@example.org", "ko", "전문 보기"),
+        ("en@example.org", "en", "Full release"),
+    ):
+        message = parse(smtp.to(address)[0].raw)
+        assert message["Content-Language"] == language
+        text = message.get_body(("plain",)).get_content()
+        assert re.search(rf"^{chrome} \[\d+\]\r?$", text, re.M), text
+    # The release's own text is the same in both.
+    titles = {
+        str(parse(smtp.to(a)[0].raw)["Subject"]) for a in ("ko0@example.org", "en@example.org")
+    }
+    assert len(titles) == 1
+
+
 def test_451_is_retried_later_and_then_succeeds(
     db: Database, channel: EmailChannel, smtp: MailServer
 ) -> None:
@@ -178,6 +205,37 @@ def test_a_server_refusing_all_mail_is_reported_until_mail_goes_through(
     finally:
         channel.close()
         client.close()
+
+
+def test_each_message_leaves_from_its_own_signed_envelope_sender(
+    db: Database, mail_config: Settings, smtp: MailServer
+) -> None:
+    settings = mail_config.with_(bounce_address="bounces@news.example.kr")
+    channel = EmailChannel(ChannelContext(settings=settings, db=db))
+    try:
+        ids = [add_subscriber(db, f"r{n}@example.org") for n in range(2)]
+        send_event(db, channel, publish(db, 1))
+    finally:
+        channel.close()
+    with db.session() as session:
+        deliveries = {d.target: d.id for d in session.scalars(select(Delivery))}
+    for sid in ids:
+        (received,) = smtp.to(f"r{sid - ids[0]}@example.org")
+        tag = tag_of_address(settings, received.sender)
+        assert tag is not None, received.sender
+        named = read_tag(settings, tag)
+        assert named == VerpIds(deliveries[f"subscriber:{sid}"], sid)
+        # The From header stays the sender's; only the envelope changes.
+        assert "bounces+" not in parse(received.raw)["From"]
+
+
+def test_without_a_bounce_address_the_envelope_is_the_from_address(
+    db: Database, channel: EmailChannel, smtp: MailServer
+) -> None:
+    add_subscriber(db, "r@example.org")
+    send_event(db, channel, publish(db, 1))
+    (received,) = smtp.received
+    assert received.sender == "noreply@daegu.go.kr"
 
 
 def test_550_511_suppresses_the_address(
@@ -285,6 +343,33 @@ def test_the_shared_rate_limit_defers_what_it_cannot_send_now(
     assert attempts_of(db, f"subscriber:{ids[1]}") == [], "deferred: no attempt spent"
     first.close(), second.close()
     client.close()
+
+
+def test_a_rate_redis_cannot_tell_defers_rather_than_sends(
+    db: Database, tmp_path: Path, database_url: str, smtp: MailServer
+) -> None:
+    """Redis away (a failover under way): the shared rate is unknown, so nothing is sent
+    past it; the row is back to pending, due again in a second, no attempt spent."""
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    from tests.services import free_port
+
+    config = mail_settings(
+        tmp_path,
+        SYNDICATOR_SMTP_URL=smtp.url,
+        SYNDICATOR_DATABASE_URL=database_url,
+        SYNDICATOR_MAIL_RATE_PER_S="100",
+    )
+    nobody = redis.Redis(port=free_port(), socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
+    channel = EmailChannel(ChannelContext(settings=config, db=db, redis=nobody))
+    subscriber = add_subscriber(db, "r@example.org")
+    send_event(db, channel, publish(db, 1))
+    assert ledger(db) == {f"subscriber:{subscriber}": "pending"}
+    assert smtp.received == []
+    assert attempts_of(db, f"subscriber:{subscriber}") == [], "deferred: no attempt spent"
+    channel.close()
+    nobody.close()
 
 
 @pytest.mark.skipif(not Path("/usr/sbin/smtp-sink").exists(), reason="needs postfix's smtp-sink")

@@ -22,7 +22,7 @@ def test_extra_channels_come_from_the_environment(tmp_path: Path) -> None:
     )
     with Database(settings.database_url) as db:
         channels = build_channels(ChannelContext(settings, db))
-    assert set(channels) == {"feeds", "websub", "email", "webhooks", "recorded"}
+    assert set(channels) == {"feeds", "websub", "email", "webhooks", "notices", "recorded"}
     assert isinstance(channels["recorded"], SlowRecorded)
 
 
@@ -34,6 +34,7 @@ def test_without_the_setting_only_the_built_in_channels_exist(tmp_path: Path) ->
             "websub",
             "email",
             "webhooks",
+            "notices",
         }
 
 

@@ -1,4 +1,5 @@
-"""The relay sends each committed event's fan-out by name to the events queue, once."""
+"""The relay sends each committed event's fan-out by name to the events queue, once, and
+only while its beat's lease on the beat lock lasts."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import workers.relay as relay_module
 from syndicator.channels.registry import EVENTS_QUEUE
 from syndicator.events.schema import CmsEvent
 from syndicator.intake.accept import accept_event
+from syndicator.runtime.lease import Lease
 from syndicator.store.db import Database
 from tests.factories import make_event
 from workers.relay import Relay
@@ -34,13 +36,16 @@ def test_committed_events_go_to_the_events_queue_by_name_once(
         for n in (1, 2)
     ]
     broker = Broker()
-    relay = Relay(broker)  # type: ignore[arg-type]
+    lease = Lease(10, 1)
+    relay = Relay(broker, lease)  # type: ignore[arg-type]
+    assert relay.run_once() == 0 and broker.sent == []  # not the active beat
+    lease.renewed(lease.now())
     assert relay.run_once() == 2 and relay.run_once() == 0
     assert [options["args"] for _, options in broker.sent] == [[ids[0]], [ids[1]]]
     assert {(name, options["queue"]) for name, options in broker.sent} == {(FANOUT, EVENTS_QUEUE)}
 
 
 def test_stop_ends_the_loop() -> None:
-    relay = Relay(Broker())  # type: ignore[arg-type]
+    relay = Relay(Broker(), Lease(10, 1))  # type: ignore[arg-type]
     relay.stop()
     assert relay.stopping.is_set()

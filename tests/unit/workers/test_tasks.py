@@ -1,5 +1,6 @@
 """The thin tasks: a plan's rows go out in batches of the channel's size on its queue, a
-coalescing channel gets one request, and the sweeper hands due rows to their channels."""
+coalescing channel gets one request, the sweeper hands due rows to their channels, and a
+fan-out the database interrupted runs again in seconds."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 import workers.tasks as tasks
 from syndicator.delivery.runner import Enqueue
@@ -46,3 +48,34 @@ def test_rows_go_out_in_batches_of_the_channels_size(sent: Sent) -> None:
 def test_a_coalescing_channel_gets_one_request_whatever_the_rows(sent: Sent) -> None:
     tasks.enqueue([Enqueue("feeds", tuple(range(50)))])
     assert sent.calls == [("pending", {"args": ["feeds"], "queue": "feeds"})]
+
+
+class Retried(Exception):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("error", "retried"),
+    [
+        (OperationalError("SELECT", {}, Exception("server closed the connection")), True),
+        (ValueError("a bug"), False),
+    ],
+)
+def test_a_fan_out_the_database_interrupted_runs_again_in_seconds(
+    monkeypatch: pytest.MonkeyPatch, error: Exception, retried: bool
+) -> None:
+    def load_event(*_: object) -> None:
+        raise error
+
+    asked: list[dict[str, Any]] = []
+
+    def retry(**options: Any) -> Exception:
+        asked.append(options)
+        return Retried()
+
+    monkeypatch.setattr(tasks, "runtime", lambda: SimpleNamespace(db=None, channels={}))
+    monkeypatch.setattr(tasks, "load_event", load_event)
+    monkeypatch.setattr(tasks.fanout, "retry", retry)
+    with pytest.raises(Retried if retried else ValueError):
+        tasks.fanout("evt_1")
+    assert [options["countdown"] for options in asked] == ([5] if retried else [])
