@@ -19,6 +19,7 @@ from syndicator.events.signing import generate_secret
 from syndicator.runtime.embedded_redis import EmbeddedRedis
 from syndicator.store.db import Database
 from syndicator.store.migrate import upgrade
+from tests import system_slots
 from tests.sealing import ENCRYPTION_KEY
 from tests.services import (
     PostgresDatabases,
@@ -69,6 +70,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         values = [f"{n}={params.params[n]}" for n in shared if params and n in params.params]
         group = item.nodeid.split("::")[0] + (f"[{','.join(values)}]" if values else "")
         item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.fixture(autouse=True)
+def _system_slot_per_test() -> Iterator[None]:
+    """Gives back this worker's system slot once the test's processes are gone
+    (tests/system_slots.py)."""
+    yield
+    system_slots.release_if_idle()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _system_slot_per_module() -> Iterator[None]:
+    """... and after a module whose fixture kept a system running for all its tests."""
+    yield
+    system_slots.release_if_idle()
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ counts the sessions open at once, and can turn away sessions over a limit with a
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 from collections import defaultdict, deque
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 
+from tests.services import free_port
 from tests.system import RunningSystem, system_env, wait_for
 
 __all__ = ["MailServer", "Received", "running_mail_server"]
@@ -161,15 +161,9 @@ class _Controller(Controller):
         return _CountingSMTP(self.handler, **self.SMTP_kwargs)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextmanager
 def running_mail_server() -> Iterator[MailServer]:
-    server = MailServer("127.0.0.1", _free_port())
+    server = MailServer("127.0.0.1", free_port())
     controller = _Controller(server, hostname=server.host, port=server.port)
     controller.start()
     try:

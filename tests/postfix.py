@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.processes import wait_for
+from tests.services import free_port
 
 __all__ = ["POSTFIX", "PostfixInstance", "needs_postfix", "private_postfix"]
 
@@ -109,12 +109,6 @@ class PostfixInstance:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _master_gone(root: Path) -> bool:
     pid_file = root / "spool" / "pid" / "master.pid"
     try:
@@ -143,7 +137,7 @@ def private_postfix(
         for sub in ("etc", "spool", "data"):
             (root / sub).mkdir()
         shutil.chown(root / "data", user="postfix")
-        instance = PostfixInstance(root, _free_port())
+        instance = PostfixInstance(root, free_port())
         (root / "etc" / "main.cf").write_text((MAIN_CF + main_cf).format(root=root))
         (root / "etc" / "master.cf").write_text(MASTER_CF.format(smtp_port=instance.smtp_port))
         if before_start is not None:

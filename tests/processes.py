@@ -21,6 +21,7 @@ import httpx
 from syndicator.channels.registry import ALL_QUEUES
 from syndicator.events.signing import generate_secret
 from syndicator.store.migrate import upgrade
+from tests import system_slots
 from tests.services import free_port
 
 __all__ = [
@@ -36,12 +37,17 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+# The least any wait here waits before it gives up (see wait_for).
+LEAST_PATIENCE = 120.0
 Process = subprocess.Popen[bytes]
 
 
 def wait_for(check: Callable[[], T | None], seconds: float = 60.0, what: str = "condition") -> T:
-    """Poll until ``check`` returns something truthy; a bound, not a timing assertion."""
-    deadline = time.monotonic() + seconds
+    """Poll until ``check`` returns something truthy; a bound, not a timing assertion.
+
+    The bound is never under ``LEAST_PATIENCE``: on CI's two loaded cores a process that
+    answers in a second on an idle machine has taken over a minute to start."""
+    deadline = time.monotonic() + max(seconds, LEAST_PATIENCE)
     last_error: Exception | None = None
     while time.monotonic() < deadline:
         try:
@@ -57,14 +63,16 @@ def wait_for(check: Callable[[], T | None], seconds: float = 60.0, what: str = "
 def spawn(module_args: Sequence[str], env: Mapping[str, str], log_path: Path) -> Process:
     """``python -m MODULE_ARGS`` in a process group of its own, so that a stop reaches
     every child it forks; its output is appended to ``log_path``."""
+    system_slots.hold()
     with log_path.open("ab") as log:
-        return subprocess.Popen(
+        process = subprocess.Popen(
             [sys.executable, "-m", *module_args],
             env=dict(env),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    return system_slots.track(process)
 
 
 def stop(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import random
 import socket
 import uuid
 from collections.abc import Iterator
@@ -160,7 +162,25 @@ class PostgresDatabases:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+# Ports for the servers tests start, which bind them some time after this probe. They come
+# from below Linux's ephemeral range (32768-60999), so no outgoing connection takes one in
+# between, and from a block of their own for each xdist worker, so no other worker's server
+# does either. A port still bound (or in TIME_WAIT) fails the probe and is skipped.
+_PORT_BASE = 20_000
+_PORTS_PER_WORKER = 1_400
+_WORKER_INDEX = int(os.environ.get("PYTEST_XDIST_WORKER", "gw8").removeprefix("gw")) % 9
+_port_cursor = itertools.count(random.randrange(_PORTS_PER_WORKER))
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port on 127.0.0.1 nothing listens on, for a server about to be started."""
+    start = _PORT_BASE + _WORKER_INDEX * _PORTS_PER_WORKER
+    for _ in range(_PORTS_PER_WORKER):
+        port = start + next(_port_cursor) % _PORTS_PER_WORKER
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {start}-{start + _PORTS_PER_WORKER - 1}")

@@ -83,7 +83,7 @@ class RunningSystem:
     def start(self) -> RunningSystem:
         run = ("syndicator", "run", "--port", str(self.port), *self.args)
         self.process = spawn(run, self.env, self.log_path)
-        wait_for(self.ready, 90, "the system to become ready")
+        wait_for(self.ready, 300, "the system to become ready")
         return self
 
     def ready(self) -> bool:
