@@ -49,7 +49,47 @@ def pytest_report_header() -> list[str]:
 _SHARED_SCOPES = ("class", "module", "package")
 
 
+# A module whose tests start our own processes (tests/system_slots.py) names one of these.
+_PROCESS_STARTERS = ("RunningSystem", "CeleryProcesses", "chaos_system", "web_node", "spawn(")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    _group_shared_fixtures(items)
+    if XDIST_WORKER is not None:
+        items[:] = _spread_process_modules(items)
+
+
+def _spread_process_modules(items: list[pytest.Item]) -> list[pytest.Item]:
+    """The modules that start processes spread evenly through the run, the others kept
+    in order between them. Only two workers at a time may run such processes, so a run
+    of them back to back (tests/chaos, then tests/integration) leaves the other two
+    workers waiting for a slot instead of running the unit tests. Each module stays
+    whole; every worker collects the same order, as xdist requires."""
+    modules: dict[Path, list[pytest.Item]] = {}
+    for item in items:
+        modules.setdefault(item.path, []).append(item)
+    starting = [path for path in modules if _starts_processes(path)]
+    others = [path for path in modules if path not in set(starting)]
+    if not starting:
+        return items
+    ordered: list[pytest.Item] = []
+    step = len(others) / len(starting)
+    for n, path in enumerate(starting):
+        ordered += modules[path]
+        for other in others[round(n * step) : round((n + 1) * step)]:
+            ordered += modules[other]
+    return ordered
+
+
+def _starts_processes(path: Path) -> bool:
+    try:
+        source = path.read_text()
+    except OSError:
+        return False
+    return any(name in source for name in _PROCESS_STARTERS)
+
+
+def _group_shared_fixtures(items: list[pytest.Item]) -> None:
     """Tests sharing a module-scoped fixture (a live server, a whole system) run on one
     xdist worker, so it starts once (`--dist loadgroup`). An explicit xdist_group wins."""
     for item in items:

@@ -55,7 +55,16 @@ def test_a_row_that_kills_its_worker_every_time_is_failed_as_poison(
 ):
     upgrade(sqlite_url)
     channel = f"{recording_channels.__name__}:Poisonous"
-    env = system_env(tmp_path, sqlite_url, redis_url, cms_secret, SYNDICATOR_EXTRA_CHANNELS=channel)
+    env = system_env(
+        tmp_path,
+        sqlite_url,
+        redis_url,
+        cms_secret,
+        SYNDICATOR_EXTRA_CHANNELS=channel,
+        # A dead child is known as dead within seconds, not the default 20 s per death.
+        SYNDICATOR_WORKER_HEARTBEAT_SECONDS="0.5",
+        SYNDICATOR_WORKER_STALE_SECONDS="3",
+    )
     processes = CeleryProcesses(env, tmp_path)
     client = redis.Redis.from_url(redis_url)
     db = Database(sqlite_url)
