@@ -28,12 +28,16 @@ class ConnectProxy:
     asked: list[str] = field(default_factory=list)  # "CONNECT 1.2.3.4:443", "POST http://..."
     upstream_ports: set[int] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Every stream either side opened, closed at the stop: a transport left to the garbage
+    # collector warns in whichever test runs next.
+    writers: list[asyncio.StreamWriter] = field(default_factory=list)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.writers.append(writer)
         try:
             head = await reader.readuntil(b"\r\n\r\n")
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
@@ -59,6 +63,7 @@ class ConnectProxy:
             await writer.drain()
             writer.close()
             return
+        self.writers.append(up_writer)
         with self.lock:
             self.upstream_ports.add(up_writer.get_extra_info("sockname")[1])
         if method == "CONNECT":
@@ -105,8 +110,15 @@ def connect_proxy() -> Iterator[ConnectProxy]:
 
         async def stop() -> None:
             server[0].close()
-            for task in [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
                 task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for writer in proxy.writers:
+                writer.close()
+            # A transport finishes closing on the loop's next turn.
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
 
         with contextlib.suppress(Exception):
             asyncio.run_coroutine_threadsafe(stop(), loop).result(timeout=10)

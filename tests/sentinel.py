@@ -1,8 +1,7 @@
 """Redis with Sentinel on this machine, for tests: a master, a replica and three
 sentinels (``redis-server``), each on a free port with its own directory, quick to fail
 over (the master is judged down after a second). ``kill_master`` is a crash (SIGKILL);
-``wait_promoted`` waits for the sentinels to name the replica instead; ``pause_replica``
-holds replication back, so the master's last writes die with it.
+``wait_promoted`` waits for the sentinels to name the replica instead.
 
 Passwords are optional: ``password`` for the master and the replica (the sentinels are
 told it with ``auth-pass``), ``sentinel_password`` for the sentinels themselves.
@@ -101,14 +100,6 @@ class SentinelCluster:
         process = self.processes.pop(self.master_port)
         process.send_signal(signal.SIGKILL)
         process.wait()
-
-    def pause_replica(self) -> None:
-        """The replica stops taking anything from the master (SIGSTOP): what the master
-        acknowledges from now on is on the master alone."""
-        self.processes[self.replica_port].send_signal(signal.SIGSTOP)
-
-    def resume_replica(self) -> None:
-        self.processes[self.replica_port].send_signal(signal.SIGCONT)
 
     def master_address(self) -> tuple[str, int] | None:
         """Where the sentinels (any that answers) say the master is."""
