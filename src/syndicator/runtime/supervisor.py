@@ -7,6 +7,7 @@ half-running system never looks healthy.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -70,15 +71,22 @@ class Supervisor:
         return code
 
     def stop(self, grace_seconds: float = 20.0) -> None:
+        # SIGTERM goes to each child alone, not its group: a Celery worker's pool
+        # processes must finish their task while the worker shuts down warm, and
+        # a signal of their own would kill them mid-task (WorkerLostError).
         for process in self.running.values():
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGTERM)
         deadline = time.monotonic() + grace_seconds
         for name, process in self.running.items():
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 log.warning(kv(msg="killing after grace period", process=name))
+            # Whatever the child left in its group (or all of it, after the
+            # grace) goes now, so nothing outlives `syndicator run`.
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            process.wait()
         self.running.clear()
