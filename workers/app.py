@@ -29,9 +29,6 @@ PRUNE_ATTEMPTS_SECONDS = 3600.0
 # Digests: each run checks whether a daily or weekly digest is due (SYNDICATOR_DIGEST_HOUR,
 # KST) and plans it once; checking often means a restart never skips a day.
 DIGEST_CHECK_SECONDS = 300.0
-# The complaint rate moves with each report: a minute bounds what one more newsletter
-# batch can add before sending pauses (ops/complaint_guard.py).
-COMPLAINT_CHECK_SECONDS = 60.0
 
 # kombu only looks for abandoned messages every interval x throttle seconds (100 s by
 # default); scan at a tenth of the visibility timeout instead.
@@ -108,7 +105,10 @@ app.conf.update(
         "sweep-due-deliveries": {"task": SWEEP, "schedule": SWEEP_SECONDS},
         "prune-delivery-attempts": {"task": PRUNE_ATTEMPTS, "schedule": PRUNE_ATTEMPTS_SECONDS},
         "plan-due-digests": {"task": DIGESTS, "schedule": DIGEST_CHECK_SECONDS},
-        "check-complaint-rate": {"task": COMPLAINT_GUARD, "schedule": COMPLAINT_CHECK_SECONDS},
+        "check-complaint-rate": {
+            "task": COMPLAINT_GUARD,
+            "schedule": settings.complaint_check_seconds,
+        },
         # 04:00 KST (Celery's clock is UTC): retraction notices past their window leave.
         "expire-retraction-notices": {
             "task": EXPIRE_NOTICES,

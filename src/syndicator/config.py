@@ -162,6 +162,9 @@ class Settings:
     # reaches this (percent; 0: never), once they sent at least this many messages.
     complaint_pause_percent: float = 0.3
     complaint_pause_min_sent: int = 1000
+    # Beat checks that rate this often: the rate moves with each report, and the interval
+    # bounds what one more newsletter batch can add before sending pauses.
+    complaint_check_seconds: float = 60.0
 
     # --- Secrets at rest ---
     # Fernet keys sealing partner secrets and credential headers, newest first: the first
@@ -427,6 +430,9 @@ def load_settings(
         ),
         complaint_pause_min_sent=env.integer(
             "SYNDICATOR_COMPLAINT_PAUSE_MIN_SENT", Settings.complaint_pause_min_sent, low=1
+        ),
+        complaint_check_seconds=env.seconds(
+            "SYNDICATOR_COMPLAINT_CHECK_SECONDS", Settings.complaint_check_seconds
         ),
         webhook_retry_schedule=env.schedule("SYNDICATOR_WEBHOOK_RETRY_SCHEDULE")
         or Settings.webhook_retry_schedule,

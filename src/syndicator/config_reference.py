@@ -292,6 +292,11 @@ VARIABLES: tuple[Variable, ...] = (
         "pause sending: one complaint among ten mails is no rate", "5000",
     ),
     Variable(
+        "SYNDICATOR_COMPLAINT_CHECK_SECONDS", "complaint_check_seconds", "mail", PARSED,
+        "how often beat checks that rate: the most one more newsletter batch can go on "
+        "for before sending pauses", "30",
+    ),
+    Variable(
         "SYNDICATOR_DKIM_KEY", "dkim_key_path", "mail", "a path to an RSA private key (PEM)",
         "DKIM-sign every message; needs `SYNDICATOR_DKIM_SELECTOR` and "
         "`SYNDICATOR_DKIM_DOMAIN` too", "/etc/syndicator/dkim.pem",

@@ -82,7 +82,8 @@ def test_a_sent_newsletters_reports_reach_the_metrics(app_settings: Settings, st
 def test_beat_pauses_newsletters_past_the_complaint_limit(
     tmp_path: Path, sqlite_url: str, redis_url: str, cms_secret: str
 ):
-    """The check runs in beat's schedule (every minute) on a real worker."""
+    """The check runs in beat's schedule (every minute by default; every second here) on a
+    real worker."""
     upgrade(sqlite_url)
     env = system_env(
         tmp_path,
@@ -91,6 +92,7 @@ def test_beat_pauses_newsletters_past_the_complaint_limit(
         cms_secret,
         SYNDICATOR_ADMIN_TOKEN=TOKEN,
         SYNDICATOR_COMPLAINT_PAUSE_MIN_SENT="200",
+        SYNDICATOR_COMPLAINT_CHECK_SECONDS="1",
     )
     with Database(sqlite_url) as db:
         with db.session() as session:

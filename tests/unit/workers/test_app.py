@@ -3,6 +3,10 @@ and every scheduled or routed task a registered one."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 from syndicator.channels.registry import ALL_QUEUES
 from syndicator.ledger.claims import CLAIM_LEASE, TASK_TIME_LIMIT_SECONDS
 from workers.app import RESTORE_SCAN_SECONDS, app
@@ -32,3 +36,20 @@ def test_each_queue_has_an_exchange_of_its_own() -> None:
     assert set(queues) == set(ALL_QUEUES)
     assert len({q.exchange.name for q in queues.values()}) == len(queues)
     assert all(q.routing_key == name for name, q in queues.items())
+
+
+def test_beat_checks_the_complaint_rate_as_often_as_configured(tmp_path: Path) -> None:
+    code = (
+        "from workers.app import app; "
+        "print(app.conf.beat_schedule['check-complaint-rate']['schedule'])"
+    )
+
+    def interval(**env: str) -> str:
+        given = {"SYNDICATOR_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin", **env}
+        run = subprocess.run(
+            [sys.executable, "-c", code], env=given, capture_output=True, text=True, check=True
+        )
+        return run.stdout.strip()
+
+    assert interval() == "60.0"
+    assert interval(SYNDICATOR_COMPLAINT_CHECK_SECONDS="2.5") == "2.5"
