@@ -15,6 +15,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import redis
 
+from syndicator.store.migrate import upgrade
+
 DEFAULT_PG = "postgresql+psycopg://postgres@localhost:5432/test"
 
 
@@ -121,23 +123,29 @@ def fresh_postgres_database(admin_url: str) -> Iterator[str]:
 
 
 class PostgresDatabases:
-    """New, empty databases for one test process (one xdist worker): the next one is created
-    in a thread while a test runs, and a finished one is dropped there too. Every test still
-    gets a database of its own; it only stops waiting on CREATE and DROP DATABASE, which
-    flush to disk and cost more than most tests."""
+    """New databases for one test process (one xdist worker), empty or already migrated:
+    the next of each kind is made in a thread while a test runs, and a finished one is
+    dropped there too. Every test still gets a database of its own; it only stops waiting
+    on CREATE and DROP DATABASE, which flush to disk, and on the migrations.
+
+    A migrated one is a copy of a template this process migrated once
+    (``CREATE DATABASE ... TEMPLATE``): the same schema ``syndicator migrate`` builds, made
+    by the same migrations."""
 
     def __init__(self, admin_url: str, prefix: str) -> None:
         self._admin = _libpq(admin_url)
         self._base = admin_url.rpartition("/")[0]
         self._prefix = prefix
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="postgres-databases")
-        self._next: Future[str] | None = None
+        self._next: dict[bool, Future[str]] = {}
         self._drops: list[Future[None]] = []
+        self._template: str | None = None  # made in the thread, on the first migrated ask
 
     @contextmanager
-    def fresh(self) -> Iterator[str]:
-        name = (self._next or self._thread.submit(self._create)).result()
-        self._next = self._thread.submit(self._create)
+    def fresh(self, migrated: bool = False) -> Iterator[str]:
+        pending = self._next.pop(migrated, None)
+        name = (pending or self._thread.submit(self._create, migrated)).result()
+        self._next[migrated] = self._thread.submit(self._create, migrated)
         try:
             yield f"{self._base}/{name}"
         finally:
@@ -145,17 +153,31 @@ class PostgresDatabases:
 
     def close(self) -> None:
         """Drop what is left and raise what a drop in the thread raised."""
-        if self._next is not None:
-            self._drops.append(self._thread.submit(self._drop, self._next.result()))
+        for pending in self._next.values():
+            self._drops.append(self._thread.submit(self._drop, pending.result()))
+        if self._template is not None:
+            self._drops.append(self._thread.submit(self._drop, self._template))
         self._thread.shutdown(wait=True)
         for dropped in self._drops:
             dropped.result()
 
-    def _create(self) -> str:
+    def _create(self, migrated: bool) -> str:
         name = f"{self._prefix}_{uuid.uuid4().hex[:10]}"
+        template = f' TEMPLATE "{self._migrated_template()}"' if migrated else ""
         with psycopg.connect(self._admin, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"{template}')
         return name
+
+    def _migrated_template(self) -> str:
+        if self._template is None:
+            name = f"{self._prefix}_head_{uuid.uuid4().hex[:6]}"
+            with psycopg.connect(self._admin, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            # The migrations dispose of their engine: no connection is left open on the
+            # template, which copying it would refuse ("being accessed by other users").
+            upgrade(f"{self._base}/{name}")
+            self._template = name
+        return self._template
 
     def _drop(self, name: str) -> None:
         with psycopg.connect(self._admin, autocommit=True) as conn:
