@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from syndicator.commands.failures import describe_error
+from syndicator.commands.lazy import lazy_group
 from syndicator.commands.output import (
     JSON_OPTION,
     Loaded,
@@ -32,10 +33,17 @@ if TYPE_CHECKING:
 
 __all__ = ["app", "main"]
 
+# The operators' command groups, loaded when one of them runs (commands/lazy.py).
+COMMAND_GROUPS = {
+    name: f"syndicator.commands.{name}"
+    for name in ("subscribers", "bounces", "partners", "deliveries", "queues")
+}
+
 app = typer.Typer(
     help="syndicator: deliver every press release to feeds, email and partners.",
     no_args_is_help=True,
     add_completion=False,
+    cls=lazy_group(COMMAND_GROUPS),
 )
 
 
@@ -411,19 +419,14 @@ def releases_retry(
     )
 
 
-def _add_command_groups() -> None:
-    from syndicator.commands import bounces, deliveries, partners, queues, roles, subscribers
+def _add_role_commands() -> None:
+    from syndicator.commands import roles
 
     app.command(context_settings=roles.PASS_THROUGH)(roles.worker)
     app.command(context_settings=roles.PASS_THROUGH)(roles.beat)
-    app.add_typer(subscribers.app, name="subscribers")
-    app.add_typer(bounces.app, name="bounces")
-    app.add_typer(partners.app, name="partners")
-    app.add_typer(deliveries.app, name="deliveries")
-    app.add_typer(queues.app, name="queues")
 
 
-_add_command_groups()
+_add_role_commands()
 
 
 @app.callback()

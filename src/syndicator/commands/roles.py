@@ -14,11 +14,9 @@ from typing import Any
 
 import typer
 
-from syndicator.channels.registry import ALL_QUEUES, load_channel_type
 from syndicator.commands.output import cli_settings, errors
 from syndicator.config import Settings
 from syndicator.runtime.celery_commands import beat_command, worker_command
-from syndicator.runtime.preflight import preflight
 
 __all__ = ["PASS_THROUGH", "beat", "worker"]
 
@@ -28,6 +26,8 @@ PASS_THROUGH: dict[str, Any] = {"allow_extra_args": True, "ignore_unknown_option
 
 def _refuse_unless_ready(settings: Settings, *, redis_required: bool) -> None:
     """One line naming the fix, as `syndicator web` does, rather than Celery's traceback."""
+    from syndicator.runtime.preflight import preflight  # the database layer: not for --help
+
     problems = preflight(settings)
     for problem in problems:
         if problem.check == "redis" and not redis_required:
@@ -46,11 +46,13 @@ def _replace_with(argv: list[str]) -> None:
 
 def worker(
     ctx: typer.Context,
-    queues: str = typer.Option(
-        ",".join(ALL_QUEUES),
+    queues: str | None = typer.Option(
+        None,
         "--queues",
         "-Q",
-        help="Comma-separated queues to consume; a worker per queue scales them apart.",
+        show_default=False,
+        help="Comma-separated queues to consume (default: all of them); a worker per queue "
+        "scales them apart.",
     ),
     concurrency: int = typer.Option(
         0, "--concurrency", "-c", min=0, help="Pool processes (0: one per CPU, Celery's default)."
@@ -60,11 +62,15 @@ def worker(
 
     Start as many as the queues need, on any host sharing the database and Redis. Options
     not listed here go to `celery worker` as they are."""
+    # The channels (and so the queues) import most of the app: not for --help.
+    from syndicator.channels.registry import ALL_QUEUES, load_channel_type
+
     settings = cli_settings()
     known = dict.fromkeys(
         [*ALL_QUEUES, *(load_channel_type(s).queue for s in settings.extra_channels)]
     )
-    chosen = [q.strip() for q in queues.split(",") if q.strip()]
+    given = ",".join(ALL_QUEUES) if queues is None else queues
+    chosen = [q.strip() for q in given.split(",") if q.strip()]
     unknown = [q for q in chosen if q not in known]
     if not chosen or unknown:
         raise typer.BadParameter(
