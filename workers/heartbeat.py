@@ -13,25 +13,26 @@ from celery import Celery
 from syndicator.logs import kv
 from workers.task_names import HEARTBEAT
 
-__all__ = ["HEARTBEAT_SECONDS", "Heartbeat"]
+__all__ = ["Heartbeat"]
 
 log = logging.getLogger("syndicator.workers")
 
-HEARTBEAT_SECONDS = 10.0
-
 
 class Heartbeat(threading.Thread):
-    def __init__(self, app: Celery, queues: list[str]) -> None:
+    """Every ``seconds`` (SYNDICATOR_QUEUE_HEARTBEAT_SECONDS), a heartbeat on each queue."""
+
+    def __init__(self, app: Celery, queues: list[str], seconds: float) -> None:
         super().__init__(name="heartbeat", daemon=True)
         self.app = app
         self.queues = queues
+        self.seconds = seconds
         self.stopping = threading.Event()
 
     def beat_once(self) -> None:
         for queue in self.queues:
             # Expires: a heartbeat nobody consumed for three periods proves nothing later.
             self.app.send_task(
-                HEARTBEAT, args=[queue], queue=queue, expires=HEARTBEAT_SECONDS * 3, retry=False
+                HEARTBEAT, args=[queue], queue=queue, expires=self.seconds * 3, retry=False
             )
 
     def run(self) -> None:
@@ -40,7 +41,7 @@ class Heartbeat(threading.Thread):
                 self.beat_once()
             except Exception as exc:  # Redis away: readiness says so until it returns
                 log.warning(kv(msg="heartbeat not sent", error=f"{type(exc).__name__}: {exc}"))
-            self.stopping.wait(HEARTBEAT_SECONDS)
+            self.stopping.wait(self.seconds)
 
     def stop(self) -> None:
         self.stopping.set()

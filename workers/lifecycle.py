@@ -111,7 +111,7 @@ def start_heartbeat(sender: Any = None, **_: Any) -> None:
     if sender is None:
         return
     queues = [q.name for q in sender.app.amqp.queues.consume_from.values()]
-    _heartbeat = Heartbeat(sender.app, queues)
+    _heartbeat = Heartbeat(sender.app, queues, settings.queue_heartbeat_seconds)
     _heartbeat.start()
 
 
@@ -128,7 +128,13 @@ def prove_consumption(sender: Any = None, **_: Any) -> None:
     if queue not in ALL_QUEUES:
         return
     try:
-        mark_consuming(runtime().redis, queue, worker=request.hostname or "")
+        mark_consuming(
+            runtime().redis,
+            queue,
+            worker=request.hostname or "",
+            ttl=settings.queue_proof_ttl,
+            window=settings.consumer_window,
+        )
     except Exception as exc:  # Redis away: readiness says so itself
         log.warning(kv(msg="consumption not recorded", error=f"{type(exc).__name__}: {exc}"))
 

@@ -62,7 +62,8 @@ class Relay(threading.Thread):
                 self.stopping.wait(POLL_SECONDS)
                 continue
             try:
-                mark_beat(waiter)  # the active beat is alive: /readyz/pipeline looks for this
+                # The active beat is alive: /readyz/pipeline looks for this.
+                mark_beat(waiter, rt.settings.queue_proof_ttl)
                 self.run_once()
             except Exception as exc:
                 log.warning(

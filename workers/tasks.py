@@ -141,4 +141,11 @@ def heartbeat(queue: str) -> None:
         database = "ok"
     except Exception as exc:
         database = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-    mark_consuming(rt.redis, queue, database=database, worker=heartbeat.request.hostname or "")
+    mark_consuming(
+        rt.redis,
+        queue,
+        database=database,
+        worker=heartbeat.request.hostname or "",
+        ttl=rt.settings.queue_proof_ttl,
+        window=rt.settings.consumer_window,
+    )

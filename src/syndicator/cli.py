@@ -287,7 +287,9 @@ def status(as_json: bool = JSON_OPTION) -> None:
     with Database(settings.database_url) as db, redis_client(settings, timeout=2) as client:
         report = collect_status(db, client, stale_after=stale)
         # The numbers /metrics exports.
-        readings = collect_readings(db, client, stale_after=stale)
+        readings = collect_readings(
+            db, client, stale_after=stale, consumer_window=settings.consumer_window
+        )
     if as_json:
         output = {**dataclasses.asdict(report), "metrics": dataclasses.asdict(readings)}
         console.print_json(json.dumps(output))

@@ -101,6 +101,10 @@ class Settings:
     # is gone, and the sweeper releases its claims (keep it several heartbeats long).
     worker_heartbeat_seconds: float = 5.0
     worker_stale_seconds: float = 20.0
+    # Each worker also sends itself a heartbeat task on each of its queues this often
+    # (through Redis): a queue no worker proved it consumes within 4.5 of these, or a beat
+    # silent as long, is reported gone by /readyz/pipeline, status and the metrics.
+    queue_heartbeat_seconds: float = 10.0
     # The active beat's lock in Redis expires this long after its holder last renewed it:
     # a second beat takes over within about 1.25 times this (workers/scheduler.py).
     beat_lock_seconds: int = 20
@@ -221,6 +225,17 @@ class Settings:
     # The bearer Prometheus sends to /metrics: read-only, unlike the admin token (which
     # /metrics also accepts). None: only the admin token is accepted.
     metrics_token: str | None = None
+
+    @property
+    def queue_proof_ttl(self) -> float:
+        """How long a queue's last proof of a consumer (and beat's) counts: 4.5 heartbeats,
+        and never under 3 s, since the active beat proves itself once a second."""
+        return max(3.0, self.queue_heartbeat_seconds * 4.5)
+
+    @property
+    def consumer_window(self) -> float:
+        """Workers that proved they consume a queue this recently are counted (/metrics)."""
+        return max(4.0, self.queue_heartbeat_seconds * 6)
 
     @property
     def worker_stale_after(self) -> timedelta:
@@ -384,6 +399,9 @@ def load_settings(
         ),
         worker_heartbeat_seconds=env.seconds(
             "SYNDICATOR_WORKER_HEARTBEAT_SECONDS", Settings.worker_heartbeat_seconds
+        ),
+        queue_heartbeat_seconds=env.seconds(
+            "SYNDICATOR_QUEUE_HEARTBEAT_SECONDS", Settings.queue_heartbeat_seconds
         ),
         worker_stale_seconds=env.seconds(
             "SYNDICATOR_WORKER_STALE_SECONDS", Settings.worker_stale_seconds

@@ -459,6 +459,13 @@ VARIABLES: tuple[Variable, ...] = (
         "it several heartbeats long)", "60",
     ),
     Variable(
+        "SYNDICATOR_QUEUE_HEARTBEAT_SECONDS", "queue_heartbeat_seconds", "workers", PARSED,
+        "how often each worker sends itself a heartbeat task on each of its queues, "
+        "through Redis; a queue no worker proved it consumes within 4.5 of these (45 s by "
+        "default, never under 3 s), or a beat silent as long, is reported gone by "
+        "`/readyz/pipeline`, `syndicator status` and the metrics", "5",
+    ),
+    Variable(
         "SYNDICATOR_BEAT_LOCK_SECONDS", "beat_lock_seconds", "workers", PARSED,
         "several beats may run, and the one holding a lock in Redis schedules and relays "
         "the outbox; the lock expires this long after its holder last renewed it (it renews "

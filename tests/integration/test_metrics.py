@@ -350,7 +350,15 @@ def test_pipeline_health_follows_a_real_worker_stopped_and_restarted(
 ):
     """The issue's scenario end to end: a worker and beat as processes, /metrics scraped."""
     upgrade(sqlite_url)
-    env = system_env(tmp_path, sqlite_url, redis_url, cms_secret, SYNDICATOR_ADMIN_TOKEN=TOKEN)
+    # Heartbeats every 2 s: a queue's proof expires after 9 s, not the default 45 s.
+    env = system_env(
+        tmp_path,
+        sqlite_url,
+        redis_url,
+        cms_secret,
+        SYNDICATOR_ADMIN_TOKEN=TOKEN,
+        SYNDICATOR_QUEUE_HEARTBEAT_SECONDS="2",
+    )
     processes = CeleryProcesses(env, tmp_path)
     app_settings = load_settings(env)
     try:
@@ -364,7 +372,7 @@ def test_pipeline_health_follows_a_real_worker_stopped_and_restarted(
             wait_for(lambda: healthy() == 1, 120, "the pipeline to be healthy")
             os.killpg(worker.pid, signal.SIGTERM)
             worker.wait(timeout=60)
-            # The heartbeats expire (45 s) and nobody renews them.
+            # The heartbeats expire (9 s) and nobody renews them.
             wait_for(lambda: healthy() == 0, 120, "the metrics to see no worker")
             samples = scrape(http)
             assert value(samples, "syndicator_pipeline_problems", kind="no_consumer") >= 1

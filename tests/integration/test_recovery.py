@@ -112,6 +112,8 @@ def test_pipeline_readiness_names_a_lost_database_and_survives_beat_stopping(
         pytest.skip("the database is taken away by dropping a PostgreSQL database")
     upgrade(database_url)
     app_settings = settings.with_(redis_url=redis_url)
+    # Heartbeats every 2 s: proofs (and beat's) expire after 9 s, not the default 45 s.
+    processes.env["SYNDICATOR_QUEUE_HEARTBEAT_SECONDS"] = "2"
     worker = processes.worker("steady")
     beat = processes.start("beat", "beat", "--schedule", str(processes.logs / "beat-schedule"))
     with serve(create_app(app_settings)) as url, httpx.Client(base_url=url) as http:
@@ -122,7 +124,7 @@ def test_pipeline_readiness_names_a_lost_database_and_survives_beat_stopping(
         wait_for(lambda: pipeline()["status"] == "flowing", 120, "the pipeline to flow")
         os.killpg(beat.pid, signal.SIGTERM)
         beat.wait(timeout=60)
-        # Past the heartbeat TTL (45 s): workers still prove themselves without beat.
+        # Past the heartbeat TTL (9 s): workers still prove themselves without beat.
         wait_for(
             lambda: (
                 http.get("/readyz/pipeline").json()["causes"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from syndicator.config import load_settings, local_base_url, read_environment_file, redact_url
 
@@ -136,3 +138,14 @@ def test_an_environment_file_reads_as_systemd_reads_it(tmp_path) -> None:
     assert settings.token_keys == ("given",)
     assert settings.data_dir == Path("/var/lib/syndicator")
     assert settings.mail_from == "대구광역시 <news@daegu.go.kr>"
+
+
+@given(st.floats(min_value=0.01, max_value=3600, allow_nan=False))
+def test_queue_proofs_last_several_heartbeats_and_outlast_beats_second(period: float) -> None:
+    settings = load_settings({"SYNDICATOR_QUEUE_HEARTBEAT_SECONDS": repr(period)})
+    assert settings.queue_heartbeat_seconds == period
+    # A proof outlives the four heartbeats after it, and the active beat's 1 s marks.
+    assert settings.queue_proof_ttl >= max(3.0, 4 * period)
+    # A worker counted once stays counted until a proof after it would have expired.
+    assert settings.consumer_window > settings.queue_proof_ttl
+    assert load_settings({}).queue_proof_ttl == 45.0

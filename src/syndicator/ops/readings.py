@@ -207,7 +207,10 @@ def _unacked_by_queue(client: redis.Redis) -> dict[str, int]:
 
 
 def _queue_readings(
-    client: redis.Redis, channels: list[ChannelReading], events_oldest: float
+    client: redis.Redis,
+    channels: list[ChannelReading],
+    events_oldest: float,
+    consumer_window: float,
 ) -> list[QueueReading]:
     pipe = client.pipeline(transaction=False)
     for queue in ALL_QUEUES:
@@ -215,7 +218,7 @@ def _queue_readings(
             pipe.llen(queue + suffix)
     lengths = pipe.execute()
     unacked = _unacked_by_queue(client)
-    consumers = consumers_seen(client)
+    consumers = consumers_seen(client, consumer_window)
     beats = queue_heartbeats(client)
     now = time.time()
     oldest = {EVENTS_QUEUE: events_oldest}
@@ -238,8 +241,15 @@ def _queue_readings(
     return readings
 
 
-def collect_readings(db: Database, client: redis.Redis, *, stale_after: timedelta) -> Readings:
-    """``stale_after``: when a silent worker is gone (SYNDICATOR_WORKER_STALE_SECONDS)."""
+def collect_readings(
+    db: Database,
+    client: redis.Redis,
+    *,
+    stale_after: timedelta,
+    consumer_window: float,
+) -> Readings:
+    """``stale_after``: when a silent worker is gone (SYNDICATOR_WORKER_STALE_SECONDS);
+    ``consumer_window``: how recent a worker's proof of consuming must be to count it."""
     now = utcnow()
     with db.read_session() as session:
         paused = {
@@ -271,7 +281,7 @@ def collect_readings(db: Database, client: redis.Redis, *, stale_after: timedelt
         liveness = read_liveness(session, now, stale_after)
         readings.live_workers, readings.lost_claims = liveness.live_workers, liveness.lost_claims
     try:
-        readings.queues = _queue_readings(client, channels, events_oldest)
+        readings.queues = _queue_readings(client, channels, events_oldest, consumer_window)
         beat = beat_seen(client)
     except redis.RedisError as exc:
         readings.redis_error = str(exc)

@@ -33,8 +33,9 @@ __all__ = [
 
 OUTBOX_NUDGE_KEY = "syndicator:outbox:nudge"
 BEAT_KEY = "syndicator:beat:alive"
-HEARTBEAT_TTL = 45
-# "Seen consuming within the last minute" (workers send a heartbeat every 10 s).
+# The defaults of Settings.queue_proof_ttl and .consumer_window (a heartbeat every 10 s);
+# the processes pass their configured ones.
+HEARTBEAT_TTL = 45.0
 CONSUMER_WINDOW = 60.0
 _HEARTBEAT = "syndicator:consuming:{queue}"
 _CONSUMERS = "syndicator:consumers:{queue}"
@@ -52,17 +53,26 @@ def nudge_relay(client: redis.Redis) -> None:
     client.lpush(OUTBOX_NUDGE_KEY, "1")
 
 
-def mark_consuming(client: redis.Redis, queue: str, database: str = "ok", worker: str = "") -> None:
-    """Called from a task a worker actually took off ``queue``: proof of consumption."""
+def mark_consuming(
+    client: redis.Redis,
+    queue: str,
+    database: str = "ok",
+    worker: str = "",
+    *,
+    ttl: float = HEARTBEAT_TTL,
+    window: float = CONSUMER_WINDOW,
+) -> None:
+    """Called from a task a worker actually took off ``queue``: proof of consumption, good
+    for ``ttl`` seconds; the worker is counted for ``window`` seconds."""
     now = time.time()
     value = json.dumps({"at": now, "database": database, "worker": worker})
     consumers = _CONSUMERS.format(queue=queue)
     pipe = client.pipeline(transaction=False)
-    pipe.set(_HEARTBEAT.format(queue=queue), value, ex=HEARTBEAT_TTL)
+    pipe.set(_HEARTBEAT.format(queue=queue), value, px=int(ttl * 1000))
     # Every worker's last proof, so /metrics can count them (the key above keeps one).
     pipe.zadd(consumers, {worker or "unnamed": now})
-    pipe.zremrangebyscore(consumers, "-inf", now - CONSUMER_WINDOW)
-    pipe.expire(consumers, int(CONSUMER_WINDOW) * 2)
+    pipe.zremrangebyscore(consumers, "-inf", now - window)
+    pipe.expire(consumers, int(window * 2) + 1)
     pipe.execute()
 
 
@@ -95,8 +105,8 @@ def consuming_queues(client: redis.Redis) -> dict[str, float | None]:
     return {q: (h.at if h else None) for q, h in queue_heartbeats(client).items()}
 
 
-def mark_beat(client: redis.Redis) -> None:
-    client.set(BEAT_KEY, str(time.time()), ex=HEARTBEAT_TTL)
+def mark_beat(client: redis.Redis, ttl: float = HEARTBEAT_TTL) -> None:
+    client.set(BEAT_KEY, str(time.time()), px=int(ttl * 1000))
 
 
 def beat_seen(client: redis.Redis) -> float | None:

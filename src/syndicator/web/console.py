@@ -153,7 +153,10 @@ async def logout(request: Request, operator: Operator = ConsoleOperator) -> Resp
 def overview(request: Request, operator: Operator = ConsoleOperator) -> HTMLResponse:
     state = _state(request)
     readings = collect_readings(
-        state.db, state.redis, stale_after=state.settings.worker_stale_after
+        state.db,
+        state.redis,
+        stale_after=state.settings.worker_stale_after,
+        consumer_window=state.settings.consumer_window,
     )
     paused = actions.paused_channels(state.db)
     return _render(
@@ -186,7 +189,10 @@ def failures(request: Request, operator: Operator = ConsoleOperator) -> HTMLResp
 def people(request: Request, operator: Operator = ConsoleOperator) -> HTMLResponse:
     state = _state(request)
     readings = collect_readings(
-        state.db, state.redis, stale_after=state.settings.worker_stale_after
+        state.db,
+        state.redis,
+        stale_after=state.settings.worker_stale_after,
+        consumer_window=state.settings.consumer_window,
     )
     return _render(
         request,

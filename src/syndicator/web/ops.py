@@ -135,6 +135,10 @@ async def metrics(request: Request, authorization: str = Header(default="")) -> 
         )
     stale = state.settings.worker_stale_after
     readings = await run_in_threadpool(
-        partial(collect_readings, stale_after=stale), state.db, state.redis
+        partial(
+            collect_readings, stale_after=stale, consumer_window=state.settings.consumer_window
+        ),
+        state.db,
+        state.redis,
     )
     return Response(exposition(readings), media_type=CONTENT_TYPE)
