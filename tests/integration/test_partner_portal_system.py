@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import httpx
 from jsonschema import Draft202012Validator
@@ -14,30 +13,16 @@ from standardwebhooks.webhooks import Webhook
 
 from syndicator.partners.catalog import json_schema
 from tests.factories import make_event
+from tests.integration.partner_system import ADMIN, api_deliveries, partner_system_env
 from tests.integration.test_ops_console import form_fields
 from tests.integration.webhook_receiver import receiver
-from tests.system import RunningSystem, system_env, wait_for
-
-ADMIN = {"Authorization": "Bearer admin-token-for-tests"}
-
-
-def _deliveries(system: RunningSystem, partner_id: int) -> list[dict[str, Any]]:
-    page = system.http.get(
-        f"{system.url}/api/deliveries", params={"partner": partner_id}, headers=ADMIN
-    ).json()
-    return sorted(page["items"], key=lambda d: d["id"])
+from tests.system import RunningSystem, wait_for
 
 
 def test_a_partner_sends_itself_a_test_event_and_replays_a_delivery(
     tmp_path: Path, sqlite_url: str, redis_url: str, cms_secret: str
 ):
-    env = system_env(
-        tmp_path,
-        sqlite_url,
-        redis_url,
-        cms_secret,
-        SYNDICATOR_WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8",
-    )
+    env = partner_system_env(tmp_path, sqlite_url, redis_url, cms_secret)
     with receiver() as site:
         system = RunningSystem(env, tmp_path / "system.log").start()
         try:
@@ -59,7 +44,7 @@ def test_a_partner_sends_itself_a_test_event_and_replays_a_delivery(
                 form = {"csrf_token": form_fields(portal.get("/portal").text)["csrf_token"]}
                 assert portal.post("/portal/test", data=form).status_code == 200
                 wait_for(lambda: len(site.to("a")) == 2, 60, "the test event")
-                (published,) = [d for d in _deliveries(system, partner_id) if d["release_id"]]
+                (published,) = [d for d in api_deliveries(system, partner_id) if d["release_id"]]
                 replayed = portal.post(f"/portal/deliveries/{published['id']}/replay", data=form)
                 assert replayed.status_code == 200, replayed.text
                 wait_for(lambda: len(site.to("a")) == 3, 60, "the replay")
@@ -77,7 +62,7 @@ def test_a_partner_sends_itself_a_test_event_and_replays_a_delivery(
             Draft202012Validator(json_schema("partner.test")).validate(test)
             assert again == first and again_id == first_id  # the same message, resent
             Draft202012Validator(json_schema("release.published")).validate(again)
-            rows = _deliveries(system, partner_id)
+            rows = api_deliveries(system, partner_id)
             assert [d["attempts"][-1]["trigger"] for d in rows] == ["manual", "scheduled"]
         except BaseException:
             print(system.log())

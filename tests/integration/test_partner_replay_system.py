@@ -10,19 +10,14 @@ from standardwebhooks.webhooks import Webhook
 
 from syndicator.store.models import utcnow
 from tests.factories import make_event
+from tests.integration.partner_system import ADMIN, api_deliveries, partner_system_env
 from tests.integration.webhook_receiver import Receiver, Reply, receiver
-from tests.system import RunningSystem, system_env, wait_for
-
-ADMIN = {"Authorization": "Bearer admin-token-for-tests"}
+from tests.system import RunningSystem, wait_for
 
 
 def delivery(system: RunningSystem, partner_id: int, status: str) -> dict[str, Any] | None:
-    page = system.http.get(
-        f"{system.url}/api/deliveries",
-        params={"partner": partner_id, "status": status},
-        headers=ADMIN,
-    ).json()
-    return page["items"][0] if page["items"] else None
+    found = api_deliveries(system, partner_id, status)
+    return found[-1] if found else None
 
 
 def verified_ids(site: Receiver, partner: str, secret: str) -> list[str]:
@@ -36,12 +31,11 @@ def verified_ids(site: Receiver, partner: str, secret: str) -> list[str]:
 def test_replay_and_recover_resend_as_manual_attempts(
     tmp_path: Path, sqlite_url: str, redis_url: str, cms_secret: str
 ):
-    env = system_env(
+    env = partner_system_env(
         tmp_path,
         sqlite_url,
         redis_url,
         cms_secret,
-        SYNDICATOR_WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8",
         SYNDICATOR_WEBHOOK_RETRY_SCHEDULE="1",  # two attempts, then failed
     )
     with receiver() as site:

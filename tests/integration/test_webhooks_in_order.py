@@ -13,29 +13,16 @@ from typing import Any
 from standardwebhooks.webhooks import Webhook
 
 from tests.factories import make_event
+from tests.integration.partner_system import ADMIN, api_deliveries, partner_system_env
 from tests.integration.webhook_receiver import Reply, receiver
-from tests.system import RunningSystem, system_env, wait_for
-
-ADMIN = {"Authorization": "Bearer admin-token-for-tests"}
-
-
-def deliveries(system: RunningSystem, partner_id: int) -> list[dict[str, Any]]:
-    page = system.http.get(
-        f"{system.url}/api/deliveries", params={"partner": partner_id}, headers=ADMIN
-    ).json()
-    return sorted(page["items"], key=lambda d: d["id"])
+from tests.system import RunningSystem, wait_for
 
 
 def test_an_update_waits_for_the_publish_it_corrects_and_the_retraction_comes_last(
     tmp_path: Path, sqlite_url: str, redis_url: str, cms_secret: str
 ):
-    env = system_env(
-        tmp_path,
-        sqlite_url,
-        redis_url,
-        cms_secret,
-        SYNDICATOR_WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8",
-        SYNDICATOR_WEBHOOK_RETRY_SCHEDULE="1,1,1",
+    env = partner_system_env(
+        tmp_path, sqlite_url, redis_url, cms_secret, SYNDICATOR_WEBHOOK_RETRY_SCHEDULE="1,1,1"
     )
     second_try = threading.Event()
     with receiver() as site:
@@ -65,12 +52,12 @@ def test_an_update_waits_for_the_publish_it_corrects_and_the_retraction_comes_la
             assert system.publish(gone).status_code == 202
             # Meanwhile another release goes straight through.
             assert system.publish(make_event(802)).status_code == 202
-            wait_for(lambda: len(deliveries(system, partner_id)) == 4, 60, "every row planned")
+            wait_for(lambda: len(api_deliveries(system, partner_id)) == 4, 60, "every row planned")
             wait_for(lambda: len(site.to("a")) >= 3, 60, "release 802 not held up")
             second_try.set()
 
             def settled() -> list[dict[str, Any]] | None:
-                rows = deliveries(system, partner_id)
+                rows = api_deliveries(system, partner_id)
                 return rows if all(d["status"] == "succeeded" for d in rows) else None
 
             rows = wait_for(settled, 90, "every delivery succeeded")
