@@ -89,12 +89,18 @@ class RunningSystem:
     def ready(self) -> bool:
         assert self.process is not None
         if self.process.poll() is not None:
-            raise AssertionError(f"syndicator run exited:\n{self.log()}")
+            raise AssertionError(f"syndicator run exited:\n{self.log_tail()}")
         # The whole system: a consumer on every queue reaching the database, and beat.
         return self.http.get(f"{self.url}/readyz/pipeline", timeout=2).status_code == 200
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-6000:]
+        """The whole log: a search for an early line (the demo loading) must not miss it
+        because later lines pushed it out of a tail."""
+        return self.log_path.read_text(errors="replace")
+
+    def log_tail(self, characters: int = 6000) -> str:
+        """The end of the log, for a failure message."""
+        return self.log()[-characters:]
 
     def publish(
         self,

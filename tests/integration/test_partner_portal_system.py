@@ -65,7 +65,7 @@ def test_a_partner_sends_itself_a_test_event_and_replays_a_delivery(
             rows = api_deliveries(system, partner_id)
             assert [d["attempts"][-1]["trigger"] for d in rows] == ["manual", "scheduled"]
         except BaseException:
-            print(system.log())
+            print(system.log_tail())
             raise
         finally:
             system.stop()

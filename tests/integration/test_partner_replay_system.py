@@ -92,7 +92,7 @@ def test_replay_and_recover_resend_as_manual_attempts(
             assert [a["trigger"] for a in shown["attempts"]] == ["scheduled", "scheduled", "manual"]
             assert len(set(verified_ids(site, "a", secret))) == 2
         except BaseException:
-            print(system.log())
+            print(system.log_tail())
             raise
         finally:
             system.stop()

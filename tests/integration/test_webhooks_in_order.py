@@ -84,7 +84,7 @@ def test_an_update_waits_for_the_publish_it_corrects_and_the_retraction_comes_la
                 "release.retracted": 1,
             }
         except BaseException:
-            print(system.log())
+            print(system.log_tail())
             raise
         finally:
             second_try.set()

@@ -135,7 +135,7 @@ def walk(
         reader.close()
         yield result
     except Exception:
-        print(system.log())
+        print(system.log_tail())
         raise
     finally:
         system.stop()
