@@ -116,7 +116,7 @@ def test_a_crash_is_a_problem_document_that_says_nosniff(app_settings):
     async def crash() -> None:
         raise RuntimeError("boom")
 
-    with serve(app) as url, httpx.Client(base_url=url) as http:
+    with serve(app) as url, httpx.Client(base_url=url, timeout=30) as http:
         answer = http.get("/crash")
     assert answer.status_code == 500
     assert answer.headers["content-type"] == "application/problem+json"
@@ -132,7 +132,7 @@ def test_docs_cannot_be_framed(client):
 
 def test_no_hsts_over_a_plain_http_base_url(app_settings):
     plain = app_settings.with_(base_url="http://127.0.0.1:8000")
-    with serve(create_app(plain)) as url, httpx.Client(base_url=url) as http:
+    with serve(create_app(plain)) as url, httpx.Client(base_url=url, timeout=30) as http:
         for path in ("/healthz", "/docs", "/api/partners"):
             answer = http.get(path)
             assert "strict-transport-security" not in answer.headers

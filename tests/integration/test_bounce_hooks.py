@@ -368,7 +368,7 @@ def test_an_unknown_provider_is_404(hooks: httpx.Client) -> None:
 
 def test_an_unconfigured_provider_is_503_naming_its_setting(app_settings: Settings) -> None:
     with serve(create_app(app_settings)) as url:
-        response = httpx.post(f"{url}/hooks/bounces/mailgun", json={})
+        response = httpx.post(f"{url}/hooks/bounces/mailgun", json={}, timeout=30)
     assert_problem(response, 503)
     assert "SYNDICATOR_MAILGUN_SIGNING_KEY" in response.json()["detail"]
 
@@ -379,7 +379,10 @@ def test_the_database_down_is_503_so_the_provider_retries(
     dead = hook_settings.with_(database_url=f"sqlite:///{tmp_path}/missing/dir/x.db")
     with serve(create_app(dead)) as url:
         response = httpx.post(
-            f"{url}/hooks/bounces/postmark", json=samples.POSTMARK_BOUNCE, auth=POSTMARK_AUTH
+            f"{url}/hooks/bounces/postmark",
+            json=samples.POSTMARK_BOUNCE,
+            auth=POSTMARK_AUTH,
+            timeout=30,
         )
     assert_problem(response, 503)
     assert response.headers["retry-after"]
@@ -387,7 +390,7 @@ def test_the_database_down_is_503_so_the_provider_retries(
 
 def test_calls_past_the_limit_are_429(hook_settings: Settings) -> None:
     limited = hook_settings.with_(bounce_hook_limits="2/minute")
-    with serve(create_app(limited)) as url, httpx.Client(base_url=url) as http:
+    with serve(create_app(limited)) as url, httpx.Client(base_url=url, timeout=30) as http:
         answers = [http.post("/hooks/bounces/postmark", json={}).status_code for _ in range(3)]
     assert answers == [401, 401, 429]
 
@@ -399,6 +402,7 @@ def test_a_body_over_the_cap_is_413_unread(hook_settings: Settings) -> None:
             f"{url}/hooks/bounces/sendgrid",
             content=b"[" + b" " * 2048 + b"]",
             headers={"content-type": "application/json"},
+            timeout=30,
         )
     assert_problem(response, 413)
     assert feedback_rows(Database(small.database_url)) == 0

@@ -123,7 +123,7 @@ def test_logging_out_ends_the_session_on_the_server(site, page):
     page.context.add_cookies([cookie])  # ... and a copy of it opens nothing either
     page.goto(site.url + "/ops/audit")
     assert "/ops/login" in page.url
-    with httpx.Client(base_url=site.url) as http:
+    with httpx.Client(base_url=site.url, timeout=30) as http:
         http.cookies.set("syndicator_ops", cookie["value"], path="/ops")
         assert http.get("/ops/failures").status_code == 401
 

@@ -59,7 +59,7 @@ def _mailed_release(db: Database, sent: int, complaints: int, bounces: int) -> s
 
 def test_each_newsletters_rates_show_on_its_page_and_the_releases(console: Console):
     event_id = _mailed_release(console.db, sent=2000, complaints=6, bounces=50)
-    with httpx.Client(base_url=console.url) as http:
+    with httpx.Client(base_url=console.url, timeout=30) as http:
         login(http)
         page = http.get("/ops/newsletters")
         story = http.get("/ops/releases/7")
@@ -76,7 +76,7 @@ def test_the_complaint_checks_pause_says_why_and_an_operator_resumes(console: Co
     _mailed_release(console.db, sent=2000, complaints=6, bounces=0)
     reason = check_complaints(console.db, ComplaintLimit(0.3, 1000))
     assert reason
-    with httpx.Client(base_url=console.url) as http:
+    with httpx.Client(base_url=console.url, timeout=30) as http:
         login(http, "박운영")
         overview = http.get("/ops").text
         newsletters = http.get("/ops/newsletters").text
@@ -114,7 +114,7 @@ def _suppressed(db: Database, kind: str) -> tuple[int, str]:
 
 def test_a_subscribers_story_shows_each_report_and_why_they_are_suppressed(console: Console):
     subscriber_id, _ = _suppressed(console.db, "hard_bounce")
-    with httpx.Client(base_url=console.url) as http:
+    with httpx.Client(base_url=console.url, timeout=30) as http:
         login(http)
         page = http.get(f"/ops/subscribers/{subscriber_id}")
         missing = http.get("/ops/subscribers/999999")
@@ -135,7 +135,7 @@ def test_a_subscribers_story_shows_each_report_and_why_they_are_suppressed(conso
 
 def test_an_operator_lifts_any_kind_of_suppression_with_csrf_and_an_audit_row(console: Console):
     subscriber_id, _ = _suppressed(console.db, "complaint")
-    with httpx.Client(base_url=console.url) as http:
+    with httpx.Client(base_url=console.url, timeout=30) as http:
         login(http, "김운영")
         page = http.get("/ops/confirm/unsuppress", params={"target": subscriber_id})
         fields = form_fields(page.text)

@@ -62,7 +62,9 @@ def test_the_test_partner_fails_a_test_that_sent_an_envelope_its_schema_refuses(
     """The check every webhook test relies on can fail."""
     envelope = {**example("release.published"), "version": 2}
     with pytest.raises(AssertionError, match="version"), receiver() as site:
-        httpx.post(site.url("a"), content=json.dumps(envelope), headers={"webhook-id": "msg_1"})
+        httpx.post(
+            site.url("a"), content=json.dumps(envelope), headers={"webhook-id": "msg_1"}, timeout=30
+        )
     with receiver() as site:  # the same envelope, as the catalog says it is: accepted
         body = json.dumps(example("release.published"))
-        httpx.post(site.url("a"), content=body, headers={"webhook-id": "msg_2"})
+        httpx.post(site.url("a"), content=body, headers={"webhook-id": "msg_2"}, timeout=30)

@@ -241,9 +241,9 @@ def test_index_page_before_anything_was_published(tmp_path: Path, sqlite_url: st
         document_check_seconds=0,
     )
     with serving(settings) as url:
-        page = httpx.get(f"{url}/feeds/")
+        page = httpx.get(f"{url}/feeds/", timeout=30)
         assert page.status_code == 200 and "아직 피드가 없습니다." in page.text
-        assert httpx.get(f"{url}/feeds/rss.xml").status_code == 404
+        assert httpx.get(f"{url}/feeds/rss.xml", timeout=30).status_code == 404
 
 
 def test_index_json_is_well_formed(site: tuple[Settings, Database, httpx.Client]) -> None:

@@ -224,7 +224,7 @@ def test_text_is_cleaned_once_on_intake(client, app_settings, store):
 def test_intake_answers_202_while_redis_is_down(settings: Settings):
     upgrade(settings.database_url)
     dead = settings.with_(redis_url="redis://127.0.0.1:1/0")
-    with serve(create_app(dead)) as url, httpx.Client(base_url=url) as test_client:
+    with serve(create_app(dead)) as url, httpx.Client(base_url=url, timeout=30) as test_client:
         answer = post(test_client, settings.cms_secret, make_event(50))
     assert answer.status_code == 202 and answer.json()["queued"]
     with Database(settings.database_url) as database, database.session() as session:
@@ -300,7 +300,7 @@ def test_pipeline_ready_only_while_every_queue_is_consumed_and_beat_runs(client,
 def test_web_is_not_ready_before_migrate(settings, redis_url):
     fresh = settings.with_(redis_url=redis_url)  # never migrated
     operator = {"Authorization": f"Bearer {fresh.admin_token}"}
-    with serve(create_app(fresh)) as url, httpx.Client(base_url=url) as http:
+    with serve(create_app(fresh)) as url, httpx.Client(base_url=url, timeout=30) as http:
         answer = http.get("/readyz")
         detailed = http.get("/readyz", headers=operator)
     assert answer.status_code == 503
@@ -312,7 +312,7 @@ def test_database_outage_is_a_retryable_503_not_a_silent_loss(settings, redis_ur
     dead = settings.with_(
         database_url="postgresql+psycopg://postgres@127.0.0.1:1/none", redis_url=redis_url
     )
-    with serve(create_app(dead)) as url, httpx.Client(base_url=url) as http:
+    with serve(create_app(dead)) as url, httpx.Client(base_url=url, timeout=30) as http:
         answer = post(http, settings.cms_secret, make_event(70))
     assert answer.status_code == 503
     assert answer.headers["retry-after"] == "5"

@@ -364,7 +364,7 @@ def test_pipeline_health_follows_a_real_worker_stopped_and_restarted(
     try:
         worker = processes.worker("first")
         processes.start("beat", "beat", "--schedule", str(tmp_path / "beat-schedule"))
-        with serve(create_app(app_settings)) as url, httpx.Client(base_url=url) as http:
+        with serve(create_app(app_settings)) as url, httpx.Client(base_url=url, timeout=30) as http:
 
             def healthy() -> float:
                 return value(scrape(http), "syndicator_pipeline_healthy")

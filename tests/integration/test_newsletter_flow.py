@@ -99,6 +99,7 @@ def test_subscribe_confirm_receive_and_leave_with_one_click(
             url + one_click.removeprefix(settings.base_url),
             content=b"List-Unsubscribe=One-Click",
             headers={"content-type": "application/x-www-form-urlencoded"},
+            timeout=30,
         )
         assert left.status_code == 200
         newsletter(db, settings, 3)

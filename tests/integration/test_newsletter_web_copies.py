@@ -82,7 +82,7 @@ def test_a_release_newsletter_links_one_shareable_copy(
     link = web_copy(one)
     assert web_copy(two) == link, "one copy for everyone"
 
-    page = httpx.get(url + link.removeprefix(settings.base_url))
+    page = httpx.get(url + link.removeprefix(settings.base_url), timeout=30)
     assert page.status_code == 200
     assert page.headers["cache-control"] == "public, max-age=300"
     assert page.headers["content-type"].startswith("text/html")
@@ -111,7 +111,7 @@ def test_a_retracted_release_shows_a_notice_in_its_copy(
             source="hook",
             enqueue=False,
         )
-    page = httpx.get(url + link.removeprefix(settings.base_url))
+    page = httpx.get(url + link.removeprefix(settings.base_url), timeout=30)
     assert page.status_code == 200
     assert "철회된 보도자료입니다." in page.text and "곧 철회될 요약" not in page.text
 
@@ -130,10 +130,10 @@ def test_digests_of_the_same_items_share_a_copy_and_others_do_not(
     a, b, c = (parse(smtp.to(f"{n}@example.org")[0].raw) for n in "abc")
     assert web_copy(a) == web_copy(b)
     assert web_copy(c) != web_copy(a)
-    page = httpx.get(url + web_copy(a).removeprefix(settings.base_url))
+    page = httpx.get(url + web_copy(a).removeprefix(settings.base_url), timeout=30)
     assert page.status_code == 200
     assert "보도자료 2건" in page.text
-    only_traffic = httpx.get(url + web_copy(c).removeprefix(settings.base_url)).text
+    only_traffic = httpx.get(url + web_copy(c).removeprefix(settings.base_url), timeout=30).text
     assert "보도자료 1건" in only_traffic and "(1)</a>" not in only_traffic
     for personal in ("a@example.org", "c@example.org", "교통정책과 구독"):
         assert personal not in page.text
@@ -144,7 +144,7 @@ def test_an_unknown_copy_is_the_sites_404_page(
     world: tuple[Settings, Database, str], path: str
 ) -> None:
     url = world[2]
-    page = httpx.get(f"{url}/newsletters/{path}")
+    page = httpx.get(f"{url}/newsletters/{path}", timeout=30)
     assert page.status_code == 404
     assert "뉴스레터를 찾을 수 없습니다" in page.text
     assert page.headers["content-type"].startswith("text/html")

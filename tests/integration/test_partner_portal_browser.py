@@ -42,7 +42,7 @@ def site(app_settings: Settings) -> Iterator[Site]:
     port = free_port()
     settings = app_settings.with_(base_url=f"http://127.0.0.1:{port}")
     with serve(create_app(settings), port) as url, Database(settings.database_url) as db:
-        with httpx.Client(base_url=url, headers=ADMIN) as admin:
+        with httpx.Client(base_url=url, headers=ADMIN, timeout=30) as admin:
             for name, address in (
                 ("파트너 가", "https://93.184.215.14/a"),
                 ("파트너 나", "https://93.184.215.15/b"),

@@ -116,7 +116,7 @@ def test_pipeline_readiness_names_a_lost_database_and_survives_beat_stopping(
     processes.env["SYNDICATOR_QUEUE_HEARTBEAT_SECONDS"] = "2"
     worker = processes.worker("steady")
     beat = processes.start("beat", "beat", "--schedule", str(processes.logs / "beat-schedule"))
-    with serve(create_app(app_settings)) as url, httpx.Client(base_url=url) as http:
+    with serve(create_app(app_settings)) as url, httpx.Client(base_url=url, timeout=30) as http:
 
         def pipeline() -> dict:
             return http.get("/readyz/pipeline").json()

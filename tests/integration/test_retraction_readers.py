@@ -51,7 +51,7 @@ def _retract(db: Database, settings: Settings, when: datetime) -> None:
 
 
 def _entry(url: str, path: str) -> feedparser.FeedParserDict | None:
-    parsed = feedparser.parse(httpx.get(f"{url}{path}").content)
+    parsed = feedparser.parse(httpx.get(f"{url}{path}", timeout=30).content)
     assert not parsed.bozo, parsed.get("bozo_exception")
     return next((e for e in parsed.entries if e.id.endswith(f":press/{RETRACTED}")), None)
 
@@ -75,15 +75,15 @@ def test_a_retraction_replaces_the_entry_in_place_then_leaves(site, tmp_path: Pa
         assert REASON in (notice.summary or "") + "".join(c.value for c in notice.content)
         assert not notice.enclosures
     # During the notice window Atom has the notice, not a tombstone that contradicts it.
-    assert b"deleted-entry" not in httpx.get(f"{url}/feeds/atom.xml").content
+    assert b"deleted-entry" not in httpx.get(f"{url}/feeds/atom.xml", timeout=30).content
 
     # After the window, the notice leaves the live feeds; Atom keeps a tombstone (RFC 6721).
     later = settings.with_(retraction_notice_days=0)
     publish_changes(db, later, [RETRACTED])
     assert _entry(url, "/feeds/rss.xml") is None
     assert _entry(url, "/feeds/atom.xml") is None
-    items = httpx.get(f"{url}/feeds/feed.json").json()["items"]
+    items = httpx.get(f"{url}/feeds/feed.json", timeout=30).json()["items"]
     assert not any(i["id"].endswith(f":press/{RETRACTED}") for i in items)
-    atom = httpx.get(f"{url}/feeds/atom.xml").content
+    atom = httpx.get(f"{url}/feeds/atom.xml", timeout=30).content
     assert f'ref="tag:daegu.go.kr,2024:press/{RETRACTED}"'.encode() in atom
     assert REASON.encode() in atom and f"{AT}deleted-entry".split("}")[1].encode() in atom

@@ -83,6 +83,7 @@ def test_demo_run_loads_every_release_and_publishes_the_newest(
             f"{system.url}/api/partners",
             json={"name": "local", "url": "http://127.0.0.1:9/hook"},
             headers={"Authorization": "Bearer demo-admin"},
+            timeout=30,
         )
         assert local.status_code == 201, local.text
         # The publish hint works exactly as printed, from where the run was started.
@@ -100,7 +101,7 @@ def test_demo_run_loads_every_release_and_publishes_the_newest(
         unauthorised = system.get("/admin/status")
         assert unauthorised.status_code == 401
         authorised = httpx.get(
-            f"{system.url}/admin/status", headers={"Authorization": "Bearer demo-admin"}
+            f"{system.url}/admin/status", headers={"Authorization": "Bearer demo-admin"}, timeout=30
         )
         assert authorised.status_code == 200
         assert authorised.json()["deliveries"] == {"feeds": {"succeeded": 1}}

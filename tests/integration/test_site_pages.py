@@ -191,7 +191,7 @@ def test_subscribe_form_needs_its_token_and_this_site(board):
         "/subscribe", data={**fields, "csrf_token": token}, headers={"Sec-Fetch-Site": "cross-site"}
     )
     assert cross.status_code == 403
-    with httpx.Client(base_url=str(client.base_url)) as other:  # no cookie
+    with httpx.Client(base_url=str(client.base_url), timeout=30) as other:  # no cookie
         assert other.post("/subscribe", data={**fields, "csrf_token": token}).status_code == 403
 
 

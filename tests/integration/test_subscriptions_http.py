@@ -392,6 +392,7 @@ def test_one_click_unsubscribe_needs_nothing_but_the_link(site: Site) -> None:
         str(site.http.base_url) + path,
         content=b"List-Unsubscribe=One-Click",
         headers={"content-type": "application/x-www-form-urlencoded"},
+        timeout=30,
     )
     assert left.status_code == 200
     assert "수신이 해지되었습니다" in left.text and "<form" not in left.text
@@ -546,7 +547,7 @@ def test_import_can_send_the_confirmations(app_settings: Settings, tmp_path: Pat
 
 def test_without_a_token_key_the_api_says_what_to_set(app_settings: Settings) -> None:
     keyless = app_settings.with_(token_keys=())
-    with serve(create_app(keyless)) as url, httpx.Client(base_url=url) as http:
+    with serve(create_app(keyless)) as url, httpx.Client(base_url=url, timeout=30) as http:
         answer = http.post("/subscriptions", json={"email": ADDRESS})
         assert answer.status_code == 503
         assert "SYNDICATOR_TOKEN_KEYS" in answer.json()["detail"]

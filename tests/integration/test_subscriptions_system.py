@@ -90,6 +90,7 @@ def test_subscribe_confirm_receive_and_leave_through_the_running_system(
         one_click.group(1),
         content=b"List-Unsubscribe=One-Click",
         headers={"content-type": "application/x-www-form-urlencoded"},
+        timeout=30,
     )
     assert left.status_code == 200
 
