@@ -370,6 +370,11 @@ def test_pipeline_health_follows_a_real_worker_stopped_and_restarted(
                 return value(scrape(http), "syndicator_pipeline_healthy")
 
             wait_for(lambda: healthy() == 1, 120, "the pipeline to be healthy")
+            # The processes took the configured period: proofs last 9 s, not 45 s.
+            proofs = redis.Redis.from_url(redis_url)
+            assert 0 < proofs.pttl("syndicator:consuming:feeds") <= 9000
+            assert 0 < proofs.pttl("syndicator:beat:alive") <= 9000
+            proofs.close()
             os.killpg(worker.pid, signal.SIGTERM)
             worker.wait(timeout=60)
             # The heartbeats expire (9 s) and nobody renews them.
